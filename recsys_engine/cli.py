@@ -1,0 +1,57 @@
+"""Command line: ``python -m recsys_engine [--db PATH] COMMAND ...`` (DESIGN §8).
+
+Errors a user can fix exit with code 1 and one line on stderr; ``--json`` prints one JSON
+document on stdout for scripts and tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from recsys_engine.config import default_db_path
+from recsys_engine.errors import RecsysError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    from recsys_engine.commands import data, evaluation
+
+    parser = argparse.ArgumentParser(
+        prog="python -m recsys_engine",
+        description="Recsys Workbench engine: load data, split, train, evaluate, compare.",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="DuckDB file (default: $RECSYS_DB or data/recsys.duckdb)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data.register(sub)
+    evaluation.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from recsys_engine.store import Store
+
+    try:
+        store = Store(args.db or default_db_path())
+        try:
+            return int(args.func(args, store) or 0)
+        finally:
+            store.close()
+    except RecsysError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The DuckDB store: the one place with SQL (DESIGN §3).
+
+``Store`` owns one DuckDB connection and hands each thread its own cursor (DuckDB 2 refuses
+a connection shared across threads). Methods are grouped by table family in mixins that
+live in sibling modules; every statement uses bound ``?`` parameters and quoted identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from recsys_engine.errors import DatabaseLockedError, RecsysError
+from recsys_engine.store.datasets import DatasetTables
+from recsys_engine.store.profile import ProfileQueries
+from recsys_engine.store.runs import RunTables
+from recsys_engine.store.schema import DDL, SCHEMA_VERSION
+from recsys_engine.store.splits import SplitTables
+
+__all__ = ["Store", "quote_ident"]
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier so any user-supplied text is taken literally."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+class Store(DatasetTables, ProfileQueries, SplitTables, RunTables):
+    """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
+
+    Args:
+        path: database file; its folder is created when missing.
+        read_only: open without write access (still needs the file lock).
+
+    Raises:
+        DatabaseLockedError: another process holds the file.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", read_only: bool = False):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise _locked_error(self.path, exc) from None
+        except duckdb.Error as exc:
+            raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        if not read_only:
+            self._migrate()
+
+    # -- connection handling -------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the shared connection."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._lock:
+                cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction on this thread's cursor; roll back on any error."""
+        cur = self.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (cursors die with it)."""
+        self._con.close()
+
+    def _migrate(self) -> None:
+        with self.transaction() as cur:
+            for stmt in DDL:
+                cur.execute(stmt)
+            cur.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        row = self.cursor().execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _locked_error(path: str, exc: Exception) -> DatabaseLockedError:
+    text = str(exc)
+    pid = re.search(r"PID (\d+)", text)
+    who = f"process {pid.group(1)}" if pid else "another process"
+    return DatabaseLockedError(
+        f"database '{path}' is in use by {who} (probably the running app); stop it or "
+        "pass a different file with --db"
+    )

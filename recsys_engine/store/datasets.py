@@ -1,0 +1,292 @@
+"""SQL for datasets and the rows that belong to them (interactions, items, users)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from recsys_engine.errors import ConfigError, NotFoundError
+
+MAX_NAME_LENGTH = 100
+
+_DATASET_COLUMNS = (
+    "id, name, created_at, feedback, rating_min, rating_max, n_interactions, n_users, "
+    "n_items, n_catalog_items, has_timestamps, sources, warnings"
+)
+
+
+def check_name(name: str, what: str = "dataset name") -> str:
+    """Return a stripped, valid display name or raise ``ConfigError`` naming the problem."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{what} must not be empty (got {name!r})")
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"{what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}")
+    if any(ord(c) < 32 for c in name):
+        raise ConfigError(f"{what} contains control characters: {name!r}")
+    return name
+
+
+class DatasetTables:
+    """Mixin of ``Store``: datasets, interactions, items, users."""
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
+        raise NotImplementedError
+
+    # -- reading -------------------------------------------------------------------------
+    def list_datasets(self) -> pd.DataFrame:
+        """All datasets, newest first, with their counts."""
+        return self.cursor().execute(
+            f"SELECT {_DATASET_COLUMNS} FROM datasets ORDER BY id DESC"
+        ).df()
+
+    def get_dataset(self, dataset_id: int) -> dict[str, Any]:
+        """One dataset's row as a dict (``sources``/``warnings`` decoded from JSON)."""
+        cur = self.cursor()
+        row = cur.execute(
+            f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no dataset with id {dataset_id}")
+        names = [d[0] for d in cur.description]
+        out = dict(zip(names, row, strict=True))
+        out["sources"] = json.loads(out["sources"])
+        out["warnings"] = json.loads(out["warnings"])
+        return out
+
+    def resolve_dataset(self, ref: str | int) -> int:
+        """Dataset id from an id or an exact name (ids win when both could match)."""
+        cur = self.cursor()
+        text = str(ref).strip()
+        if text.isdigit():
+            row = cur.execute("SELECT id FROM datasets WHERE id = ?", [int(text)]).fetchone()
+            if row:
+                return int(row[0])
+        row = cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no dataset with id or name {text!r}")
+        return int(row[0])
+
+    def dataset_name_exists(self, name: str) -> bool:
+        """Whether a dataset already has this exact name."""
+        row = self.cursor().execute(
+            "SELECT count(*) FROM datasets WHERE name = ?", [name.strip()]
+        ).fetchone()
+        return bool(row and row[0])
+
+    def interactions_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
+        """Interactions of a dataset as a DataFrame (user_id, item_id, rating, weight, ts)."""
+        sql = (
+            "SELECT user_id, item_id, rating, weight, ts FROM interactions "
+            "WHERE dataset_id = ?"
+        )
+        params: list[Any] = [int(dataset_id)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.cursor().execute(sql, params).df()
+
+    def interaction_arrays(self, dataset_id: int) -> dict[str, np.ndarray]:
+        """Interaction columns as numpy arrays (fast path for models; no DataFrame)."""
+        return self.cursor().execute(
+            "SELECT user_id, item_id, rating, weight, epoch(ts) AS ts FROM interactions "
+            "WHERE dataset_id = ?",
+            [int(dataset_id)],
+        ).fetchnumpy()
+
+    def items_frame(self, dataset_id: int) -> pd.DataFrame:
+        """Item metadata (item_id, title, text, categories, numeric JSON)."""
+        return self.cursor().execute(
+            "SELECT item_id, title, text, categories, numeric FROM items WHERE dataset_id = ? "
+            "ORDER BY item_id",
+            [int(dataset_id)],
+        ).df()
+
+    def users_frame(self, dataset_id: int) -> pd.DataFrame:
+        """User features (user_id, features JSON)."""
+        return self.cursor().execute(
+            "SELECT user_id, features FROM users WHERE dataset_id = ? ORDER BY user_id",
+            [int(dataset_id)],
+        ).df()
+
+    # -- writing -------------------------------------------------------------------------
+    def rename_dataset(self, dataset_id: int, new_name: str) -> None:
+        """Rename a dataset; names are unique."""
+        name = check_name(new_name)
+        self.get_dataset(dataset_id)
+        cur = self.cursor()
+        clash = cur.execute(
+            "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
+        ).fetchone()
+        if clash:
+            raise ConfigError(f"a dataset named {name!r} already exists (id {clash[0]})")
+        cur.execute("UPDATE datasets SET name = ? WHERE id = ?", [name, int(dataset_id)])
+
+    def delete_dataset(self, dataset_id: int) -> list[str]:
+        """Delete a dataset and everything that belongs to it, in one transaction.
+
+        Returns:
+            Artefact paths of the deleted runs, for the caller to remove from disk.
+        """
+        self.get_dataset(dataset_id)
+        did = int(dataset_id)
+        with self.transaction() as cur:
+            paths = [
+                r[0]
+                for r in cur.execute(
+                    "SELECT artefact_path FROM runs WHERE dataset_id = ? "
+                    "AND artefact_path IS NOT NULL",
+                    [did],
+                ).fetchall()
+            ]
+            run_ids = "SELECT id FROM runs WHERE dataset_id = ?"
+            for table in ("run_progress", "metrics", "user_metrics", "recommendations"):
+                cur.execute(f"DELETE FROM {table} WHERE run_id IN ({run_ids})", [did])
+            cur.execute("DELETE FROM runs WHERE dataset_id = ?", [did])
+            cur.execute(
+                "DELETE FROM split_rows WHERE split_id IN "
+                "(SELECT id FROM splits WHERE dataset_id = ?)",
+                [did],
+            )
+            cur.execute("DELETE FROM splits WHERE dataset_id = ?", [did])
+            for table in ("interactions", "items", "users"):
+                cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [did])
+            cur.execute("DELETE FROM datasets WHERE id = ?", [did])
+        return paths
+
+    def insert_dataset_row(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        *,
+        name: str,
+        feedback: str,
+        rating_scale: tuple[float, float] | None,
+        sources: list[dict[str, Any]],
+        warnings: list[str],
+    ) -> int:
+        """Insert the ``datasets`` row (counts filled by ``finish_dataset``); returns its id."""
+        name = check_name(name)
+        if feedback not in ("explicit", "implicit"):
+            raise ConfigError(f"feedback must be 'explicit' or 'implicit' (got {feedback!r})")
+        if cur.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchone()[0]:
+            raise ConfigError(f"a dataset named {name!r} already exists; choose another name")
+        lo, hi = rating_scale if rating_scale else (None, None)
+        row = cur.execute(
+            "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
+            "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
+            "VALUES (?, ?, ?, ?, 0, 0, 0, 0, false, ?, ?) RETURNING id",
+            [name, feedback, lo, hi, json.dumps(sources), json.dumps(warnings)],
+        ).fetchone()
+        return int(row[0])
+
+    def finish_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: int) -> dict[str, int]:
+        """Compute and store a dataset's counts from its rows; returns them."""
+        did = int(dataset_id)
+        n_int, n_users, n_items, has_ts = cur.execute(
+            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), "
+            "count(ts) > 0 FROM interactions WHERE dataset_id = ?",
+            [did],
+        ).fetchone()
+        n_catalog = cur.execute(
+            "SELECT count(*) FROM (SELECT item_id FROM interactions WHERE dataset_id = ? "
+            "UNION SELECT item_id FROM items WHERE dataset_id = ?)",
+            [did, did],
+        ).fetchone()[0]
+        cur.execute(
+            "UPDATE datasets SET n_interactions = ?, n_users = ?, n_items = ?, "
+            "n_catalog_items = ?, has_timestamps = ? WHERE id = ?",
+            [n_int, n_users, n_items, n_catalog, bool(has_ts), did],
+        )
+        return {
+            "n_interactions": int(n_int),
+            "n_users": int(n_users),
+            "n_items": int(n_items),
+            "n_catalog_items": int(n_catalog),
+        }
+
+    def insert_frame(
+        self, cur: duckdb.DuckDBPyConnection, table: str, dataset_id: int, frame: pd.DataFrame
+    ) -> None:
+        """Append a DataFrame to ``interactions``, ``items`` or ``users`` for one dataset.
+
+        The frame holds the table's columns except ``dataset_id``; missing optional columns
+        become NULL.
+        """
+        columns = {
+            "interactions": ["user_id", "item_id", "rating", "weight", "ts"],
+            "items": ["item_id", "title", "text", "categories", "numeric"],
+            "users": ["user_id", "features"],
+        }[table]
+        df = frame.copy()
+        for col in columns:
+            if col not in df.columns:
+                df[col] = None
+        df = df[columns]
+        view = f"_frame_{table}"
+        cur.register(view, df)
+        try:
+            select = ", ".join(_cast(table, c) for c in columns)
+            cur.execute(
+                f"INSERT INTO {table} (dataset_id, {', '.join(columns)}) "
+                f"SELECT ?, {select} FROM {view}",
+                [int(dataset_id)],
+            )
+        finally:
+            cur.unregister(view)
+
+    def create_dataset_from_frames(
+        self,
+        name: str,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        *,
+        feedback: str = "explicit",
+        rating_scale: tuple[float, float] | None = None,
+        sources: list[dict[str, Any]] | None = None,
+        warnings: list[str] | None = None,
+    ) -> int:
+        """Store already-clean frames as a new dataset in one transaction (tests, generators).
+
+        Uploads go through ``recsys_engine.ingest``, which validates first; this path trusts
+        its input apart from the column set.
+        """
+        inter = interactions.copy()
+        if "weight" not in inter.columns:
+            inter["weight"] = 1.0
+        with self.transaction() as cur:
+            did = self.insert_dataset_row(
+                cur,
+                name=name,
+                feedback=feedback,
+                rating_scale=rating_scale,
+                sources=sources or [],
+                warnings=warnings or [],
+            )
+            self.insert_frame(cur, "interactions", did, inter)
+            if items is not None:
+                self.insert_frame(cur, "items", did, items)
+            if users is not None:
+                self.insert_frame(cur, "users", did, users)
+            self.finish_dataset(cur, did)
+        return did
+
+
+def _cast(table: str, column: str) -> str:
+    types = {
+        "user_id": "VARCHAR",
+        "item_id": "VARCHAR",
+        "rating": "DOUBLE",
+        "weight": "DOUBLE",
+        "ts": "TIMESTAMP",
+        "title": "VARCHAR",
+        "text": "VARCHAR",
+        "categories": "VARCHAR[]",
+        "numeric": "VARCHAR",
+        "features": "VARCHAR",
+    }
+    return f'CAST("{column}" AS {types[column]})'

@@ -1,0 +1,110 @@
+"""DuckDB schema (DESIGN §3). Every statement is idempotent; ``SCHEMA_VERSION`` tracks changes."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL: list[str] = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    "CREATE SEQUENCE IF NOT EXISTS dataset_ids START 1",
+    """CREATE TABLE IF NOT EXISTS datasets (
+        id INTEGER PRIMARY KEY DEFAULT nextval('dataset_ids'),
+        name VARCHAR NOT NULL UNIQUE,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        feedback VARCHAR NOT NULL,          -- 'explicit' or 'implicit'
+        rating_min DOUBLE,                  -- declared scale for explicit feedback
+        rating_max DOUBLE,
+        n_interactions BIGINT NOT NULL,
+        n_users BIGINT NOT NULL,
+        n_items BIGINT NOT NULL,
+        n_catalog_items BIGINT NOT NULL,    -- items in the item file or seen in interactions
+        has_timestamps BOOLEAN NOT NULL,
+        sources VARCHAR NOT NULL,           -- JSON list: file, role, bytes, sha256
+        warnings VARCHAR NOT NULL           -- JSON list of warning strings from the load
+    )""",
+    """CREATE TABLE IF NOT EXISTS interactions (
+        dataset_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        rating DOUBLE,                      -- NULL for implicit feedback
+        weight DOUBLE NOT NULL,             -- 1.0, play count, or summed duplicates
+        ts TIMESTAMP                        -- NULL when the file had no time column
+    )""",
+    """CREATE TABLE IF NOT EXISTS items (
+        dataset_id INTEGER NOT NULL,
+        item_id VARCHAR NOT NULL,
+        title VARCHAR,
+        text VARCHAR,
+        categories VARCHAR[],
+        numeric VARCHAR                     -- JSON object name -> number, or NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS users (
+        dataset_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        features VARCHAR                    -- JSON object name -> value
+    )""",
+    "CREATE SEQUENCE IF NOT EXISTS split_ids START 1",
+    """CREATE TABLE IF NOT EXISTS splits (
+        id INTEGER PRIMARY KEY DEFAULT nextval('split_ids'),
+        dataset_id INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        strategy VARCHAR NOT NULL,
+        params VARCHAR NOT NULL,            -- JSON
+        seed BIGINT,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        stats VARCHAR NOT NULL,             -- JSON counts and warnings
+        UNIQUE (dataset_id, name)
+    )""",
+    """CREATE TABLE IF NOT EXISTS split_rows (
+        split_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        fold VARCHAR NOT NULL               -- 'train', 'validation' or 'test'
+    )""",
+    "CREATE SEQUENCE IF NOT EXISTS run_ids START 1",
+    """CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY DEFAULT nextval('run_ids'),
+        dataset_id INTEGER NOT NULL,
+        split_id INTEGER NOT NULL,
+        model VARCHAR NOT NULL,
+        config VARCHAR NOT NULL,            -- JSON, the same the CLI takes with --config
+        status VARCHAR NOT NULL,            -- queued/running/succeeded/failed/cancelled/interrupted
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        started_at TIMESTAMP,
+        finished_at TIMESTAMP,
+        fit_seconds DOUBLE,
+        eval_seconds DOUBLE,
+        error VARCHAR,
+        artefact_path VARCHAR
+    )""",
+    """CREATE TABLE IF NOT EXISTS run_progress (
+        run_id INTEGER NOT NULL,
+        epoch INTEGER,
+        step BIGINT,
+        loss DOUBLE,
+        val_metric DOUBLE,
+        wall_time DOUBLE
+    )""",
+    """CREATE TABLE IF NOT EXISTS metrics (
+        run_id INTEGER NOT NULL,
+        metric VARCHAR NOT NULL,
+        k INTEGER,                          -- NULL for metrics without a cut-off (RMSE)
+        value DOUBLE,
+        ci_low DOUBLE,
+        ci_high DOUBLE
+    )""",
+    """CREATE TABLE IF NOT EXISTS user_metrics (
+        run_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        k INTEGER,
+        value DOUBLE NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS recommendations (
+        run_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        rank INTEGER NOT NULL,
+        item_id VARCHAR NOT NULL,
+        score DOUBLE NOT NULL
+    )""",
+]

@@ -1,0 +1,41 @@
+"""Shared fixtures: deterministic environment, in-memory stores, paths to shared datasets."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    random.seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture
+def store():
+    """A fresh in-memory store."""
+    from recsys_engine.store import Store
+
+    s = Store(":memory:")
+    yield s
+    s.close()
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a dataset folder in ../shared/data, skipping the test when it is absent."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"shared dataset {name} not available at {path}")
+    return path
