@@ -21,6 +21,7 @@ from recsys_engine.store.profile import ProfileQueries
 from recsys_engine.store.runs import RunTables
 from recsys_engine.store.schema import DDL, SCHEMA_VERSION
 from recsys_engine.store.splits import SplitTables
+from recsys_engine.store.staging import StagingQueries
 
 __all__ = ["Store", "quote_ident"]
 
@@ -30,7 +31,7 @@ def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-class Store(DatasetTables, ProfileQueries, SplitTables, RunTables):
+class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTables):
     """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
 
     Args:
@@ -92,9 +93,9 @@ class Store(DatasetTables, ProfileQueries, SplitTables, RunTables):
 
     def schema_version(self) -> int:
         """The schema version recorded in the file."""
-        row = self.cursor().execute(
+        row = _first(self.cursor().execute(
             "SELECT value FROM meta WHERE key = 'schema_version'"
-        ).fetchone()
+        ).fetchall())
         return int(row[0]) if row else 0
 
 
@@ -106,3 +107,9 @@ def _locked_error(path: str, exc: Exception) -> DatabaseLockedError:
         f"database '{path}' is in use by {who} (probably the running app); stop it or "
         "pass a different file with --db"
     )
+
+
+def _first(rows: list) -> tuple | None:
+    """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
+    use it: the next statement on the cursor would fail.)"""
+    return rows[0] if rows else None

@@ -47,9 +47,9 @@ class DatasetTables:
     def get_dataset(self, dataset_id: int) -> dict[str, Any]:
         """One dataset's row as a dict (``sources``/``warnings`` decoded from JSON)."""
         cur = self.cursor()
-        row = cur.execute(
+        row = _first(cur.execute(
             f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
-        ).fetchone()
+        ).fetchall())
         if row is None:
             raise NotFoundError(f"no dataset with id {dataset_id}")
         names = [d[0] for d in cur.description]
@@ -63,19 +63,19 @@ class DatasetTables:
         cur = self.cursor()
         text = str(ref).strip()
         if text.isdigit():
-            row = cur.execute("SELECT id FROM datasets WHERE id = ?", [int(text)]).fetchone()
+            row = _first(cur.execute("SELECT id FROM datasets WHERE id = ?", [int(text)]).fetchall())
             if row:
                 return int(row[0])
-        row = cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchone()
+        row = _first(cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchall())
         if row is None:
             raise NotFoundError(f"no dataset with id or name {text!r}")
         return int(row[0])
 
     def dataset_name_exists(self, name: str) -> bool:
         """Whether a dataset already has this exact name."""
-        row = self.cursor().execute(
+        row = _first(self.cursor().execute(
             "SELECT count(*) FROM datasets WHERE name = ?", [name.strip()]
-        ).fetchone()
+        ).fetchall())
         return bool(row and row[0])
 
     def interactions_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
@@ -119,9 +119,9 @@ class DatasetTables:
         name = check_name(new_name)
         self.get_dataset(dataset_id)
         cur = self.cursor()
-        clash = cur.execute(
+        clash = _first(cur.execute(
             "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
-        ).fetchone()
+        ).fetchall())
         if clash:
             raise ConfigError(f"a dataset named {name!r} already exists (id {clash[0]})")
         cur.execute("UPDATE datasets SET name = ? WHERE id = ?", [name, int(dataset_id)])
@@ -172,15 +172,15 @@ class DatasetTables:
         name = check_name(name)
         if feedback not in ("explicit", "implicit"):
             raise ConfigError(f"feedback must be 'explicit' or 'implicit' (got {feedback!r})")
-        if cur.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchone()[0]:
+        if cur.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchall()[0][0]:
             raise ConfigError(f"a dataset named {name!r} already exists; choose another name")
         lo, hi = rating_scale if rating_scale else (None, None)
-        row = cur.execute(
+        row = _first(cur.execute(
             "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
             "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
             "VALUES (?, ?, ?, ?, 0, 0, 0, 0, false, ?, ?) RETURNING id",
             [name, feedback, lo, hi, json.dumps(sources), json.dumps(warnings)],
-        ).fetchone()
+        ).fetchall())
         return int(row[0])
 
     def finish_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: int) -> dict[str, int]:
@@ -190,12 +190,12 @@ class DatasetTables:
             "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), "
             "count(ts) > 0 FROM interactions WHERE dataset_id = ?",
             [did],
-        ).fetchone()
+        ).fetchall()[0]
         n_catalog = cur.execute(
             "SELECT count(*) FROM (SELECT item_id FROM interactions WHERE dataset_id = ? "
             "UNION SELECT item_id FROM items WHERE dataset_id = ?)",
             [did, did],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         cur.execute(
             "UPDATE datasets SET n_interactions = ?, n_users = ?, n_items = ?, "
             "n_catalog_items = ?, has_timestamps = ? WHERE id = ?",
@@ -290,3 +290,9 @@ def _cast(table: str, column: str) -> str:
         "features": "VARCHAR",
     }
     return f'CAST("{column}" AS {types[column]})'
+
+
+def _first(rows: list) -> tuple | None:
+    """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
+    use it: the next statement on the cursor would fail.)"""
+    return rows[0] if rows else None

@@ -1,0 +1,341 @@
+"""SQL for loading an interactions file fast: stage it with DuckDB's reader, check, insert.
+
+The file is read once by DuckDB into a temporary table (typed, with reader errors captured
+in a rejects table that records the line and column), every check is one aggregate query,
+and the insert copies the staged rows; nothing touches the database file until the caller's
+transaction inserts, so a failed upload leaves no trace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class StageSource:
+    """How to read one interactions file (all names are the file's own column names)."""
+
+    path: str
+    kind: str  # "csv" or "parquet"
+    columns: tuple[str, ...]
+    user_col: str
+    item_col: str
+    value_col: str | None = None
+    time_col: str | None = None
+    sep: str = ","
+    quote: str = '"'
+    header: bool = True
+    encoding: str = "utf-8"
+    time_kind: str = "none"  # "none", "epoch", "format" or "auto"
+    time_format: str | None = None  # strptime format when time_kind == "format"
+    time_scale: float = 1.0  # divide epoch numbers by this (1000 for milliseconds)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A staged file: its temp table name and the reader's rejected lines."""
+
+    table: str
+    rejects: list[dict[str, Any]]
+
+
+#: Row conditions checked on a staged table; fixed SQL fragments, never user text.
+CHECKS: dict[str, str] = {
+    "empty_user": "user_id IS NULL OR trim(user_id) = ''",
+    "empty_item": "item_id IS NULL OR trim(item_id) = ''",
+    "missing_value": "value IS NULL",
+    "non_finite": "isnan(value) OR isinf(value)",
+    "negative": "value < 0",
+    "bad_time": "ts_raw IS NOT NULL AND trim(ts_raw) <> '' AND ts IS NULL",
+    "missing_time": "ts_raw IS NULL OR trim(ts_raw) = ''",
+}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class StagingQueries:
+    """Mixin of ``Store``: staging, checking and inserting uploaded interactions."""
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
+        raise NotImplementedError
+
+    def _reader(self, src: StageSource, value_type: str) -> str:
+        """The table function call reading ``src``; file path and options are literals
+        (DuckDB table functions take no bound parameters), quoted and escaped."""
+        if src.kind == "parquet":
+            return f"read_parquet({_lit(src.path)})"
+        types = {c: "VARCHAR" for c in src.columns}
+        if src.value_col:
+            types[src.value_col] = value_type
+        cols = "{" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
+        enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(
+            src.encoding, "utf-8"
+        )
+        return (
+            f"read_csv({_lit(src.path)}, delim={_lit(src.sep)}, header={str(src.header).lower()}, "
+            f"columns={cols}, encoding={_lit(enc)}, quote={_lit(src.quote)}, "
+            f"escape={_lit(src.quote)}, "
+            "auto_detect=false, null_padding=false, strict_mode=true, "
+            "store_rejects=true, rejects_table={rt}, rejects_scan={rs}, rejects_limit=0)"
+        )
+
+    def stage_interactions(self, src: StageSource) -> Staged:
+        """Read ``src`` into a temp table (user_id, item_id, value, value_raw, ts_raw, ts).
+
+        Reader failures (ragged rows, non-numeric values, bad bytes) are not raised; they
+        come back in ``rejects`` with their line and column.
+        """
+        cur = self.cursor()
+        tag = uuid.uuid4().hex[:12]
+        table, rt, rs = f"_stage_{tag}", f"_rejects_{tag}", f"_scan_{tag}"
+        reader = self._reader(src, "DOUBLE").replace("{rt}", _lit(rt)).replace("{rs}", _lit(rs))
+        u, i = _q(src.user_col), _q(src.item_col)
+        if src.kind == "parquet":
+            value = (f"TRY_CAST({_q(src.value_col)} AS DOUBLE)" if src.value_col else "NULL")
+            value_raw = f"CAST({_q(src.value_col)} AS VARCHAR)" if src.value_col else "NULL"
+            user, item = f"CAST({u} AS VARCHAR)", f"CAST({i} AS VARCHAR)"
+        else:
+            value = _q(src.value_col) if src.value_col else "NULL"
+            value_raw = "NULL"
+            user, item = u, i
+        ts_raw = f"CAST({_q(src.time_col)} AS VARCHAR)" if src.time_col else "NULL"
+        ts = _time_expr(src, ts_raw)
+        params: list[Any] = [src.time_format] if src.time_kind == "format" else []
+        cur.execute(
+            f"CREATE TEMP TABLE {_q(table)} AS SELECT {user} AS user_id, {item} AS item_id, "
+            f"CAST({value} AS DOUBLE) AS value, {value_raw} AS value_raw, "
+            f"{ts_raw} AS ts_raw, {ts} AS ts FROM {reader}",
+            params,
+        )
+        rejects: list[dict[str, Any]] = []
+        if src.kind == "csv":
+            rejects = (
+                cur.execute(
+                    f"SELECT line, column_name, error_type, csv_line, error_message "
+                    f"FROM {_q(rt)} ORDER BY line"
+                )
+                .df()
+                .to_dict("records")
+            )
+            cur.execute(f"DROP TABLE IF EXISTS {_q(rt)}")
+            cur.execute(f"DROP TABLE IF EXISTS {_q(rs)}")
+        return Staged(table=table, rejects=rejects)
+
+    def stage_counts(self, table: str, checks: list[str], scale: tuple[float, float] | None
+                     ) -> dict[str, int]:
+        """Counts of rows failing each named check, plus totals and distinct counts."""
+        parts = [f"count(*) FILTER (WHERE {CHECKS[c]}) AS {_q(c)}" for c in checks]
+        params: list[Any] = []
+        if scale is not None:
+            parts.append('count(*) FILTER (WHERE value < ? OR value > ?) AS "out_of_scale"')
+            params += [scale[0], scale[1]]
+        parts += [
+            'count(*) AS "rows"',
+            'count(DISTINCT user_id) AS "users"',
+            'count(DISTINCT item_id) AS "items"',
+            'min(value) AS "value_min"',
+            'max(value) AS "value_max"',
+            'min(ts) AS "ts_min"',
+            'max(ts) AS "ts_max"',
+        ]
+        cur = self.cursor()
+        row = _first(cur.execute(f"SELECT {', '.join(parts)} FROM {_q(table)}", params).fetchall())
+        out = dict(zip([d[0] for d in cur.description], row, strict=True))
+        dup = cur.execute(
+            f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {_q(table)} "
+            "WHERE user_id IS NOT NULL AND item_id IS NOT NULL "
+            "GROUP BY user_id, item_id HAVING count(*) > 1)"
+        ).fetchall()[0]
+        out["duplicate_pairs"], out["duplicate_rows"] = int(dup[0]), int(dup[1])
+        return out
+
+    def stage_examples(self, table: str, check: str, limit: int = 3,
+                       scale: tuple[float, float] | None = None) -> list[dict[str, Any]]:
+        """First rows (0-based row index in file order) failing a check."""
+        if check == "out_of_scale":
+            cond, params = "value < ? OR value > ?", [scale[0], scale[1]]  # type: ignore[index]
+        else:
+            cond, params = CHECKS[check], []
+        return (
+            self.cursor()
+            .execute(
+                f"SELECT rowid AS row_index, user_id, item_id, value, value_raw, ts_raw "
+                f"FROM {_q(table)} WHERE {cond} ORDER BY rowid LIMIT ?",
+                [*params, int(limit)],
+            )
+            .df()
+            .to_dict("records")
+        )
+
+    def stage_duplicate_examples(self, table: str, limit: int = 3) -> list[dict[str, Any]]:
+        """Duplicated (user, item) pairs with the row indexes where they occur."""
+        return (
+            self.cursor()
+            .execute(
+                f"SELECT user_id, item_id, list(rowid ORDER BY rowid) AS row_indexes "
+                f"FROM {_q(table)} GROUP BY user_id, item_id HAVING count(*) > 1 "
+                "ORDER BY min(rowid) LIMIT ?",
+                [int(limit)],
+            )
+            .df()
+            .to_dict("records")
+        )
+
+    def stage_item_ids(self, table: str) -> set[str]:
+        """Distinct item ids of a staged table (used to check against the item file)."""
+        rows = self.cursor().execute(f"SELECT DISTINCT item_id FROM {_q(table)}").fetchall()
+        return {r[0] for r in rows}
+
+    def stage_unknown_items(self, table: str, known: list[str], limit: int = 5
+                            ) -> tuple[int, list[str]]:
+        """Count and examples of staged item ids missing from ``known``."""
+        cur = self.cursor()
+        view = f"_known_{uuid.uuid4().hex[:8]}"
+        import pandas as pd
+
+        cur.register(view, pd.DataFrame({"item_id": known}))
+        try:
+            n, examples = cur.execute(
+                f"SELECT count(*), list(item_id ORDER BY item_id)[1:?] FROM "
+                f"(SELECT DISTINCT item_id FROM {_q(table)} "
+                f"WHERE item_id NOT IN (SELECT item_id FROM {_q(view)}))",
+                [int(limit)],
+            ).fetchall()[0]
+        finally:
+            cur.unregister(view)
+        return int(n), list(examples or [])
+
+    def insert_staged_interactions(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        table: str,
+        dataset_id: int,
+        feedback: str,
+        duplicates: str,
+    ) -> None:
+        """Copy staged rows into ``interactions`` applying the duplicate rule.
+
+        ``keep-last`` keeps the last row of each (user, item) in file order; ``sum`` adds the
+        weights, keeps the last rating and the latest time.
+        """
+        if feedback == "explicit":
+            rating, weight = "value", "1.0"
+        else:
+            rating, weight = "NULL", "coalesce(value, 1.0)"
+        t = _q(table)
+        if duplicates == "sum":
+            sql = (
+                f"SELECT ?, user_id, item_id, arg_max({rating}, rowid), sum({weight}), max(ts) "
+                f"FROM {t} GROUP BY user_id, item_id"
+            )
+        elif duplicates == "keep-last":
+            sql = (
+                f"SELECT ?, user_id, item_id, {rating}, {weight}, ts FROM {t} "
+                "QUALIFY row_number() OVER (PARTITION BY user_id, item_id ORDER BY rowid DESC) = 1"
+            )
+        else:
+            sql = f"SELECT ?, user_id, item_id, {rating}, {weight}, ts FROM {t}"
+        cur.execute(
+            "INSERT INTO interactions (dataset_id, user_id, item_id, rating, weight, ts) " + sql,
+            [int(dataset_id)],
+        )
+
+    def drop_stage(self, table: str) -> None:
+        """Remove a staged table."""
+        self.cursor().execute(f"DROP TABLE IF EXISTS {_q(table)}")
+
+    def sample_column(self, src: StageSource, column: str, n: int = 2000) -> list[str]:
+        """Up to ``n`` non-empty values of one column as text, read with DuckDB."""
+        plain = StageSource(**{**src.__dict__, "value_col": None})
+        reader = self._reader(plain, "VARCHAR")
+        reader = reader.replace(", store_rejects=true, rejects_table={rt}, "
+                                "rejects_scan={rs}, rejects_limit=0", ", ignore_errors=true")
+        rows = self.cursor().execute(
+            f"SELECT CAST({_q(column)} AS VARCHAR) FROM {reader} "
+            f"WHERE {_q(column)} IS NOT NULL LIMIT ?",
+            [int(n)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def value_range(self, src: StageSource) -> tuple[float | None, float | None]:
+        """Min and max of the value column (non-numeric cells ignored)."""
+        plain = StageSource(**{**src.__dict__})
+        reader = self._reader(plain, "VARCHAR")
+        reader = reader.replace(", store_rejects=true, rejects_table={rt}, "
+                                "rejects_scan={rs}, rejects_limit=0", ", ignore_errors=true")
+        v = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)"
+        row = _first(self.cursor().execute(f"SELECT min({v}), max({v}) FROM {reader}").fetchall())
+        return row[0], row[1]
+
+
+def _time_expr(src: StageSource, raw: str) -> str:
+    if src.time_kind == "epoch":
+        return f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / {float(src.time_scale)!r})::TIMESTAMP"
+    if src.time_kind == "format":
+        return f"try_strptime({raw}, ?)"
+    if src.time_kind == "auto":
+        return f"TRY_CAST({raw} AS TIMESTAMP)"
+    return "CAST(NULL AS TIMESTAMP)"
+
+
+def read_text_table(
+    cur: duckdb.DuckDBPyConnection,
+    path: str,
+    kind: str,
+    columns: tuple[str, ...],
+    sep: str,
+    header: bool,
+    encoding: str,
+    quote: str = '"',
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Read a small side file (items, users, tags) as all-text columns.
+
+    Returns:
+        (DataFrame with a ``_row`` 0-based row index, reader rejects with line numbers).
+    """
+    if kind == "parquet":
+        df = cur.execute(f"SELECT * FROM read_parquet({_lit(path)})").df()
+        df = df.astype("string").fillna("")
+        df.columns = [str(c) for c in df.columns]
+        df["_row"] = range(len(df))
+        return df, []
+    tag = uuid.uuid4().hex[:12]
+    rt, rs = f"_rejects_{tag}", f"_scan_{tag}"
+    cols = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in columns) + "}"
+    enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(encoding, "utf-8")
+    table = f"_side_{tag}"
+    cur.execute(
+        f"CREATE TEMP TABLE {_q(table)} AS SELECT * FROM read_csv({_lit(path)}, "
+        f"delim={_lit(sep)}, header={str(header).lower()}, columns={cols}, "
+        f"encoding={_lit(enc)}, quote={_lit(quote)}, escape={_lit(quote)}, auto_detect=false, "
+        "strict_mode=true, "
+        f"store_rejects=true, rejects_table={_lit(rt)}, rejects_scan={_lit(rs)}, "
+        "rejects_limit=0)"
+    )
+    df = cur.execute(f"SELECT rowid AS _row, * FROM {_q(table)} ORDER BY rowid").df()
+    cur.execute(f"DROP TABLE {_q(table)}")
+    rejects = (
+        cur.execute(f"SELECT line, column_name, error_type, error_message FROM {_q(rt)} "
+                    "ORDER BY line").df().to_dict("records")
+    )
+    cur.execute(f"DROP TABLE IF EXISTS {_q(rt)}")
+    cur.execute(f"DROP TABLE IF EXISTS {_q(rs)}")
+    for c in columns:
+        df[c] = df[c].fillna("")
+    return df, rejects
+
+
+def _first(rows: list) -> tuple | None:
+    """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
+    use it: the next statement on the cursor would fail.)"""
+    return rows[0] if rows else None
