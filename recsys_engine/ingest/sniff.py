@@ -104,7 +104,7 @@ def sniff_file(path: str | Path, name: str | None = None, max_mb: int = MAX_UPLO
     quote = guess_quote(lines[:200], sep)
     rows = split_rows(lines[: PREVIEW_ROWS + 1], sep, quote)
     header = guess_header(rows)
-    width = max(len(r) for r in rows)
+    width = Counter(len(r) for r in rows).most_common(1)[0][0]
     if header:
         columns = _unique_names(rows[0], width)
         body = rows[1:]

@@ -1,0 +1,112 @@
+"""Data: upload and map files, validate, load; profile, rename and delete datasets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from recsys_engine.errors import RecsysError, ValidationError
+from recsys_engine.ingest import UploadPlan, load_dataset
+from ui import state, upload
+from ui.resources import datasets_frame, get_store
+from ui.widgets import active_dataset_id, problems_table, show_profile
+
+state.ensure_defaults()
+st.title("Data")
+tab_load, tab_profile, tab_manage = st.tabs(["Upload", "Profile", "Manage datasets"])
+
+with tab_load:
+    st.write(
+        "Upload one or more files: an interactions file (user, item, optional rating or "
+        "weight and time) and optionally item and user files. CSV/TSV with any delimiter, "
+        "Parquet, and the MovieLens and Last.fm (HetRec) layouts are recognised."
+    )
+    k = f"up{st.session_state[state.UPLOAD_KEY]}"
+    files = st.file_uploader("Files", accept_multiple_files=True, key=f"{k}_files")
+    if files:
+        names = tuple(f.name for f in files)
+        plan = st.session_state[state.UPLOAD_PLAN]
+        if plan is None or tuple(sorted(f.sniff.name for f in plan.files)) != tuple(sorted(names)):
+            with st.spinner("Reading the files…"):
+                plan = upload.save_uploads(files)
+            st.session_state[state.UPLOAD_PLAN] = plan
+            st.session_state[state.UPLOAD_PROBLEMS] = None
+        for note in plan.notes:
+            st.info(note)
+        edited = []
+        for i, f in enumerate(plan.files):
+            with st.expander(f"📄 {f.name} — {f.role}", expanded=f.role != "ignore"):
+                edited.append(upload.edit_file(f, i, k))
+        st.subheader("Dataset")
+        try:
+            options = upload.edit_options(UploadPlan(tuple(edited), plan.options), k)
+        except RecsysError as exc:
+            st.error(str(exc))
+            options = None
+        if options is not None and st.button("Validate and load", type="primary"):
+            final = UploadPlan(tuple(edited), options, plan.notes)
+            bar = st.progress(0.0, text="Starting…")
+            try:
+                result = load_dataset(
+                    get_store(), final, lambda d, t, info: bar.progress(d / t, text=info)
+                )
+            except ValidationError as exc:
+                st.session_state[state.UPLOAD_PROBLEMS] = exc.problems
+            except RecsysError as exc:
+                st.session_state[state.UPLOAD_PROBLEMS] = None
+                st.error(str(exc))
+            else:
+                upload.discard_upload()
+                st.session_state[state.DATASET_ID] = result.dataset_id
+                st.session_state[state.LAST_LOADED] = result.as_dict()
+                st.rerun()
+            bar.empty()
+        if st.session_state[state.UPLOAD_PROBLEMS]:
+            problems_table(st.session_state[state.UPLOAD_PROBLEMS])
+    loaded = st.session_state[state.LAST_LOADED]
+    if loaded:
+        st.success(
+            f"Loaded **{loaded['name']}**: {loaded['n_interactions']:,} interactions, "
+            f"{loaded['n_users']:,} users, {loaded['n_items']:,} items. It is now the active "
+            "dataset — see the Profile tab."
+        )
+        for w in loaded["warnings"]:
+            st.warning(w)
+
+dataset_id = active_dataset_id()
+with tab_profile:
+    if dataset_id is None:
+        st.info("Load a dataset first (Upload tab).")
+    else:
+        name = get_store().get_dataset(dataset_id)["name"]
+        st.subheader(f"Profile of {name}")
+        show_profile(dataset_id)
+
+with tab_manage:
+    df = datasets_frame()
+    if df.empty:
+        st.info("No datasets.")
+    for row in df.itertuples():
+        with st.expander(f"{row.name} — {int(row.n_interactions):,} interactions"):
+            d = get_store().get_dataset(int(row.id))
+            st.caption(
+                f"id {row.id} · {row.feedback} · loaded {row.created_at:%Y-%m-%d %H:%M} · files: "
+                + ", ".join(s["file"] for s in d["sources"])
+            )
+            new = st.text_input("New name", row.name, key=f"rename_{row.id}", max_chars=100)
+            c1, c2 = st.columns(2)
+            if c1.button("Rename", key=f"rename_btn_{row.id}"):
+                try:
+                    get_store().rename_dataset(int(row.id), new)
+                    st.rerun()
+                except RecsysError as exc:
+                    st.error(str(exc))
+            sure = c2.checkbox("Delete this dataset with its splits, runs and models",
+                               key=f"confirm_{row.id}")
+            if c2.button("Delete", key=f"delete_{row.id}", disabled=not sure, type="primary"):
+                import shutil
+
+                for path in get_store().delete_dataset(int(row.id)):
+                    shutil.rmtree(path, ignore_errors=True)
+                if st.session_state[state.DATASET_ID] == int(row.id):
+                    st.session_state[state.DATASET_ID] = None
+                st.rerun()

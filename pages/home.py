@@ -1,0 +1,50 @@
+"""Home: what is loaded, what has been trained, what to do next."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+from ui.resources import datasets_frame, get_store
+
+state.ensure_defaults()
+st.title("Recsys Workbench")
+st.write(
+    "Upload interaction data, train content-based, collaborative and hybrid recommenders, "
+    "compare them with honest statistics, and see why each item was recommended."
+)
+
+datasets = datasets_frame()
+runs = get_store().list_runs()
+c = st.columns(3)
+c[0].metric("Datasets", len(datasets))
+c[1].metric("Interactions stored", f"{int(datasets['n_interactions'].sum()) if len(datasets) else 0:,}")
+c[2].metric("Model runs", len(runs))
+
+st.subheader("Datasets")
+if datasets.empty:
+    st.info("No dataset yet.")
+else:
+    view = datasets[["id", "name", "feedback", "n_users", "n_items", "n_interactions", "created_at"]]
+    st.dataframe(
+        view.rename(columns={"n_users": "users", "n_items": "items",
+                             "n_interactions": "interactions", "created_at": "loaded"}),
+        hide_index=True, width="stretch",
+    )
+
+st.subheader("Recent runs")
+if runs.empty:
+    st.caption("No model has been trained yet. Runs appear here with their status and metrics.")
+else:
+    st.dataframe(runs.head(10), hide_index=True, width="stretch")
+
+st.subheader("Getting started")
+st.markdown(
+    "1. **Data** — the demo dataset *Demo: movie nights* is already loaded. Upload your own "
+    "files (CSV, TSV, Parquet, MovieLens or Last.fm layouts), check the mapping, load, and "
+    "read the profile.\n"
+    "2. **Train** — create a split and train reference and deep-learning models.\n"
+    "3. **Compare** — read the leaderboard and an A/B verdict between two runs.\n"
+    "4. **Explain** — pick a user and see each recommendation with its reasons."
+)
+st.page_link("pages/data.py", label="Open the Data page", icon="📥")

@@ -1,0 +1,1 @@
+"""Streamlit glue shared by pages: session keys, cached resources, widgets."""

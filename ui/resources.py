@@ -1,0 +1,28 @@
+"""Every cached resource and query result of the app."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from recsys_engine.config import default_db_path
+from recsys_engine.store import Store
+
+
+@st.cache_resource(show_spinner=False)
+def get_store() -> Store:
+    """The app's one Store (the server is the only process holding the DuckDB file).
+
+    On first use: runs left unfinished by a previous server are marked interrupted and the
+    demo dataset is loaded into an empty database.
+    """
+    from recsys_engine.demo import ensure_demo
+
+    store = Store(default_db_path())
+    store.mark_unfinished_runs_interrupted()
+    ensure_demo(store)
+    return store
+
+
+def datasets_frame():
+    """All datasets (cheap query; not cached so renames and deletes show at once)."""
+    return get_store().list_datasets()
