@@ -34,7 +34,7 @@ with tab_load:
             st.info(note)
         edited = []
         for i, f in enumerate(plan.files):
-            with st.expander(f"📄 {f.name} — {f.role}", expanded=f.role != "ignore"):
+            with st.expander(f":material/description: {f.name} — {f.role}", expanded=f.role != "ignore"):
                 edited.append(upload.edit_file(f, i, k))
         st.subheader("Dataset")
         try:

@@ -47,4 +47,4 @@ st.markdown(
     "3. **Compare** — read the leaderboard and an A/B verdict between two runs.\n"
     "4. **Explain** — pick a user and see each recommendation with its reasons."
 )
-st.page_link("pages/data.py", label="Open the Data page", icon="📥")
+st.page_link("pages/data.py", label="Open the Data page", icon=":material/upload_file:")

@@ -16,7 +16,7 @@ st.write(
 )
 if active_dataset_id() is None:
     st.info("First load a dataset on the Data page.")
-    st.page_link("pages/data.py", label="Go to Data", icon="📥")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
 else:
     st.info(
         "Training from the browser is not available yet. Splits and reference models "

@@ -93,7 +93,7 @@ def show_profile(dataset_id: int) -> None:
     if p.ts_min is not None:
         st.caption(f"Interactions from {p.ts_min:%Y-%m-%d} to {p.ts_max:%Y-%m-%d}.")
     for w in p.warnings:
-        st.warning(w, icon="⚠️")
+        st.warning(w, icon=":material/warning:")
     log = st.toggle("Logarithmic axes", value=False, key=f"profile_log_{dataset_id}")
     figs = profile_figures(p, log_axes=log)
     left, right = st.columns(2)
