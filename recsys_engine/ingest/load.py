@@ -147,8 +147,9 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
         if stats["duplicate_rows"] and opts.duplicates != "reject":
             removed = stats["duplicate_rows"] - stats["duplicate_pairs"]
             verb = "kept the last" if opts.duplicates == "keep-last" else "summed the weights"
-            warnings.append(f"{inter.name}: {stats['duplicate_pairs']} (user, item) pairs occur "
-                            f"more than once; {verb} ({removed} rows merged)")
+            warnings.append(f"{removed} duplicate rows merged ({verb} of each): "
+                            f"{stats['duplicate_pairs']} (user, item) pairs occur more than once "
+                            f"in {inter.name}")
         progress(3, 4, "writing")
         sources = [_source_entry(f) for f in plan.files if f.role != "ignore"]
         scale = opts.rating_scale if opts.feedback == "explicit" else None

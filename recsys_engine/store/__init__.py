@@ -91,6 +91,17 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
 
+    def get_meta(self, key: str) -> str | None:
+        """A value from the ``meta`` key/value table (None when absent)."""
+        row = _first(
+            self.cursor().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        )
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the ``meta`` key/value table."""
+        self.cursor().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
     def schema_version(self) -> int:
         """The schema version recorded in the file."""
         row = _first(self.cursor().execute(
