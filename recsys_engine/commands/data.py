@@ -14,6 +14,7 @@ from recsys_engine.ingest import (
     InteractionMapping,
     ItemMapping,
     UploadPlan,
+    UserMapping,
     guess_plan,
     load_dataset,
 )
@@ -77,24 +78,26 @@ def build_cli_plan(args: argparse.Namespace, store: Store) -> UploadPlan:
         return guess_plan(paths, name=args.name, store=store)
     if not args.interactions:
         raise ConfigError("give --interactions FILE, or --format FORMAT DIR")
-    paths = [Path(args.interactions)]
-    for extra in (args.items, args.users):
+    paths, roles = [Path(args.interactions)], ["interactions"]
+    for extra, role in ((args.items, "items"), (args.users, "users")):
         if extra:
             paths.append(Path(extra))
+            roles.append(role)
     for path in paths:
         if not path.is_file():
             raise ConfigError(f"file {str(path)!r} does not exist")
     plan = guess_plan(paths, name=args.name)
     files = []
-    for i, f in enumerate(plan.files):
-        role = "interactions" if i == 0 else ("items" if str(f.sniff.path) == args.items
-                                               else "users")
+    # Roles come from the flags, by position (comparing path strings misses "./x.csv").
+    for f, role in zip(plan.files, roles, strict=True):
         f = replace(f, role=role)
-        if i == 0:
+        if not f.sniff.ok:
+            pass  # unreadable: load_dataset reports the file's own problems
+        elif role == "interactions":
             f = _override_interactions(f, args)
         elif role == "items":
             f = _override_items(f, args)
-        elif role == "users" and f.mapping is None:
+        elif not isinstance(f.mapping, UserMapping):
             raise ConfigError(f"cannot find a user id column in {f.name}")
         files.append(f)
     plan = replace(plan, files=tuple(files))
@@ -155,7 +158,9 @@ def cmd_ingest(args: argparse.Namespace, store: Store) -> int:
         try:
             lo, hi = (float(x) for x in args.rating_scale.split(","))
         except ValueError:
-            raise ConfigError(f"--rating-scale must be MIN,MAX (got {args.rating_scale!r})")
+            raise ConfigError(
+                f"--rating-scale must be MIN,MAX (got {args.rating_scale!r})"
+            ) from None
         opts = replace(opts, rating_scale=(lo, hi))
     plan = replace(plan, options=opts)
     try:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from recsys_engine.errors import Problem, ValidationError
+from recsys_engine.ingest.lines import LineMap
 from recsys_engine.ingest.plan import (
     FilePlan,
     InteractionMapping,
@@ -126,7 +127,6 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
         problems.append(Problem("warning", inter.name, time_note, column=src.time_col))
     staged = store.stage_interactions(src)
     try:
-        problems += _reject_problems(inter, staged.rejects)
         progress(1, 4, "checking interactions")
         stats = _check_interactions(store, inter, src, staged.table, opts, staged.rejects,
                                     problems)
@@ -187,21 +187,24 @@ def _stage_source(store: Store, f: FilePlan) -> tuple[StageSource, str | None]:
     return src, tf.note
 
 
-def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]]) -> list[Problem]:
+def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]], lines: LineMap
+                     ) -> list[Problem]:
     out: list[Problem] = []
     seen_lines: set[int] = set()
     width = len(f.sniff.columns)
-    for r in rejects:
-        line = int(r["line"])
-        if line in seen_lines:
+    # One message per line; a wrong field count explains a failed cast on the same line.
+    ragged = ("TOO MANY COLUMNS", "MISSING COLUMNS")
+    for r in sorted(rejects, key=lambda r: (int(r["line"]), r["error_type"] not in ragged)):
+        if int(r["line"]) in seen_lines:
             continue
-        seen_lines.add(line)
+        seen_lines.add(int(r["line"]))
+        line = lines.reject(int(r["line"]))
         kind = str(r["error_type"])
         col = r["column_name"] if isinstance(r["column_name"], str) else None
         if kind == "CAST":
             value = _cell(r.get("csv_line", ""), f, col)
             msg = f"{value!r} is not a number"
-        elif kind in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
+        elif kind in ragged:
             n = _field_count(r.get("csv_line", ""), f)
             msg = f"the line has {n} fields; expected {width} (ragged row)"
             col = None
@@ -225,7 +228,7 @@ def _cell(csv_line: Any, f: FilePlan, col: str | None) -> str:
 
     if not isinstance(csv_line, str) or col not in f.sniff.columns:
         return ""
-    rows = split_rows([csv_line], f.sniff.sep, f.sniff.quote)
+    rows = split_rows([_strip_breaks(csv_line)], f.sniff.sep, f.sniff.quote)
     j = f.sniff.columns.index(col)
     return rows[0][j] if rows and j < len(rows[0]) else ""
 
@@ -235,17 +238,13 @@ def _field_count(csv_line: Any, f: FilePlan) -> int:
 
     if not isinstance(csv_line, str):
         return 0
-    rows = split_rows([csv_line], f.sniff.sep, f.sniff.quote)
+    rows = split_rows([_strip_breaks(csv_line)], f.sniff.sep, f.sniff.quote)
     return len(rows[0]) if rows else 0
 
 
-def _line_of(row_index: int, f: FilePlan, reject_lines: list[int]) -> int:
-    """File line of a staged row: rows dropped by the reader shift the count."""
-    line = row_index + 1 + (1 if f.sniff.header and f.sniff.kind == "csv" else 0)
-    for rl in sorted(set(reject_lines)):
-        if rl <= line:
-            line += 1
-    return line
+def _strip_breaks(csv_line: str) -> str:
+    """DuckDB's ``csv_line`` of a CRLF file, or after blank lines, starts with line breaks."""
+    return csv_line.strip("\r\n")
 
 
 def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str, opts: Any,
@@ -261,7 +260,8 @@ def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str,
         checks += ["bad_time", "missing_time"]
     scale = opts.rating_scale if explicit and src.value_col else None
     stats = store.stage_counts(table, checks, scale)
-    reject_lines = [int(r["line"]) for r in rejects]
+    lines = LineMap(f.sniff, [int(r["line"]) for r in rejects], int(stats["rows"]))
+    problems += _reject_problems(f, rejects, lines)
     value_name = "rating" if explicit else "weight"
     texts = {
         "empty_user": ("the user id is missing or empty", src.user_col),
@@ -278,7 +278,7 @@ def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str,
             continue
         message, col = texts[check]
         for ex in store.stage_examples(table, check, MAX_EXAMPLES, scale):
-            line = _line_of(int(ex["row_index"]), f, reject_lines)
+            line = lines.row(int(ex["row_index"]))
             msg = message
             if check == "out_of_scale":
                 msg = (f"rating {ex['value']:g} is outside the declared scale "
@@ -299,12 +299,12 @@ def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str,
                                 column=src.time_col))
     if stats["duplicate_pairs"] and opts.duplicates == "reject":
         for ex in store.stage_duplicate_examples(table, MAX_EXAMPLES):
-            lines = [_line_of(int(i), f, reject_lines) for i in ex["row_indexes"]]
+            at = [lines.row(int(i)) for i in ex["row_indexes"]]
             problems.append(Problem(
                 "error", f.name,
                 f"user {ex['user_id']!r} and item {ex['item_id']!r} appear more than once "
-                f"(lines {', '.join(map(str, lines[:5]))}); choose 'keep last' or 'sum' to merge "
-                "duplicates", line=lines[-1]))
+                f"(lines {', '.join(map(str, at[:5]))}); choose 'keep last' or 'sum' to merge "
+                "duplicates", line=at[-1]))
         if stats["duplicate_pairs"] > MAX_EXAMPLES:
             problems.append(Problem("error", f.name, f"{stats['duplicate_pairs']} duplicated "
                                                       "(user, item) pairs in all"))
@@ -324,16 +324,17 @@ def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str,
 
 
 # -- side files ---------------------------------------------------------------------------
-def _read_side(store: Store, f: FilePlan, problems: list[Problem]) -> pd.DataFrame | None:
+def _read_side(store: Store, f: FilePlan, problems: list[Problem]
+               ) -> tuple[pd.DataFrame, LineMap] | None:
     s = f.sniff
     df, rejects = read_text_table(store.cursor(), str(s.path), s.kind, s.columns, s.sep,
                                   s.header, s.encoding, s.quote)
-    problems += _reject_problems(f, rejects)
+    lines = LineMap(s, [int(r["line"]) for r in rejects], len(df))
+    problems += _reject_problems(f, rejects, lines)
     if df.empty and not rejects:
         problems.append(Problem("error", f.name, "the file has no data rows"))
         return None
-    df.attrs["reject_lines"] = [int(r["line"]) for r in rejects]
-    return df
+    return df, lines
 
 
 def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
@@ -346,10 +347,10 @@ def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.D
     f = files[0]
     m = f.mapping
     assert isinstance(m, ItemMapping)
-    df = _read_side(store, f, problems)
-    if df is None:
+    side = _read_side(store, f, problems)
+    if side is None:
         return None
-    rl = df.attrs["reject_lines"]
+    df, rl = side
     ids = df[m.id_col].str.strip()
     _report_bad_ids(f, df, ids, m.id_col, rl, problems)
     out = pd.DataFrame({"item_id": ids})
@@ -372,7 +373,7 @@ def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.D
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
             problems.append(Problem("error", f.name, f"category flag {df[flag].iloc[i]!r} is not "
-                                                      "0 or 1", line=_side_line(f, df, i, rl),
+                                                      "0 or 1", line=_side_line(df, i, rl),
                                     column=flag))
             continue
         for i in (col == "1").to_numpy().nonzero()[0]:
@@ -389,11 +390,12 @@ def _read_users(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.D
     f = files[0]
     m = f.mapping
     assert isinstance(m, UserMapping)
-    df = _read_side(store, f, problems)
-    if df is None:
+    side = _read_side(store, f, problems)
+    if side is None:
         return None
-    ids = df[m.user_col if hasattr(m, "user_col") else m.id_col].str.strip()
-    _report_bad_ids(f, df, ids, m.id_col, df.attrs["reject_lines"], problems)
+    df, lines = side
+    ids = df[m.id_col].str.strip()
+    _report_bad_ids(f, df, ids, m.id_col, lines, problems)
     feats = df[list(m.feature_cols)] if m.feature_cols else pd.DataFrame(index=df.index)
     features = [json.dumps(_typed(row), ensure_ascii=False) for row in feats.to_dict("records")]
     return pd.DataFrame({"user_id": ids, "features": features})
@@ -407,17 +409,19 @@ def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Se
     f = files[0]
     m = f.mapping
     assert isinstance(m, TagMapping)
-    df = _read_side(store, f, problems)
-    if df is None:
+    side = _read_side(store, f, problems)
+    if side is None:
         return None
+    df = side[0]
     tags = df[m.tag_col].str.strip()
     names_files = plan.by_role("tag_names")
     if names_files:
         nf = names_files[0]
         nm = nf.mapping
         assert isinstance(nm, TagNamesMapping)
-        ndf = _read_side(store, nf, problems)
-        if ndf is not None:
+        names_side = _read_side(store, nf, problems)
+        if names_side is not None:
+            ndf = names_side[0]
             lookup = dict(zip(ndf[nm.id_col].str.strip(), ndf[nm.value_col], strict=True))
             tags = tags.map(lookup).fillna("")
     frame = pd.DataFrame({"item_id": df[m.item_col].str.strip(), "tag": tags.str.lower()})
@@ -430,24 +434,23 @@ def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Se
 
 
 def _report_bad_ids(f: FilePlan, df: pd.DataFrame, ids: pd.Series, col: str,
-                    reject_lines: list[int], problems: list[Problem]) -> None:
+                    lines: LineMap, problems: list[Problem]) -> None:
     empty = (ids == "").to_numpy().nonzero()[0]
     for i in empty[:MAX_EXAMPLES]:
         problems.append(Problem("error", f.name, "the id is missing or empty",
-                                line=_side_line(f, df, int(i), reject_lines), column=col))
+                                line=_side_line(df, int(i), lines), column=col))
     dup = ids[ids.duplicated(keep="first") & (ids != "")]
     for i in dup.index[:MAX_EXAMPLES]:
         pos = int(df.index.get_loc(i))
         problems.append(Problem("error", f.name, f"id {ids.loc[i]!r} appears more than once",
-                                line=_side_line(f, df, pos, reject_lines), column=col))
+                                line=_side_line(df, pos, lines), column=col))
 
 
-def _side_line(f: FilePlan, df: pd.DataFrame, pos: int, reject_lines: list[int]) -> int:
-    row = int(df["_row"].iloc[pos])
-    return _line_of(row, f, reject_lines)
+def _side_line(df: pd.DataFrame, pos: int, lines: LineMap) -> int:
+    return lines.row(int(df["_row"].iloc[pos]))
 
 
-def _numeric_json(f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], reject_lines: list[int],
+def _numeric_json(f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], lines: LineMap,
                   problems: list[Problem]) -> list[str | None]:
     if not cols:
         return [None] * len(df)
@@ -458,7 +461,7 @@ def _numeric_json(f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], reject_l
         bad |= num.abs() == math.inf
         for i in bad.to_numpy().nonzero()[0][:MAX_EXAMPLES]:
             problems.append(Problem("error", f.name, f"{df[c].iloc[i]!r} is not a finite number",
-                                    line=_side_line(f, df, int(i), reject_lines), column=c))
+                                    line=_side_line(df, int(i), lines), column=c))
         values[c] = num
     out = []
     for i in range(len(df)):

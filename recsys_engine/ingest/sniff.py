@@ -83,9 +83,14 @@ def sniff_file(path: str | Path, name: str | None = None, max_mb: int = MAX_UPLO
     if size == 0:
         return fail("the file is empty")
     if size > max_mb * 1024 * 1024:
-        return fail(f"the file is {size / 2**20:.0f} MB; the upload limit is {max_mb} MB")
+        # One decimal: a 1.4 MB file over a 1 MB limit must not read "1 MB; the limit is 1 MB".
+        return fail(f"the file is {size / 2**20:.1f} MB; the upload limit is {max_mb} MB")
     with path.open("rb") as fh:
         head = fh.read(SAMPLE_BYTES)
+    if head.startswith(b"\xfe\xff"):
+        # DuckDB reads only little-endian UTF-16; big-endian would load as zero rows.
+        return fail("the file is UTF-16 big-endian text, which cannot be read; "
+                    "save it as UTF-8 (or UTF-16 little-endian)")
     if head[:4] == b"PAR1":
         return _sniff_parquet(base)
     for magic, what in _MAGIC:
@@ -177,7 +182,8 @@ def _decode(head: bytes, name: str, complete: bool) -> tuple[str, str | None, li
             encoding = "latin-1"
             line = data[: exc.start].count(b"\n") + 1
             problems.append(
-                Problem("warning", name, "not valid UTF-8; read as latin-1 (pick another encoding if characters look wrong)", line=line)
+                Problem("warning", name, "not valid UTF-8; read as latin-1 (pick another "
+                        "encoding if characters look wrong)", line=line)
             )
     controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > max(3, len(text[:65536]) // 200):

@@ -38,19 +38,20 @@ class TimeFormat:
 
 
 def detect_time_format(values: list[str]) -> TimeFormat:
-    """Guess the format from sample values (empty cells ignored)."""
+    """Guess the format from sample values (empty cells ignored).
+
+    A reading that parses (nearly) every value wins outright. Otherwise some values are
+    bad, and the reading that fits the most values is chosen, so that only the bad values
+    are reported rather than every row of the file.
+    """
     vals = [v.strip() for v in values if v and v.strip()]
     if not vals:
         return TimeFormat("auto")
     numeric = [v for v in vals if is_number(v)]
     if len(numeric) >= 0.95 * len(vals):
-        med = statistics.median(float(v) for v in numeric)
-        if med > 1e14:
-            return TimeFormat("epoch", scale=1e6, note="time values look like microseconds")
-        if med > 1e11:
-            return TimeFormat("epoch", scale=1e3, note="time values look like milliseconds")
-        return TimeFormat("epoch")
+        return _epoch(numeric)
     sample = vals[:300]
+    best_fmt, best_ok = None, 0
     for fmt in DATE_FORMATS:
         ok = 0
         for v in sample:
@@ -61,4 +62,30 @@ def detect_time_format(values: list[str]) -> TimeFormat:
                 pass
         if ok >= 0.95 * len(sample):
             return TimeFormat("format", fmt=fmt)
+        if ok > best_ok:
+            best_fmt, best_ok = fmt, ok
+    iso_ok = sum(_is_iso(v) for v in sample)
+    numeric_ok = sum(is_number(v) for v in sample)
+    if numeric_ok > max(best_ok, iso_ok):
+        return _epoch(numeric)
+    if best_fmt is not None and best_ok > iso_ok:
+        return TimeFormat("format", fmt=best_fmt)
     return TimeFormat("auto")
+
+
+def _epoch(numeric: list[str]) -> TimeFormat:
+    med = statistics.median(float(v) for v in numeric)
+    if med > 1e14:
+        return TimeFormat("epoch", scale=1e6, note="time values look like microseconds")
+    if med > 1e11:
+        return TimeFormat("epoch", scale=1e3, note="time values look like milliseconds")
+    return TimeFormat("epoch")
+
+
+def _is_iso(value: str) -> bool:
+    """Whether DuckDB's timestamp cast (the ``auto`` reading) would likely accept it."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

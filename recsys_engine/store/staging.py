@@ -54,6 +54,13 @@ CHECKS: dict[str, str] = {
     "missing_time": "ts_raw IS NULL OR trim(ts_raw) = ''",
 }
 
+#: 9999-12-31: later (or NaN/infinite) unix times are reported as unreadable.
+MAX_EPOCH_SECONDS = 253_402_300_800
+
+#: Ratings outside [?, ?]. NaN and infinity are left to "non_finite" (NaN compares greater
+#: than every number in DuckDB, so it would otherwise be reported twice).
+OUT_OF_SCALE = "isfinite(value) AND (value < ? OR value > ?)"
+
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -137,7 +144,7 @@ class StagingQueries:
         parts = [f"count(*) FILTER (WHERE {CHECKS[c]}) AS {_q(c)}" for c in checks]
         params: list[Any] = []
         if scale is not None:
-            parts.append('count(*) FILTER (WHERE value < ? OR value > ?) AS "out_of_scale"')
+            parts.append(f'count(*) FILTER (WHERE {OUT_OF_SCALE}) AS "out_of_scale"')
             params += [scale[0], scale[1]]
         parts += [
             'count(*) AS "rows"',
@@ -163,7 +170,7 @@ class StagingQueries:
                        scale: tuple[float, float] | None = None) -> list[dict[str, Any]]:
         """First rows (0-based row index in file order) failing a check."""
         if check == "out_of_scale":
-            cond, params = "value < ? OR value > ?", [scale[0], scale[1]]  # type: ignore[index]
+            cond, params = OUT_OF_SCALE, [scale[0], scale[1]]  # type: ignore[index]
         else:
             cond, params = CHECKS[check], []
         return (
@@ -280,7 +287,11 @@ class StagingQueries:
 
 def _time_expr(src: StageSource, raw: str) -> str:
     if src.time_kind == "epoch":
-        return f"to_timestamp(TRY_CAST({raw} AS DOUBLE) / {float(src.time_scale)!r})::TIMESTAMP"
+        # Out-of-range, NaN or infinite epochs become NULL (reported by the "bad_time"
+        # check with their line) instead of failing the whole read in to_timestamp.
+        secs = f"(TRY_CAST({raw} AS DOUBLE) / {float(src.time_scale)!r})"
+        ok = f"abs({secs}) < {MAX_EPOCH_SECONDS}"
+        return f"CASE WHEN {ok} THEN to_timestamp({secs})::TIMESTAMP END"
     if src.time_kind == "format":
         return f"try_strptime({raw}, ?)"
     if src.time_kind == "auto":
@@ -325,8 +336,8 @@ def read_text_table(
     df = cur.execute(f"SELECT rowid AS _row, * FROM {_q(table)} ORDER BY rowid").df()
     cur.execute(f"DROP TABLE {_q(table)}")
     rejects = (
-        cur.execute(f"SELECT line, column_name, error_type, error_message FROM {_q(rt)} "
-                    "ORDER BY line").df().to_dict("records")
+        cur.execute(f"SELECT line, column_name, error_type, csv_line, error_message "
+                    f"FROM {_q(rt)} ORDER BY line").df().to_dict("records")
     )
     cur.execute(f"DROP TABLE IF EXISTS {_q(rt)}")
     cur.execute(f"DROP TABLE IF EXISTS {_q(rs)}")
