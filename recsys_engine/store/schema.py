@@ -107,4 +107,12 @@ DDL: list[str] = [
         item_id VARCHAR NOT NULL,
         score DOUBLE NOT NULL
     )""",
+    # -- issue 3 (evaluation core): run options and evaluation summary, append-only -------
+    # options: JSON inputs of the evaluation (ks, positive_threshold, batch_size);
+    # eval_info: JSON outputs (test users, unscorable users, unseen users/items).
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS options VARCHAR",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS eval_info VARCHAR",
+    # -- issue 5 (train from the browser): progress bar total and stage ----------------------
+    "ALTER TABLE run_progress ADD COLUMN IF NOT EXISTS total BIGINT",
+    "ALTER TABLE run_progress ADD COLUMN IF NOT EXISTS stage VARCHAR",
 ]

@@ -1,0 +1,144 @@
+"""Model registry: name → (class, config dataclass, family, one-line description).
+
+The UI's model picker and the CLI's ``--model`` read ``list_models()``. Classes are imported
+lazily (``"module:Class"``), so listing models never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from recsys_engine.errors import ConfigError
+
+FAMILIES = ("reference", "collaborative", "content", "hybrid")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry.
+
+    Attributes:
+        name: registry name (``--model``).
+        family: one of ``FAMILIES``.
+        description: one line for pickers and ``--help``.
+        target: ``"module:Class"`` of the ``Recommender`` subclass.
+    """
+
+    name: str
+    family: str
+    description: str
+    target: str
+
+    @property
+    def cls(self) -> type:
+        """The model class (imported on first use)."""
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    @property
+    def config_class(self) -> type:
+        """The model's frozen config dataclass."""
+        return self.cls.config_class
+
+    def default_config(self) -> dict[str, Any]:
+        """The default config as a JSON-ready dict."""
+        return self.config_class().to_dict()
+
+
+REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> None:
+    """Add (or replace) a registry entry."""
+    if spec.family not in FAMILIES:
+        raise ConfigError(f"family must be one of {', '.join(FAMILIES)} (got {spec.family!r})")
+    REGISTRY[spec.name] = spec
+
+
+def list_models(family: str | None = None) -> list[ModelSpec]:
+    """Registered models in registration order, optionally of one family."""
+    return [s for s in REGISTRY.values() if family is None or s.family == family]
+
+
+def get_model(name: str) -> ModelSpec:
+    """The registry entry of ``name`` (``ConfigError`` listing the known names otherwise)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(REGISTRY)}") from None
+
+
+def create_model(name: str, config: dict[str, Any] | None = None) -> Any:
+    """A new, unfitted model from its registry name and a config dict (validated)."""
+    spec = get_model(name)
+    return spec.cls(spec.config_class.from_dict(config or {}))
+
+
+register_model(
+    ModelSpec(
+        "popularity",
+        "reference",
+        "Most popular items for everyone; the baseline every model must beat",
+        "recsys_engine.models.popularity:Popularity",
+    )
+)
+register_model(
+    ModelSpec(
+        "itemknn",
+        "reference",
+        "Item-based nearest neighbours (cosine with shrinkage); exact 'because you liked' reasons",
+        "recsys_engine.models.itemknn:ItemKNN",
+    )
+)
+register_model(
+    ModelSpec(
+        "ease",
+        "reference",
+        "EASE linear autoencoder (closed form, L2); strong and fast on small catalogues",
+        "recsys_engine.models.ease:EASE",
+    )
+)
+
+# -- Keras models (issue 4); TensorFlow is imported only when one of them is used ------------
+register_model(
+    ModelSpec(
+        "two_tower",
+        "collaborative",
+        "Two-tower: ID item embeddings, user = pooled history; works for new users at once",
+        "recsys_engine.models.two_tower:TwoTower",
+    )
+)
+register_model(
+    ModelSpec(
+        "neumf",
+        "collaborative",
+        "Neural matrix factorisation (GMF + MLP, He et al. 2017) with sampled negatives",
+        "recsys_engine.models.neumf:NeuMF",
+    )
+)
+register_model(
+    ModelSpec(
+        "mf_explicit",
+        "collaborative",
+        "Biased matrix factorisation of explicit ratings (MSE); predicts ratings (RMSE/MAE)",
+        "recsys_engine.models.mf_explicit:MFExplicit",
+    )
+)
+register_model(
+    ModelSpec(
+        "content",
+        "content",
+        "Content two-tower: item = projection of TF-IDF text, categories, numeric features",
+        "recsys_engine.models.content:ContentModel",
+    )
+)
+register_model(
+    ModelSpec(
+        "hybrid",
+        "hybrid",
+        "Hybrid two-tower: ID + content item tower; exact collaborative/content breakdown",
+        "recsys_engine.models.hybrid:Hybrid",
+    )
+)

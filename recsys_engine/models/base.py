@@ -1,0 +1,390 @@
+"""The model contract (DESIGN §4): one interface for reference and Keras models.
+
+Users are represented by their **history**: a row of a scipy CSR matrix (users × items) of
+interaction weights over the internal item indexes. ``score(histories)`` therefore works
+for users the model never saw, explanations can be exact, and an edited history is
+re-scored at once. Internal indexes come from ``TrainData.item_ids``; string ids are only
+translated at the edges.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_engine.errors import ConfigError, RecsysError
+
+#: ``on_progress(done, total, info)``: long work reports here (info: dict of extras).
+ProgressFn = Callable[[int, int, dict[str, Any]], None]
+#: ``should_stop()`` returns True when the user asked to cancel.
+StopFn = Callable[[], bool]
+
+ARTEFACT_FORMAT = 1
+
+
+class FitCancelled(RecsysError):
+    """``fit`` stopped because ``should_stop()`` returned True."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base of every model's frozen config dataclass: ``from_dict`` refuses unknown keys."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
+        """Build from a JSON-like dict; unknown keys are errors naming them."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(unknown)} for {cls.__name__}; "
+                f"known: {', '.join(sorted(known)) or 'none'}"
+            )
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready dict (what runs store)."""
+        return asdict(self)
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    low_open: bool = False,
+) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a number within the bounds."""
+    kinds = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value):
+        what = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {what} (got {value!r})")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low} (got {value!r})")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be <= {high} (got {value!r})")
+
+
+@dataclass
+class TrainData:
+    """Everything a model may learn from.
+
+    Attributes:
+        matrix: train fold, CSR users × items of weights (float32), sorted indices.
+        user_ids: string id of each row (internal user index → id).
+        item_ids: string id of each column; the whole catalogue.
+        validation: validation fold in the same shape, or None.
+        ratings: explicit ratings of the train fold in the same shape (for rating tasks),
+            or None.
+        items: item metadata (``item_id``, title, text, categories, numeric) or None.
+    """
+
+    matrix: sp.csr_matrix
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    validation: sp.csr_matrix | None = None
+    ratings: sp.csr_matrix | None = None
+    items: pd.DataFrame | None = None
+
+    @property
+    def n_users(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.matrix.shape[1]
+
+    def user_index(self, ids: Any) -> np.ndarray:
+        """Internal indexes of user ids (-1 for unknown)."""
+        return pd.Index(self.user_ids).get_indexer(np.asarray(ids, dtype=object))
+
+    def item_index(self, ids: Any) -> np.ndarray:
+        """Internal indexes of item ids (-1 for unknown)."""
+        return pd.Index(self.item_ids).get_indexer(np.asarray(ids, dtype=object))
+
+    @classmethod
+    def from_interactions(
+        cls,
+        users: Any,
+        items: Any,
+        weights: Any | None = None,
+        *,
+        user_ids: Any | None = None,
+        item_ids: Any | None = None,
+    ) -> TrainData:
+        """Build from parallel arrays of string ids (tests, notebooks, new data)."""
+        u_codes, u_vocab = _factorize(users, user_ids)
+        i_codes, i_vocab = _factorize(items, item_ids)
+        w = np.ones(len(u_codes)) if weights is None else np.asarray(weights, dtype=np.float64)
+        matrix = sp.csr_matrix(
+            (w.astype(np.float32), (u_codes, i_codes)), shape=(len(u_vocab), len(i_vocab))
+        )
+        matrix.sum_duplicates()
+        matrix.sort_indices()
+        return cls(matrix=matrix, user_ids=u_vocab, item_ids=i_vocab)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a model scored one item for one history.
+
+    ``score == base + contributions.sum()`` when ``exact`` (to float precision).
+
+    Attributes:
+        item: internal item index explained.
+        score: the model's score for it.
+        base: part of the score not attributed to history items (e.g. popularity).
+        history_items: internal indexes of the history items (CSR order).
+        contributions: each history item's share of the score.
+        exact: whether the parts sum to the score by construction.
+    """
+
+    item: int
+    score: float
+    base: float
+    history_items: np.ndarray
+    contributions: np.ndarray
+    exact: bool
+
+
+class Recommender(ABC):
+    """Base class of every model. Subclasses set the class attributes and implement the
+    abstract methods; ``recommend``/``save``/``load`` come for free.
+
+    Class attributes:
+        name: registry name. config_class: frozen config dataclass. family: registry family.
+    """
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    family: ClassVar[str] = ""
+    #: Whether ``predict_ratings`` is implemented (explicit-rating models; RMSE/MAE).
+    predicts_ratings: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig | dict[str, Any] | None = None):
+        if config is None or isinstance(config, dict):
+            config = self.config_class.from_dict(config)
+        if not isinstance(config, self.config_class):
+            raise ConfigError(
+                f"{self.name} needs a {self.config_class.__name__} (got {type(config).__name__})"
+            )
+        self.config = config
+        self.item_ids: np.ndarray | None = None
+
+    # -- to implement --------------------------------------------------------------------
+    @abstractmethod
+    def fit(
+        self,
+        train: TrainData,
+        on_progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> Recommender:
+        """Learn from ``train``; raise ``FitCancelled`` when ``should_stop()`` turns True."""
+
+    @abstractmethod
+    def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Scores (float32, n_histories × n_items or × len(items)); higher is better.
+
+        Returns a new array that the caller may modify in place.
+        """
+
+    @abstractmethod
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The learned numpy arrays to save (no object arrays)."""
+
+    @abstractmethod
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the learned state from ``_arrays`` output."""
+
+    # -- provided ------------------------------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        return len(self.item_ids)
+
+    def can_score(self, histories: sp.csr_matrix) -> np.ndarray:
+        """Boolean per history: whether the model has any information for it.
+
+        History-based models cannot score empty histories; such users count as 0 in
+        evaluation instead of being ranked by ties.
+        """
+        return np.diff(sp.csr_matrix(histories).indptr) > 0
+
+    def recommend(
+        self,
+        histories: sp.csr_matrix,
+        k: int = 10,
+        exclude_seen: bool = True,
+        exclude: sp.csr_matrix | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item indexes and scores per history, best first.
+
+        Args:
+            histories: CSR n × n_items.
+            k: list length (at most the number of items).
+            exclude_seen: drop the history's own items.
+            exclude: further items to drop per row (same shape), e.g. validation items.
+
+        Returns:
+            ``(items, scores)``, both n × k; rows run out with item -1 and score -inf when
+            fewer than k items are left.
+        """
+        check_number("k", k, low=1, integer=True)
+        histories = _as_csr(histories, self.n_items)
+        scores = np.asarray(self.score(histories), dtype=np.float32)
+        if exclude_seen:
+            mask_items(scores, histories)
+        if exclude is not None:
+            mask_items(scores, _as_csr(exclude, self.n_items))
+        return top_k(scores, k)
+
+    def predict_ratings(
+        self, users: np.ndarray, histories: sp.csr_matrix, items: np.ndarray
+    ) -> np.ndarray:
+        """Predicted rating of ``items[r]`` for user ``users[r]`` with history row r.
+
+        Only for models with ``predicts_ratings = True``.
+        """
+        raise RecsysError(f"model {self.name!r} does not predict ratings")
+
+    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items whose scores rise most for a one-item history of ``item``."""
+        self._check_fitted()
+        if not 0 <= int(item) < self.n_items:
+            raise ConfigError(f"item index must be in [0, {self.n_items}) (got {item!r})")
+        history = sp.csr_matrix(
+            (np.ones(1, dtype=np.float32), ([0], [int(item)])), shape=(1, self.n_items)
+        )
+        items, scores = self.recommend(history, k=k, exclude_seen=True)
+        return items[0], scores[0]
+
+    def explain(self, history: sp.csr_matrix, item: int) -> Explanation:
+        """Attribution of one item's score to the history items.
+
+        The default is the "no attribution" answer (everything in ``base``), exact only
+        when the model is not history-based; subclasses override with exact parts.
+        """
+        history = _as_csr(history, self.n_items)[:1]
+        s = float(self.score(history, np.array([int(item)]))[0, 0])
+        return Explanation(
+            item=int(item),
+            score=s,
+            base=s,
+            history_items=history.indices.copy(),
+            contributions=np.zeros(len(history.indices)),
+            exact=False,
+        )
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.json`` (name, config, format) and ``arrays.npz`` (no pickle)."""
+        self._check_fitted()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"model": self.name, "format": ARTEFACT_FORMAT, "config": self.config.to_dict()}
+        (path / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        arrays = dict(self._arrays())
+        arrays["item_ids"] = np.asarray(self.item_ids, dtype=object).astype(str)
+        np.savez(path / "arrays.npz", **arrays)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Recommender:
+        """Load a saved model (this class or, from ``Recommender``, whichever was saved)."""
+        path = Path(directory)
+        try:
+            meta = json.loads((path / "model.json").read_text())
+        except FileNotFoundError:
+            raise RecsysError(f"no saved model in '{path}' (model.json missing)") from None
+        if meta.get("format") != ARTEFACT_FORMAT:
+            raise RecsysError(f"unsupported model format {meta.get('format')!r} in '{path}'")
+        target = cls
+        if cls is Recommender or cls.name != meta["model"]:
+            from recsys_engine.models import get_model
+
+            target = get_model(meta["model"]).cls
+        model = target(target.config_class.from_dict(meta["config"]))
+        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        model.item_ids = arrays.pop("item_ids").astype(object)
+        model._set_arrays(arrays)
+        return model
+
+    def _check_fitted(self) -> None:
+        if self.item_ids is None:
+            raise RecsysError(f"model {self.name!r} is not fitted yet")
+
+    def _report(
+        self,
+        on_progress: ProgressFn | None,
+        should_stop: StopFn | None,
+        done: int,
+        total: int,
+        **info: Any,
+    ) -> None:
+        """Report progress and honour cancellation (call between steps of ``fit``)."""
+        if on_progress is not None:
+            on_progress(done, total, info)
+        if should_stop is not None and should_stop():
+            raise FitCancelled(f"training of {self.name!r} was cancelled")
+
+
+# -- shared array helpers -----------------------------------------------------------------
+def mask_items(scores: np.ndarray, items: sp.csr_matrix, value: float = -np.inf) -> None:
+    """Set ``scores[u, i] = value`` in place for every stored entry (u, i) of ``items``."""
+    rows = np.repeat(np.arange(items.shape[0]), np.diff(items.indptr))
+    scores[rows, items.indices] = value
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` columns per row, best first, via ``argpartition`` (O(n) per row).
+
+    Entries equal to -inf are returned as item -1 (masked); within the returned list, equal
+    scores are ordered by item index.
+    """
+    n, m = scores.shape
+    k_eff = min(k, m)
+    if k_eff < m:
+        # partition for the k largest without allocating a negated copy of the scores
+        part = np.argpartition(scores, m - k_eff, axis=1)[:, m - k_eff :]
+    else:
+        part = np.broadcast_to(np.arange(m), (n, m)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    items = np.take_along_axis(part, order, axis=1)
+    top = np.take_along_axis(part_scores, order, axis=1)
+    items = np.where(np.isneginf(top), -1, items)
+    if k_eff < k:
+        pad = k - k_eff
+        items = np.hstack([items, np.full((n, pad), -1, dtype=items.dtype)])
+        top = np.hstack([top, np.full((n, pad), -np.inf, dtype=top.dtype)])
+    return items, top
+
+
+def _as_csr(matrix: Any, n_items: int) -> sp.csr_matrix:
+    m = sp.csr_matrix(matrix, dtype=np.float32)
+    if m.shape[1] != n_items:
+        raise ConfigError(f"histories must have {n_items} item columns (got {m.shape[1]})")
+    return m
+
+
+def _factorize(values: Any, vocab: Any | None) -> tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(values, dtype=object)
+    if vocab is None:
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes, np.asarray(uniques, dtype=object)
+    vocab = np.asarray(vocab, dtype=object)
+    codes = pd.Index(vocab).get_indexer(values)
+    if (codes < 0).any():
+        raise ConfigError(f"id {values[codes < 0][0]!r} is not in the given vocabulary")
+    return codes, vocab

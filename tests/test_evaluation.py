@@ -1,0 +1,303 @@
+"""Evaluation and runs: stored rows, unscorable users count as 0, no partial rows on failure."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_engine.errors import ConfigError
+from recsys_engine.evaluation import (
+    EvalOptions,
+    EvaluationResult,
+    delete_run,
+    evaluate,
+    evaluate_run,
+    load_run_model,
+    load_split_data,
+    run_metric_dict,
+    run_model,
+)
+from recsys_engine.models import create_model
+from recsys_engine.splits import SplitConfig, create_split
+
+RANKING = ("precision", "recall", "ndcg", "map", "mrr", "hitrate")
+
+
+@pytest.fixture(autouse=True)
+def _artefacts(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_ARTEFACTS", str(tmp_path / "artefacts"))
+
+
+def _frame(n_users: int = 30, n_items: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    popular = rng.permutation(n_items)
+    rows = []
+    for u in range(n_users):
+        n = int(rng.integers(5, 15))
+        p = 1.0 / (1 + np.arange(n_items))
+        items = rng.choice(popular, size=n, replace=False, p=p / p.sum())
+        for j, i in enumerate(items):
+            rows.append(
+                (
+                    f"u{u}",
+                    f"i{i}",
+                    float(rng.integers(1, 6)),
+                    pd.Timestamp("2021-01-01") + pd.Timedelta(days=int(u * 10 + j)),
+                )
+            )
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "ts"])
+
+
+@pytest.fixture
+def split(store):
+    did = store.create_dataset_from_frames("toy", _frame())
+    return create_split(store, did, SplitConfig(seed=1, validation_fraction=0.1))
+
+
+def test_run_model_stores_every_row(store, split):
+    run_id = run_model(store, split, "popularity")
+    run = store.get_run(run_id)
+    assert run["status"] == "succeeded" and run["error"] is None
+    assert run["fit_seconds"] >= 0 and run["eval_seconds"] >= 0
+    assert Path(run["artefact_path"]).name == f"run_{run_id}"
+    assert (Path(run["artefact_path"]) / "model.json").exists()
+    assert run["options"]["ks"] == [5, 10, 20]
+
+    stats = store.get_split(split)["stats"]
+    n_test = stats["test_users"]
+    assert run["eval_info"]["test_users"] == n_test
+
+    metrics = store.run_metrics(run_id)
+    keys = set(zip(metrics.metric, metrics.k, strict=True))
+    for name in (*RANKING, "novelty", "arp", "coverage", "personalization"):
+        for k in (5, 10, 20):
+            assert (name, k) in keys
+    ndcg = metrics[(metrics.metric == "ndcg") & (metrics.k == 10)].iloc[0]
+    assert ndcg.ci_low <= ndcg.value <= ndcg.ci_high
+
+    um = store.user_metrics_frame(run_id)
+    per = um.groupby(["metric", "k"]).size()
+    for name in RANKING:
+        assert per[(name, 10)] == n_test  # one row per test user, none dropped
+    # the stored mean is the mean of the stored per-user rows
+    rows = store.user_metrics_frame(run_id, "ndcg", 10)
+    assert rows.value.mean() == pytest.approx(ndcg.value)
+
+    recs = store.recommendations_frame(run_id)
+    assert recs.user_id.nunique() == n_test
+    assert (recs.groupby("user_id").size() == 20).all()
+    assert (recs.groupby("user_id")["rank"].apply(list) == [list(range(1, 21))] * n_test).all()
+    # no training or validation item is ever recommended
+    folds = store.split_rows_frame(split)
+    seen = set(
+        zip(folds[folds.fold != "test"].user_id, folds[folds.fold != "test"].item_id, strict=True)
+    )
+    assert not seen & set(zip(recs.user_id, recs.item_id, strict=True))
+    assert run_metric_dict(store, run_id)["ndcg@10"] == pytest.approx(ndcg.value)
+
+
+def test_metric_values_by_hand(store):
+    # popularity: i0 (3 users) > i1 (2) > i2 (1) > i3 (0); u_test's train item is i2
+    df = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "b", "c", "t", "t", "t"],
+            "item_id": ["i0", "i1", "i0", "i1", "i0", "i2", "i1", "i3"],
+            "rating": 1.0,
+        }
+    )
+    did = store.create_dataset_from_frames("hand", df)
+    split = create_split(store, did, SplitConfig(seed=0))
+    data = load_split_data(store, split)
+    # force the test fold: t's test items are i1 and i3, nobody else has test items
+    t = data.train.user_index(["t"])[0]
+    i1, i2, i3 = data.train.item_index(["i1", "i2", "i3"])
+    import scipy.sparse as sp
+
+    data.test = sp.csr_matrix(([1.0, 1.0], ([t, t], [i1, i3])), shape=data.test.shape)
+    train = data.train.matrix.tolil()
+    train[t, :] = 0
+    train[t, i2] = 1
+    data.train.matrix = sp.csr_matrix(train)
+    data.seen = data.train.matrix
+    model = create_model("popularity").fit(data.train)
+    result = evaluate(model, data, EvalOptions(ks=(2,)))
+    # ranking for t (i2 excluded): i0 (miss), i1 (hit), i3 (hit)
+    assert result.per_user[("precision", 2)].tolist() == [0.5]
+    assert result.per_user[("recall", 2)].tolist() == [0.5]
+    assert result.per_user[("ndcg", 2)][0] == pytest.approx(
+        (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    )
+    assert result.per_user[("map", 2)][0] == pytest.approx((1 / 2) / 2)
+    assert result.per_user[("mrr", 2)].tolist() == [0.5]
+
+
+def test_unscorable_users_count_as_zero(store):
+    did = store.create_dataset_from_frames("time", _frame(seed=3))
+    # a global temporal cut leaves some test users without any training history
+    split = create_split(store, did, SplitConfig(strategy="temporal", test_fraction=0.3))
+    stats = store.get_split(split)["stats"]
+    assert stats["test_users_unseen"] > 0
+    run_id = run_model(store, split, "itemknn")
+    info = store.get_run(run_id)["eval_info"]
+    assert info["unscorable_users"] == stats["test_users_unseen"]
+    assert info["test_users"] == stats["test_users"]
+    um = store.user_metrics_frame(run_id, "ndcg", 10)
+    assert len(um) == stats["test_users"]  # never dropped
+    folds = store.split_rows_frame(split)
+    train_users = set(folds[folds.fold == "train"].user_id)
+    unseen = um[~um.user_id.isin(train_users)]
+    assert len(unseen) == stats["test_users_unseen"] and (unseen.value == 0).all()
+    recs = store.recommendations_frame(run_id)
+    assert not set(recs.user_id) - train_users  # no list for users it cannot score
+    # popularity can score them
+    pop = run_model(store, split, "popularity")
+    assert store.get_run(pop)["eval_info"]["unscorable_users"] == 0
+
+
+def test_failure_leaves_no_partial_rows(store, split, monkeypatch):
+    def boom(self, item_ids):
+        raise RuntimeError("disk full while writing recommendations")
+
+    monkeypatch.setattr(EvaluationResult, "recommendations_frame", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_model(store, split, "ease")
+    run = store.list_runs().iloc[0]
+    assert run.status == "failed" and "disk full" in run.error
+    run_id = int(run.id)
+    assert store.run_metrics(run_id).empty
+    assert store.user_metrics_frame(run_id).empty
+    assert store.recommendations_frame(run_id).empty
+    assert not (Path(store.get_run(run_id)["artefact_path"] or "/nonexistent")).exists()
+
+
+def test_write_results_is_one_transaction(store, split):
+    run_id = store.create_run(1, split, "popularity", {})
+    metrics = pd.DataFrame(
+        {"metric": ["ndcg"], "k": [10], "value": [0.5], "ci_low": [0.4], "ci_high": [0.6]}
+    )
+    user_metrics = pd.DataFrame({"user_id": ["u1"], "metric": ["ndcg"], "k": [10], "value": [0.5]})
+    bad_recs = pd.DataFrame(
+        {"user_id": ["u1"], "rank": [1], "item_id": [None], "score": [1.0]}
+    )  # item_id NOT NULL: the last insert fails
+    with pytest.raises(Exception):  # noqa: B017 - any database error
+        store.write_results(run_id, metrics, user_metrics, bad_recs)
+    assert store.run_metrics(run_id).empty and store.user_metrics_frame(run_id).empty
+    good_recs = bad_recs.assign(item_id=["i1"])
+    store.write_results(run_id, metrics, user_metrics, good_recs)
+    assert len(store.run_metrics(run_id)) == 1
+
+
+def test_invalid_config_creates_no_run(store, split):
+    with pytest.raises(ConfigError, match="neighbors"):
+        run_model(store, split, "itemknn", {"neighbors": 5})
+    with pytest.raises(ConfigError, match="unknown model"):
+        run_model(store, split, "knn")
+    with pytest.raises(ConfigError, match="ks"):
+        run_model(store, split, "ease", options={"ks": [0]})
+    assert store.list_runs().empty
+
+
+def test_cancelled_run(store, split):
+    run_id = run_model(store, split, "itemknn", should_stop=lambda: True)
+    run = store.get_run(run_id)
+    assert run["status"] == "cancelled" and run["finished_at"] is not None
+    assert store.run_metrics(run_id).empty
+
+
+def test_progress_is_reported_and_stored(store, split):
+    seen = []
+    run_id = run_model(store, split, "ease", on_progress=lambda d, t, i: seen.append(i["stage"]))
+    assert "fit" in seen and "evaluate" in seen
+    assert not store.run_progress(run_id).empty
+
+
+def test_batch_size_does_not_change_results(store, split):
+    data = load_split_data(store, split)
+    model = create_model("ease", {"l2": 10.0}).fit(data.train)
+    one = evaluate(model, data, EvalOptions(batch_size=1))
+    many = evaluate(model, data, EvalOptions(batch_size=1000))
+    for key, values in one.per_user.items():
+        np.testing.assert_array_equal(values, many.per_user[key])
+    np.testing.assert_array_equal(one.top_items, many.top_items)
+
+
+def test_reevaluate_and_reload(store, split):
+    run_id = run_model(store, split, "ease", {"l2": 10.0})
+    before = store.recommendations_frame(run_id)
+    model = load_run_model(store, run_id)
+    data = load_split_data(store, split)
+    again = evaluate(model, data)
+    assert again.metric_dict()["ndcg@10"] == pytest.approx(
+        run_metric_dict(store, run_id)["ndcg@10"]
+    )
+    evaluate_run(store, run_id, ks=(3, 7))
+    metrics = store.run_metrics(run_id)
+    assert set(metrics.k.dropna()) == {3, 7}
+    assert store.get_run(run_id)["options"]["ks"] == [3, 7]
+    after = store.recommendations_frame(run_id)
+    assert (after.groupby("user_id").size() == 7).all()
+    pd.testing.assert_frame_equal(
+        after.reset_index(drop=True),
+        before[before["rank"] <= 7].reset_index(drop=True),
+        check_exact=False,
+    )
+
+
+def test_positive_threshold(store, split):
+    data = load_split_data(store, split, positive_threshold=4.0)
+    folds = store.split_rows_frame(split)
+    test_pos = folds[(folds.fold == "test") & (folds.rating >= 4)]
+    assert data.test.nnz == len(test_pos)
+    assert data.train.matrix.nnz == ((folds.fold == "train") & (folds.rating >= 4)).sum()
+    assert data.seen.nnz == (folds.fold != "test").sum()  # all seen items stay excluded
+    run_id = run_model(store, split, "popularity", options={"positive_threshold": 4.0})
+    assert store.get_run(run_id)["eval_info"]["test_users"] == test_pos.user_id.nunique()
+
+
+def test_run_lifecycle_helpers(store, split):
+    a = run_model(store, split, "popularity")
+    queued = store.create_run(1, split, "ease", {"l2": 1.0})
+    running = store.create_run(1, split, "ease", {}, status="running")
+    assert store.mark_unfinished_runs_interrupted() == 2
+    assert store.get_run(queued)["status"] == "interrupted"
+    assert store.get_run(running)["status"] == "interrupted"
+    runs = store.list_runs(1)
+    assert list(runs.id) == [running, queued, a]
+    assert runs.set_index("id").loc[a, "ndcg_10"] > 0
+    path = Path(store.get_run(a)["artefact_path"])
+    delete_run(store, a)
+    assert not path.exists()
+    assert store.user_metrics_frame(a).empty and a not in set(store.list_runs().id)
+    with pytest.raises(ConfigError, match="status"):
+        store.set_run_status(queued, "exploded")
+    with pytest.raises(ConfigError, match="used by runs"):
+        store.delete_split(split)
+
+
+def test_validation_view(store, split):
+    data = load_split_data(store, split)
+    view = data.validation_view()
+    assert view.test.nnz == data.train.validation.nnz > 0
+    model = create_model("popularity").fit(data.train)
+    result = evaluate(model, view, EvalOptions(ks=(5,)))
+    assert result.info["test_users"] == (np.diff(data.train.validation.indptr) > 0).sum()
+
+
+def test_queue_then_execute(store, split):
+    from recsys_engine.evaluation import execute_run, queue_run
+
+    run_id = queue_run(store, split, "itemknn", {"neighbours": 5})
+    assert store.get_run(run_id)["status"] == "queued"
+    execute_run(store, run_id)
+    run = store.get_run(run_id)
+    assert run["status"] == "succeeded" and run["config"]["neighbours"] == 5
+    assert run["started_at"] is not None and run["finished_at"] is not None
+    other = queue_run(store, split, "ease")
+    store.set_run_status(other, "cancelled", error="cancelled before it started")
+    execute_run(store, other)  # no longer queued: left alone
+    assert store.get_run(other)["status"] == "cancelled"
+    assert store.run_metrics(other).empty
