@@ -34,7 +34,9 @@ with tab_load:
             st.info(note)
         edited = []
         for i, f in enumerate(plan.files):
-            with st.expander(f":material/description: {f.name} — {f.role}", expanded=f.role != "ignore"):
+            with st.expander(
+                f":material/description: {f.name} — {f.role}", expanded=f.role != "ignore"
+            ):
                 edited.append(upload.edit_file(f, i, k))
         st.subheader("Dataset")
         try:
@@ -100,8 +102,9 @@ with tab_manage:
                     st.rerun()
                 except RecsysError as exc:
                     st.error(str(exc))
-            sure = c2.checkbox("Delete this dataset with its splits, runs and models",
-                               key=f"confirm_{row.id}")
+            sure = c2.checkbox(
+                "Delete this dataset with its splits, runs and models", key=f"confirm_{row.id}"
+            )
             if c2.button("Delete", key=f"delete_{row.id}", disabled=not sure, type="primary"):
                 import shutil
 

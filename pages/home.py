@@ -18,18 +18,29 @@ datasets = datasets_frame()
 runs = get_store().list_runs()
 c = st.columns(3)
 c[0].metric("Datasets", len(datasets))
-c[1].metric("Interactions stored", f"{int(datasets['n_interactions'].sum()) if len(datasets) else 0:,}")
+c[1].metric(
+    "Interactions stored", f"{int(datasets['n_interactions'].sum()) if len(datasets) else 0:,}"
+)
 c[2].metric("Model runs", len(runs))
 
 st.subheader("Datasets")
 if datasets.empty:
     st.info("No dataset yet.")
 else:
-    view = datasets[["id", "name", "feedback", "n_users", "n_items", "n_interactions", "created_at"]]
+    view = datasets[
+        ["id", "name", "feedback", "n_users", "n_items", "n_interactions", "created_at"]
+    ]
     st.dataframe(
-        view.rename(columns={"n_users": "users", "n_items": "items",
-                             "n_interactions": "interactions", "created_at": "loaded"}),
-        hide_index=True, width="stretch",
+        view.rename(
+            columns={
+                "n_users": "users",
+                "n_items": "items",
+                "n_interactions": "interactions",
+                "created_at": "loaded",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
     )
 
 st.subheader("Recent runs")

@@ -1,10 +1,11 @@
-"""Models: the run registry of the active dataset."""
+"""Models: the run registry — details, downloads, re-run, delete."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from recsys_engine.errors import RecsysError
+from ui import registry, state
 from ui.resources import get_store
 from ui.widgets import active_dataset_id
 
@@ -17,9 +18,21 @@ st.write(
 dataset_id = active_dataset_id()
 if dataset_id is None:
     st.info("First load a dataset on the Data page.")
-else:
-    runs = get_store().list_runs(dataset_id)
-    if runs.empty:
-        st.info("No runs yet for this dataset. Train a model first (see the Train page).")
-    else:
-        st.dataframe(runs, hide_index=True, width="stretch")
+    st.stop()
+runs = get_store().list_runs(dataset_id)
+if runs.empty:
+    st.info("No runs yet for this dataset. Train a model on the Train page.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+view = registry.filtered_runs(runs)
+st.dataframe(registry.runs_table(view), hide_index=True, width="stretch")
+if view.empty:
+    st.stop()
+run_id = st.selectbox(
+    "Run details", [int(i) for i in view["id"]], format_func=lambda i: registry.run_label(view, i)
+)
+try:
+    registry.run_details(run_id)
+except RecsysError as exc:
+    st.error(str(exc))

@@ -1,30 +1,56 @@
-"""Train: splits and model runs from the browser (being built; CLI works today)."""
+"""Train: choose or create a split, pick models, train them in the background."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from recsys_engine.errors import RecsysError
+from recsys_engine.models import list_models
+from ui import state, training
 from ui.widgets import active_dataset_id
 
 state.ensure_defaults()
 st.title("Train")
-st.write(
-    "Here you will create a train/test split of the active dataset, pick models from the "
-    "registry (reference, collaborative, content, hybrid) with their settings, and watch "
-    "them train in the background with live progress and a cancel button."
-)
-if active_dataset_id() is None:
+dataset_id = active_dataset_id()
+if dataset_id is None:
     st.info("First load a dataset on the Data page.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
-else:
-    st.info(
-        "Training from the browser is not available yet. Splits and reference models "
-        "(popularity, ItemKNN, EASE) already run from the command line, and their runs will "
-        "appear on the Models page:"
+    st.stop()
+
+st.subheader("1 · Split")
+split_id = training.split_section(dataset_id)
+
+if split_id is not None:
+    st.subheader("2 · Models")
+    chosen = training.model_section(dataset_id)
+    c1, c2 = st.columns(2)
+    train = c1.button(
+        f"Train {len(chosen)} model{'s' if len(chosen) != 1 else ''}",
+        type="primary",
+        disabled=not chosen,
     )
-    st.code(
-        "python -m recsys_engine split DATASET --strategy random --test-fraction 0.2 --seed 42\n"
-        "python -m recsys_engine train DATASET --split SPLIT --model ease",
-        language="bash",
+    reference = c2.button(
+        "Train all reference models",
+        help="Popularity, ItemKNN and EASE with default settings: the "
+        "baselines every deep model must beat.",
     )
+    if reference:
+        chosen = [(s.name, s.default_config()) for s in list_models("reference")]
+    if train or reference:
+        try:
+            ids = training.queue_models(split_id, chosen)
+        except RecsysError as exc:
+            st.error(str(exc))
+        else:
+            st.success(
+                f"Queued run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}. "
+                "Training continues if you leave this page."
+            )
+
+    st.subheader("3 · Runs on this split")
+
+    @st.fragment(run_every=1.5)
+    def monitor() -> None:
+        training.runs_monitor(dataset_id, split_id)
+
+    monitor()

@@ -23,6 +23,14 @@ def get_store() -> Store:
     return store
 
 
+@st.cache_resource(show_spinner=False)
+def get_runner():
+    """The background job runner (one worker thread; runs survive page changes)."""
+    from recsys_engine.jobs import JobRunner
+
+    return JobRunner(get_store())
+
+
 def datasets_frame():
     """All datasets (cheap query; not cached so renames and deletes show at once)."""
     return get_store().list_datasets()

@@ -29,8 +29,14 @@ from ui import state
 from ui.resources import get_store
 
 NONE = "— none —"
-SEPARATORS = {",": "comma ,", "\t": "tab", ";": "semicolon ;", "|": "pipe |", "::": "double colon ::",
-              " ": "space"}
+SEPARATORS = {
+    ",": "comma ,",
+    "\t": "tab",
+    ";": "semicolon ;",
+    "|": "pipe |",
+    "::": "double colon ::",
+    " ": "space",
+}
 ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "utf-16"]
 ROLE_LABELS = {
     "interactions": "Interactions (user, item, rating or weight, time)",
@@ -75,8 +81,14 @@ def discard_upload() -> None:
     st.session_state[state.UPLOAD_KEY] += 1
 
 
-def _pick(label: str, options: list[str], current: str | None, key: str, optional: bool = False,
-          help: str | None = None) -> str | None:
+def _pick(
+    label: str,
+    options: list[str],
+    current: str | None,
+    key: str,
+    optional: bool = False,
+    help: str | None = None,
+) -> str | None:
     opts = ([NONE] if optional else []) + options
     value = current if current in options else (NONE if optional else options[0])
     choice = st.selectbox(label, opts, index=opts.index(value), key=key, help=help)
@@ -84,15 +96,21 @@ def _pick(label: str, options: list[str], current: str | None, key: str, optiona
 
 
 def _multi(label: str, options: list[str], current: tuple[str, ...], key: str) -> tuple[str, ...]:
-    return tuple(st.multiselect(label, options, default=[c for c in current if c in options],
-                                key=key))
+    return tuple(
+        st.multiselect(label, options, default=[c for c in current if c in options], key=key)
+    )
 
 
 def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
     """Widgets for one file: role, reading options, preview, column mapping."""
     s = f.sniff
-    role = st.selectbox("This file holds", list(ROLES), index=ROLES.index(f.role),
-                        format_func=ROLE_LABELS.get, key=f"{k}_role_{i}")
+    role = st.selectbox(
+        "This file holds",
+        list(ROLES),
+        index=ROLES.index(f.role),
+        format_func=ROLE_LABELS.get,
+        key=f"{k}_role_{i}",
+    )
     for p in s.problems:
         (st.error if p.severity == "error" else st.warning)(str(p))
     if role == "ignore" or not s.ok:
@@ -100,10 +118,16 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
     if s.kind == "csv":
         c1, c2, c3 = st.columns(3)
         seps = list(SEPARATORS)
-        sep = c1.selectbox("Delimiter", seps, index=seps.index(s.sep) if s.sep in seps else 0,
-                           format_func=SEPARATORS.get, key=f"{k}_sep_{i}")
-        enc = c2.selectbox("Encoding", ENCODINGS, index=ENCODINGS.index(s.encoding),
-                           key=f"{k}_enc_{i}")
+        sep = c1.selectbox(
+            "Delimiter",
+            seps,
+            index=seps.index(s.sep) if s.sep in seps else 0,
+            format_func=SEPARATORS.get,
+            key=f"{k}_sep_{i}",
+        )
+        enc = c2.selectbox(
+            "Encoding", ENCODINGS, index=ENCODINGS.index(s.encoding), key=f"{k}_enc_{i}"
+        )
         header = c3.checkbox("First line is a header", value=s.header, key=f"{k}_hdr_{i}")
         if (sep, enc, header) != (s.sep, s.encoding, s.header):
             f = with_sniff(f, sep=sep, encoding=enc, header=header)
@@ -120,10 +144,22 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
         m = InteractionMapping(
             user_col=_pick("User id column", cols, m.user_col, f"{k}_u_{i}"),
             item_col=_pick("Item id column", cols, m.item_col, f"{k}_i_{i}"),
-            value_col=_pick("Rating or weight column", cols, m.value_col, f"{k}_v_{i}", True,
-                            help="None = implicit feedback: every row counts as one interaction"),
-            time_col=_pick("Timestamp column", cols, m.time_col, f"{k}_t_{i}", True,
-                           help="unix seconds (or ms) or date strings"),
+            value_col=_pick(
+                "Rating or weight column",
+                cols,
+                m.value_col,
+                f"{k}_v_{i}",
+                True,
+                help="None = implicit feedback: every row counts as one interaction",
+            ),
+            time_col=_pick(
+                "Timestamp column",
+                cols,
+                m.time_col,
+                f"{k}_t_{i}",
+                True,
+                help="unix seconds (or ms) or date strings",
+            ),
         )
     elif role == "items":
         m = m if isinstance(m, ItemMapping) else ItemMapping(cols[0])
@@ -133,25 +169,31 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
             text = _multi("Text columns", cols, m.text_cols, f"{k}_txt_{i}")
         with c2:
             cats = _pick("Categories column", cols, m.categories_col, f"{k}_cat_{i}", True)
-            cat_sep = st.text_input("Category separator", m.categories_sep, max_chars=3,
-                                    key=f"{k}_csep_{i}")
+            cat_sep = st.text_input(
+                "Category separator", m.categories_sep, max_chars=3, key=f"{k}_csep_{i}"
+            )
             numeric = _multi("Numeric feature columns", cols, m.numeric_cols, f"{k}_num_{i}")
         flags = _multi("0/1 category flag columns", cols, m.flag_cols, f"{k}_flg_{i}")
         m = ItemMapping(id_col, title, text, cats, cat_sep or "|", numeric, flags)
     elif role == "users":
         m = m if isinstance(m, UserMapping) else UserMapping(cols[0])
         id_col = _pick("User id column", cols, m.id_col, f"{k}_uid_{i}")
-        feats = _multi("Feature columns", [c for c in cols if c != id_col], m.feature_cols,
-                       f"{k}_uf_{i}")
+        feats = _multi(
+            "Feature columns", [c for c in cols if c != id_col], m.feature_cols, f"{k}_uf_{i}"
+        )
         m = UserMapping(id_col, feats)
     elif role == "tags":
         m = m if isinstance(m, TagMapping) else TagMapping(cols[0], cols[-1])
-        m = TagMapping(_pick("Item id column", cols, m.item_col, f"{k}_tgi_{i}"),
-                       _pick("Tag column", cols, m.tag_col, f"{k}_tgt_{i}"))
+        m = TagMapping(
+            _pick("Item id column", cols, m.item_col, f"{k}_tgi_{i}"),
+            _pick("Tag column", cols, m.tag_col, f"{k}_tgt_{i}"),
+        )
     elif role == "tag_names":
         m = m if isinstance(m, TagNamesMapping) else TagNamesMapping(cols[0], cols[-1])
-        m = TagNamesMapping(_pick("Tag id column", cols, m.id_col, f"{k}_tni_{i}"),
-                            _pick("Tag text column", cols, m.value_col, f"{k}_tnv_{i}"))
+        m = TagNamesMapping(
+            _pick("Tag id column", cols, m.id_col, f"{k}_tni_{i}"),
+            _pick("Tag text column", cols, m.value_col, f"{k}_tnv_{i}"),
+        )
     return replace(f, role=role, mapping=m)
 
 
@@ -160,9 +202,13 @@ def edit_options(plan: UploadPlan, k: str) -> LoadOptions:
     o = plan.options
     name = st.text_input("Dataset name", o.name, max_chars=100, key=f"{k}_name")
     c1, c2, c3 = st.columns(3)
-    feedback = c1.radio("Feedback", ["explicit", "implicit"],
-                        index=0 if o.feedback == "explicit" else 1, key=f"{k}_fb",
-                        help="explicit: ratings on a scale · implicit: clicks, plays, purchases")
+    feedback = c1.radio(
+        "Feedback",
+        ["explicit", "implicit"],
+        index=0 if o.feedback == "explicit" else 1,
+        key=f"{k}_fb",
+        help="explicit: ratings on a scale · implicit: clicks, plays, purchases",
+    )
     lo, hi = o.rating_scale or (1.0, 5.0)
     inter = plan.by_role("interactions")
     if feedback == "explicit":
@@ -174,11 +220,21 @@ def edit_options(plan: UploadPlan, k: str) -> LoadOptions:
                 c2.caption(f"Values in the file: {seen[0]:g} to {seen[1]:g}")
     else:
         c2.caption("Implicit: the mapped value column (if any) is a weight such as a play count.")
-    dup_labels = {"reject": "Reject the upload", "keep-last": "Keep the last row",
-                  "sum": "Sum the weights"}
-    dups = c3.radio("Duplicate (user, item) rows", list(DUPLICATE_RULES),
-                    index=DUPLICATE_RULES.index(o.duplicates), format_func=dup_labels.get,
-                    key=f"{k}_dup")
-    return LoadOptions(name=name, feedback=feedback,
-                       rating_scale=(float(lo), float(hi)) if feedback == "explicit" else None,
-                       duplicates=dups)
+    dup_labels = {
+        "reject": "Reject the upload",
+        "keep-last": "Keep the last row",
+        "sum": "Sum the weights",
+    }
+    dups = c3.radio(
+        "Duplicate (user, item) rows",
+        list(DUPLICATE_RULES),
+        index=DUPLICATE_RULES.index(o.duplicates),
+        format_func=dup_labels.get,
+        key=f"{k}_dup",
+    )
+    return LoadOptions(
+        name=name,
+        feedback=feedback,
+        rating_scale=(float(lo), float(hi)) if feedback == "explicit" else None,
+        duplicates=dups,
+    )

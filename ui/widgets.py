@@ -85,8 +85,9 @@ def show_profile(dataset_id: int) -> None:
     c = st.columns(4)
     c[0].metric("Feedback", p.feedback)
     if p.rating_mean is not None:
-        c[1].metric("Mean rating", f"{p.rating_mean:.2f}",
-                    help=f"from {p.rating_min:g} to {p.rating_max:g}")
+        c[1].metric(
+            "Mean rating", f"{p.rating_mean:.2f}", help=f"from {p.rating_min:g} to {p.rating_max:g}"
+        )
     c[2].metric("Cold items", f"{p.cold_items:,}", help="in the item file, never interacted")
     dup = p.duplicates_removed or 0
     c[3].metric("Duplicates merged at load", f"{dup:,}")

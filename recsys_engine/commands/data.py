@@ -104,8 +104,11 @@ def build_cli_plan(args: argparse.Namespace, store: Store) -> UploadPlan:
     plan = refine_scale(store, plan)
     opts = plan.options
     if args.feedback:
-        opts = replace(opts, feedback=args.feedback,
-                       rating_scale=opts.rating_scale if args.feedback == "explicit" else None)
+        opts = replace(
+            opts,
+            feedback=args.feedback,
+            rating_scale=opts.rating_scale if args.feedback == "explicit" else None,
+        )
     return replace(plan, options=opts)
 
 
@@ -127,8 +130,9 @@ def _override_interactions(f: FilePlan, args: argparse.Namespace) -> FilePlan:
     user = args.user_col or (m.user_col if m else None) or (cols[0] if cols else None)
     item = args.item_col or (m.item_col if m else None) or (cols[1] if len(cols) > 1 else None)
     if user is None or item is None:
-        raise ConfigError(f"cannot tell the user and item columns of {f.name}; "
-                          "give --user-col and --item-col")
+        raise ConfigError(
+            f"cannot tell the user and item columns of {f.name}; give --user-col and --item-col"
+        )
     value = args.rating_col or (m.value_col if m else None)
     time = args.time_col or (m.time_col if m else None)
     return replace(f, role="interactions", mapping=InteractionMapping(user, item, value, time))
@@ -174,9 +178,12 @@ def cmd_ingest(args: argparse.Namespace, store: Store) -> int:
         ) from None
     for w in result.warnings:
         warn(w)
-    emit(args, result.as_dict(),
-         f"loaded dataset {result.dataset_id} {result.name!r}: {result.n_interactions:,} "
-         f"interactions, {result.n_users:,} users, {result.n_items:,} items")
+    emit(
+        args,
+        result.as_dict(),
+        f"loaded dataset {result.dataset_id} {result.name!r}: {result.n_interactions:,} "
+        f"interactions, {result.n_users:,} users, {result.n_items:,} items",
+    )
     return 0
 
 
@@ -195,11 +202,14 @@ def cmd_datasets(args: argparse.Namespace, store: Store) -> int:
         }
         for r in df.itertuples()
     ]
-    lines = [f"{'id':>4}  {'name':<32} {'feedback':<9} {'interactions':>12} {'users':>8} "
-             f"{'items':>8}"]
+    lines = [
+        f"{'id':>4}  {'name':<32} {'feedback':<9} {'interactions':>12} {'users':>8} {'items':>8}"
+    ]
     for r in rows:
-        lines.append(f"{r['dataset_id']:>4}  {r['name'][:32]:<32} {r['feedback']:<9} "
-                     f"{r['n_interactions']:>12,} {r['n_users']:>8,} {r['n_items']:>8,}")
+        lines.append(
+            f"{r['dataset_id']:>4}  {r['name'][:32]:<32} {r['feedback']:<9} "
+            f"{r['n_interactions']:>12,} {r['n_users']:>8,} {r['n_items']:>8,}"
+        )
     if not rows:
         lines = ["no datasets yet: load one with `ingest`"]
     emit(args, {"datasets": rows}, "\n".join(lines))

@@ -164,7 +164,8 @@ def cmd_train(args: argparse.Namespace, store: Any) -> int:
         opts["ks"] = parse_ks(args.k)
     options = EvalOptions.from_dict(opts)
     try:
-        run_id = run_model(store, split_id, args.model, config, options=options)
+        run_id = run_model(store, split_id, args.model, config, options=options,
+                           on_progress=terminal_progress())
     except RecsysError:
         raise
     except Exception as exc:  # the run row records it; the shell gets one line
@@ -324,3 +325,29 @@ def _metrics_text(head: str, metrics: dict[str, float | None]) -> str:
 
 def _num(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
+
+
+def terminal_progress() -> Any:
+    """A progress bar on stderr when it is a terminal (silent in scripts and tests)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+    state = {"stage": None}
+
+    def show(done: int, total: int, info: dict[str, Any]) -> None:
+        stage = info.get("stage", "fit")
+        if state["stage"] not in (None, stage):
+            sys.stderr.write("\n")
+        state["stage"] = stage
+        frac = done / total if total else 0.0
+        bar = "#" * int(30 * frac)
+        detail = info.get("detail") or {}
+        loss = detail.get("loss") if isinstance(detail, dict) else None
+        extra = f" loss {loss:.4f}" if isinstance(loss, float) else ""
+        sys.stderr.write(f"\r{stage:<8} [{bar:<30}] {done}/{total}{extra}   ")
+        if done >= total and stage == "evaluate":
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show

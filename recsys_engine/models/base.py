@@ -313,6 +313,8 @@ class Recommender(ABC):
             from recsys_engine.models import get_model
 
             target = get_model(meta["model"]).cls
+            if target.load.__func__ is not Recommender.load.__func__:
+                return target.load(path)  # a subclass with its own files (e.g. .keras)
         model = target(target.config_class.from_dict(meta["config"]))
         with np.load(path / "arrays.npz", allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

@@ -104,9 +104,9 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
 
     def schema_version(self) -> int:
         """The schema version recorded in the file."""
-        row = _first(self.cursor().execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'"
-        ).fetchall())
+        row = _first(
+            self.cursor().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        )
         return int(row[0]) if row else 0
 
 

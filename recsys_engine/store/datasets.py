@@ -40,16 +40,18 @@ class DatasetTables:
     # -- reading -------------------------------------------------------------------------
     def list_datasets(self) -> pd.DataFrame:
         """All datasets, newest first, with their counts."""
-        return self.cursor().execute(
-            f"SELECT {_DATASET_COLUMNS} FROM datasets ORDER BY id DESC"
-        ).df()
+        return (
+            self.cursor().execute(f"SELECT {_DATASET_COLUMNS} FROM datasets ORDER BY id DESC").df()
+        )
 
     def get_dataset(self, dataset_id: int) -> dict[str, Any]:
         """One dataset's row as a dict (``sources``/``warnings`` decoded from JSON)."""
         cur = self.cursor()
-        row = _first(cur.execute(
-            f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
-        ).fetchall())
+        row = _first(
+            cur.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
+            ).fetchall()
+        )
         if row is None:
             raise NotFoundError(f"no dataset with id {dataset_id}")
         names = [d[0] for d in cur.description]
@@ -63,7 +65,9 @@ class DatasetTables:
         cur = self.cursor()
         text = str(ref).strip()
         if text.isdigit():
-            row = _first(cur.execute("SELECT id FROM datasets WHERE id = ?", [int(text)]).fetchall())
+            row = _first(
+                cur.execute("SELECT id FROM datasets WHERE id = ?", [int(text)]).fetchall()
+            )
             if row:
                 return int(row[0])
         row = _first(cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchall())
@@ -73,17 +77,16 @@ class DatasetTables:
 
     def dataset_name_exists(self, name: str) -> bool:
         """Whether a dataset already has this exact name."""
-        row = _first(self.cursor().execute(
-            "SELECT count(*) FROM datasets WHERE name = ?", [name.strip()]
-        ).fetchall())
+        row = _first(
+            self.cursor()
+            .execute("SELECT count(*) FROM datasets WHERE name = ?", [name.strip()])
+            .fetchall()
+        )
         return bool(row and row[0])
 
     def interactions_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
         """Interactions of a dataset as a DataFrame (user_id, item_id, rating, weight, ts)."""
-        sql = (
-            "SELECT user_id, item_id, rating, weight, ts FROM interactions "
-            "WHERE dataset_id = ?"
-        )
+        sql = "SELECT user_id, item_id, rating, weight, ts FROM interactions WHERE dataset_id = ?"
         params: list[Any] = [int(dataset_id)]
         if limit is not None:
             sql += " LIMIT ?"
@@ -92,26 +95,38 @@ class DatasetTables:
 
     def interaction_arrays(self, dataset_id: int) -> dict[str, np.ndarray]:
         """Interaction columns as numpy arrays (fast path for models; no DataFrame)."""
-        return self.cursor().execute(
-            "SELECT user_id, item_id, rating, weight, epoch(ts) AS ts FROM interactions "
-            "WHERE dataset_id = ?",
-            [int(dataset_id)],
-        ).fetchnumpy()
+        return (
+            self.cursor()
+            .execute(
+                "SELECT user_id, item_id, rating, weight, epoch(ts) AS ts FROM interactions "
+                "WHERE dataset_id = ?",
+                [int(dataset_id)],
+            )
+            .fetchnumpy()
+        )
 
     def items_frame(self, dataset_id: int) -> pd.DataFrame:
         """Item metadata (item_id, title, text, categories, numeric JSON)."""
-        return self.cursor().execute(
-            "SELECT item_id, title, text, categories, numeric FROM items WHERE dataset_id = ? "
-            "ORDER BY item_id",
-            [int(dataset_id)],
-        ).df()
+        return (
+            self.cursor()
+            .execute(
+                "SELECT item_id, title, text, categories, numeric FROM items WHERE dataset_id = ? "
+                "ORDER BY item_id",
+                [int(dataset_id)],
+            )
+            .df()
+        )
 
     def users_frame(self, dataset_id: int) -> pd.DataFrame:
         """User features (user_id, features JSON)."""
-        return self.cursor().execute(
-            "SELECT user_id, features FROM users WHERE dataset_id = ? ORDER BY user_id",
-            [int(dataset_id)],
-        ).df()
+        return (
+            self.cursor()
+            .execute(
+                "SELECT user_id, features FROM users WHERE dataset_id = ? ORDER BY user_id",
+                [int(dataset_id)],
+            )
+            .df()
+        )
 
     # -- writing -------------------------------------------------------------------------
     def rename_dataset(self, dataset_id: int, new_name: str) -> None:
@@ -119,9 +134,11 @@ class DatasetTables:
         name = check_name(new_name)
         self.get_dataset(dataset_id)
         cur = self.cursor()
-        clash = _first(cur.execute(
-            "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
-        ).fetchall())
+        clash = _first(
+            cur.execute(
+                "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
+            ).fetchall()
+        )
         if clash:
             raise ConfigError(f"a dataset named {name!r} already exists (id {clash[0]})")
         cur.execute("UPDATE datasets SET name = ? WHERE id = ?", [name, int(dataset_id)])
@@ -175,12 +192,14 @@ class DatasetTables:
         if cur.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchall()[0][0]:
             raise ConfigError(f"a dataset named {name!r} already exists; choose another name")
         lo, hi = rating_scale if rating_scale else (None, None)
-        row = _first(cur.execute(
-            "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
-            "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
-            "VALUES (?, ?, ?, ?, 0, 0, 0, 0, false, ?, ?) RETURNING id",
-            [name, feedback, lo, hi, json.dumps(sources), json.dumps(warnings)],
-        ).fetchall())
+        row = _first(
+            cur.execute(
+                "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
+                "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
+                "VALUES (?, ?, ?, ?, 0, 0, 0, 0, false, ?, ?) RETURNING id",
+                [name, feedback, lo, hi, json.dumps(sources), json.dumps(warnings)],
+            ).fetchall()
+        )
         return int(row[0])
 
     def finish_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: int) -> dict[str, int]:

@@ -108,7 +108,7 @@ class StagingQueries:
         reader = self._reader(src, "DOUBLE").replace("{rt}", _lit(rt)).replace("{rs}", _lit(rs))
         u, i = _q(src.user_col), _q(src.item_col)
         if src.kind == "parquet":
-            value = (f"TRY_CAST({_q(src.value_col)} AS DOUBLE)" if src.value_col else "NULL")
+            value = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)" if src.value_col else "NULL"
             value_raw = f"CAST({_q(src.value_col)} AS VARCHAR)" if src.value_col else "NULL"
             user, item = f"CAST({u} AS VARCHAR)", f"CAST({i} AS VARCHAR)"
         else:
@@ -138,8 +138,9 @@ class StagingQueries:
             cur.execute(f"DROP TABLE IF EXISTS {_q(rs)}")
         return Staged(table=table, rejects=rejects)
 
-    def stage_counts(self, table: str, checks: list[str], scale: tuple[float, float] | None
-                     ) -> dict[str, int]:
+    def stage_counts(
+        self, table: str, checks: list[str], scale: tuple[float, float] | None
+    ) -> dict[str, int]:
         """Counts of rows failing each named check, plus totals and distinct counts."""
         parts = [f"count(*) FILTER (WHERE {CHECKS[c]}) AS {_q(c)}" for c in checks]
         params: list[Any] = []
@@ -166,8 +167,9 @@ class StagingQueries:
         out["duplicate_pairs"], out["duplicate_rows"] = int(dup[0]), int(dup[1])
         return out
 
-    def stage_examples(self, table: str, check: str, limit: int = 3,
-                       scale: tuple[float, float] | None = None) -> list[dict[str, Any]]:
+    def stage_examples(
+        self, table: str, check: str, limit: int = 3, scale: tuple[float, float] | None = None
+    ) -> list[dict[str, Any]]:
         """First rows (0-based row index in file order) failing a check."""
         if check == "out_of_scale":
             cond, params = OUT_OF_SCALE, [scale[0], scale[1]]  # type: ignore[index]
@@ -203,8 +205,9 @@ class StagingQueries:
         rows = self.cursor().execute(f"SELECT DISTINCT item_id FROM {_q(table)}").fetchall()
         return {r[0] for r in rows}
 
-    def stage_unknown_items(self, table: str, known: list[str], limit: int = 5
-                            ) -> tuple[int, list[str]]:
+    def stage_unknown_items(
+        self, table: str, known: list[str], limit: int = 5
+    ) -> tuple[int, list[str]]:
         """Count and examples of staged item ids missing from ``known``."""
         cur = self.cursor()
         view = f"_known_{uuid.uuid4().hex[:8]}"
@@ -265,21 +268,29 @@ class StagingQueries:
         """Up to ``n`` non-empty values of one column as text, read with DuckDB."""
         plain = StageSource(**{**src.__dict__, "value_col": None})
         reader = self._reader(plain, "VARCHAR")
-        reader = reader.replace(", store_rejects=true, rejects_table={rt}, "
-                                "rejects_scan={rs}, rejects_limit=0", ", ignore_errors=true")
-        rows = self.cursor().execute(
-            f"SELECT CAST({_q(column)} AS VARCHAR) FROM {reader} "
-            f"WHERE {_q(column)} IS NOT NULL LIMIT ?",
-            [int(n)],
-        ).fetchall()
+        reader = reader.replace(
+            ", store_rejects=true, rejects_table={rt}, rejects_scan={rs}, rejects_limit=0",
+            ", ignore_errors=true",
+        )
+        rows = (
+            self.cursor()
+            .execute(
+                f"SELECT CAST({_q(column)} AS VARCHAR) FROM {reader} "
+                f"WHERE {_q(column)} IS NOT NULL LIMIT ?",
+                [int(n)],
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
     def value_range(self, src: StageSource) -> tuple[float | None, float | None]:
         """Min and max of the value column (non-numeric cells ignored)."""
         plain = StageSource(**{**src.__dict__})
         reader = self._reader(plain, "VARCHAR")
-        reader = reader.replace(", store_rejects=true, rejects_table={rt}, "
-                                "rejects_scan={rs}, rejects_limit=0", ", ignore_errors=true")
+        reader = reader.replace(
+            ", store_rejects=true, rejects_table={rt}, rejects_scan={rs}, rejects_limit=0",
+            ", ignore_errors=true",
+        )
         v = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)"
         row = _first(self.cursor().execute(f"SELECT min({v}), max({v}) FROM {reader}").fetchall())
         return row[0], row[1]
@@ -336,8 +347,12 @@ def read_text_table(
     df = cur.execute(f"SELECT rowid AS _row, * FROM {_q(table)} ORDER BY rowid").df()
     cur.execute(f"DROP TABLE {_q(table)}")
     rejects = (
-        cur.execute(f"SELECT line, column_name, error_type, csv_line, error_message "
-                    f"FROM {_q(rt)} ORDER BY line").df().to_dict("records")
+        cur.execute(
+            f"SELECT line, column_name, error_type, csv_line, error_message "
+            f"FROM {_q(rt)} ORDER BY line"
+        )
+        .df()
+        .to_dict("records")
     )
     cur.execute(f"DROP TABLE IF EXISTS {_q(rt)}")
     cur.execute(f"DROP TABLE IF EXISTS {_q(rs)}")

@@ -1,0 +1,67 @@
+"""Exports of a run: recommendations and metrics as CSV/Parquet bytes, the model as a zip,
+and the CLI command that repeats the run. CSV cells never start a spreadsheet formula."""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsys_engine.errors import RecsysError
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells starting with = + - @ (or tab/CR) with an apostrophe.
+
+    Spreadsheets execute such cells as formulas (CSV injection); numbers are left alone.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            s = out[col].astype("string")
+            risky = s.str.startswith(FORMULA_PREFIXES).fillna(False)
+            out[col] = s.where(~risky, "'" + s)
+    return out
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Formula-escaped CSV, UTF-8."""
+    return escape_formulas(frame).to_csv(index=False).encode("utf-8")
+
+
+def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Parquet file contents (types kept, no escaping needed)."""
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def model_zip(artefact_path: str | Path, run: dict[str, Any]) -> bytes:
+    """A zip of a run's artefact folder (model files, config, vocabularies) + run.json."""
+    folder = Path(artefact_path)
+    if not folder.is_dir():
+        raise RecsysError(f"the model files of run {run['id']} are missing ({folder})")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"run_{run['id']}/{path.relative_to(folder)}")
+        meta = {k: run[k] for k in ("id", "dataset_id", "split_id", "model", "config")}
+        zf.writestr(f"run_{run['id']}/run.json", json.dumps(meta, indent=2, default=str))
+    return buf.getvalue()
+
+
+def cli_command(run: dict[str, Any]) -> str:
+    """The shell command that trains the same model with the same config on the same split."""
+    config = run["config"] if isinstance(run["config"], dict) else json.loads(run["config"])
+    return (
+        f"python -m recsys_engine train {run['dataset_id']} --split {run['split_id']} "
+        f"--model {shlex.quote(run['model'])} --config {shlex.quote(json.dumps(config))}"
+    )

@@ -1,0 +1,394 @@
+"""History-pooled two-tower models (DESIGN §4): the collaborative workhorse.
+
+The item tower gives every catalogue item an input vector, an output vector and a bias (ID
+embeddings here; ``content`` and ``hybrid`` add or swap in a projection of content
+features). The user tower is the weighted mean of the input vectors of the user's history —
+no per-user embedding, so a new user is scored from a handful of items without retraining:
+
+    score(h, i) = b_i + Σ_j w̃_j ⟨v_in_j, v_out_i⟩,   w̃ = w / Σ w  (or w / √Σw²)
+
+which is also an exact explanation (contribution of history item j = w̃_j ⟨v_in_j, v_out_i⟩).
+
+Training, per user and epoch: a random ``input_fraction`` of the history is pooled as input,
+the rest are the targets, which never appear in their own input. Loss ``softmax``: full
+softmax over the catalogue with the input items masked (cheap below ~50k items);
+``sampled_softmax``: one target per user, the batch's other targets as negatives, log-Q
+corrected; ``bpr``: one target against one uniform negative. ``auto`` picks ``softmax``
+up to ``max_softmax_items`` items. Scoring and explanations run in numpy on the item
+vectors, which are saved next to the ``.keras`` file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.models.base import (
+    Explanation,
+    ProgressFn,
+    Recommender,
+    StopFn,
+    TrainData,
+    _as_csr,
+    check_number,
+)
+from recsys_engine.training import (
+    KerasTrainConfig,
+    check_choice,
+    fit_keras,
+    keras_backend,
+    ndcg_at_10,
+)
+
+LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
+WEIGHTINGS = ("binary", "log", "raw")
+KERAS_FILE = "model.keras"
+
+
+@dataclass(frozen=True)
+class TwoTowerConfig(KerasTrainConfig):
+    """Two-tower settings (plus the shared training settings).
+
+    Attributes:
+        dim: size of the item ID embeddings (input and output tables are separate).
+        loss: ``auto``, ``softmax``, ``sampled_softmax`` or ``bpr`` (see the module doc).
+        max_softmax_items: ``auto`` uses the full softmax up to this catalogue size.
+        input_fraction: share of a user's history pooled as input at each epoch (the rest
+            are targets).
+        weighting: history weights used for pooling: ``binary`` (1 per item), ``log``
+            (1 + log w) or ``raw`` (w).
+        pooling: ``mean`` (w̃ = w / Σw) or ``sqrt`` (w̃ = w / √Σw²: longer histories give
+            more confident users).
+        dropout: dropout on the pooled user vector during training.
+        l2: L2 penalty on the embeddings.
+    """
+
+    epochs: int = 40
+    batch_size: int = 128
+    patience: int = 8
+    dim: int = 128
+    loss: str = "auto"
+    max_softmax_items: int = 50_000
+    input_fraction: float = 0.5
+    weighting: str = "binary"
+    pooling: str = "sqrt"
+    dropout: float = 0.0
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("dim", self.dim, low=1, high=4096, integer=True)
+        self._check_common()
+
+    def _check_common(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check_number("max_softmax_items", self.max_softmax_items, low=1, integer=True)
+        check_number("input_fraction", self.input_fraction, low=0, high=1, low_open=True)
+        if self.input_fraction >= 1:
+            raise ConfigError(f"input_fraction must be < 1 (got {self.input_fraction!r})")
+        check_choice("weighting", self.weighting, WEIGHTINGS)
+        check_choice("pooling", self.pooling, ("mean", "sqrt"))
+        check_number("dropout", self.dropout, low=0, high=0.95)
+        check_number("l2", self.l2, low=0)
+
+    # what the item tower is made of (overridden by the content / hybrid configs)
+    def tower_sizes(self) -> tuple[int, int, float]:
+        """(ID embedding size, content projection size, ID dropout)."""
+        return int(self.dim), 0, 0.0
+
+
+@dataclass(frozen=True)
+class PooledExplanation(Explanation):
+    """An exact explanation plus the score breakdown.
+
+    ``parts`` maps ``base`` (the item bias), ``collaborative`` and/or ``content`` to their
+    share of the score; they sum to ``score``.
+    """
+
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+class PooledHistoryModel(Recommender):
+    """Base of ``two_tower``, ``content`` and ``hybrid`` (history-pooled user tower)."""
+
+    name = "two_tower"
+    config_class = TwoTowerConfig
+    family = "collaborative"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._keras_model = None
+        self.v_in = self.v_out = self.bias = None
+        self.id_dim = 0
+        self.fit_result = None
+
+    # -- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        train: TrainData,
+        on_progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> PooledHistoryModel:
+        cfg = self.config
+        x = self._weights(sp.csr_matrix(train.matrix, dtype=np.float32))
+        n_items = x.shape[1]
+        features = self._features(train)
+        loss_name = cfg.loss
+        if loss_name == "auto":
+            loss_name = "softmax" if n_items <= cfg.max_softmax_items else "sampled_softmax"
+        popularity = np.diff(x.tocsc().indptr).astype(np.float64)
+        id_mask = (popularity > 0).astype(np.float32)
+        log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
+        source = _HalfSplitSource(x, loss_name, float(cfg.input_fraction))
+        keras = keras_backend()
+        from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
+
+        n_features = 0 if features is None else features.shape[1]
+        nnz = 0 if features is None else features.nnz
+
+        def build():
+            inputs = {"history": keras.Input((n_items,), name="history")}
+            if loss_name != "softmax":
+                inputs["target"] = keras.Input((), dtype="int32", name="target")
+            if loss_name == "bpr":
+                inputs["negative"] = keras.Input((), dtype="int32", name="negative")
+            id_dim, content_dim, id_dropout = cfg.tower_sizes()
+            if features is None:
+                content_dim = 0
+            layer = PooledTowers(
+                n_items,
+                id_dim=id_dim,
+                content_dim=content_dim,
+                n_features=n_features,
+                content_nnz=nnz,
+                mode=loss_name,
+                id_dropout=id_dropout,
+                dropout=float(cfg.dropout),
+                l2=float(cfg.l2),
+                seed=int(cfg.seed),
+                pooling=cfg.pooling,
+                name="towers",
+            )
+            model = keras.Model(inputs, layer(inputs), name=self.name)
+            layer.set_catalogue(features, id_mask, log_q)
+            return model
+
+        losses = {
+            "softmax": lambda y, p: keras.losses.categorical_crossentropy(y, p, from_logits=True),
+            "sampled_softmax": in_batch_softmax_loss,
+            "bpr": lambda y, p: keras.ops.softplus(-p),  # -log σ(s_pos - s_neg)
+        }
+        validate = None
+        if train.validation is not None and train.validation.nnz > 0:
+            validation = sp.csr_matrix(train.validation)
+
+            def validate(model):
+                self._set_catalogue_from(model)
+                return ndcg_at_10(lambda _, h: self._score_raw(h), x, validation)
+
+        self.item_ids = np.asarray(train.item_ids, dtype=object)
+        model, self.fit_result = fit_keras(
+            build,
+            source,
+            cfg,
+            loss=losses[loss_name],
+            validate=validate,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            metric_name="val_ndcg@10",
+        )
+        self._keras_model = model
+        self._set_catalogue_from(model)
+        return self
+
+    def _features(self, train: TrainData) -> sp.csr_matrix | None:
+        """Item content features (None for the ID-only two-tower)."""
+        return None
+
+    def _weights(self, h: sp.csr_matrix) -> sp.csr_matrix:
+        h = sp.csr_matrix(h, dtype=np.float32, copy=True)
+        h.data = np.maximum(h.data, 0.0)
+        if self.config.weighting == "binary":
+            h.data[h.data > 0] = 1.0
+        elif self.config.weighting == "log":
+            h.data = np.where(h.data > 0, 1.0 + np.log1p(h.data), 0.0).astype(np.float32)
+        h.eliminate_zeros()
+        return h
+
+    def _set_catalogue_from(self, model) -> None:
+        from recsys_engine.models.keras_layers import catalogue_arrays
+
+        self._set_arrays(catalogue_arrays(model.get_layer("towers")))
+
+    # -- scoring -------------------------------------------------------------------------
+    def _norms(self, h: sp.csr_matrix) -> np.ndarray:
+        """Per-row pooling denominators (Σw or √Σw²)."""
+        if self.config.pooling == "mean":
+            return np.asarray(h.sum(axis=1)).ravel()
+        return np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel())
+
+    def _user_vectors(self, h: sp.csr_matrix) -> np.ndarray:
+        total = self._norms(h)
+        pooled = np.asarray(h @ self.v_in, dtype=np.float32)
+        return pooled / np.maximum(total, 1e-12).astype(np.float32)[:, None]
+
+    def _score_raw(self, h: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        u = self._user_vectors(h)
+        if items is None:
+            return u @ self.v_out.T + self.bias[None, :]
+        items = np.asarray(items)
+        return u @ self.v_out[items].T + self.bias[items][None, :]
+
+    def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        self._check_fitted()
+        h = self._weights(_as_csr(histories, self.n_items))
+        return np.asarray(self._score_raw(h, items), dtype=np.float32)
+
+    def explain(self, history: sp.csr_matrix, item: int) -> PooledExplanation:
+        """Exact: contribution of history item j = w̃_j ⟨v_in_j, v_out_i⟩; parts split the
+        score into the item bias and the collaborative (ID) and content dot products."""
+        self._check_fitted()
+        h = self._weights(_as_csr(history, self.n_items)[:1])
+        item = int(item)
+        if not 0 <= item < self.n_items:
+            raise ConfigError(f"item index must be in [0, {self.n_items}) (got {item!r})")
+        w = h.data.astype(np.float64) / max(float(self._norms(h)[0]), 1e-12)
+        vin = self.v_in[h.indices].astype(np.float64)
+        vout = self.v_out[item].astype(np.float64)
+        d = self.id_dim
+        collab = w * (vin[:, :d] @ vout[:d])
+        content = w * (vin[:, d:] @ vout[d:])
+        base = float(self.bias[item])
+        parts = {"base": base}
+        if d:
+            parts["collaborative"] = float(collab.sum())
+        if self.v_in.shape[1] > d:
+            parts["content"] = float(content.sum())
+        return PooledExplanation(
+            item=item,
+            score=float(self.score(h, np.array([item]))[0, 0]),
+            base=base,
+            history_items=h.indices.copy(),
+            contributions=collab + content,
+            exact=True,
+            parts=parts,
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "v_in": self.v_in,
+            "v_out": self.v_out,
+            "bias": self.bias,
+            "id_dim": np.asarray(self.id_dim),
+        }
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.v_in = np.asarray(arrays["v_in"], dtype=np.float32)
+        self.v_out = np.asarray(arrays["v_out"], dtype=np.float32)
+        self.bias = np.asarray(arrays["bias"], dtype=np.float32)
+        self.id_dim = int(arrays["id_dim"])
+
+    def save(self, directory: str | Path) -> Path:
+        """``model.json`` + ``arrays.npz`` (item vectors, id vocabulary) + ``model.keras``."""
+        path = super().save(directory)
+        save_keras(self._keras_model, path)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PooledHistoryModel:
+        """Load, reading the ``.keras`` file with ``safe_mode=True``; the item vectors are
+        recomputed from the loaded Keras model."""
+        model = super().load(directory)
+        keras_model = load_keras(Path(directory), model.name)
+        if keras_model is not None:
+            model._keras_model = keras_model
+            model._set_catalogue_from(keras_model)
+        return model
+
+
+def save_keras(model: Any, path: Path) -> None:
+    """Write ``model.keras`` (when there is a Keras model) into ``path``."""
+    if model is not None:
+        model.save(path / KERAS_FILE)
+
+
+def load_keras(path: Path, name: str) -> Any | None:
+    """Load ``path/model.keras`` in safe mode (None when the file is absent).
+
+    Raises:
+        RecsysError: the file is refused (e.g. it contains a ``Lambda`` layer) or broken.
+    """
+    file = path / KERAS_FILE
+    if not file.exists():
+        return None
+    keras = keras_backend()
+    import recsys_engine.models.keras_layers  # noqa: F401  (registers the custom layers)
+
+    try:
+        return keras.models.load_model(file, safe_mode=True, compile=False)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        raise RecsysError(f"refusing to load {name!r} model file '{file}': {exc}") from None
+
+
+class TwoTower(PooledHistoryModel):
+    """ID-embedding two-tower with a history-pooled user tower."""
+
+    name = "two_tower"
+    config_class = TwoTowerConfig
+    family = "collaborative"
+
+
+class _HalfSplitSource:
+    """Per-user examples: a random part of each history as input, the rest as targets."""
+
+    def __init__(self, x: sp.csr_matrix, mode: str, input_fraction: float):
+        counts = np.diff(x.indptr)
+        self.x = x[counts >= 2]
+        self.x.sort_indices()
+        self.mode, self.fraction = mode, input_fraction
+        self.rows = np.repeat(np.arange(self.x.shape[0]), np.diff(self.x.indptr))
+        self.inputs = self.targets = None
+        self.target = self.negative = None
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        x, rows = self.x, self.rows
+        n_rows, lengths = x.shape[0], np.diff(x.indptr)
+        is_input = rng.random(x.nnz) < self.fraction
+        n_in = np.bincount(rows, weights=is_input, minlength=n_rows)
+        pick = x.indptr[:-1] + np.floor(rng.random(n_rows) * lengths).astype(np.int64)
+        is_input[pick[n_in == 0]] = True  # at least one input and one target per row
+        is_input[pick[n_in == lengths]] = False
+        self.inputs = _masked(x, is_input)
+        self.targets = _masked(x, ~is_input)
+        if self.mode != "softmax":
+            t_rows = rows[~is_input]
+            t_items = x.indices[~is_input]
+            perm = rng.permutation(len(t_rows))
+            _, first = np.unique(t_rows[perm], return_index=True)
+            self.target = t_items[perm][first].astype(np.int32)  # one random target per row
+            self.negative = rng.integers(0, x.shape[1], n_rows).astype(np.int32)
+        return n_rows
+
+    def batch(self, index: np.ndarray):
+        history = self.inputs[index].toarray()
+        if self.mode == "softmax":
+            y = self.targets[index].toarray()
+            y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
+            return {"history": history}, y
+        x = {"history": history, "target": self.target[index]}
+        if self.mode == "bpr":
+            x["negative"] = self.negative[index]
+            return x, np.ones(len(index), dtype=np.float32)
+        return x, np.zeros(len(index), dtype=np.int32)  # labels: the diagonal
+
+
+def _masked(x: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    out = sp.csr_matrix((x.data * keep, x.indices.copy(), x.indptr.copy()), shape=x.shape)
+    out.eliminate_zeros()
+    return out

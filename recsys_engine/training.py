@@ -1,0 +1,325 @@
+"""Shared Keras training engine of the deep models (DESIGN §4).
+
+Examples come from numpy arrays built once per epoch by the model (``EpochSource``), are
+shuffled in numpy, and reach Keras as whole batches (a ``keras.utils.PyDataset``): no
+per-element ``tf.data`` shuffling, no Python loop over examples. ``fit_keras`` adds what
+every model needs: seeds, large batches, an optional ``tf.distribute`` strategy, a progress
+callable, a cancel flag checked every few steps, and early stopping on a validation metric
+computed in numpy (NDCG@10 for ranking, RMSE for ratings) that restores the best weights.
+
+TensorFlow is imported inside the functions only, never at ``recsys_engine`` import time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.errors import ConfigError
+from recsys_engine.models.base import (
+    FitCancelled,
+    ModelConfig,
+    ProgressFn,
+    StopFn,
+    check_number,
+    mask_items,
+    top_k,
+)
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def keras_backend():
+    """Import Keras quietly on the TensorFlow backend (first call ~2–3 s)."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import keras
+
+    return keras
+
+
+@dataclass(frozen=True)
+class KerasTrainConfig(ModelConfig):
+    """Training settings shared by every Keras model (subclasses add model settings).
+
+    Attributes:
+        epochs: maximum passes over the training examples.
+        batch_size: examples per step (global batch when distributed).
+        learning_rate: Adam step size.
+        patience: epochs without a better validation metric before stopping (needs a
+            validation fold; 0 disables early stopping).
+        seed: seeds numpy, Python and Keras; the same seed reproduces the model.
+        strategy: ``default`` (one device), ``mirrored`` (all local devices) or
+            ``multi_worker`` (workers from ``TF_CONFIG``).
+    """
+
+    epochs: int = 20
+    batch_size: int = 256
+    learning_rate: float = 5e-3
+    patience: int = 3
+    seed: int = 42
+    strategy: str = "default"
+
+    def __post_init__(self) -> None:
+        check_number("epochs", self.epochs, low=1, high=10_000, integer=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("learning_rate", self.learning_rate, low=0, high=10, low_open=True)
+        check_number("patience", self.patience, low=0, integer=True)
+        check_number("seed", self.seed, low=0, integer=True)
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})"
+            )
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+
+
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false (got {value!r})")
+
+
+class EpochSource(Protocol):
+    """Training examples of one model, rebuilt (resampled) at each epoch."""
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        """Draw this epoch's examples; returns how many there are."""
+
+    def batch(self, index: np.ndarray) -> tuple[Any, Any]:
+        """``(x, y)`` of the examples at ``index`` (numpy arrays or a dict of them)."""
+
+
+@dataclass
+class FitResult:
+    """What ``fit_keras`` reports.
+
+    Attributes:
+        epochs: epochs run. best_epoch: 1-based epoch whose weights were kept.
+        best_value: its validation metric (None without validation).
+        history: one dict per epoch (loss, validation metric, seconds).
+        seconds: wall time of training. examples: examples seen.
+    """
+
+    epochs: int = 0
+    best_epoch: int = 0
+    best_value: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    examples: int = 0
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds > 0 else 0.0
+
+
+_STRATEGY_CACHE: dict[str, Any] = {}
+
+
+def make_strategy(name: str):
+    """The ``tf.distribute`` strategy called ``name`` (created once per process)."""
+    check_choice("strategy", name, STRATEGIES)
+    keras_backend()
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name not in _STRATEGY_CACHE:
+        if name == "mirrored":
+            devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+            devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+            _STRATEGY_CACHE[name] = tf.distribute.MirroredStrategy(devices=devices)
+        else:
+            if "TF_CONFIG" not in os.environ:
+                raise ConfigError("strategy 'multi_worker' needs the TF_CONFIG variable set")
+            _STRATEGY_CACHE[name] = tf.distribute.MultiWorkerMirroredStrategy()
+    return _STRATEGY_CACHE[name]
+
+
+def fit_keras(
+    build: Callable[[], Any],
+    source: EpochSource,
+    config: KerasTrainConfig,
+    *,
+    loss: Callable[[Any, Any], Any],
+    validate: Callable[[Any], float] | None = None,
+    higher_is_better: bool = True,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    check_every: int = 5,
+    metric_name: str = "val",
+) -> tuple[Any, FitResult]:
+    """Build and train a Keras model with a compiled step over numpy batches.
+
+    Each epoch the source draws its examples and their order is shuffled in numpy; every
+    step feeds one whole batch (split across replicas under a strategy) to a
+    ``tf.function`` doing forward, loss, gradient and Adam update.
+
+    Args:
+        build: returns the model (called under the strategy's scope, after seeding).
+        source: the per-epoch examples.
+        config: epochs, batch size, learning rate, patience, seed, strategy.
+        loss: ``(y_true, y_pred) -> per-example losses`` (no reduction).
+        validate: model → validation metric (numpy); enables early stopping and the
+            restore of the best weights.
+        higher_is_better: direction of the validation metric.
+        on_progress: ``(done_steps, total_steps, info)``; info has epoch, step, loss,
+            the validation metric (at epoch ends) and elapsed seconds.
+        should_stop: cancel flag, checked every ``check_every`` steps.
+        metric_name: key of the validation metric in ``info`` and ``history``.
+
+    Raises:
+        FitCancelled: ``should_stop()`` returned True.
+    """
+    keras = keras_backend()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(config.seed))  # per thread: set in the training thread
+    rng = np.random.default_rng(int(config.seed))
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        model = build()
+        optimizer = keras.optimizers.Adam(learning_rate=float(config.learning_rate))
+        optimizer.build(model.trainable_variables)
+    replicas = strategy.num_replicas_in_sync
+    variables = model.trainable_variables
+
+    def replica_step(x, y, global_batch):
+        with tf.GradientTape() as tape:
+            per_example = loss(y, model(x, training=True))
+            value = tf.reduce_sum(per_example) / global_batch
+            if model.losses:
+                value += tf.add_n(model.losses) / replicas
+        grads = tape.gradient(value, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return value
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, global_batch):
+        if replicas == 1:
+            return replica_step(x, y, global_batch)
+        values = strategy.run(replica_step, args=(x, y, global_batch))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+
+    def distribute(batch):
+        if replicas == 1:
+            return batch
+
+        def part(ctx):
+            i, r = ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync
+            return tf.nest.map_structure(lambda a: _slice(a, i, r), batch)
+
+        return strategy.experimental_distribute_values_from_function(part)
+
+    result = FitResult()
+    epochs, batch_size = int(config.epochs), int(config.batch_size)
+    n = source.new_epoch(rng)
+    if n == 0:
+        raise ConfigError("no training examples (every user has too few interactions)")
+    steps = math.ceil(n / batch_size)
+    total = epochs * steps
+    every = max(1, int(check_every))
+    best, best_weights, wait = None, None, 0
+    t0 = time.perf_counter()
+
+    def report(done: int, info: dict[str, Any]) -> None:
+        if on_progress is not None:
+            on_progress(done, total, {**info, "elapsed": time.perf_counter() - t0})
+        if should_stop is not None and should_stop():
+            raise FitCancelled("training was cancelled")
+
+    report(0, {"epoch": 0, "step": 0, "loss": None})
+    for epoch in range(epochs):
+        e0 = time.perf_counter()
+        if epoch:
+            if source.new_epoch(rng) != n:
+                raise RuntimeError("the number of examples changed between epochs")
+        order = rng.permutation(n)
+        losses = []
+        for s in range(steps):
+            index = np.sort(order[s * batch_size : (s + 1) * batch_size])
+            x, y = source.batch(index)
+            losses.append(step(distribute(x), distribute(y), tf.constant(len(index), "float32")))
+            if (s + 1) % every == 0 and s + 1 < steps:
+                report(
+                    epoch * steps + s + 1,
+                    {"epoch": epoch + 1, "step": s + 1, "loss": float(losses[-1])},
+                )
+        mean_loss = float(np.mean([float(v) for v in losses]))
+        value = float(validate(model)) if validate is not None else None
+        result.epochs, result.examples = epoch + 1, result.examples + n
+        result.history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": mean_loss,
+                metric_name: value,
+                "seconds": time.perf_counter() - e0,
+            }
+        )
+        stop = False
+        if value is None:
+            result.best_epoch = epoch + 1
+        elif best is None or (value > best if higher_is_better else value < best):
+            best, wait = value, 0
+            best_weights = [np.array(w) for w in model.get_weights()]
+            result.best_epoch, result.best_value = epoch + 1, value
+        else:
+            wait += 1
+            stop = bool(config.patience) and wait >= config.patience
+        info = {"epoch": epoch + 1, "step": steps, "loss": mean_loss}
+        if value is not None:
+            info[metric_name] = value
+        report((epoch + 1) * steps, info)
+        if stop:
+            break
+    if best_weights is not None and result.best_epoch != result.epochs:
+        model.set_weights(best_weights)
+    result.seconds = time.perf_counter() - t0
+    return model, result
+
+
+def _slice(a: np.ndarray, i: int, r: int) -> np.ndarray:
+    """Replica ``i``'s contiguous share of a global batch split ``r`` ways."""
+    size = len(a)
+    lo, hi = (size * i) // r, (size * (i + 1)) // r
+    return a[lo:hi]
+
+
+# -- validation metrics (numpy) -----------------------------------------------------------
+def ndcg_at_10(
+    score: Callable[[np.ndarray, sp.csr_matrix], np.ndarray],
+    histories: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    max_users: int = 2000,
+    batch_size: int = 512,
+) -> float:
+    """Mean NDCG@10 of ``score(user_indexes, histories)`` on the users with relevant items
+    (full ranking, history items excluded); at most ``max_users`` users (the first ones)
+    to keep it cheap."""
+    from recsys_engine.metrics import hit_matrix, ndcg_at_k
+
+    users = np.flatnonzero(np.diff(relevant.indptr) > 0)[:max_users]
+    if len(users) == 0:
+        return 0.0
+    values = []
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        h = histories[batch]
+        s = np.array(score(batch, h), dtype=np.float32)
+        mask_items(s, h)
+        items, _ = top_k(s, 10)
+        hits = hit_matrix(items, relevant[batch])
+        values.append(ndcg_at_k(hits, np.diff(relevant[batch].indptr), 10))
+    return float(np.concatenate(values).mean())

@@ -1,0 +1,108 @@
+"""AppTest of the Train and Models pages: split, train, watch, cancel, registry, delete."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from recsys_engine import evaluation
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB", str(tmp_path / "db.duckdb"))
+    st.cache_resource.clear()
+    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    assert not at.exception
+    yield at
+    from ui.resources import get_runner
+
+    get_runner().shutdown(wait=True)
+    st.cache_resource.clear()
+
+
+def _wait_runs(at: AppTest, n: int, timeout: float = 60.0) -> None:
+    from ui.resources import get_store
+
+    end = time.time() + timeout
+    while time.time() < end:
+        runs = get_store().list_runs()
+        if len(runs) >= n and not runs["status"].isin(["queued", "running"]).any():
+            return
+        time.sleep(0.2)
+    raise AssertionError("runs did not finish")
+
+
+def _create_split(at: AppTest) -> None:
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    at.button(key="split_preview_1").click().run()
+    assert "Test users" in [m.label for m in at.metric]
+    at.button(key="split_create_1").click().run()
+    assert not at.exception
+    assert at.selectbox(key="split_choice_1").value != -1
+
+
+def test_train_reference_models_then_registry_and_delete(app):
+    _create_split(app)
+    app.button[1].click().run()  # Train all reference models
+    assert "Queued runs 1, 2, 3" in app.success[0].value
+    _wait_runs(app, 3)
+    app.run()
+    cards = [m.value for m in app.markdown if "**Run" in m.value]
+    assert len(cards) == 3 and all("succeeded" in c for c in cards)
+    assert "NDCG @10" in [m.label for m in app.metric]
+
+    app.switch_page("pages/models.py").run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert sorted(table["model"]) == ["ease", "itemknn", "popularity"]
+    assert any("python -m recsys_engine train" in c.value for c in app.code)
+    run_id = app.selectbox[-1].value
+    app.checkbox(key=f"sure_{run_id}").check().run()
+    app.button(key=f"delete_{run_id}").click().run()
+    assert not app.exception
+    assert len(app.dataframe[0].value) == 2
+
+
+def test_bad_config_is_refused_before_anything_starts(app):
+    _create_split(app)
+    app.checkbox(key="pick_ease").check().run()
+    app.number_input(key="cfg_ease_Default_l2").set_value(-5.0).run()
+    app.button[0].click().run()
+    assert any("l2 must be > 0" in e.value for e in app.error)
+    from ui.resources import get_store
+
+    assert get_store().list_runs().empty
+
+
+def test_cancel_a_running_run(app, monkeypatch):
+    real = evaluation.execute_run
+
+    def slow(store, run_id, on_progress=None, should_stop=None):
+        end = time.time() + 20
+        while time.time() < end and not (should_stop and should_stop()):
+            time.sleep(0.02)
+        if should_stop and should_stop():
+            store.set_run_status(run_id, "running")
+            store.set_run_status(run_id, "cancelled", error="training was cancelled")
+            return
+        real(store, run_id, on_progress, should_stop)
+
+    monkeypatch.setattr(evaluation, "execute_run", slow)
+    st.cache_resource.clear()
+    app.run()
+    _create_split(app)
+    app.checkbox(key="pick_popularity").check().run()
+    app.button[0].click().run()
+    time.sleep(0.3)
+    app.run()
+    cancel = [b for b in app.button if b.label == "Cancel"]
+    assert cancel, "a running run shows a Cancel button"
+    cancel[0].click().run()
+    _wait_runs(app, 1, timeout=10)
+    app.run()
+    assert any("cancelled" in m.value for m in app.markdown if "**Run" in m.value)

@@ -1,0 +1,308 @@
+"""Keras models (issue 4) on a tiny planted dataset whose right answers are known.
+
+Four taste clusters of ten items; each user picks six items of one cluster, so a history
+from cluster c must bring cluster c's other items to the top. Each cluster also has one
+cold item (no interactions) whose content (category, title word) names its cluster: only
+content-aware models can place it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.models import create_model, get_model
+from recsys_engine.models.base import FitCancelled, Recommender, TrainData
+
+N_CLUSTERS, PER_CLUSTER = 4, 10
+KERAS_MODELS = ("two_tower", "content", "hybrid", "neumf", "mf_explicit")
+POOLED = ("two_tower", "content", "hybrid")
+WORDS = ("alpha", "bravo", "charlie", "delta")
+FAST = {"epochs": 25, "batch_size": 32, "learning_rate": 0.02, "patience": 0}
+CONFIGS = {
+    "two_tower": {**FAST, "dim": 16},
+    "content": {**FAST, "dim": 16, "min_df": 1},
+    "hybrid": {**FAST, "dim": 16, "content_dim": 8, "min_df": 1},
+    "neumf": {**FAST, "epochs": 15, "batch_size": 256, "factors": 8, "mlp_layers": [16, 8]},
+    "mf_explicit": {**FAST, "batch_size": 128, "factors": 4, "l2": 0.001, "holdout": 0.0},
+}
+
+
+def cluster_of(item: int) -> int:
+    """Cluster of a warm item index (0..39) or of a cold item (40..43)."""
+    return item // PER_CLUSTER if item < N_CLUSTERS * PER_CLUSTER else item - 40
+
+
+def planted() -> TrainData:
+    rng = np.random.default_rng(7)
+    users, items, ratings = [], [], []
+    for u in range(160):
+        c = u % N_CLUSTERS
+        for i in rng.choice(PER_CLUSTER, 6, replace=False) + c * PER_CLUSTER:
+            users.append(f"u{u:03d}")
+            items.append(f"i{i:02d}")
+            ratings.append(3.0 + (i % 3) - (u % 2))  # item and user effects
+    item_ids = [f"i{i:02d}" for i in range(44)]
+    data = TrainData.from_interactions(users, items, item_ids=item_ids)
+    rmat = TrainData.from_interactions(users, items, ratings, item_ids=item_ids).matrix
+    data.ratings = rmat
+    data.items = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "title": [f"{WORDS[cluster_of(i)]} story {i}" for i in range(44)],
+            "text": [f"a {WORDS[cluster_of(i)]} tale" for i in range(44)],
+            "categories": [[f"genre{cluster_of(i)}"] for i in range(44)],
+            "numeric": [json.dumps({"year": 1990 + i}) for i in range(44)],
+        }
+    )
+    return data
+
+
+def history(items: list[int], n_items: int = 44) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (np.ones(len(items), dtype=np.float32), ([0] * len(items), items)), shape=(1, n_items)
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> TrainData:
+    return planted()
+
+
+@pytest.fixture(scope="module")
+def fitted(data) -> dict[str, Recommender]:
+    return {name: create_model(name, CONFIGS[name]).fit(data) for name in KERAS_MODELS}
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_contract_round_trip(name, fitted, data, tmp_path):
+    model = fitted[name]
+    rows = data.matrix[:8]
+    items, scores = model.recommend(rows, k=5)
+    assert items.shape == (8, 5) and np.isfinite(scores).all()
+    model.save(tmp_path)
+    assert (tmp_path / "model.keras").exists() and (tmp_path / "model.json").exists()
+    again = type(model).load(tmp_path)
+    assert again._keras_model is not None  # read back from the .keras file
+    np.testing.assert_array_equal(model.score(rows), again.score(rows))
+    np.testing.assert_array_equal(model.recommend(rows, k=5)[0], again.recommend(rows, k=5)[0])
+    generic = Recommender.load(tmp_path)  # the registry path (arrays.npz) agrees too
+    np.testing.assert_array_equal(model.score(rows), generic.score(rows))
+
+
+@pytest.mark.parametrize("name", POOLED)
+def test_new_user_from_a_handful_of_items(name, fitted):
+    for c in range(N_CLUSTERS):
+        top, _ = fitted[name].recommend(history([c * 10, c * 10 + 1, c * 10 + 2]), k=5)
+        assert sum(cluster_of(i) == c for i in top[0]) >= 4, (name, c, top)
+
+
+@pytest.mark.parametrize("name", ("content", "hybrid"))
+def test_cold_items_are_scored_by_content(name, fitted, data):
+    assert data.matrix[:, 40:].nnz == 0
+    for c in range(N_CLUSTERS):
+        s = fitted[name].score(history([c * 10, c * 10 + 3, c * 10 + 5]))[0]
+        assert np.isfinite(s[40:]).all()
+        assert int(np.argmax(s[40:])) == c  # the cold item of the user's cluster wins
+
+
+@pytest.mark.parametrize("name", POOLED)
+def test_explanations_are_exact(name, fitted):
+    model = fitted[name]
+    h = history([10, 12, 40, 15])
+    for item in (11, 13, 41, 0):
+        e = model.explain(h, item)
+        score = float(model.score(h, np.array([item]))[0, 0])
+        assert e.exact
+        assert abs(e.base + e.contributions.sum() - score) < 1e-4
+        assert abs(sum(e.parts.values()) - score) < 1e-4
+    if name == "hybrid":
+        assert set(e.parts) == {"base", "collaborative", "content"}
+
+
+def test_neumf_scores_known_users_only(fitted, data):
+    model = fitted["neumf"]
+    assert model.can_score(data.matrix[:3]).all()
+    assert not model.can_score(history([0, 1, 2]))[0]
+    assert np.isnan(model.score(history([0, 1, 2]))).all()
+    e = model.explain(data.matrix[:1], 3)
+    assert not e.exact and abs(sum(e.parts.values()) - e.score) < 1e-4
+
+
+def test_neumf_learns_the_clusters(fitted, data):
+    top, _ = fitted["neumf"].recommend(data.matrix[:4], k=4)
+    hits = [cluster_of(i) == u % N_CLUSTERS for u in range(4) for i in top[u]]
+    assert np.mean(hits) >= 0.75
+
+
+def test_mf_explicit_predicts_ratings(fitted, data):
+    coo = data.ratings.tocoo()
+    pred = fitted["mf_explicit"].predict_ratings(coo.row, data.matrix[coo.row], coo.col)
+    rmse = float(np.sqrt(np.mean((pred - coo.data) ** 2)))
+    assert rmse < 0.35, rmse
+
+
+def test_seed_reproduces_scores(data):
+    cfg = {**CONFIGS["two_tower"], "epochs": 5}
+    a = create_model("two_tower", cfg).fit(data).score(data.matrix[:5])
+    b = create_model("two_tower", cfg).fit(data).score(data.matrix[:5])
+    c = create_model("two_tower", {**cfg, "seed": 1}).fit(data).score(data.matrix[:5])
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert not np.allclose(a, c, atol=1e-3)
+
+
+def test_early_stopping_restores_best_weights(data):
+    from recsys_engine.models.two_tower import _HalfSplitSource
+    from recsys_engine.training import fit_keras, keras_backend
+
+    keras = keras_backend()
+    curve = iter([0.1, 0.5, 0.2, 0.3, 0.9])
+    snapshots = []
+
+    def build():
+        x = keras.Input((4,), name="x")
+        return keras.Model(x, keras.layers.Dense(44, name="d")(x))
+
+    def validate(model):
+        snapshots.append([np.array(w) for w in model.get_weights()])
+        return next(curve)
+
+    class Source:
+        def new_epoch(self, rng):
+            return 64
+
+        def batch(self, index):
+            return np.ones((len(index), 4), "float32"), np.eye(44, dtype="float32")[index % 44]
+
+    cfg = create_model("two_tower", {"epochs": 5, "patience": 2}).config
+    loss = lambda y, p: keras.losses.categorical_crossentropy(y, p, from_logits=True)  # noqa: E731
+    model, result = fit_keras(build, Source(), cfg, loss=loss, validate=validate)
+    assert result.epochs == 4 and result.best_epoch == 2 and result.best_value == 0.5
+    for w, best in zip(model.get_weights(), snapshots[1], strict=True):
+        np.testing.assert_array_equal(w, best)
+    assert _HalfSplitSource  # the pooled models' source is importable
+
+
+def test_validation_fold_drives_early_stopping(data):
+    val = data.matrix.copy()
+    data_v = TrainData(
+        matrix=data.matrix, user_ids=data.user_ids, item_ids=data.item_ids, validation=val
+    )
+    model = create_model("two_tower", {**CONFIGS["two_tower"], "epochs": 6, "patience": 2})
+    model.fit(data_v)
+    h = model.fit_result.history
+    assert all(r["val_ndcg@10"] is not None for r in h)
+    assert model.fit_result.best_value == max(r["val_ndcg@10"] for r in h)
+
+
+def test_cancel_raises_quickly_and_progress_is_reported(data):
+    calls = []
+
+    def progress(done, total, info):
+        calls.append((done, total, info))
+
+    model = create_model("two_tower", {**CONFIGS["two_tower"], "epochs": 500})
+    t0 = time.perf_counter()
+    with pytest.raises(FitCancelled):
+        model.fit(data, on_progress=progress, should_stop=lambda: len(calls) >= 3)
+    assert time.perf_counter() - t0 < 20
+    done, total, info = calls[-1]
+    assert total == 500 * 5 and 0 < done < total
+    assert {"epoch", "step", "loss", "elapsed"} <= set(info)
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "key"),
+    [
+        ("two_tower", {"dim": 0}, "dim"),
+        ("two_tower", {"loss": "hinge"}, "loss"),
+        ("two_tower", {"strategy": "tpu"}, "strategy"),
+        ("two_tower", {"input_fraction": 1.0}, "input_fraction"),
+        ("hybrid", {"id_dropout": 2.0}, "id_dropout"),
+        ("content", {"text": "yes"}, "text"),
+        ("neumf", {"mlp_layers": []}, "mlp_layers"),
+        ("mf_explicit", {"holdout": 0.9}, "holdout"),
+        ("two_tower", {"epochs": 1.5}, "epochs"),
+        ("hybrid", {"dimension": 8}, "dimension"),
+    ],
+)
+def test_config_errors_name_the_key(name, config, key):
+    with pytest.raises(ConfigError, match=key):
+        create_model(name, config)
+
+
+def test_configs_round_trip_as_json():
+    for name in KERAS_MODELS:
+        spec = get_model(name)
+        cfg = spec.default_config()
+        again = create_model(name, json.loads(json.dumps(cfg))).config
+        assert again.to_dict() == cfg or name == "neumf"
+
+
+def test_content_needs_item_metadata(data):
+    bare = TrainData(matrix=data.matrix, user_ids=data.user_ids, item_ids=data.item_ids)
+    with pytest.raises(ConfigError, match="item metadata"):
+        create_model("content", CONFIGS["content"]).fit(bare)
+
+
+def test_mf_explicit_needs_ratings(data):
+    bare = TrainData(matrix=data.matrix, user_ids=data.user_ids, item_ids=data.item_ids)
+    with pytest.raises(ConfigError, match="ratings"):
+        create_model("mf_explicit", CONFIGS["mf_explicit"]).fit(bare)
+
+
+def test_keras_file_with_a_lambda_layer_is_refused(fitted, tmp_path):
+    from recsys_engine.training import keras_backend
+
+    keras = keras_backend()
+    fitted["two_tower"].save(tmp_path)
+    x = keras.Input((44,), name="history")
+    evil = keras.Model(x, keras.layers.Lambda(lambda t: t * 2.0)(x))
+    evil.save(tmp_path / "evil.keras")
+    # put the Lambda model's config into our artefact's .keras archive
+    with zipfile.ZipFile(tmp_path / "evil.keras") as z:
+        evil_config = z.read("config.json")
+    src = tmp_path / "model.keras"
+    with zipfile.ZipFile(src) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["config.json"] = evil_config
+    with zipfile.ZipFile(src, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    with pytest.raises(RecsysError, match="refusing"):
+        type(fitted["two_tower"]).load(tmp_path)
+
+
+def test_listing_models_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from recsys_engine.models import list_models, get_model\n"
+        "names = [s.name for s in list_models()]\n"
+        "for n in names: get_model(n).default_config()\n"
+        "assert {'two_tower','neumf','mf_explicit','content','hybrid'} <= set(names)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_item_features_blocks(data):
+    from recsys_engine.features import FeatureOptions, item_features
+
+    feats = item_features(data.items, data.item_ids, FeatureOptions(min_df=1))
+    names = list(feats.names)
+    assert feats.matrix.shape == (44, len(names))
+    assert "category:genre2" in names and "numeric:year" in names and "text:charlie" in names
+    # an item missing from the metadata gets an all-zero row; order follows item_ids
+    ids = np.array(list(data.item_ids) + ["unknown"], dtype=object)
+    feats2 = item_features(data.items.iloc[::-1], ids, FeatureOptions(min_df=1))
+    assert feats2.matrix[44].nnz == 0
+    np.testing.assert_allclose(feats2.matrix[:44].toarray(), feats.matrix.toarray(), atol=1e-6)

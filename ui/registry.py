@@ -1,0 +1,112 @@
+"""Models page widgets: run filters and table, details, downloads, re-run, delete."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from recsys_engine import export
+from recsys_engine.evaluation import delete_run, run_metric_dict
+from ui.resources import get_runner, get_store
+from ui.training import STATUS_ICON, config_json, loss_figure
+
+
+def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Filter widgets (model, split, status) and sort order applied to the runs."""
+    c1, c2, c3, c4 = st.columns(4)
+    models = c1.multiselect("Model", sorted(runs["model"].unique()))
+    splits = c2.multiselect("Split", sorted(runs["split"].dropna().unique()))
+    statuses = c3.multiselect("Status", sorted(runs["status"].unique()))
+    order = c4.selectbox("Sort by", ["newest", "NDCG@10 (best first)", "fit time"])
+    out = runs
+    if models:
+        out = out[out["model"].isin(models)]
+    if splits:
+        out = out[out["split"].isin(splits)]
+    if statuses:
+        out = out[out["status"].isin(statuses)]
+    if order.startswith("NDCG"):
+        out = out.sort_values("ndcg_10", ascending=False, na_position="last")
+    elif order == "fit time":
+        out = out.sort_values("fit_seconds", na_position="last")
+    return out
+
+
+def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader needs, with readable names."""
+    table = runs[["id", "model", "split", "status", "ndcg_10", "fit_seconds", "created_at"]]
+    return table.rename(
+        columns={"ndcg_10": "NDCG@10", "fit_seconds": "fit s", "created_at": "created"}
+    )
+
+
+def run_label(runs: pd.DataFrame, run_id: int) -> str:
+    r = runs[runs["id"] == run_id].iloc[0]
+    return f"Run {run_id} · {r['model']} · {r['split']} · {r['status']}"
+
+
+def run_details(run_id: int) -> None:
+    """Config, progress, metrics, artefacts, downloads, re-run and delete of one run."""
+    store = get_store()
+    run = store.get_run(run_id)
+    st.markdown(f"#### {STATUS_ICON.get(run['status'], '')} Run {run_id} · {run['model']}")
+    if run["error"]:
+        st.error(str(run["error"])[:1000])
+    metrics = run_metric_dict(store, run_id)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Configuration**")
+        st.code(config_json(run["config"]), language="json")
+        st.markdown("**Repeat from the command line**")
+        st.code(export.cli_command(run), language="bash")
+        st.caption(f"Model files: `{run['artefact_path'] or 'none'}`")
+    with right:
+        if metrics:
+            st.markdown("**Metrics**")
+            st.dataframe(
+                pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())}),
+                hide_index=True,
+                width="stretch",
+                height=300,
+            )
+        fig = loss_figure(store.run_progress(run_id))
+        if fig is not None:
+            st.plotly_chart(fig, width="stretch")
+    if run["status"] == "succeeded":
+        recs = store.recommendations_frame(run_id)
+        c1, c2, c3 = st.columns(3)
+        c1.download_button(
+            "Recommendations (CSV)",
+            export.to_csv_bytes(recs),
+            f"run_{run_id}_recommendations.csv",
+            "text/csv",
+        )
+        c2.download_button(
+            "Recommendations (Parquet)",
+            export.to_parquet_bytes(recs),
+            f"run_{run_id}_recommendations.parquet",
+            "application/octet-stream",
+        )
+        if run["artefact_path"]:
+            c3.download_button(
+                "Model (zip)",
+                export.model_zip(run["artefact_path"], run),
+                f"run_{run_id}_model.zip",
+                "application/zip",
+            )
+    c1, c2 = st.columns(2)
+    if c1.button("Re-run with the same config", key=f"rerun_{run_id}"):
+        from recsys_engine.evaluation import queue_run
+
+        new_id = queue_run(store, run["split_id"], run["model"], run["config"])
+        get_runner().submit(new_id)
+        st.success(f"Queued run {new_id}; follow it on the Train page.")
+    if run["status"] in ("queued", "running"):
+        if c2.button("Cancel run", key=f"cancel_reg_{run_id}"):
+            get_runner().cancel(run_id)
+            st.toast(f"Cancelling run {run_id}…")
+        return
+    sure = c2.checkbox("Delete this run, its results and model files", key=f"sure_{run_id}")
+    if c2.button("Delete run", key=f"delete_{run_id}", disabled=not sure, type="primary"):
+        delete_run(store, run_id)
+        st.rerun()

@@ -1,0 +1,275 @@
+"""Train page widgets: split chooser/creator, model picker with config forms, run monitor."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.models import FAMILIES, list_models
+from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
+from ui.config_form import config_widgets
+from ui.resources import get_runner, get_store
+
+NEW_SPLIT = -1
+ACTIVE = ("queued", "running")
+STATUS_ICON = {
+    "queued": ":material/schedule:",
+    "running": ":material/progress_activity:",
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "interrupted": ":material/warning:",
+}
+
+
+def split_stats_table(stats: dict) -> None:
+    """Counts of a split as metric tiles, then its warnings."""
+    c = st.columns(5)
+    c[0].metric("Train rows", f"{stats['train_rows']:,}")
+    c[1].metric("Validation rows", f"{stats['validation_rows']:,}")
+    c[2].metric("Test rows", f"{stats['test_rows']:,}")
+    c[3].metric(
+        "Test users",
+        f"{stats['test_users']:,}",
+        help=f"{stats['test_users_unseen']:,} of them have no training interactions",
+    )
+    c[4].metric("Test items unseen in train", f"{stats['test_items_unseen']:,}")
+    for w in stats.get("warnings", []):
+        st.warning(w, icon=":material/warning:")
+
+
+def split_section(dataset_id: int) -> int | None:
+    """Pick an existing split or create one (preview first); returns the chosen split id."""
+    store = get_store()
+    splits = store.list_splits(dataset_id)
+    labels = {NEW_SPLIT: "➕ Create a new split"}
+    for r in splits.itertuples():
+        labels[int(r.id)] = f"{r.name} ({r.n_runs} runs)"
+    ids = list(labels)
+    default = ids[1] if len(ids) > 1 else NEW_SPLIT
+    key = f"split_choice_{dataset_id}"
+    pending = st.session_state.pop(f"split_pending_{dataset_id}", None)
+    if pending in ids:
+        st.session_state[key] = pending
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = default
+    choice = st.selectbox(
+        "Split",
+        ids,
+        format_func=labels.get,
+        key=key,
+        help="Runs on the same split pair up user by user on the Compare page.",
+    )
+    if choice != NEW_SPLIT:
+        split_stats_table(store.get_split(choice)["stats"])
+        return choice
+    st.caption(
+        "A split marks every interaction train, validation or test. "
+        "The same seed always gives the same split."
+    )
+    strategy = st.selectbox(
+        "Strategy",
+        list(STRATEGIES),
+        key=f"split_strategy_{dataset_id}",
+        format_func=lambda s: {
+            "random": "random per-user holdout",
+            "temporal": "global time cut",
+            "leave-last": "leave the last N per user",
+            "cold-items": "cold items (held-out items)",
+        }.get(s, s),
+    )
+    values = config_widgets(
+        SplitConfig, {"strategy": strategy}, f"split_{dataset_id}", skip=("strategy",)
+    )
+    name = st.text_input(
+        "Split name (optional)",
+        key=f"split_name_{dataset_id}",
+        placeholder="default: strategy, fraction and seed",
+    )
+    try:
+        config = SplitConfig.from_dict({**values, "strategy": strategy})
+    except ConfigError as exc:
+        st.error(str(exc))
+        return None
+    c1, c2 = st.columns(2)
+    if c1.button("Preview counts", key=f"split_preview_{dataset_id}"):
+        try:
+            st.session_state[f"split_preview_stats_{dataset_id}"] = (
+                config,
+                preview_split(store, dataset_id, config).stats,
+            )
+        except RecsysError as exc:
+            st.error(str(exc))
+    shown = st.session_state.get(f"split_preview_stats_{dataset_id}")
+    if shown and shown[0] == config:
+        split_stats_table(shown[1])
+    if c2.button("Create split", type="primary", key=f"split_create_{dataset_id}"):
+        try:
+            sid = create_split(store, dataset_id, config, name=name.strip() or None)
+        except RecsysError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[f"split_pending_{dataset_id}"] = sid
+            st.rerun()
+    return None
+
+
+def model_section(dataset_id: int) -> list[tuple[str, dict]]:
+    """Model checkboxes grouped by family, a config form per chosen model."""
+    preset = st.radio(
+        "Preset",
+        ["Quick", "Default", "Thorough"],
+        index=1,
+        horizontal=True,
+        key="train_preset",
+        help="Quick: fewer epochs for a first look. Thorough: longer training.",
+    )
+    chosen: list[tuple[str, dict]] = []
+    cols = st.columns(len(FAMILIES))
+    picked = []
+    for col, family in zip(cols, FAMILIES, strict=True):
+        col.markdown(f"**{family.capitalize()}**")
+        for spec in list_models(family):
+            if col.checkbox(spec.name, key=f"pick_{spec.name}", help=spec.description):
+                picked.append(spec)
+    for spec in picked:
+        cls = spec.config_class
+        presets = getattr(cls, "presets", {}) or {}
+        base = {**spec.default_config(), **presets.get(preset.lower(), {})}
+        with st.expander(f"{spec.name} — {spec.description}", expanded=False):
+            values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}")
+        chosen.append((spec.name, values))
+    return chosen
+
+
+def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:
+    """Validate every config first, then queue all runs; nothing queued on a bad config."""
+    from recsys_engine.evaluation import queue_run
+    from recsys_engine.models import get_model
+
+    for name, values in chosen:
+        get_model(name).config_class.from_dict(values)  # raises ConfigError
+    runner = get_runner()
+    ids = []
+    for name, values in chosen:
+        run_id = queue_run(get_store(), split_id, name, values)
+        runner.submit(run_id)
+        ids.append(run_id)
+    return ids
+
+
+def _eta(progress: pd.DataFrame, started: float | None) -> tuple[float, str]:
+    if progress.empty:
+        return 0.0, "starting…"
+    last = progress.iloc[-1]
+    total = last.get("total")
+    done = last.get("step")
+    elapsed = float(last["wall_time"] or 0.0)
+    if total and not pd.isna(total) and total > 0 and done is not None and not pd.isna(done):
+        frac = min(1.0, float(done) / float(total))
+        eta = elapsed / frac - elapsed if frac > 0 else None
+        stage = last.get("stage") or "fit"
+        text = f"{stage}: {int(done):,}/{int(total):,} · {elapsed:.0f}s elapsed"
+        if eta is not None and frac < 1:
+            text += f" · ~{eta:.0f}s left"
+        return frac, text
+    return 0.0, f"{elapsed:.0f}s elapsed"
+
+
+def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
+    """Loss and validation metric per epoch, when the model reports them."""
+    if progress.empty or progress["loss"].isna().all():
+        return None
+    per_epoch = progress.dropna(subset=["loss"]).groupby("epoch", as_index=False).last()
+    fig = go.Figure()
+    fig.add_scatter(
+        x=per_epoch["epoch"], y=per_epoch["loss"], name="training loss", mode="lines+markers"
+    )
+    if not per_epoch["val_metric"].isna().all():
+        fig.add_scatter(
+            x=per_epoch["epoch"],
+            y=per_epoch["val_metric"],
+            name="validation",
+            mode="lines+markers",
+            yaxis="y2",
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=260,
+        margin=dict(l=10, r=10, t=30, b=10),
+        title="Training curve",
+        xaxis_title="epoch",
+        yaxis=dict(title="loss"),
+        yaxis2=dict(title="validation", overlaying="y", side="right"),
+    )
+    return fig
+
+
+def run_card(run: pd.Series) -> None:
+    """One run: status, progress with ETA, curve, cancel button, final metrics or error."""
+    store = get_store()
+    rid = int(run["id"])
+    status = run["status"]
+    with st.container(border=True):
+        head, btn = st.columns([5, 1])
+        head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {run['model']}** — {status}")
+        if status in ACTIVE:
+            if btn.button("Cancel", key=f"cancel_{rid}"):
+                get_runner().cancel(rid)
+                st.toast(f"Cancelling run {rid}…")
+            progress = store.run_progress(rid)
+            frac, text = _eta(progress, None)
+            st.progress(frac, text=text)
+            fig = loss_figure(progress)
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}_{len(progress)}")
+        elif status == "succeeded":
+            from recsys_engine.evaluation import run_metric_dict
+
+            m = run_metric_dict(store, rid)
+            keys = [
+                k
+                for k in ("ndcg@10", "recall@10", "precision@10", "coverage@10", "rmse")
+                if m.get(k) is not None
+            ]
+            c = st.columns(len(keys) + 1)
+            for col, k in zip(c, keys, strict=False):
+                col.metric(k.upper().replace("@", " @"), f"{m[k]:.4f}")
+            c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
+        elif run["error"] and not pd.isna(run["error"]):
+            st.error(str(run["error"]).splitlines()[0][:500])
+
+
+def runs_monitor(dataset_id: int, split_id: int | None) -> None:
+    """Runs of the active dataset, newest first, active ones with live progress."""
+    runs = get_store().list_runs(dataset_id)
+    if split_id is not None:
+        runs = runs[runs["split_id"] == split_id]
+    if runs.empty:
+        st.caption("No runs on this split yet.")
+        return
+    active = runs[runs["status"].isin(ACTIVE)]
+    recent = runs[~runs["status"].isin(ACTIVE)].head(8)
+    for _, run in pd.concat([active, recent]).iterrows():
+        run_card(run)
+
+
+def config_json(config: str | dict) -> str:
+    """Pretty JSON of a stored config."""
+    data = json.loads(config) if isinstance(config, str) else config
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def wait_for(run_ids: list[int], timeout: float = 120.0) -> None:
+    """Block until runs finish (tests only)."""
+    end = time.time() + timeout
+    store = get_store()
+    while time.time() < end:
+        if all(store.get_run(r)["status"] not in ACTIVE for r in run_ids):
+            return
+        time.sleep(0.2)
