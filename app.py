@@ -15,19 +15,24 @@ from ui.resources import get_store  # noqa: E402
 from ui.widgets import dataset_picker  # noqa: E402
 
 st.set_page_config(page_title="Recsys Workbench", page_icon=":material/recommend:", layout="wide")
+st.session_state[state.FRAME] = True
 state.ensure_defaults()
 get_store()
 
-pages = {
-    "Overview": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
-    "Work": [
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/balance:"),
-        st.Page("pages/explain.py", title="Explain", icon=":material/lightbulb:"),
-        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
-    ],
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+work = {
+    path: st.Page(path, title=title, icon=icon)
+    for path, title, icon in [
+        ("pages/data.py", "Data", ":material/upload_file:"),
+        ("pages/train.py", "Train", ":material/model_training:"),
+        ("pages/compare.py", "Compare", ":material/balance:"),
+        ("pages/explain.py", "Explain", ":material/lightbulb:"),
+        ("pages/models.py", "Models", ":material/inventory_2:"),
+    ]
 }
-nav = st.navigation(pages)
+nav = st.navigation({"Overview": [home], "Work": list(work.values())})
+deep_link = st.session_state.pop(state.DEEP_LINK, None)
+if deep_link in work:  # a first visit straight to a page URL: open that page
+    st.switch_page(work[deep_link])
 dataset_picker()
 nav.run()

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import state
 from ui.resources import datasets_frame, get_store
+from ui.widgets import page_link
 
 state.ensure_defaults()
 st.title("Recsys Workbench")
@@ -58,4 +59,4 @@ st.markdown(
     "3. **Compare** — read the leaderboard and an A/B verdict between two runs.\n"
     "4. **Explain** — pick a user and see each recommendation with its reasons."
 )
-st.page_link("pages/data.py", label="Open the Data page", icon=":material/upload_file:")
+page_link("pages/data.py", "Open the Data page", icon=":material/upload_file:")

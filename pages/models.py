@@ -7,7 +7,7 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from ui import registry, state
 from ui.resources import get_store
-from ui.widgets import active_dataset_id
+from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
 st.title("Models")
@@ -22,7 +22,7 @@ if dataset_id is None:
 runs = get_store().list_runs(dataset_id)
 if runs.empty:
     st.info("No runs yet for this dataset. Train a model on the Train page.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
     st.stop()
 
 view = registry.filtered_runs(runs)

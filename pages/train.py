@@ -7,14 +7,14 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import list_models
 from ui import state, training
-from ui.widgets import active_dataset_id
+from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
 st.title("Train")
 dataset_id = active_dataset_id()
 if dataset_id is None:
     st.info("First load a dataset on the Data page.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/upload_file:")
+    page_link("pages/data.py", "Go to Data", icon=":material/upload_file:")
     st.stop()
 
 st.subheader("1 · Split")

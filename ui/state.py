@@ -21,8 +21,28 @@ _DEFAULTS: dict[str, object] = {
 }
 
 
+FRAME = "_frame_ran"  # set by app.py: the navigation frame has run in this session
+DEEP_LINK = "_deep_link"  # page a first visit asked for before the frame existed
+
+
 def ensure_defaults() -> None:
-    """Set missing keys; every page calls this first so it also runs on its own."""
+    """Set missing keys; every page calls this first so it also runs on its own.
+
+    A first visit straight to a page URL (before ``app.py`` ever ran in this server) makes
+    Streamlit run the page file alone, without the navigation frame; we then hand over to
+    the frame, which opens the requested page.
+    """
     for key, value in _DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
+    if not st.session_state.get(FRAME):
+        import inspect
+
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        main = getattr(ctx, "main_script_path", "") or ""
+        if main.endswith("app.py"):  # served by app.py, but the frame did not run
+            caller = inspect.stack()[1].filename.replace("\\", "/")
+            st.session_state[DEEP_LINK] = "pages/" + caller.rsplit("/", 1)[-1]
+            st.switch_page("app.py")

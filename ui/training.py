@@ -16,6 +16,13 @@ from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 
 NEW_SPLIT = -1
+#: The settings that matter for each split strategy (the others keep their defaults).
+SPLIT_FIELDS = {
+    "random": ("test_fraction", "validation_fraction", "min_interactions", "seed"),
+    "temporal": ("test_fraction", "validation_fraction", "cut_date"),
+    "leave-last": ("n_last", "validation_last", "min_interactions"),
+    "cold-items": ("test_fraction", "validation_fraction", "seed"),
+}
 ACTIVE = ("queued", "running")
 STATUS_ICON = {
     "queued": ":material/schedule:",
@@ -83,8 +90,10 @@ def split_section(dataset_id: int) -> int | None:
             "cold-items": "cold items (held-out items)",
         }.get(s, s),
     )
+    relevant = SPLIT_FIELDS[strategy]
+    skip = tuple(f for f in SplitConfig.__dataclass_fields__ if f not in relevant)
     values = config_widgets(
-        SplitConfig, {"strategy": strategy}, f"split_{dataset_id}", skip=("strategy",)
+        SplitConfig, {"strategy": strategy}, f"split_{dataset_id}_{strategy}", skip=skip
     )
     name = st.text_input(
         "Split name (optional)",

@@ -100,3 +100,13 @@ def show_profile(dataset_id: int) -> None:
     left, right = st.columns(2)
     for i, (name, fig) in enumerate(figs.items()):
         (left if i % 2 == 0 else right).plotly_chart(fig, width="stretch", key=f"fig_{name}")
+
+
+def page_link(path: str, label: str, icon: str | None = None) -> None:
+    """``st.page_link`` that degrades to a hint when the page runs on its own (AppTest)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(path, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.caption(f"{label}: use the navigation in the sidebar.")

@@ -13,6 +13,7 @@ Both forms give the same scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.linalg
@@ -43,6 +44,9 @@ class EASEConfig(ModelConfig):
             (dual when there are fewer users than items).
         binary: use 0/1 interactions instead of weights.
     """
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"solver": SOLVERS}
+    advanced: ClassVar[tuple[str, ...]] = ("solver", "binary")
 
     l2: float = 200.0
     solver: str = "auto"

@@ -10,6 +10,7 @@ explanations are exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +40,9 @@ class ItemKNNConfig(ModelConfig):
             (0 = plain cosine; ~10 helps on long-tail catalogues such as Last.fm).
         binary: use 0/1 interactions instead of weights for similarities and scores.
     """
+
+    advanced: ClassVar[tuple[str, ...]] = ("binary",)
+    presets: ClassVar[dict[str, dict]] = {"quick": {"neighbours": 50}}
 
     neighbours: int = 200
     shrinkage: float = 0.0

@@ -86,6 +86,8 @@ class PooledTowers(keras.layers.Layer):
         l2: float = 0.0,
         seed: int = 0,
         pooling: str = "mean",
+        mask_inputs: bool = True,
+        item_bias: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -102,6 +104,8 @@ class PooledTowers(keras.layers.Layer):
         self.l2 = float(l2)
         self.seed = int(seed)
         self.pooling_mode = pooling
+        self.mask_inputs = bool(mask_inputs)
+        self.item_bias = bool(item_bias)
         self.pooling = HistoryPooling(pooling, name="pooling")
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -119,6 +123,8 @@ class PooledTowers(keras.layers.Layer):
             l2=self.l2,
             seed=self.seed,
             pooling=self.pooling_mode,
+            mask_inputs=self.mask_inputs,
+            item_bias=self.item_bias,
         )
         return config
 
@@ -128,7 +134,8 @@ class PooledTowers(keras.layers.Layer):
         if self.id_dim:
             self.id_in = self.add_weight((n, self.id_dim), emb, name="id_in", regularizer=reg)
             self.id_out = self.add_weight((n, self.id_dim), emb, name="id_out", regularizer=reg)
-            self.id_bias = self.add_weight((n,), "zeros", name="id_bias")
+            if self.item_bias:
+                self.id_bias = self.add_weight((n,), "zeros", name="id_bias")
             # 1 for items with training interactions: the others have no ID part at all
             self.id_mask = self.add_weight((n,), "ones", name="id_mask", trainable=False)
         if self.content_dim:
@@ -136,7 +143,8 @@ class PooledTowers(keras.layers.Layer):
             proj = keras.initializers.RandomNormal(stddev=0.05)
             self.content_in = self.add_weight((f, d), proj, name="content_in", regularizer=reg)
             self.content_out = self.add_weight((f, d), proj, name="content_out", regularizer=reg)
-            self.content_bias = self.add_weight((f,), "zeros", name="content_bias")
+            if self.item_bias:
+                self.content_bias = self.add_weight((f,), "zeros", name="content_bias")
             nnz = self.content_nnz
             self.feature_indices = self.add_weight(
                 (nnz, 2), "zeros", dtype="int64", name="feature_indices", trainable=False
@@ -175,7 +183,8 @@ class PooledTowers(keras.layers.Layer):
                 keep = keep * ops.cast(draw >= self.id_dropout, keep.dtype)
             ins.append(self.id_in * keep[:, None])
             outs.append(self.id_out * keep[:, None])
-            bias = bias + self.id_bias * keep
+            if self.item_bias:
+                bias = bias + self.id_bias * keep
         if self.content_dim:
             x = tf.sparse.SparseTensor(
                 self.feature_indices,
@@ -184,7 +193,8 @@ class PooledTowers(keras.layers.Layer):
             )
             ins.append(tf.sparse.sparse_dense_matmul(x, self.content_in))
             outs.append(tf.sparse.sparse_dense_matmul(x, self.content_out))
-            bias = bias + tf.sparse.sparse_dense_matmul(x, self.content_bias[:, None])[:, 0]
+            if self.item_bias:
+                bias = bias + tf.sparse.sparse_dense_matmul(x, self.content_bias[:, None])[:, 0]
 
         def cat(parts):
             return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
@@ -199,6 +209,8 @@ class PooledTowers(keras.layers.Layer):
             user = keras.random.dropout(user, self.dropout, seed=self.seed_generator)
         if self.mode == "softmax":
             logits = ops.matmul(user, ops.transpose(v_out)) + bias[None, :]
+            if not self.mask_inputs:
+                return logits
             return logits + _MASK * ops.cast(history > 0, logits.dtype)
         target = ops.cast(inputs["target"], "int32")
         t_vec = ops.take(v_out, target, axis=0)
@@ -238,4 +250,5 @@ def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
         "v_out": np.asarray(v_out, dtype=np.float32),
         "bias": np.asarray(bias, dtype=np.float32),
         "id_dim": np.asarray(layer.id_dim),
+        "log_q": np.asarray(layer.log_q, dtype=np.float32),
     }

@@ -39,6 +39,7 @@ from recsys_engine.models.base import (
 )
 from recsys_engine.training import (
     KerasTrainConfig,
+    check_bool,
     check_choice,
     fit_keras,
     keras_backend,
@@ -47,6 +48,7 @@ from recsys_engine.training import (
 
 LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
 WEIGHTINGS = ("binary", "log", "raw")
+TARGETS = ("rest", "all")
 KERAS_FILE = "model.keras"
 
 
@@ -79,6 +81,10 @@ class TwoTowerConfig(KerasTrainConfig):
     pooling: str = "sqrt"
     dropout: float = 0.0
     l2: float = 0.0
+    targets: str = "rest"
+    target_norm: str = "user"
+    item_bias: bool = True
+    popularity_correction: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -95,6 +101,10 @@ class TwoTowerConfig(KerasTrainConfig):
         check_choice("pooling", self.pooling, ("mean", "sqrt"))
         check_number("dropout", self.dropout, low=0, high=0.95)
         check_number("l2", self.l2, low=0)
+        check_choice("targets", self.targets, TARGETS)
+        check_choice("target_norm", self.target_norm, ("user", "none"))
+        check_bool("item_bias", self.item_bias)
+        check_number("popularity_correction", self.popularity_correction, low=0, high=2)
 
     # what the item tower is made of (overridden by the content / hybrid configs)
     def tower_sizes(self) -> tuple[int, int, float]:
@@ -144,7 +154,9 @@ class PooledHistoryModel(Recommender):
         popularity = np.diff(x.tocsc().indptr).astype(np.float64)
         id_mask = (popularity > 0).astype(np.float32)
         log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
-        source = _HalfSplitSource(x, loss_name, float(cfg.input_fraction))
+        source = _HalfSplitSource(
+            x, loss_name, float(cfg.input_fraction), cfg.targets, cfg.target_norm
+        )
         keras = keras_backend()
         from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
 
@@ -172,6 +184,8 @@ class PooledHistoryModel(Recommender):
                 l2=float(cfg.l2),
                 seed=int(cfg.seed),
                 pooling=cfg.pooling,
+                mask_inputs=cfg.targets == "rest",
+                item_bias=bool(cfg.item_bias),
                 name="towers",
             )
             model = keras.Model(inputs, layer(inputs), name=self.name)
@@ -223,7 +237,12 @@ class PooledHistoryModel(Recommender):
     def _set_catalogue_from(self, model) -> None:
         from recsys_engine.models.keras_layers import catalogue_arrays
 
-        self._set_arrays(catalogue_arrays(model.get_layer("towers")))
+        arrays = catalogue_arrays(model.get_layer("towers"))
+        alpha = float(self.config.popularity_correction)
+        if alpha:
+            # popularity (log-Q) correction at inference only: a fixed per-item offset
+            arrays["bias"] = arrays["bias"] - alpha * arrays["log_q"]
+        self._set_arrays(arrays)
 
     # -- scoring -------------------------------------------------------------------------
     def _norms(self, h: sp.csr_matrix) -> np.ndarray:
@@ -347,11 +366,20 @@ class TwoTower(PooledHistoryModel):
 class _HalfSplitSource:
     """Per-user examples: a random part of each history as input, the rest as targets."""
 
-    def __init__(self, x: sp.csr_matrix, mode: str, input_fraction: float):
+    def __init__(
+        self,
+        x: sp.csr_matrix,
+        mode: str,
+        input_fraction: float,
+        targets: str = "rest",
+        target_norm: str = "user",
+    ):
         counts = np.diff(x.indptr)
         self.x = x[counts >= 2]
         self.x.sort_indices()
         self.mode, self.fraction = mode, input_fraction
+        self.all_targets = targets == "all" and mode == "softmax"
+        self.normalise = target_norm == "user"
         self.rows = np.repeat(np.arange(self.x.shape[0]), np.diff(self.x.indptr))
         self.inputs = self.targets = None
         self.target = self.negative = None
@@ -365,7 +393,7 @@ class _HalfSplitSource:
         is_input[pick[n_in == 0]] = True  # at least one input and one target per row
         is_input[pick[n_in == lengths]] = False
         self.inputs = _masked(x, is_input)
-        self.targets = _masked(x, ~is_input)
+        self.targets = x if self.all_targets else _masked(x, ~is_input)
         if self.mode != "softmax":
             t_rows = rows[~is_input]
             t_items = x.indices[~is_input]
@@ -379,7 +407,8 @@ class _HalfSplitSource:
         history = self.inputs[index].toarray()
         if self.mode == "softmax":
             y = self.targets[index].toarray()
-            y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
+            if self.normalise:
+                y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
             return {"history": history}, y
         x = {"history": history, "target": self.target[index]}
         if self.mode == "bpr":
