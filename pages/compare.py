@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import state
 from ui.resources import get_store
-from ui.widgets import active_dataset_id
+from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
 st.title("Compare")
@@ -19,6 +19,7 @@ dataset_id = active_dataset_id()
 if dataset_id is None:
     st.info("First load a dataset on the Data page.")
 elif get_store().list_runs(dataset_id).empty:
-    st.info("Train at least two models on the same split first (Train page).")
+    st.info("Train at least two models on the same split first.")
+    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
 else:
     st.info("The comparison view is not available yet; run metrics are on the Models page.")

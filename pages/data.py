@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from recsys_engine.errors import RecsysError, ValidationError
@@ -30,6 +32,9 @@ with tab_load:
                 plan = upload.save_uploads(files)
             st.session_state[state.UPLOAD_PLAN] = plan
             st.session_state[state.UPLOAD_PROBLEMS] = None
+            st.session_state[state.LAST_LOADED] = None
+        # Widgets of a new set of files start from the new guesses, not the old choices.
+        k = f"{k}_{Path(st.session_state[state.UPLOAD_DIR]).name}"
         for note in plan.notes:
             st.info(note)
         edited = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
-from ui.widgets import active_dataset_id
+from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
 st.title("Explain")
@@ -18,3 +18,4 @@ if active_dataset_id() is None:
     st.info("First load a dataset on the Data page.")
 else:
     st.info("Explanations need a trained model: train one first. This view is not available yet.")
+    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")

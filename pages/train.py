@@ -11,6 +11,10 @@ from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
 st.title("Train")
+st.write(
+    "Split the active dataset, pick models, and train them in the background. Training "
+    "goes on when you leave this page; results appear below and on the Models page."
+)
 dataset_id = active_dataset_id()
 if dataset_id is None:
     st.info("First load a dataset on the Data page.")

@@ -54,7 +54,7 @@ def split_section(dataset_id: int) -> int | None:
     """Pick an existing split or create one (preview first); returns the chosen split id."""
     store = get_store()
     splits = store.list_splits(dataset_id)
-    labels = {NEW_SPLIT: "➕ Create a new split"}
+    labels = {NEW_SPLIT: "New split…"}
     for r in splits.itertuples():
         labels[int(r.id)] = f"{r.name} ({r.n_runs} runs)"
     ids = list(labels)

@@ -18,7 +18,7 @@ def dataset_picker() -> int | None:
         st.session_state[state.DATASET_ID] = None
         return None
     ids = [int(i) for i in df["id"]]
-    names = {int(r.id): f"{r.name}  ·  {int(r.n_interactions):,} rows" for r in df.itertuples()}
+    names = {int(r.id): str(r.name) for r in df.itertuples()}
     current = st.session_state.get(state.DATASET_ID)
     if current not in ids:
         current = ids[0]
@@ -27,7 +27,7 @@ def dataset_picker() -> int | None:
         ids,
         index=ids.index(current),
         format_func=lambda i: names[i],
-        help="Every page works on this dataset.",
+        help="Every page works on this dataset. Load or manage datasets on the Data page.",
     )
     st.session_state[state.DATASET_ID] = choice
     return choice
@@ -76,7 +76,11 @@ def show_profile(dataset_id: int) -> None:
     c[0].metric("Users", f"{p.n_users:,}")
     c[1].metric("Items", f"{p.n_items:,}", help=f"{p.n_catalog_items:,} in the catalogue")
     c[2].metric("Interactions", f"{p.n_interactions:,}")
-    c[3].metric("Density", f"{p.density:.3%}")
+    c[3].metric(
+        "Density",
+        f"{p.density:.2%}" if p.density >= 0.001 else f"{p.density:.4%}",
+        help="interactions ÷ (users × items)",
+    )
     c = st.columns(4)
     c[0].metric("Top 1% of items take", f"{p.top1_share:.0%}", help="share of interactions")
     c[1].metric("Top 10% of items take", f"{p.top10_share:.0%}")

@@ -1,0 +1,256 @@
+"""Ingest benchmark: our validated upload path against plain pandas and plain DuckDB.
+
+Generates an interactions CSV (default 5,000,000 rows: ~100k users, 20k items, unique
+(user, item) pairs, ratings 1–5, unix seconds), then loads it into a fresh file-backed DuckDB
+database three ways, each in its own subprocess so peak memory is measured per method:
+
+* ``ours``   — ``guess_plan([path], store=store)`` + ``load_dataset(store, plan)`` (sniffing,
+  scale detection, full validation, one transaction);
+* ``pandas`` — ``pandas.read_csv`` + ``INSERT INTO t SELECT * FROM df``;
+* ``duckdb`` — ``CREATE TABLE t AS SELECT * FROM read_csv(path, columns={...})``.
+
+Every method ends by closing its connection (DuckDB checkpoints the file), and that is timed
+too. Each is repeated and the best time kept. Run from the repository root::
+
+    .venv/bin/python bench/ingest.py            # 5M rows, 2 repeats
+    .venv/bin/python bench/ingest.py --rows 500000 --repeat 1   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ("ours", "pandas", "duckdb")
+LABELS = {
+    "ours": "ours: guess_plan + load_dataset",
+    "pandas": "(a) pandas.read_csv + INSERT",
+    "duckdb": "(b) DuckDB read_csv, typed",
+}
+#: Goals from issue 2: ours / (b) <= 1.5 and ours / (a) <= 0.6.
+GOALS = {"duckdb": 1.5, "pandas": 0.6}
+
+
+def generate(path: Path, rows: int, users: int, items: int, seed: int) -> None:
+    """Write the interactions CSV."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    if rows > users * items:
+        raise SystemExit(f"--rows {rows} exceeds the {users * items} possible (user, item) pairs")
+    rng = np.random.default_rng(seed)
+    space = users * items
+    codes = np.unique(rng.integers(0, space, size=int(rows * 1.05) + 16, dtype=np.int64))
+    while len(codes) < rows:  # only when the pair space is nearly full
+        extra = rng.integers(0, space, size=rows, dtype=np.int64)
+        codes = np.unique(np.concatenate([codes, extra]))
+    rng.shuffle(codes)  # file order is not sorted by user, as in real exports
+    codes = codes[:rows]
+    start, end = 1_262_304_000, 1_704_067_200  # 2010-01-01 .. 2024-01-01
+    table = pa.table(
+        {
+            "user_id": codes // items + 1,
+            "item_id": codes % items + 1,
+            "rating": rng.integers(1, 6, size=rows, dtype=np.int8),
+            "timestamp": rng.integers(start, end, size=rows, dtype=np.int64),
+        }
+    )
+    con = duckdb.connect()
+    con.register("gen", table)
+    con.execute(f"COPY gen TO '{path}' (HEADER, DELIMITER ',')")
+    con.close()
+
+
+# -- measured methods (run inside a child process) ----------------------------------------
+def run_ours(csv: str, db: str) -> dict[str, float]:
+    from recsys_engine.ingest import guess_plan, load_dataset
+    from recsys_engine.store import Store
+
+    t0 = time.perf_counter()
+    store = Store(db)
+    plan = guess_plan([Path(csv)], store=store)
+    t1 = time.perf_counter()
+    result = load_dataset(store, plan)
+    store.close()
+    t2 = time.perf_counter()
+    return {"plan_s": t1 - t0, "load_s": t2 - t1, "rows": result.n_interactions}
+
+
+def run_pandas(csv: str, db: str) -> dict[str, float]:
+    import duckdb
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    df = pd.read_csv(csv)
+    t1 = time.perf_counter()
+    con = duckdb.connect(db)
+    con.register("df", df)
+    con.execute("CREATE TABLE t AS SELECT * FROM df LIMIT 0")
+    con.execute("INSERT INTO t SELECT * FROM df")
+    rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    con.close()
+    t2 = time.perf_counter()
+    return {"read_s": t1 - t0, "insert_s": t2 - t1, "rows": rows}
+
+
+def run_duckdb(csv: str, db: str) -> dict[str, float]:
+    import duckdb
+
+    con = duckdb.connect(db)
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, delim = ',', "
+        "columns = {'user_id': 'BIGINT', 'item_id': 'BIGINT', 'rating': 'DOUBLE', "
+        "'timestamp': 'BIGINT'})",
+        [csv],
+    )
+    rows = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    con.close()
+    return {"rows": rows}
+
+
+RUNNERS = {"ours": run_ours, "pandas": run_pandas, "duckdb": run_duckdb}
+
+
+def _rss_mb() -> float:
+    """Current resident set size of this process (Linux), in MB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(method: str, csv: str, db: str) -> None:
+    """Entry point of one measurement: imports first (not timed), then the timed load."""
+    import duckdb  # noqa: F401  (same baseline imports for every method)
+    import pandas  # noqa: F401
+
+    import recsys_engine.ingest  # noqa: F401
+    import recsys_engine.store  # noqa: F401
+
+    baseline = _rss_mb()
+    t0 = time.perf_counter()
+    info = RUNNERS[method](csv, db)
+    info["seconds"] = time.perf_counter() - t0
+    info["baseline_mb"] = baseline
+    print(json.dumps(info))
+
+
+# -- parent: orchestration ----------------------------------------------------------------
+def measure(method: str, csv: Path, db: Path) -> dict[str, float]:
+    """Run one method in a fresh subprocess; adds its peak RSS (MB) from wait4()."""
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", method, "--csv", str(csv), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+        text=True,
+    )
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{method} failed with exit code {proc.returncode}")
+    info = json.loads(out.strip().splitlines()[-1])
+    info["peak_mb"] = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    info["db_mb"] = db.stat().st_size / 2**20
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--items", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=2, help="runs per method; the best is kept")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--workdir", help="keep files here instead of a deleted temp folder")
+    ap.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
+    ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--csv", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        child(args.child, args.csv, args.db)
+        return 0
+    if args.generate_only:
+        generate(Path(args.csv), args.rows, args.users, args.items, args.seed)
+        return 0
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="recsys_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        csv = work / "interactions.csv"
+        # Generated in a subprocess: a child's ru_maxrss starts at its parent's resident
+        # size (Linux keeps the high-water mark across fork + exec), so the parent must stay
+        # small for the per-method peaks to mean anything.
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--generate-only",
+                "--csv",
+                str(csv),
+                *(f"--{k}={getattr(args, k)}" for k in ("rows", "users", "items", "seed")),
+            ],
+            check=True,
+        )
+        gen_s = time.perf_counter() - t0
+        size_mb = csv.stat().st_size / 2**20
+        print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {gen_s:.1f} s: {csv}")
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, repeat {args.repeat}")
+        runs: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+        for r in range(args.repeat):
+            for m in METHODS:  # interleaved, so drift hits every method alike
+                info = measure(m, csv, work / f"{m}.duckdb")
+                runs[m].append(info)
+                print(
+                    f"  run {r + 1} {m:<7} {info['seconds']:6.2f} s  peak {info['peak_mb']:6.0f} MB"
+                )
+        best = {m: min(runs[m], key=lambda i: i["seconds"]) for m in METHODS}
+        for m in METHODS:
+            if int(best[m]["rows"]) != args.rows:
+                raise SystemExit(f"{m} stored {best[m]['rows']} rows, expected {args.rows}")
+        print()
+        print(f"{'method':<34} {'best s':>7} {'peak MB':>8} {'base MB':>8} {'db MB':>6}")
+        for m in METHODS:
+            b = best[m]
+            print(
+                f"{LABELS[m]:<34} {b['seconds']:7.2f} {min(i['peak_mb'] for i in runs[m]):8.0f} "
+                f"{b['baseline_mb']:8.0f} {b['db_mb']:6.0f}"
+            )
+        o = best["ours"]
+        print(f"ours: plan {o['plan_s']:.2f} s + validate/load {o['load_s']:.2f} s")
+        print()
+        ok = True
+        for m, goal in GOALS.items():
+            ratio = best["ours"]["seconds"] / best[m]["seconds"]
+            met = ratio <= goal
+            ok &= met
+            print(
+                f"ours / {LABELS[m]:<30} = {ratio:5.2f}  (goal <= {goal})  "
+                f"{'met' if met else 'MISSED'}"
+            )
+        return 0 if ok else 1
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

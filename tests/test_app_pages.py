@@ -1,0 +1,296 @@
+"""AppTest (``streamlit.testing.v1``) for every page: the app frame with navigation, and each
+page file run on its own. Every test gets its own temporary database, so the demo dataset is
+loaded on first start exactly as for a new user."""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+TIMEOUT = 60  # seconds per run; the first run imports and loads the demo dataset
+DEMO = "Demo: movie nights"
+TITLES = {
+    "home": "Recsys Workbench",
+    "data": "Data",
+    "train": "Train",
+    "compare": "Compare",
+    "explain": "Explain",
+    "models": "Models",
+}
+FIRST_LOAD = "first load a dataset on the data page"
+
+# A tiny MovieLens-shaped upload whose counts are known by hand: 30 users, each rating the
+# 10 items i with (u + i) % 4 == 0, so 300 unique pairs covering all 40 items.
+N_USERS, N_ITEMS = 30, 40
+PAIRS = [(u, i) for u in range(1, N_USERS + 1) for i in range(1, N_ITEMS + 1) if (u + i) % 4 == 0]
+RATINGS_CSV = (
+    "userId,movieId,rating,timestamp\n"
+    + "".join(f"{u},{i},{(u * i) % 5 + 1},{1_600_000_000 + 1000 * u + i}\n" for u, i in PAIRS)
+).encode()
+MOVIES_CSV = (
+    "movieId,title,genres\n"
+    + "".join(
+        f"{i},Movie {i} (2001),{'Drama|Comedy' if i % 2 else 'Action'}\n"
+        for i in range(1, N_ITEMS + 1)
+    )
+).encode()
+# Line 4 has a fifth field (ragged row); line 5 has a rating that is not a number.
+BROKEN_CSV = (
+    b"user_id,item_id,rating,timestamp\n"
+    b"1,10,4,1600000000\n"
+    b"1,11,5,1600000001\n"
+    b"2,10,3,1600000002,99\n"
+    b"2,12,abc,1600000003\n"
+    b"3,11,2,1600000004\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A new database file for each test and no cached Store left from another test."""
+    db = tmp_path / "db.duckdb"
+    monkeypatch.setenv("RECSYS_DB", str(db))
+    monkeypatch.chdir(REPO)
+    monkeypatch.syspath_prepend(str(REPO))  # page files import ui and recsys_engine
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield db
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()  # lets the dropped Store close its DuckDB connection
+
+
+# -- helpers ------------------------------------------------------------------------------
+def open_app(page: str | None = None) -> AppTest:
+    """Run the app from ``app.py`` and optionally switch to one page."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page is not None:
+        go(at, page)
+    return at
+
+
+def go(at: AppTest, page: str) -> None:
+    """Switch page through the navigation and check it rendered without an exception."""
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value == TITLES[page]
+
+
+def rerun(at: AppTest) -> None:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def values(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def text_of(at: AppTest) -> str:
+    """Everything a reader sees as prose on the page, lower-cased."""
+    parts = [
+        *values(at.markdown),
+        *values(at.info),
+        *values(at.caption),
+        *values(at.warning),
+        *values(at.error),
+        *values(at.success),
+        *values(at.subheader),
+    ]
+    return "\n".join(parts).lower()
+
+
+def metric(at: AppTest, label: str) -> str:
+    found = [m.value for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r} among {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def widget(elements, label: str):
+    found = [w for w in elements if w.label == label]
+    assert found, f"no widget {label!r} among {[w.label for w in elements]}"
+    return found[0]
+
+
+def managed_datasets(at: AppTest) -> list[str]:
+    """Dataset names listed in the Manage tab (expanders titled '<name> — <n> interactions')."""
+    pattern = re.compile(r"^(.+) — [\d,]+ interactions$")
+    return [m.group(1) for e in at.expander if (m := pattern.match(e.label))]
+
+
+def problems_frame(at: AppTest):
+    """The problems table (the data frame that has a 'problem' column)."""
+    frames = [d.value for d in at.dataframe if "problem" in d.value.columns]
+    assert frames, "no problems table shown"
+    return frames[0]
+
+
+# -- Home ---------------------------------------------------------------------------------
+def test_home_shows_demo_dataset_on_first_start() -> None:
+    at = open_app()
+    assert at.title[0].value == TITLES["home"]
+    assert metric(at, "Datasets") == "1"
+    assert metric(at, "Model runs") == "0"
+    table = at.dataframe[0].value
+    assert list(table["name"]) == [DEMO]
+    assert int(table["interactions"].iloc[0]) > 0
+    assert metric(at, "Interactions stored") == f"{int(table['interactions'].iloc[0]):,}"
+    assert "no model has been trained yet" in text_of(at)
+    picker = widget(at.sidebar.selectbox, "Active dataset")
+    assert len(picker.options) == 1 and picker.options[0].startswith(DEMO)
+
+
+# -- Data: upload, validate, load, profile --------------------------------------------------
+def test_data_upload_maps_validates_loads_and_profiles() -> None:
+    at = open_app("data")
+    assert [t.label for t in at.tabs] == ["Upload", "Profile", "Manage datasets"]
+    at.get("file_uploader")[0].set_value(
+        [("ratings.csv", RATINGS_CSV, "text/csv"), ("movies.csv", MOVIES_CSV, "text/csv")]
+    )
+    rerun(at)
+    labels = [e.label for e in at.expander]
+    assert any("ratings.csv" in x and "interactions" in x for x in labels), labels
+    assert any("movies.csv" in x and "items" in x for x in labels), labels
+    assert widget(at.selectbox, "User id column").value == "userId"
+    assert widget(at.selectbox, "Item id column").value == "movieId"
+    assert widget(at.selectbox, "Rating or weight column").value == "rating"
+    assert widget(at.selectbox, "Timestamp column").value == "timestamp"
+    assert widget(at.radio, "Feedback").value == "explicit"
+    widget(at.text_input, "Dataset name").set_value("Tiny movies")
+
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    success = " ".join(values(at.success))
+    assert "Tiny movies" in success
+    assert f"{len(PAIRS):,} interactions" in success
+    assert f"{N_USERS} users" in success and f"{N_ITEMS} items" in success
+    assert not at.error
+    # The new dataset is active and profiled.
+    assert "profile of tiny movies" in text_of(at)
+    assert metric(at, "Users") == str(N_USERS)
+    assert metric(at, "Items") == str(N_ITEMS)
+    assert metric(at, "Interactions") == str(len(PAIRS))
+    assert metric(at, "Density") == f"{len(PAIRS) / (N_USERS * N_ITEMS):.2%}"
+    assert metric(at, "Feedback") == "explicit"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4
+    for chart in charts:
+        figure = json.loads(chart.proto.spec)
+        assert figure["data"], "an empty figure"
+    # The uploader is reset for the next upload.
+    assert not at.expander or all("ratings.csv" not in e.label for e in at.expander)
+
+    go(at, "home")
+    assert metric(at, "Datasets") == "2"
+    assert sorted(at.dataframe[0].value["name"]) == sorted([DEMO, "Tiny movies"])
+
+
+def test_data_broken_file_shows_problems_and_loads_nothing() -> None:
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value(("broken.csv", BROKEN_CSV, "text/csv"))
+    rerun(at)
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    assert not at.success
+    assert any("nothing was loaded" in e for e in values(at.error))
+    problems = problems_frame(at)
+    assert set(problems["file"]) == {"broken.csv"}
+    assert set(problems["severity"]) == {"error"}
+    by_line = dict(zip(problems["line"].astype(int), problems["problem"], strict=True))
+    assert set(by_line) == {4, 5}
+    assert "ragged" in by_line[4]
+    assert "'abc'" in by_line[5] and "not a number" in by_line[5]
+    assert dict(zip(problems["line"].astype(int), problems["column"], strict=True))[5] == "rating"
+    # Nothing was written: still only the demo dataset.
+    assert managed_datasets(at) == [DEMO]
+    go(at, "home")
+    assert metric(at, "Datasets") == "1"
+    assert list(at.dataframe[0].value["name"]) == [DEMO]
+
+
+def test_manage_renames_and_deletes_with_confirmation() -> None:
+    at = open_app("data")
+    assert managed_datasets(at) == [DEMO]
+
+    widget(at.text_input, "New name").set_value("")  # an empty name is refused
+    widget(at.button, "Rename").click()
+    rerun(at)
+    assert at.error
+    assert managed_datasets(at) == [DEMO]
+
+    widget(at.text_input, "New name").set_value("Renamed demo")
+    widget(at.button, "Rename").click()
+    rerun(at)
+    assert managed_datasets(at) == ["Renamed demo"]
+
+    delete = widget(at.button, "Delete")
+    assert delete.disabled, "Delete must wait for the confirmation checkbox"
+    confirm = [c for c in at.checkbox if c.label.startswith("Delete this dataset")]
+    assert len(confirm) == 1
+    confirm[0].check()
+    rerun(at)
+    delete = widget(at.button, "Delete")
+    assert not delete.disabled
+    delete.click()
+    rerun(at)
+    assert managed_datasets(at) == []
+    text = text_of(at)
+    assert "no datasets." in text
+    assert "load a dataset first" in text  # the Profile tab
+
+    # Without any dataset every page says what to do first.
+    go(at, "home")
+    assert metric(at, "Datasets") == "0"
+    assert "no dataset yet" in text_of(at)
+    for page in ("train", "compare", "explain", "models"):
+        go(at, page)
+        assert FIRST_LOAD in text_of(at), page
+
+
+# -- Train / Compare / Explain / Models with a dataset but no split or run ------------------
+def test_train_starts_with_creating_a_split() -> None:
+    at = open_app("train")
+    text = text_of(at)
+    assert FIRST_LOAD not in text  # the demo dataset is there
+    assert "a split marks every interaction" in text
+    split = widget(at.selectbox, "Split")
+    assert "new split" in split.format_func(split.value).lower()  # none exists yet
+    assert not any("models" in h.value.lower() for h in at.subheader)  # step 2 waits
+
+
+@pytest.mark.parametrize(
+    ("page", "explains", "next_step"),
+    [
+        ("compare", "leaderboard", "train at least two models"),
+        ("explain", "why it was recommended", "train"),
+        ("models", "every training run", "no runs yet"),
+    ],
+)
+def test_work_pages_explain_themselves_and_the_next_step(
+    page: str, explains: str, next_step: str
+) -> None:
+    at = open_app(page)
+    text = text_of(at)
+    assert explains in text
+    assert next_step in "\n".join(values(at.info)).lower()
+    assert FIRST_LOAD not in text  # the demo dataset is there
+
+
+# -- every page file on its own ---------------------------------------------------------
+@pytest.mark.parametrize("page", list(TITLES))
+def test_page_runs_standalone(page: str) -> None:
+    at = AppTest.from_file(str(REPO / "pages" / f"{page}.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == TITLES[page]
