@@ -217,7 +217,7 @@ def edit_options(plan: UploadPlan, k: str) -> LoadOptions:
         if inter:
             seen = observed_range(get_store(), inter[0])
             if seen[0] is not None:
-                c2.caption(f"Values in the file: {seen[0]:g} to {seen[1]:g}")
+                c2.caption(f"Values in the file (first million rows): {seen[0]:g} to {seen[1]:g}")
     else:
         c2.caption("Implicit: the mapped value column (if any) is a weight such as a play count.")
     dup_labels = {

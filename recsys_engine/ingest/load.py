@@ -29,7 +29,14 @@ from recsys_engine.ingest.plan import (
 from recsys_engine.ingest.timeparse import detect_time_format
 from recsys_engine.store import Store
 from recsys_engine.store.datasets import check_name
-from recsys_engine.store.staging import StageSource, read_text_table
+from recsys_engine.store.staging import (
+    FastPathRefused,
+    StageSource,
+    fast_insert_interactions,
+    read_text_table,
+    set_dataset_warnings,
+    unknown_items,
+)
 
 MAX_EXAMPLES = 3
 MAX_REJECTS_SHOWN = 10
@@ -69,8 +76,13 @@ def validate_plan(store: Store, plan: UploadPlan) -> list[Problem]:
     try:
         name = check_name(opts.name)
         if store.dataset_name_exists(name):
-            out.append(Problem("error", "dataset", f"a dataset named {name!r} already exists; "
-                                                   "choose another name"))
+            out.append(
+                Problem(
+                    "error",
+                    "dataset",
+                    f"a dataset named {name!r} already exists; choose another name",
+                )
+            )
     except Exception as exc:  # ConfigError
         out.append(Problem("error", "dataset", str(exc)))
     for f in plan.files:
@@ -84,32 +96,53 @@ def validate_plan(store: Store, plan: UploadPlan) -> list[Problem]:
         out.append(Problem("error", "upload", f"only one interactions file is allowed ({names})"))
     for role in ("items", "users", "tag_names"):
         if len(plan.by_role(role)) > 1:
-            out.append(Problem("error", "upload", f"only one {role.replace('_', ' ')} file is "
-                                                  "allowed"))
-    if plan.by_role("tags") and any(
-        isinstance(f.mapping, TagMapping) for f in plan.by_role("tags")
-    ) and not plan.by_role("items") and False:
+            out.append(
+                Problem("error", "upload", f"only one {role.replace('_', ' ')} file is allowed")
+            )
+    if (
+        plan.by_role("tags")
+        and any(isinstance(f.mapping, TagMapping) for f in plan.by_role("tags"))
+        and not plan.by_role("items")
+        and False
+    ):
         pass
     for f in plan.files:
         if f.role == "ignore" or not f.sniff.ok:
             continue
         for col in _mapped_columns(f):
             if col not in f.sniff.columns:
-                out.append(Problem("error", f.name, f"mapped column {col!r} is not in the file "
-                                                     f"(columns: {', '.join(f.sniff.columns)})"))
+                out.append(
+                    Problem(
+                        "error",
+                        f.name,
+                        f"mapped column {col!r} is not in the file "
+                        f"(columns: {', '.join(f.sniff.columns)})",
+                    )
+                )
         if isinstance(f.mapping, InteractionMapping):
             m = f.mapping
             if m.user_col == m.item_col:
-                out.append(Problem("error", f.name, "user and item must be different columns",
-                                   column=m.user_col))
+                out.append(
+                    Problem(
+                        "error",
+                        f.name,
+                        "user and item must be different columns",
+                        column=m.user_col,
+                    )
+                )
             if opts.feedback == "explicit" and not m.value_col:
-                out.append(Problem("error", f.name, "explicit feedback needs a rating column; "
-                                                     "map one or choose implicit feedback"))
+                out.append(
+                    Problem(
+                        "error",
+                        f.name,
+                        "explicit feedback needs a rating column; "
+                        "map one or choose implicit feedback",
+                    )
+                )
     return out
 
 
-def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = None
-                 ) -> LoadResult:
+def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = None) -> LoadResult:
     """Validate every file of ``plan`` and load it as a new dataset in one transaction.
 
     Raises:
@@ -125,40 +158,53 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
     src, time_note = _stage_source(store, inter)
     if time_note:
         problems.append(Problem("warning", inter.name, time_note, column=src.time_col))
+    if opts.duplicates == "reject" and src.kind == "csv":
+        result = _fast_load(store, plan, src, list(problems), progress)
+        if result is not None:
+            return result
     staged = store.stage_interactions(src)
     try:
         progress(1, 4, "checking interactions")
-        stats = _check_interactions(store, inter, src, staged.table, opts, staged.rejects,
-                                    problems)
+        stats = _check_interactions(store, inter, src, staged.table, opts, staged.rejects, problems)
         progress(2, 4, "reading item and user files")
         items = _read_items(store, plan, problems)
         users = _read_users(store, plan, problems)
         if items is not None and not any(p.severity == "error" for p in problems):
             n_unknown, examples = store.stage_unknown_items(staged.table, items["item_id"].tolist())
             if n_unknown:
-                problems.append(Problem(
-                    "warning", inter.name,
-                    f"{n_unknown} item ids are not in the item file "
-                    f"(e.g. {', '.join(map(repr, examples))}); they get no title or content",
-                    column=src.item_col))
+                problems.append(
+                    Problem(
+                        "warning",
+                        inter.name,
+                        f"{n_unknown} item ids are not in the item file "
+                        f"(e.g. {', '.join(map(repr, examples))}); they get no title or content",
+                        column=src.item_col,
+                    )
+                )
         if any(p.severity == "error" for p in problems):
             raise ValidationError(problems)
         warnings = [str(p) for p in problems if p.severity == "warning"]
         if stats["duplicate_rows"] and opts.duplicates != "reject":
             removed = stats["duplicate_rows"] - stats["duplicate_pairs"]
             verb = "kept the last" if opts.duplicates == "keep-last" else "summed the weights"
-            warnings.append(f"{removed} duplicate rows merged ({verb} of each): "
-                            f"{stats['duplicate_pairs']} (user, item) pairs occur more than once "
-                            f"in {inter.name}")
+            warnings.append(
+                f"{removed} duplicate rows merged ({verb} of each): "
+                f"{stats['duplicate_pairs']} (user, item) pairs occur more than once "
+                f"in {inter.name}"
+            )
         progress(3, 4, "writing")
         sources = [_source_entry(f) for f in plan.files if f.role != "ignore"]
         scale = opts.rating_scale if opts.feedback == "explicit" else None
         with store.transaction() as cur:
-            did = store.insert_dataset_row(cur, name=opts.name, feedback=opts.feedback,
-                                           rating_scale=scale, sources=sources,
-                                           warnings=warnings)
-            store.insert_staged_interactions(cur, staged.table, did, opts.feedback,
-                                             opts.duplicates)
+            did = store.insert_dataset_row(
+                cur,
+                name=opts.name,
+                feedback=opts.feedback,
+                rating_scale=scale,
+                sources=sources,
+                warnings=warnings,
+            )
+            store.insert_staged_interactions(cur, staged.table, did, opts.feedback, opts.duplicates)
             if items is not None:
                 store.insert_frame(cur, "items", did, items)
             if users is not None:
@@ -170,25 +216,86 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
     return LoadResult(dataset_id=did, name=opts.name.strip(), warnings=warnings, **counts)
 
 
+def _fast_load(
+    store: Store, plan: UploadPlan, src: StageSource, problems: list[Problem], progress: Progress
+) -> LoadResult | None:
+    """Single-pass load of a clean file (the common case); None when anything needs the
+    careful staged path, which then reports every problem with its line."""
+    opts = plan.options
+    inter = plan.by_role("interactions")[0]
+    items = _read_items(store, plan, problems)
+    users = _read_users(store, plan, problems)
+    if any(p.severity == "error" for p in problems):
+        return None
+    scale = opts.rating_scale if opts.feedback == "explicit" else None
+    sources = [_source_entry(f) for f in plan.files if f.role != "ignore"]
+    progress(1, 4, f"loading {inter.name}")
+    try:
+        with store.transaction() as cur:
+            did = store.insert_dataset_row(
+                cur,
+                name=opts.name,
+                feedback=opts.feedback,
+                rating_scale=scale,
+                sources=sources,
+                warnings=[],
+            )
+            known = fast_insert_interactions(cur, src, did, opts.feedback, scale)
+            progress(3, 4, "writing item and user files")
+            if items is not None:
+                store.insert_frame(cur, "items", did, items)
+                n_unknown, examples = unknown_items(cur, did)
+                if n_unknown:
+                    problems.append(
+                        Problem(
+                            "warning",
+                            inter.name,
+                            f"{n_unknown} item ids are not in the item file "
+                            f"(e.g. {', '.join(map(repr, examples))}); "
+                            "they get no title or content",
+                            column=src.item_col,
+                        )
+                    )
+            if users is not None:
+                store.insert_frame(cur, "users", did, users)
+            warnings = [str(p) for p in problems if p.severity == "warning"]
+            set_dataset_warnings(cur, did, warnings)
+            counts = store.finish_dataset(cur, did, known)
+    except FastPathRefused:
+        return None
+    progress(4, 4, "done")
+    return LoadResult(dataset_id=did, name=opts.name.strip(), warnings=warnings, **counts)
+
+
 # -- interactions -------------------------------------------------------------------------
 def _stage_source(store: Store, f: FilePlan) -> tuple[StageSource, str | None]:
     m = f.mapping
     assert isinstance(m, InteractionMapping)  # validate_plan guarantees it
     s = f.sniff
-    src = StageSource(path=str(s.path), kind=s.kind, columns=s.columns, user_col=m.user_col,
-                      item_col=m.item_col, value_col=m.value_col, time_col=m.time_col,
-                      sep=s.sep, quote=s.quote, header=s.header, encoding=s.encoding)
+    src = StageSource(
+        path=str(s.path),
+        kind=s.kind,
+        columns=s.columns,
+        user_col=m.user_col,
+        item_col=m.item_col,
+        value_col=m.value_col,
+        time_col=m.time_col,
+        sep=s.sep,
+        quote=s.quote,
+        header=s.header,
+        encoding=s.encoding,
+    )
     if not m.time_col:
         return src, None
     values = store.sample_column(src, m.time_col)
     tf = detect_time_format(values)
-    src = StageSource(**{**src.__dict__, "time_kind": tf.kind, "time_format": tf.fmt,
-                         "time_scale": tf.scale})
+    src = StageSource(
+        **{**src.__dict__, "time_kind": tf.kind, "time_format": tf.fmt, "time_scale": tf.scale}
+    )
     return src, tf.note
 
 
-def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]], lines: LineMap
-                     ) -> list[Problem]:
+def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]], lines: LineMap) -> list[Problem]:
     out: list[Problem] = []
     seen_lines: set[int] = set()
     width = len(f.sniff.columns)
@@ -209,8 +316,10 @@ def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]], lines: LineMap
             msg = f"the line has {n} fields; expected {width} (ragged row)"
             col = None
         elif kind in ("INVALID ENCODING", "INVALID UNICODE"):
-            msg = ("bytes that are not valid UTF-8; the file may be latin-1 encoded "
-                   "(choose that encoding)")
+            msg = (
+                "bytes that are not valid UTF-8; the file may be latin-1 encoded "
+                "(choose that encoding)"
+            )
         elif kind == "UNQUOTED VALUE":
             msg = "a quote character inside an unquoted value"
         else:
@@ -219,7 +328,8 @@ def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]], lines: LineMap
     if len(out) > MAX_REJECTS_SHOWN:
         extra = len(out) - MAX_REJECTS_SHOWN
         out = out[:MAX_REJECTS_SHOWN] + [
-            Problem("error", f.name, f"{extra} more unreadable lines not listed")]
+            Problem("error", f.name, f"{extra} more unreadable lines not listed")
+        ]
     return out
 
 
@@ -247,9 +357,15 @@ def _strip_breaks(csv_line: str) -> str:
     return csv_line.strip("\r\n")
 
 
-def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str, opts: Any,
-                        rejects: list[dict[str, Any]], problems: list[Problem]
-                        ) -> dict[str, Any]:
+def _check_interactions(
+    store: Store,
+    f: FilePlan,
+    src: StageSource,
+    table: str,
+    opts: Any,
+    rejects: list[dict[str, Any]],
+    problems: list[Problem],
+) -> dict[str, Any]:
     explicit = opts.feedback == "explicit"
     checks = ["empty_user", "empty_item"]
     if src.value_col:
@@ -281,8 +397,10 @@ def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str,
             line = lines.row(int(ex["row_index"]))
             msg = message
             if check == "out_of_scale":
-                msg = (f"rating {ex['value']:g} is outside the declared scale "
-                       f"{scale[0]:g}–{scale[1]:g}")
+                msg = (
+                    f"rating {ex['value']:g} is outside the declared scale "
+                    f"{scale[0]:g}–{scale[1]:g}"
+                )
             elif check == "non_finite" and src.kind == "parquet":
                 msg = f"{ex['value_raw']!r} is not a finite number"
             elif check == "missing_value" and ex.get("value_raw") not in (None, ""):
@@ -291,44 +409,79 @@ def _check_interactions(store: Store, f: FilePlan, src: StageSource, table: str,
                 msg = f"{ex['ts_raw']!r} cannot be read as unix seconds or a date"
             problems.append(Problem("error", f.name, msg, line=line, column=col))
         if n > MAX_EXAMPLES:
-            problems.append(Problem("error", f.name, f"{n} rows in all have this problem: "
-                                                      f"{message or 'rating outside the scale'}",
-                                    column=col))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"{n} rows in all have this problem: {message or 'rating outside the scale'}",
+                    column=col,
+                )
+            )
     if stats.get("missing_time"):
-        problems.append(Problem("warning", f.name, f"{stats['missing_time']} rows have no time",
-                                column=src.time_col))
+        problems.append(
+            Problem(
+                "warning", f.name, f"{stats['missing_time']} rows have no time", column=src.time_col
+            )
+        )
     if stats["duplicate_pairs"] and opts.duplicates == "reject":
         for ex in store.stage_duplicate_examples(table, MAX_EXAMPLES):
             at = [lines.row(int(i)) for i in ex["row_indexes"]]
-            problems.append(Problem(
-                "error", f.name,
-                f"user {ex['user_id']!r} and item {ex['item_id']!r} appear more than once "
-                f"(lines {', '.join(map(str, at[:5]))}); choose 'keep last' or 'sum' to merge "
-                "duplicates", line=at[-1]))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"user {ex['user_id']!r} and item {ex['item_id']!r} appear more than once "
+                    f"(lines {', '.join(map(str, at[:5]))}); choose 'keep last' or 'sum' to merge "
+                    "duplicates",
+                    line=at[-1],
+                )
+            )
         if stats["duplicate_pairs"] > MAX_EXAMPLES:
-            problems.append(Problem("error", f.name, f"{stats['duplicate_pairs']} duplicated "
-                                                      "(user, item) pairs in all"))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"{stats['duplicate_pairs']} duplicated (user, item) pairs in all",
+                )
+            )
     if stats["rows"] == 0 and not rejects:
-        problems.append(Problem("error", f.name, "the file has no data rows"
-                                + (" (only a header line)" if f.sniff.header else "")))
+        problems.append(
+            Problem(
+                "error",
+                f.name,
+                "the file has no data rows" + (" (only a header line)" if f.sniff.header else ""),
+            )
+        )
     elif not any(p.severity == "error" for p in problems):
         if stats["users"] < 2:
-            problems.append(Problem("error", f.name, f"only {stats['users']} distinct user; a "
-                                                      "recommender needs at least 2",
-                                    column=src.user_col))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"only {stats['users']} distinct user; a recommender needs at least 2",
+                    column=src.user_col,
+                )
+            )
         if stats["items"] < 2:
-            problems.append(Problem("error", f.name, f"only {stats['items']} distinct item; a "
-                                                      "recommender needs at least 2",
-                                    column=src.item_col))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"only {stats['items']} distinct item; a recommender needs at least 2",
+                    column=src.item_col,
+                )
+            )
     return stats
 
 
 # -- side files ---------------------------------------------------------------------------
-def _read_side(store: Store, f: FilePlan, problems: list[Problem]
-               ) -> tuple[pd.DataFrame, LineMap] | None:
+def _read_side(
+    store: Store, f: FilePlan, problems: list[Problem]
+) -> tuple[pd.DataFrame, LineMap] | None:
     s = f.sniff
-    df, rejects = read_text_table(store.cursor(), str(s.path), s.kind, s.columns, s.sep,
-                                  s.header, s.encoding, s.quote)
+    df, rejects = read_text_table(
+        store.cursor(), str(s.path), s.kind, s.columns, s.sep, s.header, s.encoding, s.quote
+    )
     lines = LineMap(s, [int(r["line"]) for r in rejects], len(df))
     problems += _reject_problems(f, rejects, lines)
     if df.empty and not rejects:
@@ -365,16 +518,24 @@ def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.D
     cats: list[list[str]] = [[] for _ in range(len(df))]
     if m.categories_col:
         sep = m.categories_sep or "|"
-        cats = [[c.strip() for c in v.split(sep) if c.strip() and c.strip() != "(no genres listed)"]
-                for v in df[m.categories_col]]
+        cats = [
+            [c.strip() for c in v.split(sep) if c.strip() and c.strip() != "(no genres listed)"]
+            for v in df[m.categories_col]
+        ]
     for flag in m.flag_cols:
         col = df[flag].str.strip()
         bad = ~col.isin(["0", "1", ""])
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(Problem("error", f.name, f"category flag {df[flag].iloc[i]!r} is not "
-                                                      "0 or 1", line=_side_line(df, i, rl),
-                                    column=flag))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"category flag {df[flag].iloc[i]!r} is not 0 or 1",
+                    line=_side_line(df, i, rl),
+                    column=flag,
+                )
+            )
             continue
         for i in (col == "1").to_numpy().nonzero()[0]:
             cats[i].append(flag)
@@ -433,25 +594,41 @@ def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Se
     return top.groupby("item_id")["tag"].agg(lambda s: " ".join(s))
 
 
-def _report_bad_ids(f: FilePlan, df: pd.DataFrame, ids: pd.Series, col: str,
-                    lines: LineMap, problems: list[Problem]) -> None:
+def _report_bad_ids(
+    f: FilePlan, df: pd.DataFrame, ids: pd.Series, col: str, lines: LineMap, problems: list[Problem]
+) -> None:
     empty = (ids == "").to_numpy().nonzero()[0]
     for i in empty[:MAX_EXAMPLES]:
-        problems.append(Problem("error", f.name, "the id is missing or empty",
-                                line=_side_line(df, int(i), lines), column=col))
+        problems.append(
+            Problem(
+                "error",
+                f.name,
+                "the id is missing or empty",
+                line=_side_line(df, int(i), lines),
+                column=col,
+            )
+        )
     dup = ids[ids.duplicated(keep="first") & (ids != "")]
     for i in dup.index[:MAX_EXAMPLES]:
         pos = int(df.index.get_loc(i))
-        problems.append(Problem("error", f.name, f"id {ids.loc[i]!r} appears more than once",
-                                line=_side_line(df, pos, lines), column=col))
+        problems.append(
+            Problem(
+                "error",
+                f.name,
+                f"id {ids.loc[i]!r} appears more than once",
+                line=_side_line(df, pos, lines),
+                column=col,
+            )
+        )
 
 
 def _side_line(df: pd.DataFrame, pos: int, lines: LineMap) -> int:
     return lines.row(int(df["_row"].iloc[pos]))
 
 
-def _numeric_json(f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], lines: LineMap,
-                  problems: list[Problem]) -> list[str | None]:
+def _numeric_json(
+    f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], lines: LineMap, problems: list[Problem]
+) -> list[str | None]:
     if not cols:
         return [None] * len(df)
     values: dict[str, pd.Series] = {}
@@ -460,8 +637,15 @@ def _numeric_json(f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], lines: L
         bad = num.isna() & (df[c].str.strip() != "")
         bad |= num.abs() == math.inf
         for i in bad.to_numpy().nonzero()[0][:MAX_EXAMPLES]:
-            problems.append(Problem("error", f.name, f"{df[c].iloc[i]!r} is not a finite number",
-                                    line=_side_line(df, int(i), lines), column=c))
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"{df[c].iloc[i]!r} is not a finite number",
+                    line=_side_line(df, int(i), lines),
+                    column=c,
+                )
+            )
         values[c] = num
     out = []
     for i in range(len(df)):
@@ -487,8 +671,14 @@ def _mapped_columns(f: FilePlan) -> list[str]:
     if isinstance(m, InteractionMapping):
         return [c for c in (m.user_col, m.item_col, m.value_col, m.time_col) if c]
     if isinstance(m, ItemMapping):
-        cols = [m.id_col, m.title_col, m.categories_col, *m.text_cols, *m.numeric_cols,
-                *m.flag_cols]
+        cols = [
+            m.id_col,
+            m.title_col,
+            m.categories_col,
+            *m.text_cols,
+            *m.numeric_cols,
+            *m.flag_cols,
+        ]
         return [c for c in cols if c]
     if isinstance(m, UserMapping):
         return [m.id_col, *m.feature_cols]

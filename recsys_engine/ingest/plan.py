@@ -19,9 +19,25 @@ DUPLICATE_RULES = ("reject", "keep-last", "sum")
 
 #: Genre names of MovieLens 100K's 19 flag columns, in file order (also listed in u.genre).
 ML100K_GENRES = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 
@@ -145,8 +161,10 @@ def guess_plan(
     if sum(f.role == "interactions" for f in files) > 1:
         # Keep the largest as interactions; the others are probably train/test parts.
         biggest = max((f for f in files if f.role == "interactions"), key=lambda f: f.sniff.size)
-        files = [f if f.role != "interactions" or f is biggest else replace(f, role="ignore")
-                 for f in files]
+        files = [
+            f if f.role != "interactions" or f is biggest else replace(f, role="ignore")
+            for f in files
+        ]
         notes.append("several interaction files found; using the largest, ignoring the others")
     feedback, scale = _guess_feedback(files)
     ds_name = name or _guess_name(sniffs)
@@ -166,9 +184,18 @@ def observed_range(store: Any, f: FilePlan) -> tuple[float | None, float | None]
     if not isinstance(m, InteractionMapping) or not m.value_col or not f.sniff.ok:
         return None, None
     s = f.sniff
-    src = StageSource(path=str(s.path), kind=s.kind, columns=s.columns, user_col=m.user_col,
-                      item_col=m.item_col, value_col=m.value_col, sep=s.sep, quote=s.quote,
-                      header=s.header, encoding=s.encoding)
+    src = StageSource(
+        path=str(s.path),
+        kind=s.kind,
+        columns=s.columns,
+        user_col=m.user_col,
+        item_col=m.item_col,
+        value_col=m.value_col,
+        sep=s.sep,
+        quote=s.quote,
+        header=s.header,
+        encoding=s.encoding,
+    )
     return store.value_range(src)
 
 
@@ -192,8 +219,11 @@ def refine_scale(store: Any, plan: UploadPlan) -> UploadPlan:
     if lo is None or hi is None:
         return plan
     scale = snap_scale(float(lo), float(hi))
-    opts = (replace(plan.options, rating_scale=scale) if scale
-            else replace(plan.options, feedback="implicit", rating_scale=None))
+    opts = (
+        replace(plan.options, rating_scale=scale)
+        if scale
+        else replace(plan.options, feedback="implicit", rating_scale=None)
+    )
     return replace(plan, options=opts)
 
 
@@ -219,8 +249,14 @@ def _reparse(s: FileSniff, sep: str, header: bool, encoding: str) -> FileSniff:
         columns, body = _unique_names(rows[0], width), rows[1:]
     else:
         columns, body = tuple(f"column_{i + 1}" for i in range(width)), rows
-    return replace(s, sep=sep, header=header, encoding=encoding, columns=columns,
-                   preview=tuple(tuple(r) for r in body))
+    return replace(
+        s,
+        sep=sep,
+        header=header,
+        encoding=encoding,
+        columns=columns,
+        preview=tuple(tuple(r) for r in body),
+    )
 
 
 # -- presets ------------------------------------------------------------------------------
@@ -237,8 +273,9 @@ def _preset(s: FileSniff, names: set[str]) -> FilePlan | None:
         return FilePlan(s, "ignore" if n in _IGNORED else "interactions")
     if n == "u.data" and not s.header:
         s = _cols(s, ("user_id", "item_id", "rating", "timestamp"))
-        return FilePlan(s, "interactions",
-                        InteractionMapping("user_id", "item_id", "rating", "timestamp"))
+        return FilePlan(
+            s, "interactions", InteractionMapping("user_id", "item_id", "rating", "timestamp")
+        )
     if n == "u.item" and not s.header:
         fixed = ("movie_id", "title", "release_date", "video_release_date", "imdb_url")
         s = _cols(s, fixed + ML100K_GENRES)
@@ -248,8 +285,9 @@ def _preset(s: FileSniff, names: set[str]) -> FilePlan | None:
         return FilePlan(s, "users", UserMapping("user_id", ("age", "gender", "occupation")))
     if n == "ratings.dat" and s.sep == "::":
         s = replace(_cols(s, ("user_id", "item_id", "rating", "timestamp")), header=False)
-        return FilePlan(s, "interactions",
-                        InteractionMapping("user_id", "item_id", "rating", "timestamp"))
+        return FilePlan(
+            s, "interactions", InteractionMapping("user_id", "item_id", "rating", "timestamp")
+        )
     if n == "movies.dat" and s.sep == "::":
         s = replace(_cols(s, ("movie_id", "title", "genres")), header=False)
         return FilePlan(s, "items", ItemMapping("movie_id", "title", categories_col="genres"))
@@ -271,8 +309,17 @@ def _preset(s: FileSniff, names: set[str]) -> FilePlan | None:
 
 
 _IGNORED = {
-    "u.genre", "u.info", "u.occupation", "links.csv", "readme", "readme.txt", "readme.md",
-    "user_friends.dat", "user_taggedartists-timestamps.dat", "allbut.pl", "mku.sh",
+    "u.genre",
+    "u.info",
+    "u.occupation",
+    "links.csv",
+    "readme",
+    "readme.txt",
+    "readme.md",
+    "user_friends.dat",
+    "user_taggedartists-timestamps.dat",
+    "allbut.pl",
+    "mku.sh",
 }
 
 
@@ -292,22 +339,46 @@ def _generic(s: FileSniff) -> FilePlan:
     if item_id and (title or find_column(cols, "categories")):
         cats = find_column(cols, "categories")
         text = find_column(cols, "text")
-        numeric = tuple(c for i, c in enumerate(cols)
-                        if c not in {item_id, title, cats, text} and _numeric_share(s, i) == 1)
-        return FilePlan(s, "items", ItemMapping(item_id, title, (text,) if text else (), cats,
-                                                _guess_sep(s, cats), numeric))
+        numeric = tuple(
+            c
+            for i, c in enumerate(cols)
+            if c not in {item_id, title, cats, text} and _numeric_share(s, i) == 1
+        )
+        return FilePlan(
+            s,
+            "items",
+            ItemMapping(
+                item_id, title, (text,) if text else (), cats, _guess_sep(s, cats), numeric
+            ),
+        )
     if user:
         return FilePlan(s, "users", UserMapping(user, tuple(c for c in cols if c != user)))
     if len(cols) >= 2:
-        return FilePlan(s, "interactions", InteractionMapping(cols[0], cols[1],
-                                                              cols[2] if len(cols) > 2 else None,
-                                                              cols[3] if len(cols) > 3 else None))
+        return FilePlan(
+            s,
+            "interactions",
+            InteractionMapping(
+                cols[0],
+                cols[1],
+                cols[2] if len(cols) > 2 else None,
+                cols[3] if len(cols) > 3 else None,
+            ),
+        )
     return FilePlan(s, "ignore")
 
 
 def _time_column(s: FileSniff) -> str | None:
-    for cand in ("timestamp", "unixreviewtime", "ts", "time", "datetime", "date", "createdat",
-                 "eventtime", "reviewtime"):
+    for cand in (
+        "timestamp",
+        "unixreviewtime",
+        "ts",
+        "time",
+        "datetime",
+        "date",
+        "createdat",
+        "eventtime",
+        "reviewtime",
+    ):
         for c in s.columns:
             if re.sub(r"[^a-z0-9]", "", c.lower()) == cand:
                 return c

@@ -89,8 +89,10 @@ def sniff_file(path: str | Path, name: str | None = None, max_mb: int = MAX_UPLO
         head = fh.read(SAMPLE_BYTES)
     if head.startswith(b"\xfe\xff"):
         # DuckDB reads only little-endian UTF-16; big-endian would load as zero rows.
-        return fail("the file is UTF-16 big-endian text, which cannot be read; "
-                    "save it as UTF-8 (or UTF-16 little-endian)")
+        return fail(
+            "the file is UTF-16 big-endian text, which cannot be read; "
+            "save it as UTF-8 (or UTF-16 little-endian)"
+        )
     if head[:4] == b"PAR1":
         return _sniff_parquet(base)
     for magic, what in _MAGIC:
@@ -152,7 +154,12 @@ def _sniff_parquet(base: FileSniff) -> FileSniff:
         rows = table.slice(0, PREVIEW_ROWS).to_pylist()
         preview = tuple(tuple("" if r[c] is None else str(r[c]) for c in columns) for r in rows)
     return _replace(
-        base, kind="parquet", header=True, sep="", columns=columns, preview=preview,
+        base,
+        kind="parquet",
+        header=True,
+        sep="",
+        columns=columns,
+        preview=preview,
         problems=problems,
     )
 
@@ -182,8 +189,13 @@ def _decode(head: bytes, name: str, complete: bool) -> tuple[str, str | None, li
             encoding = "latin-1"
             line = data[: exc.start].count(b"\n") + 1
             problems.append(
-                Problem("warning", name, "not valid UTF-8; read as latin-1 (pick another "
-                        "encoding if characters look wrong)", line=line)
+                Problem(
+                    "warning",
+                    name,
+                    "not valid UTF-8; read as latin-1 (pick another "
+                    "encoding if characters look wrong)",
+                    line=line,
+                )
             )
     controls = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
     if controls > max(3, len(text[:65536]) // 200):
@@ -270,14 +282,51 @@ def _norm(name: str) -> str:
 
 #: Column names that suggest a role, in priority order.
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
-    "user": ("user_id", "userid", "user", "uid", "reviewerid", "customerid", "customer",
-             "visitorid", "memberid", "accountid", "userids"),
-    "item": ("item_id", "itemid", "item", "movieid", "movie", "artistid", "artist", "productid",
-             "product", "asin", "trackid", "track", "songid", "bookid", "isbn", "iid", "sku"),
+    "user": (
+        "user_id",
+        "userid",
+        "user",
+        "uid",
+        "reviewerid",
+        "customerid",
+        "customer",
+        "visitorid",
+        "memberid",
+        "accountid",
+        "userids",
+    ),
+    "item": (
+        "item_id",
+        "itemid",
+        "item",
+        "movieid",
+        "movie",
+        "artistid",
+        "artist",
+        "productid",
+        "product",
+        "asin",
+        "trackid",
+        "track",
+        "songid",
+        "bookid",
+        "isbn",
+        "iid",
+        "sku",
+    ),
     "rating": ("rating", "ratings", "score", "stars", "overall", "rate"),
     "weight": ("weight", "count", "plays", "playcount", "clicks", "quantity", "qty", "views"),
-    "time": ("timestamp", "unixreviewtime", "ts", "time", "datetime", "date", "createdat",
-             "eventtime", "reviewtime"),
+    "time": (
+        "timestamp",
+        "unixreviewtime",
+        "ts",
+        "time",
+        "datetime",
+        "date",
+        "createdat",
+        "eventtime",
+        "reviewtime",
+    ),
     "item_id": ("item_id", "itemid", "movieid", "artistid", "productid", "asin", "id", "item"),
     "title": ("title", "name", "movietitle", "productname", "itemname"),
     "categories": ("genres", "genre", "categories", "category", "tags"),

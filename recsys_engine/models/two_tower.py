@@ -82,9 +82,8 @@ class TwoTowerConfig(KerasTrainConfig):
     dropout: float = 0.0
     l2: float = 0.0
     targets: str = "rest"
-    target_norm: str = "user"
     item_bias: bool = True
-    popularity_correction: float = 0.0
+    popularity_prior: float = 0.6
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -102,9 +101,8 @@ class TwoTowerConfig(KerasTrainConfig):
         check_number("dropout", self.dropout, low=0, high=0.95)
         check_number("l2", self.l2, low=0)
         check_choice("targets", self.targets, TARGETS)
-        check_choice("target_norm", self.target_norm, ("user", "none"))
         check_bool("item_bias", self.item_bias)
-        check_number("popularity_correction", self.popularity_correction, low=0, high=2)
+        check_number("popularity_prior", self.popularity_prior, low=-2, high=2)
 
     # what the item tower is made of (overridden by the content / hybrid configs)
     def tower_sizes(self) -> tuple[int, int, float]:
@@ -154,9 +152,7 @@ class PooledHistoryModel(Recommender):
         popularity = np.diff(x.tocsc().indptr).astype(np.float64)
         id_mask = (popularity > 0).astype(np.float32)
         log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
-        source = _HalfSplitSource(
-            x, loss_name, float(cfg.input_fraction), cfg.targets, cfg.target_norm
-        )
+        source = _HalfSplitSource(x, loss_name, float(cfg.input_fraction), cfg.targets)
         keras = keras_backend()
         from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
 
@@ -238,10 +234,11 @@ class PooledHistoryModel(Recommender):
         from recsys_engine.models.keras_layers import catalogue_arrays
 
         arrays = catalogue_arrays(model.get_layer("towers"))
-        alpha = float(self.config.popularity_correction)
+        alpha = float(self.config.popularity_prior)
         if alpha:
-            # popularity (log-Q) correction at inference only: a fixed per-item offset
-            arrays["bias"] = arrays["bias"] - alpha * arrays["log_q"]
+            # inference-only popularity prior: a fixed per-item offset α·log q_i (it stays
+            # part of the item's base score, so explanations remain exact)
+            arrays["bias"] = arrays["bias"] + alpha * arrays["log_q"]
         self._set_arrays(arrays)
 
     # -- scoring -------------------------------------------------------------------------
@@ -372,14 +369,12 @@ class _HalfSplitSource:
         mode: str,
         input_fraction: float,
         targets: str = "rest",
-        target_norm: str = "user",
     ):
         counts = np.diff(x.indptr)
         self.x = x[counts >= 2]
         self.x.sort_indices()
         self.mode, self.fraction = mode, input_fraction
         self.all_targets = targets == "all" and mode == "softmax"
-        self.normalise = target_norm == "user"
         self.rows = np.repeat(np.arange(self.x.shape[0]), np.diff(self.x.indptr))
         self.inputs = self.targets = None
         self.target = self.negative = None
@@ -407,8 +402,7 @@ class _HalfSplitSource:
         history = self.inputs[index].toarray()
         if self.mode == "softmax":
             y = self.targets[index].toarray()
-            if self.normalise:
-                y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
+            y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
             return {"history": history}, y
         x = {"history": history, "target": self.target[index]}
         if self.mode == "bpr":

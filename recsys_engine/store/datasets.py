@@ -202,19 +202,36 @@ class DatasetTables:
         )
         return int(row[0])
 
-    def finish_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: int) -> dict[str, int]:
-        """Compute and store a dataset's counts from its rows; returns them."""
+    def finish_dataset(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        dataset_id: int,
+        known: dict[str, int] | None = None,
+    ) -> dict[str, int]:
+        """Compute and store a dataset's counts from its rows; returns them.
+
+        Args:
+            known: ``rows``, ``users``, ``items``, ``has_ts`` of the interactions when the
+                caller has just counted them (saves a pass over a large table).
+        """
         did = int(dataset_id)
-        n_int, n_users, n_items, has_ts = cur.execute(
-            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), "
-            "count(ts) > 0 FROM interactions WHERE dataset_id = ?",
-            [did],
-        ).fetchall()[0]
-        n_catalog = cur.execute(
-            "SELECT count(*) FROM (SELECT item_id FROM interactions WHERE dataset_id = ? "
-            "UNION SELECT item_id FROM items WHERE dataset_id = ?)",
-            [did, did],
-        ).fetchall()[0][0]
+        if known is not None:
+            n_int, n_users, n_items = known["rows"], known["users"], known["items"]
+            has_ts = known["has_ts"]
+        else:
+            n_int, n_users, n_items, has_ts = cur.execute(
+                "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), "
+                "count(ts) > 0 FROM interactions WHERE dataset_id = ?",
+                [did],
+            ).fetchall()[0]
+        n_catalog = (
+            n_items
+            + cur.execute(
+                "SELECT count(*) FROM (SELECT item_id FROM items WHERE dataset_id = ? "
+                "EXCEPT SELECT item_id FROM interactions WHERE dataset_id = ?)",
+                [did, did],
+            ).fetchall()[0][0]
+        )
         cur.execute(
             "UPDATE datasets SET n_interactions = ?, n_users = ?, n_items = ?, "
             "n_catalog_items = ?, has_timestamps = ? WHERE id = ?",

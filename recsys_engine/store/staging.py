@@ -14,6 +14,9 @@ from typing import Any
 
 import duckdb
 
+#: Rows scanned to guess a rating scale (the full file is checked at load).
+VALUE_RANGE_ROWS = 1_000_000
+
 
 @dataclass(frozen=True)
 class StageSource:
@@ -283,8 +286,11 @@ class StagingQueries:
         )
         return [r[0] for r in rows]
 
-    def value_range(self, src: StageSource) -> tuple[float | None, float | None]:
-        """Min and max of the value column (non-numeric cells ignored)."""
+    def value_range(
+        self, src: StageSource, limit: int = VALUE_RANGE_ROWS
+    ) -> tuple[float | None, float | None]:
+        """Min and max of the value column over the first ``limit`` rows (non-numeric
+        cells ignored); used to guess the rating scale, which the load then checks in full."""
         plain = StageSource(**{**src.__dict__})
         reader = self._reader(plain, "VARCHAR")
         reader = reader.replace(
@@ -292,7 +298,13 @@ class StagingQueries:
             ", ignore_errors=true",
         )
         v = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)"
-        row = _first(self.cursor().execute(f"SELECT min({v}), max({v}) FROM {reader}").fetchall())
+        row = _first(
+            self.cursor()
+            .execute(
+                f"SELECT min(v), max(v) FROM (SELECT {v} AS v FROM {reader} LIMIT ?)", [int(limit)]
+            )
+            .fetchall()
+        )
         return row[0], row[1]
 
 
@@ -365,3 +377,137 @@ def _first(rows: list) -> tuple | None:
     """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
     use it: the next statement on the cursor would fail.)"""
     return rows[0] if rows else None
+
+
+class FastPathRefused(Exception):  # noqa: N818 - a signal, not an error shown to users
+    """The single-pass load found something to report; the careful path will say what."""
+
+
+def fast_insert_interactions(
+    cur: duckdb.DuckDBPyConnection,
+    src: StageSource,
+    dataset_id: int,
+    feedback: str,
+    scale: tuple[float, float] | None,
+) -> dict[str, int]:
+    """Read a clean CSV straight into ``interactions`` (inside the caller's transaction).
+
+    One read of the file, then one aggregate of the new rows. Anything unusual — a reader
+    reject, an empty or blank id, a missing/non-finite/out-of-scale value, a bad time, a
+    duplicate pair, fewer than two users or items — raises ``FastPathRefused`` (the caller
+    rolls back and runs the staged path, which locates every problem by line).
+
+    Returns:
+        Counts of the inserted rows: ``rows``, ``users``, ``items``, ``has_ts``.
+    """
+    tag = uuid.uuid4().hex[:12]
+    rt, rs = f"_rejects_{tag}", f"_scan_{tag}"
+    value_type = "DOUBLE"
+    types = {c: "VARCHAR" for c in src.columns}
+    if src.value_col:
+        types[src.value_col] = value_type
+    if src.time_col and src.time_kind == "epoch":
+        types[src.time_col] = "DOUBLE"
+    cols = "{" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
+    enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(
+        src.encoding, "utf-8"
+    )
+    reader = (
+        f"read_csv({_lit(src.path)}, delim={_lit(src.sep)}, header={str(src.header).lower()}, "
+        f"columns={cols}, encoding={_lit(enc)}, quote={_lit(src.quote)}, "
+        f"escape={_lit(src.quote)}, auto_detect=false, null_padding=false, strict_mode=true, "
+        f"store_rejects=true, rejects_table={_lit(rt)}, rejects_scan={_lit(rs)}, "
+        "rejects_limit=0)"
+    )
+    v = _q(src.value_col) if src.value_col else None
+    if feedback == "explicit":
+        rating, weight = (v or "NULL"), "1.0"
+    else:
+        rating, weight = "NULL", (v or "1.0")
+    params: list[Any] = [int(dataset_id)]
+    if not src.time_col:
+        ts = "NULL"
+    elif src.time_kind == "epoch":
+        ts = f"to_timestamp({_q(src.time_col)} / {float(src.time_scale)!r})::TIMESTAMP"
+    elif src.time_kind == "format":
+        ts = f"strptime({_q(src.time_col)}, ?)"
+        params.append(src.time_format)
+    else:
+        ts = f"CAST({_q(src.time_col)} AS TIMESTAMP)"
+    try:
+        cur.execute(
+            "INSERT INTO interactions (dataset_id, user_id, item_id, rating, weight, ts) "
+            f"SELECT ?, {_q(src.user_col)}, {_q(src.item_col)}, {rating}, {weight}, {ts} "
+            f"FROM {reader}",
+            params,
+        )
+        rejected = cur.execute(f"SELECT count(*) FROM {_q(rt)}").fetchall()[0][0]
+    except duckdb.Error as exc:  # NOT NULL ids, unparseable times, out-of-range epochs
+        # The transaction is aborted; the caller's rollback also drops the rejects tables.
+        raise FastPathRefused(str(exc)) from None
+    cur.execute(f"DROP TABLE IF EXISTS {_q(rt)}")
+    cur.execute(f"DROP TABLE IF EXISTS {_q(rs)}")
+    if rejected:
+        raise FastPathRefused(f"{rejected} lines rejected by the reader")
+    checks = [
+        "count(*) AS rows",
+        "count(DISTINCT user_id) AS users",
+        "count(DISTINCT item_id) AS items",
+        "count(ts) AS has_ts",
+        "count(*) FILTER (WHERE user_id < '!' AND trim(user_id) = '') AS bad",
+        "count(*) FILTER (WHERE item_id < '!' AND trim(item_id) = '') AS bad2",
+    ]
+    agg_params: list[Any] = []
+    if src.value_col:
+        col = "rating" if feedback == "explicit" else "weight"
+        checks.append(
+            f"count(*) FILTER (WHERE {col} IS NULL OR isnan({col}) OR isinf({col})) AS bad3"
+        )
+        if feedback == "explicit" and scale is not None:
+            checks.append("count(*) FILTER (WHERE rating < ? OR rating > ?) AS bad4")
+            agg_params += [scale[0], scale[1]]
+        if feedback == "implicit":
+            checks.append("count(*) FILTER (WHERE weight < 0) AS bad5")
+    if src.time_col:
+        checks.append("count(*) - count(ts) AS missing_ts")
+    row = cur.execute(
+        f"SELECT {', '.join(checks)} FROM interactions WHERE dataset_id = ?",
+        [*agg_params, int(dataset_id)],
+    ).fetchall()[0]
+    stats = dict(zip([d[0] for d in cur.description], row, strict=True))
+    if any(stats.get(k) for k in ("bad", "bad2", "bad3", "bad4", "bad5", "missing_ts")):
+        raise FastPathRefused("some rows need a closer look")
+    if stats["users"] < 2 or stats["items"] < 2:
+        raise FastPathRefused("fewer than two users or items")
+    dup = cur.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM interactions WHERE dataset_id = ? "
+        "GROUP BY user_id, item_id HAVING count(*) > 1)",
+        [int(dataset_id)],
+    ).fetchall()[0][0]
+    if dup:
+        raise FastPathRefused("duplicate (user, item) pairs")
+    return {k: int(stats[k]) for k in ("rows", "users", "items", "has_ts")}
+
+
+def unknown_items(
+    cur: duckdb.DuckDBPyConnection, dataset_id: int, limit: int = 5
+) -> tuple[int, list[str]]:
+    """Interaction item ids of a dataset missing from its item rows: count and examples."""
+    n, examples = cur.execute(
+        "SELECT count(*), list(item_id ORDER BY item_id)[1:?] FROM "
+        "(SELECT DISTINCT item_id FROM interactions WHERE dataset_id = ? "
+        " EXCEPT SELECT item_id FROM items WHERE dataset_id = ?)",
+        [int(limit), int(dataset_id), int(dataset_id)],
+    ).fetchall()[0]
+    return int(n), list(examples or [])
+
+
+def set_dataset_warnings(
+    cur: duckdb.DuckDBPyConnection, dataset_id: int, warnings: list[str]
+) -> None:
+    """Replace a dataset's stored load warnings."""
+    import json
+
+    cur.execute(
+        "UPDATE datasets SET warnings = ? WHERE id = ?", [json.dumps(warnings), int(dataset_id)]
+    )
