@@ -11,9 +11,9 @@ import pandas as pd
 
 from recsys_engine.commands.common import add_json_flag, emit, warn
 from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.export import escape_formulas
 
 #: Leading characters that make a spreadsheet treat a cell as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -164,8 +164,9 @@ def cmd_train(args: argparse.Namespace, store: Any) -> int:
         opts["ks"] = parse_ks(args.k)
     options = EvalOptions.from_dict(opts)
     try:
-        run_id = run_model(store, split_id, args.model, config, options=options,
-                           on_progress=terminal_progress())
+        run_id = run_model(
+            store, split_id, args.model, config, options=options, on_progress=terminal_progress()
+        )
     except RecsysError:
         raise
     except Exception as exc:  # the run row records it; the shell gets one line
@@ -274,17 +275,6 @@ def parse_ks(text: str) -> tuple[int, ...]:
     if not ks or min(ks) < 1:
         raise ConfigError(f"--k must be positive integers (got {text!r})")
     return ks
-
-
-def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells starting with = + - @ with an apostrophe (no spreadsheet formulas)."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            s = out[col].astype("string")
-            risky = s.str.startswith(FORMULA_PREFIXES).fillna(False)
-            out[col] = s.where(~risky, "'" + s)
-    return out
 
 
 def write_table(frame: pd.DataFrame, out: Path) -> None:

@@ -25,6 +25,7 @@ from recsys_engine.ingest.plan import (
     TagNamesMapping,
     UploadPlan,
     UserMapping,
+    stage_source,
 )
 from recsys_engine.ingest.timeparse import detect_time_format
 from recsys_engine.store import Store
@@ -99,13 +100,6 @@ def validate_plan(store: Store, plan: UploadPlan) -> list[Problem]:
             out.append(
                 Problem("error", "upload", f"only one {role.replace('_', ' ')} file is allowed")
             )
-    if (
-        plan.by_role("tags")
-        and any(isinstance(f.mapping, TagMapping) for f in plan.by_role("tags"))
-        and not plan.by_role("items")
-        and False
-    ):
-        pass
     for f in plan.files:
         if f.role == "ignore" or not f.sniff.ok:
             continue
@@ -271,20 +265,7 @@ def _fast_load(
 def _stage_source(store: Store, f: FilePlan) -> tuple[StageSource, str | None]:
     m = f.mapping
     assert isinstance(m, InteractionMapping)  # validate_plan guarantees it
-    s = f.sniff
-    src = StageSource(
-        path=str(s.path),
-        kind=s.kind,
-        columns=s.columns,
-        user_col=m.user_col,
-        item_col=m.item_col,
-        value_col=m.value_col,
-        time_col=m.time_col,
-        sep=s.sep,
-        quote=s.quote,
-        header=s.header,
-        encoding=s.encoding,
-    )
+    src = stage_source(f)
     if not m.time_col:
         return src, None
     values = store.sample_column(src, m.time_col)

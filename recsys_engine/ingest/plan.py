@@ -176,26 +176,34 @@ def guess_plan(
     return refine_scale(store, plan) if store is not None else plan
 
 
-def observed_range(store: Any, f: FilePlan) -> tuple[float | None, float | None]:
-    """Min and max of an interactions file's value column, read in full by DuckDB."""
+def stage_source(f: FilePlan) -> Any:
+    """How the store reads an interactions file planned as ``f`` (time format not set)."""
     from recsys_engine.store.staging import StageSource
 
     m = f.mapping
-    if not isinstance(m, InteractionMapping) or not m.value_col or not f.sniff.ok:
-        return None, None
+    assert isinstance(m, InteractionMapping)
     s = f.sniff
-    src = StageSource(
+    return StageSource(
         path=str(s.path),
         kind=s.kind,
         columns=s.columns,
         user_col=m.user_col,
         item_col=m.item_col,
         value_col=m.value_col,
+        time_col=m.time_col,
         sep=s.sep,
         quote=s.quote,
         header=s.header,
         encoding=s.encoding,
     )
+
+
+def observed_range(store: Any, f: FilePlan) -> tuple[float | None, float | None]:
+    """Min and max of an interactions file's value column (first million rows, DuckDB)."""
+    m = f.mapping
+    if not isinstance(m, InteractionMapping) or not m.value_col or not f.sniff.ok:
+        return None, None
+    src = stage_source(f)
     return store.value_range(src)
 
 
@@ -368,21 +376,7 @@ def _generic(s: FileSniff) -> FilePlan:
 
 
 def _time_column(s: FileSniff) -> str | None:
-    for cand in (
-        "timestamp",
-        "unixreviewtime",
-        "ts",
-        "time",
-        "datetime",
-        "date",
-        "createdat",
-        "eventtime",
-        "reviewtime",
-    ):
-        for c in s.columns:
-            if re.sub(r"[^a-z0-9]", "", c.lower()) == cand:
-                return c
-    return None
+    return find_column(s.columns, "time")
 
 
 def _numeric_share(s: FileSniff, j: int) -> float:

@@ -80,24 +80,13 @@ class StagingQueries:
         raise NotImplementedError
 
     def _reader(self, src: StageSource, value_type: str) -> str:
-        """The table function call reading ``src``; file path and options are literals
-        (DuckDB table functions take no bound parameters), quoted and escaped."""
+        """The table function reading ``src`` (``{rt}``/``{rs}`` mark the rejects tables)."""
         if src.kind == "parquet":
             return f"read_parquet({_lit(src.path)})"
         types = {c: "VARCHAR" for c in src.columns}
         if src.value_col:
             types[src.value_col] = value_type
-        cols = "{" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
-        enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(
-            src.encoding, "utf-8"
-        )
-        return (
-            f"read_csv({_lit(src.path)}, delim={_lit(src.sep)}, header={str(src.header).lower()}, "
-            f"columns={cols}, encoding={_lit(enc)}, quote={_lit(src.quote)}, "
-            f"escape={_lit(src.quote)}, "
-            "auto_detect=false, null_padding=false, strict_mode=true, "
-            "store_rejects=true, rejects_table={rt}, rejects_scan={rs}, rejects_limit=0)"
-        )
+        return csv_reader(src, types, "{rt}", "{rs}")
 
     def stage_interactions(self, src: StageSource) -> Staged:
         """Read ``src`` into a temp table (user_id, item_id, value, value_raw, ts_raw, ts).
@@ -308,6 +297,28 @@ class StagingQueries:
         return row[0], row[1]
 
 
+def csv_reader(
+    src: StageSource, types: dict[str, str], rejects_table: str, rejects_scan: str
+) -> str:
+    """A strict ``read_csv`` call with explicit column types that records rejected lines.
+
+    The path and options are SQL literals, quoted and escaped (DuckDB table functions take
+    no bound parameters); ``rejects_table``/``rejects_scan`` are already-quoted literals or
+    placeholders the caller fills in.
+    """
+    cols = "{" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
+    enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(
+        src.encoding, "utf-8"
+    )
+    return (
+        f"read_csv({_lit(src.path)}, delim={_lit(src.sep)}, header={str(src.header).lower()}, "
+        f"columns={cols}, encoding={_lit(enc)}, quote={_lit(src.quote)}, "
+        f"escape={_lit(src.quote)}, auto_detect=false, null_padding=false, strict_mode=true, "
+        f"store_rejects=true, rejects_table={rejects_table}, rejects_scan={rejects_scan}, "
+        "rejects_limit=0)"
+    )
+
+
 def _time_expr(src: StageSource, raw: str) -> str:
     if src.time_kind == "epoch":
         # Out-of-range, NaN or infinite epochs become NULL (reported by the "bad_time"
@@ -408,17 +419,7 @@ def fast_insert_interactions(
         types[src.value_col] = value_type
     if src.time_col and src.time_kind == "epoch":
         types[src.time_col] = "DOUBLE"
-    cols = "{" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
-    enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(
-        src.encoding, "utf-8"
-    )
-    reader = (
-        f"read_csv({_lit(src.path)}, delim={_lit(src.sep)}, header={str(src.header).lower()}, "
-        f"columns={cols}, encoding={_lit(enc)}, quote={_lit(src.quote)}, "
-        f"escape={_lit(src.quote)}, auto_detect=false, null_padding=false, strict_mode=true, "
-        f"store_rejects=true, rejects_table={_lit(rt)}, rejects_scan={_lit(rs)}, "
-        "rejects_limit=0)"
-    )
+    reader = csv_reader(src, types, _lit(rt), _lit(rs))
     v = _q(src.value_col) if src.value_col else None
     if feedback == "explicit":
         rating, weight = (v or "NULL"), "1.0"
