@@ -268,8 +268,10 @@ def monthly_figure(monthly: pd.DataFrame) -> go.Figure:
             x=monthly["month"],
             y=monthly["users"],
             name="active users",
-            mode="lines+markers",
-            line={"color": ACCENT, "width": 2},
+            # Many months: markers would hide the bars; a thin line reads as a trend.
+            mode="lines+markers" if len(monthly) <= 36 else "lines",
+            line={"color": ACCENT, "width": 2 if len(monthly) <= 36 else 1.2},
+            opacity=1.0 if len(monthly) <= 36 else 0.8,
             yaxis="y2",
             xperiod="M1",
             xperiodalignment="middle",

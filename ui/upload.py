@@ -141,26 +141,27 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
     c1, c2 = st.columns(2)
     if role == "interactions":
         m = m if isinstance(m, InteractionMapping) else InteractionMapping(cols[0], cols[-1])
-        m = InteractionMapping(
-            user_col=_pick("User id column", cols, m.user_col, f"{k}_u_{i}"),
-            item_col=_pick("Item id column", cols, m.item_col, f"{k}_i_{i}"),
-            value_col=_pick(
+        with c1:
+            user_col = _pick("User id column", cols, m.user_col, f"{k}_u_{i}")
+            item_col = _pick("Item id column", cols, m.item_col, f"{k}_i_{i}")
+        with c2:
+            value_col = _pick(
                 "Rating or weight column",
                 cols,
                 m.value_col,
                 f"{k}_v_{i}",
                 True,
                 help="None = implicit feedback: every row counts as one interaction",
-            ),
-            time_col=_pick(
+            )
+            time_col = _pick(
                 "Timestamp column",
                 cols,
                 m.time_col,
                 f"{k}_t_{i}",
                 True,
                 help="unix seconds (or ms) or date strings",
-            ),
-        )
+            )
+        m = InteractionMapping(user_col, item_col, value_col, time_col)
     elif role == "items":
         m = m if isinstance(m, ItemMapping) else ItemMapping(cols[0])
         with c1:
@@ -170,7 +171,10 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
         with c2:
             cats = _pick("Categories column", cols, m.categories_col, f"{k}_cat_{i}", True)
             cat_sep = st.text_input(
-                "Category separator", m.categories_sep, max_chars=3, key=f"{k}_csep_{i}"
+                "Category separator (e.g. | or ;)",
+                m.categories_sep,
+                max_chars=3,
+                key=f"{k}_csep_{i}",
             )
             numeric = _multi("Numeric feature columns", cols, m.numeric_cols, f"{k}_num_{i}")
         flags = _multi("0/1 category flag columns", cols, m.flag_cols, f"{k}_flg_{i}")
