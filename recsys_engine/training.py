@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,6 +60,19 @@ class KerasTrainConfig(ModelConfig):
         strategy: ``default`` (one device), ``mirrored`` (all local devices) or
             ``multi_worker`` (workers from ``TF_CONFIG``).
     """
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {"strategy": STRATEGIES}
+    advanced: ClassVar[tuple[str, ...]] = (
+        "batch_size",
+        "learning_rate",
+        "patience",
+        "seed",
+        "strategy",
+    )
+    presets: ClassVar[dict[str, dict]] = {
+        "quick": {"epochs": 5, "patience": 0},
+        "thorough": {"epochs": 100, "patience": 10},
+    }
 
     epochs: int = 20
     batch_size: int = 256

@@ -306,3 +306,33 @@ def test_item_features_blocks(data):
     feats2 = item_features(data.items.iloc[::-1], ids, FeatureOptions(min_df=1))
     assert feats2.matrix[44].nnz == 0
     np.testing.assert_allclose(feats2.matrix[:44].toarray(), feats.matrix.toarray(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", KERAS_MODELS)
+def test_configs_declare_form_hints(name):
+    import dataclasses
+
+    cls = get_model(name).config_class
+    names = {f.name for f in dataclasses.fields(cls)}
+    assert set(cls.presets) == {"quick", "thorough"}
+    for preset in cls.presets.values():
+        assert set(preset) <= names
+        create_model(name, preset)  # every preset is a valid partial config
+    assert set(cls.advanced) <= names and set(cls.choices) <= names
+    defaults = cls().to_dict()
+    for field, allowed in cls.choices.items():
+        assert defaults[field] in allowed
+
+
+def test_mult_dae_targets_and_popularity_prior_keep_the_contract(data, tmp_path):
+    cfg = {**CONFIGS["two_tower"], "targets": "all", "item_bias": False, "popularity_prior": 1.0}
+    model = create_model("two_tower", cfg).fit(data)
+    top, _ = model.recommend(history([0, 1, 2]), k=5)
+    assert sum(cluster_of(i) == 0 for i in top[0]) >= 4
+    h = history([10, 12, 15])
+    e = model.explain(h, 11)
+    assert abs(sum(e.parts.values()) - e.score) < 1e-4
+    assert abs(e.base + e.contributions.sum() - e.score) < 1e-4
+    model.save(tmp_path)
+    again = type(model).load(tmp_path)
+    np.testing.assert_array_equal(model.score(data.matrix[:4]), again.score(data.matrix[:4]))

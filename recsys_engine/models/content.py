@@ -10,6 +10,7 @@ items nobody has interacted with are scored like any other, and explanations are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import scipy.sparse as sp
 
@@ -31,7 +32,23 @@ class ContentConfig(TwoTowerConfig):
         min_df: minimum number of items a term must occur in.
     """
 
+    presets: ClassVar[dict[str, dict]] = {
+        "quick": {"epochs": 10, "patience": 0},
+        "thorough": {"epochs": 120, "patience": 15},
+    }
+    advanced: ClassVar[tuple[str, ...]] = (
+        *TwoTowerConfig.advanced,
+        "max_text_features",
+        "min_df",
+    )
+
+    # the content model keeps its own settings (the ID two-tower's were tuned for IDs)
+    epochs: int = 40
+    learning_rate: float = 5e-3
     dim: int = 64
+    dropout: float = 0.0
+    l2: float = 0.0
+    popularity_prior: float = 0.0
     text: bool = True
     categories: bool = True
     numeric: bool = True

@@ -15,6 +15,7 @@ items on its own — which is all a cold item has.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import scipy.sparse as sp
 
@@ -33,7 +34,19 @@ class HybridConfig(ContentConfig):
         id_dropout: training-time probability of dropping an item's ID part.
     """
 
-    dim: int = 128
+    presets: ClassVar[dict[str, dict]] = {
+        "quick": {"epochs": 10, "patience": 0},
+        "thorough": {"epochs": 150, "patience": 15, "learning_rate": 5e-3},
+    }
+    advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")
+
+    # the two-tower's tuned settings (see two_tower.TwoTowerConfig) plus the content part
+    epochs: int = 60
+    learning_rate: float = 1e-2
+    dim: int = 256
+    dropout: float = 0.5
+    l2: float = 1e-4
+    popularity_prior: float = 0.6
     content_dim: int = 64
     id_dropout: float = 0.2
 

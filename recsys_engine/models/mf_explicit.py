@@ -12,7 +12,7 @@ user gets μ + b_i in ``predict_ratings`` and cannot be ranked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,6 +33,8 @@ class MFExplicitConfig(KerasTrainConfig):
         holdout: share of the training ratings kept aside for early stopping (0 = none:
             train ``epochs`` epochs on everything).
     """
+
+    advanced: ClassVar[tuple[str, ...]] = (*KerasTrainConfig.advanced, "l2", "holdout")
 
     epochs: int = 40
     batch_size: int = 1024

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -124,6 +124,8 @@ class NeuMFConfig(KerasTrainConfig):
         negatives: sampled negatives per training positive (redrawn each epoch).
         l2: L2 penalty on the looked-up embeddings (per example).
     """
+
+    advanced: ClassVar[tuple[str, ...]] = (*KerasTrainConfig.advanced, "negatives", "l2")
 
     epochs: int = 20
     batch_size: int = 4096

@@ -14,15 +14,19 @@ the rest are the targets, which never appear in their own input. Loss ``softmax`
 softmax over the catalogue with the input items masked (cheap below ~50k items);
 ``sampled_softmax``: one target per user, the batch's other targets as negatives, log-Q
 corrected; ``bpr``: one target against one uniform negative. ``auto`` picks ``softmax``
-up to ``max_softmax_items`` items. Scoring and explanations run in numpy on the item
-vectors, which are saved next to the ``.keras`` file.
+up to ``max_softmax_items`` items. ``targets="all"`` trains Mult-DAE style instead (the
+whole history is the target of its dropout-corrupted self, nothing masked). Inference
+always pools the whole history, and adds a fixed popularity prior α · log q_i to the item
+bias (``popularity_prior``; tuned on validation, it makes up for the training split seeing
+only half-histories). Scoring and explanations run in numpy on the item vectors, which are
+saved next to the ``.keras`` file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +53,7 @@ from recsys_engine.training import (
 LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
 WEIGHTINGS = ("binary", "log", "raw")
 TARGETS = ("rest", "all")
+POOLINGS = ("mean", "sqrt")
 KERAS_FILE = "model.keras"
 
 
@@ -68,19 +73,52 @@ class TwoTowerConfig(KerasTrainConfig):
             more confident users).
         dropout: dropout on the pooled user vector during training.
         l2: L2 penalty on the embeddings.
+        targets: ``rest`` (the history items not pooled as input, input items masked from
+            the softmax) or ``all`` (the whole history, Mult-DAE style, no masking).
+        item_bias: learn a per-item output bias.
+        popularity_prior: inference-only prior α added to every item's base score as
+            α · log(item's share of training interactions); > 0 favours popular items,
+            < 0 is a log-Q popularity correction, 0 turns it off.
     """
 
-    epochs: int = 40
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        **KerasTrainConfig.choices,
+        "loss": LOSSES,
+        "weighting": WEIGHTINGS,
+        "pooling": POOLINGS,
+        "targets": TARGETS,
+    }
+    advanced: ClassVar[tuple[str, ...]] = (
+        *KerasTrainConfig.advanced,
+        "loss",
+        "max_softmax_items",
+        "input_fraction",
+        "weighting",
+        "pooling",
+        "dropout",
+        "l2",
+        "targets",
+        "item_bias",
+        "popularity_prior",
+    )
+    presets: ClassVar[dict[str, dict]] = {
+        "quick": {"epochs": 10, "patience": 0},
+        "thorough": {"epochs": 150, "patience": 15, "learning_rate": 5e-3},
+    }
+
+    # defaults tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
+    epochs: int = 60
     batch_size: int = 128
+    learning_rate: float = 1e-2
     patience: int = 8
-    dim: int = 128
+    dim: int = 256
     loss: str = "auto"
     max_softmax_items: int = 50_000
     input_fraction: float = 0.5
     weighting: str = "binary"
     pooling: str = "sqrt"
-    dropout: float = 0.0
-    l2: float = 0.0
+    dropout: float = 0.5
+    l2: float = 1e-4
     targets: str = "rest"
     item_bias: bool = True
     popularity_prior: float = 0.6
@@ -97,7 +135,7 @@ class TwoTowerConfig(KerasTrainConfig):
         if self.input_fraction >= 1:
             raise ConfigError(f"input_fraction must be < 1 (got {self.input_fraction!r})")
         check_choice("weighting", self.weighting, WEIGHTINGS)
-        check_choice("pooling", self.pooling, ("mean", "sqrt"))
+        check_choice("pooling", self.pooling, POOLINGS)
         check_number("dropout", self.dropout, low=0, high=0.95)
         check_number("l2", self.l2, low=0)
         check_choice("targets", self.targets, TARGETS)
