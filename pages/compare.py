@@ -1,25 +1,57 @@
-"""Compare: leaderboard and A/B verdicts between runs (being built)."""
+"""Compare: leaderboard of every run on a split and an A/B verdict between two runs."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
-from ui.resources import get_store
-from ui.widgets import active_dataset_id, page_link
+from ui import compare, state
+from ui.widgets import active_dataset_id
 
 state.ensure_defaults()
 st.title("Compare")
 st.write(
-    "Here you will read a leaderboard of every run on a split, with confidence intervals, "
-    "and a plain-language A/B verdict between a baseline and a candidate model: change, "
-    "95% confidence interval, p-value and guardrails."
+    "Which model should we use? The leaderboard ranks every finished model on one split; "
+    "the A/B test below tells you, with its uncertainty, whether a candidate really beats "
+    "the model you have."
 )
 dataset_id = active_dataset_id()
 if dataset_id is None:
     st.info("First load a dataset on the Data page.")
-elif get_store().list_runs(dataset_id).empty:
-    st.info("Train at least two models on the same split first.")
-    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+    st.stop()
+
+c1, c2 = st.columns([3, 1])
+with c1:
+    split_id = compare.split_picker(dataset_id)
+if split_id is None:
+    st.stop()
+with c2:
+    k = compare.k_picker(split_id)
+if k is None:
+    st.stop()
+
+st.subheader("Leaderboard")
+board = compare.leaderboard_section(split_id, k)
+if board.empty:
+    st.stop()
+with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):
+    compare.charts_section(split_id, board, k)
+
+st.subheader("A/B test: is the candidate really better?")
+if len(board) < 2:
+    st.info(
+        "Only one finished model on this split. Train another one on the same split to "
+        "run an A/B test."
+    )
+    st.stop()
+st.caption(
+    "Both models were tested on the same users, so we compare them user by user. "
+    "Pick the model you use today as A and the challenger as B, then press Compare."
+)
+request = compare.ab_form(board, k)
+if request is None:
+    st.caption("Choose A and B above and press **Compare A and B**.")
+elif request["a"] == request["b"]:
+    st.warning("A and B are the same run; pick two different runs to learn something.")
+    compare.ab_result(split_id, request)
 else:
-    st.info("The comparison view is not available yet; run metrics are on the Models page.")
+    compare.ab_result(split_id, request)

@@ -1,21 +1,76 @@
-"""Explain: recommendations with their reasons for one user (being built)."""
+"""Explain: a user's recommendations with reasons, a what-if history, similar items."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from recsys_engine.errors import RecsysError
+from ui import explain as ui_explain
 from ui import state
 from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
 st.title("Explain")
 st.write(
-    "Here you will pick a user (or build a new one from a few items) and see their history, "
-    "their top recommendations, and for each item why it was recommended — with a badge "
-    "saying whether the explanation is exact, verified by re-scoring, or post hoc."
+    "Pick a model and a user to see their history, their recommendations and, for each "
+    "item, why it was recommended. Every reason carries a badge: **exact** (the parts add "
+    "up to the score), "
+    "**verified by re-scoring** (checked by asking the model again) or **post hoc** (an "
+    "after-the-fact reading)."
 )
-if active_dataset_id() is None:
+dataset_id = active_dataset_id()
+if dataset_id is None:
     st.info("First load a dataset on the Data page.")
-else:
-    st.info("Explanations need a trained model: train one first. This view is not available yet.")
+    st.stop()
+runs = ui_explain.succeeded_runs(dataset_id)
+if runs.empty:
+    st.info("Explanations need a trained model: train one on the Train page first.")
     page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+    st.stop()
+
+left, right = st.columns([3, 1])
+with left:
+    run_id = ui_explain.run_picker(
+        runs, "Model run", key="explain_run_pick", default=st.session_state.get(ui_explain.RUN_KEY)
+    )
+st.session_state[ui_explain.RUN_KEY] = run_id
+k = right.number_input("List length (K)", min_value=1, max_value=50, value=10, key="explain_k")
+try:
+    ex = ui_explain.explainer(run_id)
+except RecsysError as exc:
+    st.error(str(exc))
+    st.stop()
+
+view = st.segmented_control(
+    "View",
+    ["A user's recommendations", "What-if / new user", "Similar items", "Compare two runs"],
+    default="A user's recommendations",
+    key="explain_view",
+    label_visibility="collapsed",
+)
+try:
+    if view == "What-if / new user":
+        st.subheader("What-if: build a history")
+        ui_explain.what_if_panel(ex, run_id, st.session_state.get(ui_explain.USER_KEY), int(k))
+    elif view == "Similar items":
+        st.subheader("Similar items")
+        ui_explain.similar_panel(ex, run_id)
+    elif view == "Compare two runs":
+        st.subheader("Two models, one user")
+        user = ui_explain.user_picker(ex, run_id)
+        ui_explain.compare_panel(runs, run_id, user, int(k))
+    else:
+        user = ui_explain.user_picker(ex, run_id)
+        if user is not None:
+            with st.expander("History of this user", expanded=False):
+                ui_explain.show_history(ex, user)
+            rec = ex.recommend_user(user, int(k))
+            hits = sum(bool(it.hit) for it in rec.items)
+            st.subheader(f"Top {len(rec.items)} for user {ui_explain.md_escape(user)}")
+            st.caption(
+                f"{hits} of {len(rec.items)} are hits (the user did interact with them later). "
+                f"Computed with all explanations in {rec.seconds * 1000:.0f} ms."
+            )
+            ui_explain.item_cards(rec, key=f"user_{run_id}")
+except RecsysError as exc:
+    st.error(str(exc))

@@ -17,6 +17,7 @@ from recsys_engine.errors import RecsysError
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     from recsys_engine.commands import data, evaluation
+    from recsys_engine.commands import explain as explain_commands
 
     parser = argparse.ArgumentParser(
         prog="python -m recsys_engine",
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.register(sub)
     evaluation.register(sub)
+    explain_commands.register(sub)
     return parser
 
 

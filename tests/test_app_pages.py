@@ -272,7 +272,7 @@ def test_train_starts_with_creating_a_split() -> None:
 @pytest.mark.parametrize(
     ("page", "explains", "next_step"),
     [
-        ("compare", "leaderboard", "train at least two models"),
+        ("compare", "leaderboard", "at least two finished models"),
         ("explain", "why it was recommended", "train"),
         ("models", "every training run", "no runs yet"),
     ],

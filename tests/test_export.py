@@ -12,8 +12,12 @@ from recsys_engine import export
 
 
 def test_csv_cells_cannot_start_a_formula():
-    df = pd.DataFrame({"item_id": ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "ok"],
-                       "score": [1.0, -2.0, 3.0, 4.0, 5.0]})
+    df = pd.DataFrame(
+        {
+            "item_id": ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "ok"],
+            "score": [1.0, -2.0, 3.0, 4.0, 5.0],
+        }
+    )
     text = export.to_csv_bytes(df).decode()
     rows = text.splitlines()[1:]
     assert rows[0].startswith("\"'=cmd") or rows[0].startswith("'=cmd")

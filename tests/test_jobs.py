@@ -99,8 +99,11 @@ def test_failed_run_leaves_no_result_rows(split_store, monkeypatch):
     run = store.get_run(run_id)
     assert "disk on fire" in run["error"]
     for table in ("metrics", "user_metrics", "recommendations"):
-        n = store.cursor().execute(f"SELECT count(*) FROM {table} WHERE run_id = ?",
-                                   [run_id]).fetchall()[0][0]
+        n = (
+            store.cursor()
+            .execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])
+            .fetchall()[0][0]
+        )
         assert n == 0
     runner.shutdown()
 
@@ -109,8 +112,10 @@ def test_restart_marks_unfinished_runs_interrupted(tmp_path):
     path = tmp_path / "db.duckdb"
     store = Store(path)
     did = store.create_dataset_from_frames(
-        "t", pd.DataFrame({"user_id": ["a", "a", "b", "b"], "item_id": ["1", "2", "1", "3"]}),
-        feedback="implicit")
+        "t",
+        pd.DataFrame({"user_id": ["a", "a", "b", "b"], "item_id": ["1", "2", "1", "3"]}),
+        feedback="implicit",
+    )
     sid = create_split(store, did, SplitConfig(test_fraction=0.5, seed=0))
     queued = queue_run(store, sid, "popularity", {})
     running = queue_run(store, sid, "popularity", {})

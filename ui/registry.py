@@ -34,7 +34,9 @@ def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The columns a reader needs, with readable names."""
-    table = runs[["id", "model", "split", "status", "ndcg_10", "fit_seconds", "created_at"]]
+    table = runs[["id", "model", "split", "status", "ndcg_10", "fit_seconds", "created_at"]].copy()
+    table["fit_seconds"] = table["fit_seconds"].round(1)
+    table["ndcg_10"] = table["ndcg_10"].round(4)
     return table.rename(
         columns={"ndcg_10": "NDCG@10", "fit_seconds": "fit s", "created_at": "created"}
     )
@@ -58,7 +60,7 @@ def run_details(run_id: int) -> None:
         st.markdown("**Configuration**")
         st.code(config_json(run["config"]), language="json")
         st.markdown("**Repeat from the command line**")
-        st.code(export.cli_command(run), language="bash")
+        st.code(export.cli_command(run), language="bash", wrap_lines=True)
         st.caption(f"Model files: `{run['artefact_path'] or 'none'}`")
     with right:
         if metrics:

@@ -172,22 +172,25 @@ def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:
     return ids
 
 
-def _eta(progress: pd.DataFrame, started: float | None) -> tuple[float, str]:
+def _eta(progress: pd.DataFrame) -> tuple[float, str]:
+    """Progress fraction and text of the current stage; the time left is projected from
+    this stage's own pace (setup before the first step does not inflate it)."""
     if progress.empty:
         return 0.0, "starting…"
     last = progress.iloc[-1]
-    total = last.get("total")
-    done = last.get("step")
+    total, done = last.get("total"), last.get("step")
     elapsed = float(last["wall_time"] or 0.0)
-    if total and not pd.isna(total) and total > 0 and done is not None and not pd.isna(done):
-        frac = min(1.0, float(done) / float(total))
-        eta = elapsed / frac - elapsed if frac > 0 else None
-        stage = last.get("stage") or "fit"
-        text = f"{stage}: {int(done):,}/{int(total):,} · {elapsed:.0f}s elapsed"
-        if eta is not None and frac < 1:
-            text += f" · ~{eta:.0f}s left"
-        return frac, text
-    return 0.0, f"{elapsed:.0f}s elapsed"
+    if not total or pd.isna(total) or total <= 0 or done is None or pd.isna(done):
+        return 0.0, f"{elapsed:.0f}s elapsed"
+    stage = last.get("stage") or "fit"
+    frac = min(1.0, float(done) / float(total))
+    text = f"{stage}: {int(done):,}/{int(total):,} · {elapsed:.0f}s elapsed"
+    rows = progress[(progress["stage"] == stage) & (progress["step"] > 0)]
+    if len(rows) >= 2 and frac < 1:
+        first = rows.iloc[0]
+        pace = (elapsed - float(first["wall_time"])) / max(1.0, float(done - first["step"]))
+        text += f" · ~{pace * (float(total) - float(done)):.0f}s left"
+    return frac, text
 
 
 def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
@@ -232,11 +235,11 @@ def run_card(run: pd.Series) -> None:
                 get_runner().cancel(rid)
                 st.toast(f"Cancelling run {rid}…")
             progress = store.run_progress(rid)
-            frac, text = _eta(progress, None)
+            frac, text = _eta(progress)
             st.progress(frac, text=text)
             fig = loss_figure(progress)
             if fig is not None:
-                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}_{len(progress)}")
+                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
         elif status == "succeeded":
             from recsys_engine.evaluation import run_metric_dict
 
@@ -250,6 +253,8 @@ def run_card(run: pd.Series) -> None:
             for col, k in zip(c, keys, strict=False):
                 col.metric(k.upper().replace("@", " @"), f"{m[k]:.4f}")
             c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
+        elif status == "cancelled":
+            st.info("Cancelled: nothing was saved for this run.")
         elif run["error"] and not pd.isna(run["error"]):
             st.error(str(run["error"]).splitlines()[0][:500])
 

@@ -1,0 +1,278 @@
+"""Paired statistics, verdicts, segments, overlap, leaderboard and report of ``compare``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from recsys_engine import compare as cmp
+from recsys_engine import leaderboard as lb
+from recsys_engine import paired_stats as ps
+from recsys_engine import segments as segs
+from recsys_engine.errors import RecsysError
+from recsys_engine.evaluation import queue_run, run_model
+from recsys_engine.report import html_report, per_user_csv
+from recsys_engine.splits import SplitConfig, create_split
+from recsys_engine.store import Store
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A toy dataset with a popularity structure, one split and three reference runs."""
+    store = Store(tmp_path_factory.mktemp("cmp") / "db.duckdb")
+    rng = np.random.default_rng(3)
+    pop = 1.0 / np.arange(1, 61) ** 0.8
+    rows = []
+    for u in range(120):
+        n = int(rng.integers(4, 25))
+        for i in rng.choice(60, size=n, replace=False, p=pop / pop.sum()):
+            rows.append((f"u{u:03d}", f"i{i:02d}"))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    did = store.create_dataset_from_frames("toy", df, feedback="implicit")
+    sid = create_split(store, did, SplitConfig(test_fraction=0.25, seed=1))
+    ids = {m: run_model(store, sid, m) for m in ("popularity", "ease", "itemknn")}
+    yield store, sid, ids
+    store.close()
+
+
+FAST = cmp.CompareOptions(n_resamples=2_000, n_permutations=2_000)
+
+
+# -- A vs A, mirror -----------------------------------------------------------------------
+@pytest.mark.parametrize("test", cmp.TESTS)
+def test_a_vs_a_is_zero_change_p_one_neutral(runs, test):
+    store, _, ids = runs
+    opts = cmp.CompareOptions(test=test, n_resamples=500, n_permutations=500)
+    c = cmp.compare_runs(store, ids["ease"], ids["ease"], opts)
+    for r in (c.primary, *c.secondary):
+        assert r.diff == 0 and r.rel_change == 0
+        assert r.ci_low == r.ci_high == 0
+        assert r.p_value == 1.0
+        assert r.wins == r.losses == 0 and r.ties == r.n
+    assert c.verdict == "Neutral"
+    assert "perform the same" in c.sentence
+    assert (c.overlap["jaccard"] == 1).all() and np.allclose(c.overlap["rbo"], 1)
+
+
+def test_a_vs_b_mirrors_b_vs_a(runs):
+    store, _, ids = runs
+    ab = cmp.compare_runs(store, ids["popularity"], ids["itemknn"], FAST)
+    ba = cmp.compare_runs(store, ids["itemknn"], ids["popularity"], FAST)
+    for x, y in zip([ab.primary, *ab.secondary], [ba.primary, *ba.secondary], strict=True):
+        assert x.n == y.n
+        assert x.diff == pytest.approx(-y.diff)
+        assert x.ci_low == pytest.approx(-y.ci_high)
+        assert x.ci_high == pytest.approx(-y.ci_low)
+        assert x.p_value == pytest.approx(y.p_value)
+        assert (x.wins, x.ties, x.losses) == (y.losses, y.ties, y.wins)
+        assert x.effect_size == pytest.approx(-y.effect_size)
+    assert (ab.verdict, ba.verdict) == ("Worse", "Better")  # ItemKNN loses on this toy data
+    seg_ab = ab.segments.set_index("segment")
+    seg_ba = ba.segments.set_index("segment")
+    assert np.allclose(seg_ab["diff"], -seg_ba.loc[seg_ab.index, "diff"])
+
+
+# -- parity with scipy --------------------------------------------------------------------
+def test_pvalues_match_scipy():
+    rng = np.random.default_rng(1)
+    a = rng.beta(1, 3, size=300)
+    b = np.clip(a + rng.normal(0.02, 0.1, size=300), 0, 1)
+    assert ps.paired_pvalue(a, b, "ttest") == pytest.approx(stats.ttest_rel(b, a).pvalue)
+    assert ps.paired_pvalue(a, b, "wilcoxon") == pytest.approx(stats.wilcoxon(b, a).pvalue)
+    assert ps.paired_pvalue(b, a, "ttest") == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    # the permutation p-value agrees with the t-test on well-behaved data
+    perm = ps.paired_pvalue(a, b, "permutation", n_permutations=20_000)
+    assert perm == pytest.approx(stats.ttest_rel(b, a).pvalue, abs=0.02)
+
+
+def test_effect_size_and_mde():
+    d = np.array([0.1, 0.3, -0.1, 0.2, 0.0])
+    assert ps.cohens_dz(d) == pytest.approx(d.mean() / d.std(ddof=1))
+    assert ps.minimum_detectable_effect(d) == pytest.approx(2.8 * d.std(ddof=1) / np.sqrt(5))
+
+
+# -- multiple testing ---------------------------------------------------------------------
+def test_holm_hand_values():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted 0.005 0.01 0.03 0.04 → ×4 ×3 ×2 ×1 = .02 .03 .06 .04 → running max .02 .03 .06 .06
+    assert np.allclose(ps.holm(p), [0.03, 0.06, 0.06, 0.02])
+    assert np.allclose(ps.holm([0.5, 0.4]), [0.8, 0.8])
+    # sorted .01 .8 .9 → ×3 ×2 ×1 = .03 1.6 .9 → capped at 1 → running max .03 1 1
+    assert np.allclose(ps.holm([0.9, 0.8, 0.01]), [1.0, 1.0, 0.03])
+    out = ps.holm([0.02, np.nan, 0.01])
+    assert np.isnan(out[1]) and np.allclose(out[[0, 2]], [0.02, 0.02])
+
+
+def test_benjamini_hochberg_hand_values():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted .005 .01 .03 .04 → ×4/1 ×4/2 ×4/3 ×4/4 = .02 .02 .04 .04 → running min from top
+    assert np.allclose(ps.benjamini_hochberg(p), [0.02, 0.04, 0.04, 0.02])
+    assert np.allclose(ps.benjamini_hochberg([0.04, 0.03, 0.02]), [0.04, 0.04, 0.04])
+    assert np.allclose(ps.benjamini_hochberg([0.9, 0.6]), [0.9, 0.9])
+    assert np.allclose(ps.benjamini_hochberg([1.0]), [1.0])
+
+
+# -- calibration on simulated data (vectorised over 1,000 experiments) --------------------
+def _null_experiments(n_users=100, n_exp=1_000, seed=11):
+    """A and B drawn from one distribution per user (H0 true), many ties at 0."""
+    rng = np.random.default_rng(seed)
+    base = rng.beta(0.7, 2.0, size=(n_users, n_exp))
+    zero = rng.random((n_users, n_exp)) < 0.3
+    a = np.where(zero, 0.0, np.clip(base + rng.normal(0, 0.1, base.shape), 0, 1))
+    b = np.where(zero, 0.0, np.clip(base + rng.normal(0, 0.1, base.shape), 0, 1))
+    return a, b
+
+
+def test_false_positive_rate_under_the_null():
+    a, b = _null_experiments()
+    p_t = stats.ttest_rel(b, a, axis=0).pvalue
+    assert 0.03 <= (p_t < 0.05).mean() <= 0.07
+    p_perm = ps.sign_flip_pvalue(b - a, n_permutations=1_000, seed=3)
+    assert 0.03 <= (p_perm < 0.05).mean() <= 0.07
+    # the module's own scalar path agrees with the vectorised scipy call
+    assert ps.paired_pvalue(a[:, 0], b[:, 0]) == pytest.approx(p_t[0])
+
+
+def test_bootstrap_ci_coverage():
+    rng = np.random.default_rng(5)
+    n_users, n_exp, true_mean = 100, 1_000, 0.014
+    zero = rng.random((n_users, n_exp)) < 0.3
+    d = np.where(zero, 0.0, rng.normal(0.02, 0.1, (n_users, n_exp)))  # mean 0.7 · 0.02
+    means = ps.bootstrap_means(d, n_resamples=1_000, seed=2)
+    low, high = np.quantile(means, [0.025, 0.975], axis=0)
+    coverage = ((low <= true_mean) & (true_mean <= high)).mean()
+    assert 0.92 <= coverage <= 0.98
+
+
+def test_bootstrap_columns_equals_single_metric_bootstrap():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(50), rng.random(50)
+    one = ps.paired_bootstrap(a, b, 1_000, seed=4)
+    many = ps.bootstrap_columns(np.c_[a, a], np.c_[b, b], None, 1_000, seed=4)
+    assert many["ci_low"][1] == pytest.approx(one["ci_low"])
+    assert many["rel_ci_high"][0] == pytest.approx(one["rel_ci_high"])
+    assert one["ci_low"] < b.mean() - a.mean() < one["ci_high"]
+
+
+# -- verdicts -----------------------------------------------------------------------------
+def _result(a, b, **kw):
+    opts = cmp.CompareOptions(n_resamples=2_000, **kw)
+    r = cmp.compare_values(np.asarray(a), np.asarray(b), "ndcg@10", opts)
+    return r, cmp.verdict(r, opts.threshold, opts.alpha)
+
+
+def test_verdict_rules():
+    rng = np.random.default_rng(9)
+    a = rng.beta(2, 3, size=2_000)
+    noise = rng.normal(0, 0.05, size=2_000)
+    assert _result(a, a + 0.05 + noise)[1] == "Better"
+    assert _result(a, a - 0.05 + noise)[1] == "Worse"
+    assert _result(a, a + noise * 0.01)[1] == "Neutral"  # tiny noise: CI within ±1%
+    r, v = _result(a[:30], a[:30] + rng.normal(0.01, 0.3, size=30))
+    assert v == "Inconclusive" and r.mde_rel > 0.01
+    # significant but below the practical threshold: never "Better"
+    r, v = _result(a, a * 1.004 + noise * 0.001)
+    assert r.ci_low > 0 and v != "Better"
+
+
+def test_sentence_names_the_guardrail():
+    r, v = _result(np.full(100, 0.5), np.full(100, 0.6) + np.linspace(-0.01, 0.01, 100))
+    g = cmp.Guardrail("coverage@10", "Coverage@10", 0.4, 0.28, -0.3, "breached")
+    text = cmp.plain_sentence(r, v, "popularity (run 1)", "ease (run 2)", [g], 0.01)
+    assert text.startswith("ease (run 2) raises NDCG@10 by 20.0% over popularity (run 1)")
+    assert "Coverage@10 falls 30.0% — check the guardrail" in text
+
+
+# -- overlap ------------------------------------------------------------------------------
+def _recs(lists: dict[str, list[str]]) -> pd.DataFrame:
+    rows = [(u, r + 1, i) for u, items in lists.items() for r, i in enumerate(items)]
+    return pd.DataFrame(rows, columns=["user_id", "rank", "item_id"])
+
+
+def test_jaccard_and_rbo():
+    a = _recs({"same": ["x", "y", "z"], "apart": ["x", "y", "z"], "hand": ["1", "2", "3"]})
+    b = _recs({"same": ["x", "y", "z"], "apart": ["p", "q", "r"], "hand": ["1", "3", "4"]})
+    ov = segs.list_overlap(a, b, k=3).set_index("user_id")
+    assert ov.loc["same", "jaccard"] == 1 and ov.loc["same", "rbo"] == pytest.approx(1)
+    assert ov.loc["apart", "jaccard"] == 0 and ov.loc["apart", "rbo"] == 0
+    p = 0.9  # X_1 = 1, X_2 = 1, X_3 = 2
+    expected = 2 / 3 * p**3 + (1 - p) / p * (1 * p + 1 / 2 * p**2 + 2 / 3 * p**3)
+    assert ov.loc["hand", "jaccard"] == pytest.approx(0.5)
+    assert ov.loc["hand", "rbo"] == pytest.approx(expected)
+
+
+# -- segments, refusals, leaderboard, curves, report --------------------------------------
+def test_segment_counts_add_up(runs):
+    store, sid, ids = runs
+    c = cmp.compare_runs(store, ids["popularity"], ids["ease"], FAST)
+    n = c.primary.n
+    for family, part in c.segments.groupby("family"):
+        assert part["users"].sum() == n, family
+        assert (part["wins"] + part["ties"] + part["losses"]).sum() == n
+    seg = segs.user_segments(store, sid)
+    assert len(seg) == n
+    assert seg["activity"].nunique() == 3
+    assert (c.segments["p_bh"] >= c.segments["p_value"] - 1e-12).all()
+    # terciles never overlap: each activity segment's range starts after the previous
+    ranges = seg.groupby("activity")["train_interactions"].agg(["min", "max"]).sort_values("min")
+    assert (ranges["min"].to_numpy()[1:] > ranges["max"].to_numpy()[:-1]).all()
+
+
+def test_refuses_runs_on_different_splits(runs):
+    store, sid, ids = runs
+    other = create_split(
+        store, store.get_split(sid)["dataset_id"], SplitConfig(test_fraction=0.3, seed=5)
+    )
+    rid = run_model(store, other, "popularity")
+    with pytest.raises(RecsysError, match="same split"):
+        cmp.compare_runs(store, ids["ease"], rid, FAST)
+
+
+def test_refuses_unfinished_runs_and_missing_k(runs):
+    store, sid, ids = runs
+    queued = queue_run(store, sid, "popularity", {})
+    with pytest.raises(RecsysError, match="queued"):
+        cmp.compare_runs(store, ids["ease"], queued, FAST)
+    with pytest.raises(RecsysError, match="NDCG@7"):
+        cmp.compare_runs(
+            store, ids["popularity"], ids["ease"], cmp.CompareOptions(primary="ndcg@7")
+        )
+    with pytest.raises(RecsysError, match="ndcg@10"):
+        cmp.CompareOptions(primary="ndcg")
+
+
+def test_leaderboard_and_curves(runs):
+    store, sid, ids = runs
+    board = lb.leaderboard(store, sid, k=10)
+    assert set(board["run_id"]) >= set(ids.values())
+    assert board["reference"].all()
+    assert {"ndcg", "ndcg low", "coverage", "novelty", "fit_seconds"} <= set(board.columns)
+    pop = board.loc[board["model"] == "popularity", "ndcg"].max()
+    assert (
+        board["loses_to_popularity"] == ((board["model"] != "popularity") & (board["ndcg"] < pop))
+    ).all()
+    best = lb.best_runs(board)
+    assert best["ndcg"] == int(board.loc[board["ndcg"].idxmax(), "run_id"])
+    curves, depths = lb.metric_curves(store, list(ids.values()))
+    assert set(depths.values()) == {20}
+    for rid in ids.values():
+        stored = store.run_metrics(rid).query("metric == 'ndcg' and k == 10")["value"].iloc[0]
+        drawn = curves.query("run_id == @rid and metric == 'ndcg' and k == 10")["value"].iloc[0]
+        assert drawn == pytest.approx(stored)
+
+
+def test_report_escapes_text_and_inlines_plotly_once(runs):
+    store, _, ids = runs
+    c = cmp.compare_runs(store, ids["popularity"], ids["ease"], FAST)
+    c.run_b["label"] = "<script>alert(1)</script>"
+    doc = html_report(c)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc
+    assert "<script>alert(1)</script>" not in doc
+    assert doc.count("Plotly.newPlot") == 4
+    assert doc.count("plotly.js v") <= 2  # the bundle's banner, once
+    assert c.verdict in doc
+    csv = per_user_csv(c).decode()
+    assert csv.splitlines()[0].startswith("user_id,")
+    assert len(csv.splitlines()) == c.primary.n + 1

@@ -1,0 +1,303 @@
+"""Streamlit glue of the Explain page: cached explainers, pickers, item cards, panels.
+
+Titles and categories come from uploads, so they are shown through ``md_escape`` (no
+markdown or HTML from user text) or in dataframes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys_engine.config import default_db_path
+from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations, overlap
+from ui.resources import get_store
+
+USER_KEY = "explain_user"  # the chosen user id (survives page changes)
+RUN_KEY = "explain_run"  # the chosen run id
+FIDELITY_COLOURS = {EXACT: "green", RESCORED: "blue", POST_HOC: "orange"}
+FIDELITY_HELP = {
+    EXACT: "The parts add up to the model's score by construction.",
+    RESCORED: "Checked by asking the model to score the changed history again.",
+    POST_HOC: "An after-the-fact reading; the model does not compute its score this way.",
+}
+SHORT_PARTS = {
+    "base": "Baseline",
+    "collaborative": "Collaborative",
+    "content": "Content",
+    "gmf": "GMF",
+    "mlp": "MLP",
+    "mean": "Mean",
+    "user_bias": "User bias",
+    "item_bias": "Item bias",
+    "match": "Match",
+}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: object) -> str:
+    """User text made inert inside ``st.markdown`` (markdown, HTML, LaTeX, emoji codes)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def get_explainer(db_path: str, run_id: int) -> Explainer:
+    """The loaded model and split of a run (cached per database file and run id)."""
+    return Explainer.from_run(get_store(), run_id)
+
+
+def explainer(run_id: int) -> Explainer:
+    """The cached explainer of ``run_id``."""
+    return get_explainer(str(default_db_path()), int(run_id))
+
+
+def succeeded_runs(dataset_id: int) -> pd.DataFrame:
+    """Succeeded runs of a dataset, newest first."""
+    runs = get_store().list_runs(dataset_id)
+    return runs[runs["status"] == "succeeded"].reset_index(drop=True)
+
+
+def run_label(runs: pd.DataFrame, run_id: int) -> str:
+    row = runs[runs["id"] == run_id].iloc[0]
+    ndcg = "" if pd.isna(row["ndcg_10"]) else f" · NDCG@10 {row['ndcg_10']:.3f}"
+    return f"Run {run_id} · {row['model']} · split {row['split']}{ndcg}"
+
+
+def run_picker(runs: pd.DataFrame, label: str, key: str, default: int | None = None) -> int:
+    """Select box of runs (ids), labelled with model, split and NDCG@10."""
+    ids = [int(i) for i in runs["id"]]
+    if default not in ids:  # the stakeholder default: the newest hybrid run, else the newest
+        hybrid = runs.loc[runs["model"] == "hybrid", "id"]
+        default = int(hybrid.iloc[0]) if len(hybrid) else ids[0]
+    index = ids.index(default)
+    return st.selectbox(label, ids, index=index, format_func=lambda i: run_label(runs, i), key=key)
+
+
+def user_picker(ex: Explainer, run_id: int) -> str | None:
+    """Searchable select box of test users plus a "random test user" button."""
+    users = ex.test_users().tolist()
+    if not users:
+        st.info("This split has no test users.")
+        return None
+    current = st.session_state.get(USER_KEY)
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    if right.button("Random test user", icon=":material/casino:", key=f"random_user_{run_id}"):
+        current = random.choice(users)
+        st.session_state[USER_KEY] = current
+        st.session_state.pop(f"user_pick_{run_id}", None)
+    index = users.index(current) if current in users else 0
+    user = left.selectbox(
+        f"User ({len(users):,} test users; type to search)",
+        users,
+        index=index,
+        key=f"user_pick_{run_id}",
+    )
+    st.session_state[USER_KEY] = user
+    return user
+
+
+def badge_markdown(fidelity: str | None) -> str:
+    """A coloured inline badge for a fidelity label (markdown directive)."""
+    if fidelity is None:
+        return ":gray-badge[not available]"
+    return f":{FIDELITY_COLOURS.get(fidelity, 'gray')}-badge[{fidelity}]"
+
+
+def show_history(ex: Explainer, user_id: str) -> None:
+    """The user's history table (what the model saw, and what was held out)."""
+    frame = ex.user_history(user_id)
+    used = frame[frame["fold"] != "test"]
+    held = frame[frame["fold"] == "test"]
+    st.caption(
+        f"{len(used)} items in the history the model used · {len(held)} held-out test items "
+        "(the ones a good model should find — they appear as **hits** below)."
+    )
+    cols = ["title", "categories", "rating", "date", "fold"]
+    if frame["rating"].isna().all():
+        cols.remove("rating")
+    st.dataframe(
+        frame[cols],
+        hide_index=True,
+        width="stretch",
+        height=220,
+        column_config={"date": st.column_config.DatetimeColumn("date", format="YYYY-MM-DD")},
+    )
+
+
+def breakdown_figure(rows: list[dict], score: float) -> go.Figure:
+    """Waterfall of the additive score parts ending in the score."""
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="v",
+            x=[SHORT_PARTS.get(r["key"], r["part"]) for r in rows] + ["Score"],
+            y=[r["value"] for r in rows] + [score],
+            measure=["relative"] * len(rows) + ["total"],
+            text=[f"{r['value']:+.3g}" for r in rows] + [f"{score:.3g}"],
+            textposition="outside",
+            connector={"line": {"color": "#bbbbbb"}},
+        )
+    )
+    fig.update_layout(
+        template="plotly_white",
+        height=260,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "How the score adds up", "font": {"size": 14}},
+        showlegend=False,
+    )
+    return fig
+
+
+def _reason_table(reason) -> pd.DataFrame | None:
+    if not reason.rows:
+        return None
+    frame = pd.DataFrame(reason.rows)
+    if reason.kind == "history":
+        head = frame.head(8).copy()
+        if "share" in head:
+            head["share"] = head["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+        return head.drop(columns=["item_id"])
+    if reason.kind == "taste":
+        out = frame.rename(columns={"item_has_it": "in this item"})
+        if "share" in out:
+            out["share"] = out["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+        return out
+    if reason.kind == "counterfactual":
+        return frame.drop(columns=["item_id"]).rename(columns={"title": "remove these items"})
+    return None
+
+
+def show_reasons(item, key: str) -> None:
+    """Every reason of one item, each with its fidelity badge."""
+    for reason in item.reasons:
+        st.markdown(f"**{md_escape(reason.title)}** {badge_markdown(reason.fidelity)}")
+        st.markdown(md_escape(reason.summary))
+        if reason.kind == "breakdown":
+            st.plotly_chart(
+                breakdown_figure(reason.rows, item.score), width="stretch", key=f"wf_{key}"
+            )
+            continue
+        table = _reason_table(reason)
+        if table is not None:
+            st.dataframe(table, hide_index=True, width="stretch")
+    sim = (
+        f" {item.similar_users_chose:,} of {item.similar_users:,} users who share your top "
+        f"history items chose it ({item.similar_users_chose / item.similar_users:.0%})."
+        if item.similar_users
+        else ""
+    )
+    st.caption(
+        f"Context: more popular than {item.popularity_percentile:g}% of the catalogue "
+        f"({item.popularity:,} training users).{sim}"
+    )
+
+
+def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
+    """Item cards (title, categories, score, rank, hit/miss) with a "why" expander each."""
+    if not rec.items:
+        st.info("No items left to recommend for this history.")
+        return
+    for note in rec.notes:
+        st.caption(f":material/info: {md_escape(note)}")
+    for start in range(0, len(rec.items), columns):
+        grid = st.columns(columns)  # one row per `columns` items keeps the ranks in order
+        for pos in range(start, min(start + columns, len(rec.items))):
+            item = rec.items[pos]
+            with grid[pos - start].container(border=True):
+                st.markdown(f"**#{item.rank} · {md_escape(item.title)}**")
+                cats = ", ".join(item.categories) or "no categories"
+                if item.hit is None:
+                    badge = ""
+                elif item.hit:
+                    badge = ":green-badge[:material/check: Hit]"
+                else:
+                    badge = ":gray-badge[Miss]"
+                st.markdown(f"{badge} score **{item.score:.3g}** · {md_escape(cats)}")
+                with st.expander("Why this item?"):
+                    show_reasons(item, f"{key}_{pos}")
+
+
+def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> None:
+    """Build a history by title (or edit the user's) and see the list update at once."""
+    if not ex.can_edit_history:
+        st.warning(
+            f"{ex.model.name} learns one embedding per training user, so it cannot score a "
+            "new or edited history without retraining. Pick a history-based run (EASE, "
+            "ItemKNN, two-tower, content, hybrid) for the what-if panel."
+        )
+        return
+    labels = ex.item_labels()
+    names = dict(zip(labels["item_id"], labels["label"], strict=True))
+    key = f"whatif_items_{run_id}"
+    b1, b2, _ = st.columns([1, 1, 2])
+    if user_id is not None and b1.button("Start from this user's history", key=f"wi_load_{run_id}"):
+        hist = ex.user_history(user_id)
+        st.session_state[key] = hist.loc[hist["fold"] == "train", "item_id"].tolist()
+    if b2.button("Clear", key=f"wi_clear_{run_id}"):
+        st.session_state[key] = []
+    picked = st.multiselect(
+        "History (search items by title; add or remove to see the list change)",
+        labels["item_id"].tolist(),
+        format_func=lambda i: names.get(i, i),
+        key=key,
+        placeholder="Type a title…",
+    )
+    if not picked:
+        st.info("Pick a few items to see recommendations for a new user.")
+        return
+    rec = ex.recommend_history(picked, k)
+    st.caption(f"{len(picked)} items · answered in {rec.seconds * 1000:.0f} ms")
+    item_cards(rec, key=f"wi_{run_id}")
+
+
+def similar_panel(ex: Explainer, run_id: int) -> None:
+    """Nearest items of a chosen item in the model's item space."""
+    labels = ex.item_labels()
+    names = dict(zip(labels["item_id"], labels["label"], strict=True))
+    item = st.selectbox(
+        "Item (type to search)",
+        labels["item_id"].tolist(),
+        format_func=lambda i: names.get(i, i),
+        key=f"similar_item_{run_id}",
+    )
+    n = st.slider("How many", 5, 30, 10, key=f"similar_n_{run_id}")
+    frame = ex.similar_items(item, n)
+    st.dataframe(frame.drop(columns=["item_id"]), hide_index=True, width="stretch")
+    st.caption(
+        "Per-user-embedding models: cosine of item embeddings. Other models: the items a "
+        "one-item history of this item scores highest."
+        if ex.per_user
+        else "The items this model would recommend to someone who only interacted with it."
+    )
+
+
+def compare_panel(runs: pd.DataFrame, run_a: int, user_id: str | None, k: int) -> None:
+    """The same user's top-K from two runs side by side, shared items highlighted."""
+    if user_id is None:
+        st.info("Pick a user first.")
+        return
+    others = runs[runs["id"] != run_a]
+    if others.empty:
+        st.info("Train a second model on this dataset to compare two lists.")
+        return
+    run_b = run_picker(others, "Compare with", key=f"compare_run_{run_a}")
+    rec_a = explainer(run_a).recommend_user(user_id, k, explain=False)
+    rec_b = explainer(run_b).recommend_user(user_id, k, explain=False)
+    shared, jaccard = overlap(rec_a, rec_b)
+    st.markdown(
+        f"**{shared} of {k}** items in common (Jaccard {jaccard:.2f}). "
+        "Shared items are marked :green-badge[in both]."
+    )
+    ids_a = {it.item_id for it in rec_a.items}
+    ids_b = {it.item_id for it in rec_b.items}
+    left, right = st.columns(2)
+    for col, rec, other, rid in ((left, rec_a, ids_b, run_a), (right, rec_b, ids_a, run_b)):
+        with col.container(border=True):
+            st.markdown(f"**{md_escape(run_label(runs, rid))}**")
+            for it in rec.items:
+                tag = " :green-badge[in both]" if it.item_id in other else ""
+                hit = " :blue-badge[hit]" if it.hit else ""
+                st.markdown(f"{it.rank}\\. {md_escape(it.title)}{tag}{hit}")
