@@ -106,3 +106,23 @@ def test_cancel_a_running_run(app, monkeypatch):
     _wait_runs(app, 1, timeout=10)
     app.run()
     assert any("cancelled" in m.value for m in app.markdown if "**Run" in m.value)
+
+
+def test_train_a_tiny_keras_model_to_completion(app):
+    _create_split(app)
+    app.radio(key="train_preset").set_value("Quick").run()
+    app.checkbox(key="pick_two_tower").check().run()
+    epochs = app.number_input(key="cfg_two_tower_Quick_epochs")
+    epochs.set_value(2).run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert "Queued run 1" in app.success[0].value
+    _wait_runs(app, 1, timeout=120)
+    app.run()
+    cards = [m.value for m in app.markdown if "**Run" in m.value]
+    assert cards and "two_tower" in cards[0] and "succeeded" in cards[0]
+    from ui.resources import get_store
+
+    run = get_store().get_run(1)
+    assert run["config"]["epochs"] == 2
+    assert run["artefact_path"]
