@@ -1,0 +1,294 @@
+"""The ``Explainer``: one fitted model's top-K lists with every reason and its context.
+
+Built once per run (the split's lookups come from ``Catalogue``), then queried per stored
+user or ad-hoc history. It ranks the catalogue exactly as evaluation does and hands the
+listed items to the reason modules (``history``, ``taste``, ``breakdown``,
+``counterfactual``) and to ``context``; the reasons themselves live there.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.explain.breakdown import breakdown_reason
+from recsys_engine.explain.catalogue import Catalogue
+from recsys_engine.explain.content import ContentTower
+from recsys_engine.explain.context import similar_users
+from recsys_engine.explain.counterfactual import counterfactuals
+from recsys_engine.explain.history import history_reason, item_vectors
+from recsys_engine.explain.results import RESCORED, ItemExplanation, Reason, Recommendations
+from recsys_engine.explain.taste import taste_reasons
+from recsys_engine.models.base import Recommender, top_k
+
+#: Models that learn one embedding per training user (cannot score new histories).
+USER_EMBEDDING_MODELS = ("neumf", "mf_explicit")
+
+
+class Explainer(Catalogue):
+    """Explanations for one fitted model on one split (build once, query many times).
+
+    Args:
+        model: fitted model.
+        data: the split the model was trained on (``evaluation.load_split_data``).
+        run_id: the run (for labels only).
+        interactions: ``Store.coded_interactions(dataset, split)`` arrays (for ratings and
+            dates of the history table), or None.
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        data: Any,
+        *,
+        run_id: int | None = None,
+        interactions: dict[str, Any] | None = None,
+    ):
+        self.model = model
+        self.run_id = run_id
+        n_items = len(np.asarray(data.train.item_ids, dtype=object))
+        if model.item_ids is not None and len(model.item_ids) != n_items:
+            raise RecsysError(f"model has {len(model.item_ids)} items but the split has {n_items}")
+        super().__init__(data, interactions)
+        self.per_user = model.name in USER_EMBEDDING_MODELS
+        self._content = ContentTower.from_model(model, data.train.items, self.item_ids)
+        self._vectors = item_vectors(model) if self.per_user else None
+
+    @classmethod
+    def from_run(cls, store: Any, run_id: int) -> Explainer:
+        """Load a succeeded run's model and split."""
+        from recsys_engine.evaluation import EvalOptions, load_run_model, load_split_data
+
+        run = store.get_run(run_id)
+        model = load_run_model(store, run_id)
+        opts = EvalOptions.from_dict(run["options"])
+        data = load_split_data(store, run["split_id"], opts.positive_threshold)
+        arrays = store.coded_interactions(run["dataset_id"], run["split_id"])
+        return cls(model, data, run_id=int(run_id), interactions=arrays)
+
+    @property
+    def can_edit_history(self) -> bool:
+        """Whether the model scores histories it never saw (what-if, new users)."""
+        return not self.per_user
+
+    # -- recommendations ---------------------------------------------------------------------
+    def recommend_user(self, user_id: str, k: int = 10, explain: bool = True) -> Recommendations:
+        """Top-``k`` of a stored user, exactly as evaluation ranked it (history = training
+        fold, training and validation items excluded), with hit flags from the test fold."""
+        row = self.user_row(user_id)
+        history = self.train[row]
+        exclude = self.seen[row]
+        test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
+        return self._recommend(history, exclude, k, explain, test, user_id=str(user_id), row=row)
+
+    def recommend_history(
+        self,
+        item_ids: Any,
+        k: int = 10,
+        explain: bool = True,
+        user_id: str | None = None,
+    ) -> Recommendations:
+        """Top-``k`` for an ad-hoc history (a new user or an edited one), explained.
+
+        Args:
+            item_ids: the history (each item weight 1).
+            k: list length.
+            explain: compute the reasons.
+            user_id: when the history is an edited stored user, hits come from their test
+                fold.
+
+        Raises:
+            RecsysError: the model learns per-user embeddings and cannot score a new
+                history, or the history is empty for a history-based model.
+        """
+        if self.per_user:
+            raise RecsysError(
+                f"model {self.model.name!r} learns one embedding per training user, so it "
+                "cannot score a new or edited history without retraining; use a "
+                "history-based model (ease, itemknn, two_tower, content, hybrid, popularity)"
+            )
+        idx = np.unique(self.item_index(item_ids)) if len(item_ids) else np.array([], int)
+        if len(idx) == 0 and self.model.name != "popularity":
+            raise ConfigError("the history is empty: pick at least one item")
+        history = sp.csr_matrix(
+            (np.ones(len(idx), dtype=np.float32), (np.zeros(len(idx), int), idx)),
+            shape=(1, len(self.item_ids)),
+        )
+        test: set[int] | None = None
+        row = None
+        if user_id is not None:
+            row = self.user_row(user_id)
+            test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
+        return self._recommend(
+            history, history, k, explain, test, user_id=user_id, row=row, adhoc=True
+        )
+
+    def similar_items(self, item_id: str, k: int = 10) -> pd.DataFrame:
+        """Nearest items in the model's item space (rank, item_id, title, categories, score).
+
+        History-based models: the items a one-item history of ``item_id`` scores highest;
+        per-user-embedding models: cosine of their item embeddings.
+        """
+        item = int(self.item_index([item_id])[0])
+        if self.per_user:
+            if self._vectors is None:
+                raise RecsysError(f"model {self.model.name!r} exposes no item vectors")
+            v = self._vectors
+            sims = v @ v[item]
+            sims[item] = -np.inf
+            items, scores = top_k(sims[None, :], k)
+            items, scores = items[0], scores[0]
+        else:
+            items, scores = self.model.similar_items(item, k)
+        keep = items >= 0
+        items, scores = items[keep], scores[keep]
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(items) + 1),
+                "item_id": self.item_ids[items].astype(str),
+                "title": self.titles[items],
+                "categories": [", ".join(self.categories[i]) for i in items],
+                "score": scores.astype(float),
+            }
+        )
+
+    # -- core ----------------------------------------------------------------------------------
+    def _recommend(
+        self,
+        history: sp.csr_matrix,
+        exclude: sp.csr_matrix,
+        k: int,
+        explain: bool,
+        test: set[int] | None,
+        *,
+        user_id: str | None,
+        row: int | None,
+        adhoc: bool = False,
+    ) -> Recommendations:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ConfigError(f"k must be a positive integer (got {k!r})")
+        t0 = time.perf_counter()
+        model = self.model
+        history = sp.csr_matrix(history, dtype=np.float32)
+        history.sort_indices()
+        scores = np.array(model.score(history), dtype=np.float32)
+        if not model.can_score(history)[0] or not np.isfinite(scores).all():
+            who = f"user {user_id!r}" if user_id is not None else "this history"
+            raise RecsysError(
+                f"model {model.name!r} cannot score {who}: it has no training history the "
+                "model knows"
+            )
+        scores[0, exclude.indices] = -np.inf
+        top, top_scores = top_k(scores, int(k))
+        keep = top[0] >= 0
+        top, top_scores = top[0][keep], top_scores[0][keep]
+        notes: list[str] = []
+        reasons: list[list[Reason]] = [[] for _ in top]
+        order: list[np.ndarray] = [np.array([], dtype=np.int64) for _ in top]
+        if explain and len(top):
+            reasons, order = self._explain(history, exclude, top, top_scores, scores[0], notes)
+        items = []
+        for r, (i, s) in enumerate(zip(top, top_scores, strict=True)):
+            n_sim, n_chose = similar_users(
+                self._train_csc, order[r][:3], int(i), None if adhoc else row
+            )
+            items.append(
+                ItemExplanation(
+                    item_id=str(self.item_ids[i]),
+                    title=str(self.titles[i]),
+                    categories=list(self.categories[i]),
+                    rank=r + 1,
+                    score=float(s),
+                    hit=None if test is None else bool(int(i) in test),
+                    popularity=int(self.popularity[i]),
+                    popularity_percentile=round(float(self.percentile[i]), 1),
+                    similar_users=n_sim,
+                    similar_users_chose=n_chose,
+                    reasons=reasons[r],
+                )
+            )
+        return Recommendations(
+            model=model.name,
+            run_id=self.run_id,
+            user_id=user_id,
+            history=self.item_ids[history.indices].astype(str).tolist(),
+            k=int(k),
+            items=items,
+            seconds=time.perf_counter() - t0,
+            notes=notes,
+        )
+
+    def _explain(
+        self,
+        history: sp.csr_matrix,
+        exclude: sp.csr_matrix,
+        top: np.ndarray,
+        top_scores: np.ndarray,
+        all_scores: np.ndarray,
+        notes: list[str],
+    ) -> tuple[list[list[Reason]], list[np.ndarray]]:
+        """Every reason of every listed item; returns reasons and attribution orders."""
+        k = len(top)
+        model = self.model
+        reasons: list[list[Reason]] = [[] for _ in range(k)]
+        orders: list[np.ndarray] = []
+        parts: list[dict[str, float] | None] = []
+        for r, item in enumerate(top):
+            reason, order, part = history_reason(
+                model,
+                history,
+                int(item),
+                float(top_scores[r]),
+                item_ids=self.item_ids,
+                titles=self.titles,
+                vectors=self._vectors,
+                per_user=self.per_user,
+            )
+            reasons[r].append(reason)
+            orders.append(order)
+            parts.append(part)
+        taste = taste_reasons(
+            model,
+            history,
+            top,
+            top_scores,
+            notes,
+            per_user=self.per_user,
+            content=self._content,
+            cat_matrix=self._cat_matrix,
+            cat_names=self._cat_names,
+        )
+        for r, reason in enumerate(taste):
+            if reason is not None:
+                reasons[r].append(reason)
+        for r, part in enumerate(parts):
+            if part:
+                reasons[r].append(breakdown_reason(part, float(top_scores[r]), model.name))
+        if self.per_user:
+            notes.append(
+                f"'What would change it' needs re-scoring an edited history, which "
+                f"{model.name} cannot do (one embedding per training user)."
+            )
+        elif model.name == "popularity":
+            for r in range(k):
+                reasons[r].append(
+                    Reason(
+                        "counterfactual",
+                        "What would change it",
+                        RESCORED,
+                        "No change to the history changes this list: popularity ranks "
+                        "the same items for everyone.",
+                    )
+                )
+        else:
+            changes = counterfactuals(
+                model, history, exclude, top, orders, item_ids=self.item_ids, titles=self.titles
+            )
+            for r, reason in enumerate(changes):
+                reasons[r].append(reason)
+        return reasons, orders

@@ -1,0 +1,151 @@
+"""Reason 1, "Because you interacted with …": each history item's share of the score.
+
+*Exact* for models whose score is additive over the history (EASE, ItemKNN and the
+history-pooled towers: ``model.explain``); for per-user-embedding models (NeuMF, explicit
+MF) the history items nearest to the item by item-embedding cosine, *post hoc*. The
+history items in attribution order feed the counterfactual search and the similar-users
+context; the model's score parts, when it reports them, feed the score breakdown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.errors import RecsysError
+from recsys_engine.explain.breakdown import mf_parts
+from recsys_engine.explain.results import EXACT, POST_HOC, Reason
+from recsys_engine.explain.wording import join_names
+from recsys_engine.models.base import Recommender
+
+
+def history_reason(
+    model: Recommender,
+    history: sp.csr_matrix,
+    item: int,
+    score: float,
+    *,
+    item_ids: np.ndarray,
+    titles: np.ndarray,
+    vectors: np.ndarray | None,
+    per_user: bool,
+) -> tuple[Reason, np.ndarray, dict[str, float] | None]:
+    """The "because" reason, the history items in attribution order, breakdown parts."""
+    title = "Because you interacted with …"
+    if per_user:
+        return post_hoc_history(model, history, item, title, item_ids, titles, vectors)
+    ex = model.explain(history, item)
+    parts = dict(getattr(ex, "parts", {}) or {}) or None
+    if model.name == "popularity":
+        return (
+            Reason(
+                "history",
+                title,
+                EXACT,
+                "Your history plays no part: this model recommends the most popular "
+                "items to everyone.",
+                check={"score": score, "base": float(ex.base), "history_part": 0.0},
+            ),
+            np.array([], dtype=np.int64),
+            None,
+        )
+    hist = np.asarray(ex.history_items)
+    contrib = np.asarray(ex.contributions, dtype=np.float64)
+    total = float(ex.base) + float(contrib.sum())
+    personal = total - float(ex.base)
+    idx = np.argsort(-contrib, kind="stable")
+    rows = [
+        {
+            "item_id": str(item_ids[hist[j]]),
+            "title": str(titles[hist[j]]),
+            "contribution": float(contrib[j]),
+            "share": float(contrib[j] / personal) if abs(personal) > 1e-12 else None,
+        }
+        for j in idx
+    ]
+    positive = [r for r in rows if r["contribution"] > 0]
+    if positive:
+        names = join_names(
+            [
+                r["title"] + ("" if r["share"] is None else f" ({r['share']:.0%})")
+                for r in positive[:3]
+            ]
+        )
+        summary = f"Mostly because of {names} (share of the history-driven score)."
+    else:
+        summary = "No history item pushes this item up; it is here for its baseline score."
+    order = hist[idx][contrib[idx] > 0]
+    check = {
+        "score": score,
+        "base": float(ex.base),
+        "sum_of_parts": total,
+        "residual": abs(total - score),
+    }
+    fidelity = EXACT if ex.exact else POST_HOC
+    return Reason("history", title, fidelity, summary, rows, check), order, parts
+
+
+def post_hoc_history(
+    model: Recommender,
+    history: sp.csr_matrix,
+    item: int,
+    title: str,
+    item_ids: np.ndarray,
+    titles: np.ndarray,
+    vectors: np.ndarray | None,
+) -> tuple[Reason, np.ndarray, dict[str, float] | None]:
+    """History items nearest to ``item`` by item-embedding cosine (per-user models)."""
+    parts = None
+    try:
+        parts = dict(getattr(model.explain(history, item), "parts", {}) or {}) or None
+    except RecsysError:
+        parts = None
+    if parts is None and model.name == "mf_explicit":
+        parts = mf_parts(model, history, item)
+    hist = history.indices
+    if vectors is None:
+        return (
+            Reason(
+                "history",
+                title,
+                None,
+                f"Not available: {model.name} exposes no item vectors to compare "
+                "your history with.",
+            ),
+            np.array([], dtype=np.int64),
+            parts,
+        )
+    sims = vectors[hist] @ vectors[item]
+    idx = np.argsort(-sims, kind="stable")
+    rows = [
+        {
+            "item_id": str(item_ids[hist[j]]),
+            "title": str(titles[hist[j]]),
+            "similarity": float(sims[j]),
+        }
+        for j in idx
+    ]
+    top3 = join_names([r["title"] for r in rows[:3]])
+    summary = (
+        f"Closest to {top3} in the model's item space (cosine of item embeddings). This "
+        "model scores users by a learned user vector, so this is an after-the-fact "
+        "reading, not the model's own reason."
+    )
+    order = hist[idx][sims[idx] > 0]
+    return Reason("history", title, POST_HOC, summary, rows), order, parts
+
+
+def item_vectors(model: Any) -> np.ndarray | None:
+    """Unit-norm item embeddings of a per-user-embedding model (None when absent)."""
+    a = getattr(model, "arrays", None) or {}
+    if "q" in a:
+        v = np.asarray(a["q"], dtype=np.float64)
+    elif "gmf_item" in a:
+        parts = [np.asarray(a[k], dtype=np.float64) for k in ("gmf_item", "mlp_item") if k in a]
+        parts = [p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12) for p in parts]
+        v = np.hstack(parts)
+    else:
+        return None
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
