@@ -1,0 +1,377 @@
+"""The new user's journey (issues 6 and 8) in headless Debian chromium, end to end.
+
+A fresh server (temporary database; the demo dataset loads on first start) → Train: the
+default split and "Train all reference models" → Compare: the leaderboard, an A/B test of
+popularity (A) against EASE (B) with a verdict and the HTML report → Explain: the EASE run's
+item cards with a "Why this item?" reason badged *exact*, and a new user built from a few
+titles in the what-if panel.
+
+A failing journey leaves screenshots in ``test-artifacts/<test>.png``; a passing one saves
+``journey-compare.png`` and ``journey-explain*.png`` there for review. Run only the browser
+journeys with ``pytest -m browser``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 60_000  # one interaction (a rerun) on a loaded 2-core machine
+TRAIN_TIMEOUT_S = 90  # the three reference models take a few seconds on the demo data
+DEMO = "Demo: movie nights"
+REFERENCE = ("popularity", "itemknn", "ease")
+FINAL = ("succeeded", "failed", "cancelled", "interrupted")
+WHAT_IF_TITLES = ("Realm", "Trap", "A Crystal Prophecy")  # demo items 2, 4 and 7
+
+
+# -- server and browser -------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with an empty database: a first start."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
+    pytest.importorskip("playwright.sync_api")
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    env = {**os.environ, "RECSYS_DB": str(tmp_path / "db.duckdb")}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port), "--server.headless", "true",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited ({proc.returncode}):\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not healthy after 60 s:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def page(server: str, request: pytest.FixtureRequest):
+    """A new session's page; on failure a screenshot goes to test-artifacts/<test>.png."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        pg = context.new_page()
+        failed_before = request.session.testsfailed
+        yield pg
+        # The call phase has been reported by now, so a failure already counts here.
+        if request.session.testsfailed > failed_before:
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+            try:
+                snap(pg, name)
+            except Exception as exc:  # the page may be gone; the test's own error matters
+                print(f"could not save a failure screenshot: {exc}")
+        context.close()
+        browser.close()
+
+
+# -- helpers ------------------------------------------------------------------------------
+def settle(pg) -> None:
+    """Wait until no script run is in progress and no element is a loading placeholder."""
+    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
+    pg.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')")
+
+
+def snap(pg, name: str) -> Path:
+    """Screenshot the whole app (the main block scrolls, so stretch the viewport to it)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    size = pg.viewport_size or {"width": 1400, "height": 1000}
+    height = pg.evaluate(
+        "() => { const m = document.querySelector('[data-testid=stMain]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }"
+    )
+    pg.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 8000)})
+    pg.wait_for_timeout(300)  # let plotly and the data grids re-lay out
+    pg.screenshot(path=str(path), full_page=True)
+    pg.set_viewport_size(size)
+    return path
+
+
+def assert_no_exception(pg) -> None:
+    boxes = pg.locator("[data-testid=stException]")
+    assert boxes.count() == 0, boxes.all_inner_texts()
+
+
+def heading(pg, name: str):
+    return pg.get_by_role("heading", name=name, exact=True)
+
+
+def open_page(pg, name: str, title: str | None = None) -> None:
+    """Click a sidebar navigation link and wait for the page to finish rendering."""
+    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=re.compile(f"{name}$")).click()
+    heading(pg, title or name).wait_for()
+    settle(pg)
+    assert_no_exception(pg)
+
+
+def combobox(pg, label: str):
+    return pg.get_by_role("combobox", name=label, exact=True)
+
+
+def choose(pg, label: str, option: str | re.Pattern, typed: str | None = None) -> None:
+    """Open a select box (or multiselect) by its label and click the matching option.
+
+    ``typed`` is typed into the box first, to filter long lists (the option may be
+    virtualised out of the DOM otherwise).
+    """
+    box = combobox(pg, label)
+    # A list opened while the page still scrolls the box into view closes at once: scroll
+    # first, and open it again if it did not stay open.
+    for _ in range(3):
+        box.scroll_into_view_if_needed()
+        pg.wait_for_timeout(300)
+        box.click()
+        try:
+            pg.wait_for_function(
+                "el => el.getAttribute('aria-expanded') === 'true'",
+                arg=box.element_handle(),
+                timeout=3_000,
+            )
+            break
+        except Exception:
+            pg.keyboard.press("Escape")
+    else:
+        pytest.fail(f"the option list of {label!r} does not open")
+    if typed:
+        box.fill(typed)
+    pg.get_by_role("option").filter(has_text=option).first.click()
+    settle(pg)
+
+
+def status_line(pg, run_id: int, status: str):
+    return pg.locator("[data-testid=stMarkdownContainer]").filter(
+        has_text=re.compile(rf"\bRun {run_id} · \w+ — {status}\b")
+    )
+
+
+def shown_status(pg, run_id: int) -> str | None:
+    """The status a run's card shows now (None when the card is not on the page)."""
+    line = status_line(pg, run_id, r"\w+")
+    try:
+        if line.count() == 0:
+            return None
+        text = line.first.inner_text(timeout=2_000)
+    except Exception:  # the monitor fragment re-rendered while we read
+        return None
+    found = re.search(r" — (\w+)", text)
+    return found.group(1) if found else None
+
+
+def wait_succeeded(pg, run_ids: list[int]) -> None:
+    """Wait until every run's card says succeeded; fail early if one ends otherwise."""
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    shown: dict[int, str | None] = {}
+    while time.monotonic() < deadline:
+        shown = {rid: shown_status(pg, rid) for rid in run_ids}
+        if all(s == "succeeded" for s in shown.values()):
+            return
+        bad = {rid: s for rid, s in shown.items() if s in FINAL and s != "succeeded"}
+        if bad:
+            pytest.fail(f"runs ended badly: {bad}")
+        pg.wait_for_timeout(500)
+    pytest.fail(f"runs not all succeeded after {TRAIN_TIMEOUT_S} s: {shown}")
+
+
+def grid_rows(grid) -> list[dict[str, str]]:
+    """Rows of an st.dataframe, from the grid's accessible table (the grid is a canvas)."""
+    grid.locator("[role=gridcell]").first.wait_for(state="attached")
+    headers = [h.strip() for h in grid.locator("[role=columnheader]").all_inner_texts()]
+    rows = []
+    for row in grid.locator("tbody [role=row]").all():
+        cells = [c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()]
+        rows.append(dict(zip(headers[-len(cells) :], cells, strict=True)))
+    return rows
+
+
+def cards(pg) -> list[tuple[int, str]]:
+    """(rank, title) of the Explain page's item cards, from their ``#n · title`` heads."""
+    heads = pg.locator("[data-testid=stMarkdownContainer]").filter(has_text=re.compile(r"^#\d+ · "))
+    found = [re.match(r"#(\d+) · (.*)", t.strip()) for t in heads.all_inner_texts()]
+    return [(int(m.group(1)), m.group(2).strip()) for m in found]
+
+
+# -- the journey --------------------------------------------------------------------------
+def test_new_user_trains_compares_and_explains(server: str, page) -> None:
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+
+    # Home: the demo dataset is there on first start.
+    page.goto(server)
+    heading(page, "Recsys Workbench").wait_for()
+    settle(page)
+    assert_no_exception(page)
+    assert combobox(page, "Active dataset").input_value().startswith(DEMO)
+
+    # Train: the default split, then the three reference models in one click.
+    open_page(page, "Train")
+    split = combobox(page, "Split")
+    assert split.input_value() == "New split…"
+    page.get_by_role("button", name="Create split", exact=True).click()
+    heading(page, "2 · Models").wait_for()
+    settle(page)
+    split_label = split.input_value()
+    assert split_label.startswith("random"), split_label
+    page.get_by_role("button", name="Train all reference models", exact=True).click()
+    note = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Queued run")
+    note.wait_for()
+    ids = [int(i) for i in re.findall(r"\d+", note.inner_text().split(".")[0])]
+    assert len(ids) == 3, note.inner_text()
+    wait_succeeded(page, ids)
+    models = {}
+    for rid in ids:
+        text = status_line(page, rid, "succeeded").first.inner_text()
+        models[re.search(rf"Run {rid} · (\w+)", text).group(1)] = rid
+    assert set(models) == set(REFERENCE), models
+    assert_no_exception(page)
+    timings["train"] = time.monotonic() - t0
+
+    # Compare: the leaderboard lists the three runs.
+    t1 = time.monotonic()
+    open_page(page, "Compare")
+    assert "3 finished runs" in combobox(page, "Split").input_value()
+    heading(page, "Leaderboard").wait_for()
+    board = grid_rows(page.locator("[data-testid=stDataFrame]").first)
+    assert {r["Run"] for r in board} == {str(i) for i in ids}, board
+    assert {r["Model"].rstrip(" ★") for r in board} == set(REFERENCE), board
+    assert all(r["Model"].endswith("★") for r in board), board  # all reference models
+    assert all(re.match(r"0\.\d{3}", r["NDCG@10"]) for r in board), board
+
+    # A/B: baseline A = popularity, candidate B = ease.
+    heading(page, "A/B test: is the candidate really better?").wait_for()
+    choose(page, "Baseline A (what you have today)", f"popularity (run {models['popularity']})")
+    choose(page, "Candidate B (what you might switch to)", f"ease (run {models['ease']})")
+    assert combobox(page, "Baseline A (what you have today)").input_value() == (
+        f"popularity (run {models['popularity']})"
+    )
+    assert combobox(page, "Candidate B (what you might switch to)").input_value() == (
+        f"ease (run {models['ease']})"
+    )
+    page.get_by_role("button", name="Compare A and B", exact=True).click()
+    verdict = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="raises")
+    verdict.wait_for()
+    settle(page)
+    assert_no_exception(page)
+    sentence = verdict.get_by_role("heading").inner_text().strip()  # not the icon's name
+    assert sentence.startswith(f"ease (run {models['ease']}) raises NDCG@10 by "), sentence
+    assert f"over popularity (run {models['popularity']})" in sentence, sentence
+    badge = page.locator("[data-testid=stMain]").get_by_text("Better", exact=True)
+    assert badge.count() >= 1, "no 'Better' verdict badge"
+    page.get_by_role("button", name="Download the report (HTML)").wait_for()
+    snap(page, "journey-compare")  # for review
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download the report (HTML)").click()
+    download = info.value
+    assert download.suggested_filename == (
+        f"compare_run{models['popularity']}_vs_run{models['ease']}.html"
+    )
+    report = Path(download.path()).read_text(encoding="utf-8")
+    assert "<html" in report.lower()
+    assert sentence in html.unescape(report), sentence
+    timings["compare"] = time.monotonic() - t1
+
+    # Explain: the EASE run's cards, a "Why this item?" reason badged exact.
+    t2 = time.monotonic()
+    open_page(page, "Explain")
+    choose(page, "Model run", re.compile(rf"^Run {models['ease']} · ease · "))
+    assert re.match(rf"Run {models['ease']} · ease · ", combobox(page, "Model run").input_value())
+    page.get_by_role("heading", name=re.compile(r"^Top \d+ for user ")).wait_for()
+    settle(page)
+    assert_no_exception(page)
+    ranks = [rank for rank, _ in cards(page)]
+    assert ranks == list(range(1, 11)), ranks
+    first = (
+        page.locator("[data-testid=stExpander]")
+        .filter(has=page.locator("summary", has_text="Why this item?"))
+        .first
+    )
+    first.locator("summary").click()
+    reason = first.locator("[data-testid=stMarkdownContainer]").filter(
+        has_text=re.compile(r"^Because you interacted with")
+    )
+    reason.first.wait_for()
+    badge = reason.first.inner_text().strip()  # the title, then its fidelity badge
+    assert re.search(r"\bexact$", badge), badge
+    settle(page)
+    assert_no_exception(page)
+    snap(page, "journey-explain")  # for review
+
+    # What-if: a new user picks three titles and gets a list.
+    view = page.get_by_role("radiogroup", name="View").get_by_role(
+        "radio", name="What-if / new user"
+    )
+    view.click()  # a segmented control: its options are radios
+    heading(page, "What-if: build a history").wait_for()
+    settle(page)
+    page.get_by_text("Pick a few items to see recommendations for a new user.").wait_for()
+    history = "History (search items by title; add or remove to see the list change)"
+    for n, title in enumerate(WHAT_IF_TITLES, start=1):
+        choose(page, history, re.compile(rf"^{re.escape(title)} \(\d+\)$"), typed=title)
+        page.keyboard.press("Escape")  # close the option list
+        page.get_by_text(re.compile(rf"^{n} items? · answered in \d+ ms$")).wait_for()
+        settle(page)
+    assert_no_exception(page)
+    shown = cards(page)
+    assert [rank for rank, _ in shown] == list(range(1, 11)), shown
+    titles = {title for _, title in shown}
+    assert not titles & set(WHAT_IF_TITLES), shown  # the history is not recommended back
+    snap(page, "journey-explain-whatif")  # for review
+    timings["explain"] = time.monotonic() - t2
+    print("timings:", {k: f"{v:.1f} s" for k, v in timings.items()})
