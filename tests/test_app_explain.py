@@ -40,7 +40,7 @@ def test_user_cards_with_explanations_and_what_if(app):
     assert any("Why this item?" == e.label for e in at.expander)
     assert any("Because you interacted with" in t and ":green-badge[exact]" in t for t in texts)
     assert any("What would change it" in t and "re-scoring" in t for t in texts)
-    assert any("Hit" in t or "Miss" in t for t in texts)
+    assert any("Hit" in t or "held-out" in t for t in texts)
     assert at.dataframe  # the history table and reason tables
 
     at.button(key="random_user_1").click().run()

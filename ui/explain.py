@@ -212,9 +212,9 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
                 if item.hit is None:
                     badge = ""
                 elif item.hit:
-                    badge = ":green-badge[:material/check: Hit]"
+                    badge = ":green-badge[:material/check: Hit: chosen later]"
                 else:
-                    badge = ":gray-badge[Miss]"
+                    badge = ":gray-badge[not in held-out data]"
                 st.markdown(f"{badge} score **{item.score:.3g}** · {md_escape(cats)}")
                 with st.expander("Why this item?"):
                     show_reasons(item, f"{key}_{pos}")
