@@ -39,6 +39,8 @@ from recsys_engine.models.base import (
 )
 
 DEFAULT_KS = (5, 10, 20)
+#: Length of the stored top-K list of every test user (metric@K curves up to 50).
+RECOMMENDATION_DEPTH = 50
 _Z95 = 1.959963984540054
 
 
@@ -47,7 +49,7 @@ class EvalOptions:
     """How a run is evaluated (stored with the run as ``options``).
 
     Attributes:
-        ks: cut-offs; recommendations are stored for max(ks).
+        ks: cut-offs; recommendations are stored for max(max(ks), RECOMMENDATION_DEPTH).
         positive_threshold: when set, only interactions with rating ≥ threshold are
             positives, for training and for test relevance.
         batch_size: users scored at once (memory ∝ batch_size × n_items).
@@ -272,7 +274,9 @@ def evaluate(
     """
     opts = options or EvalOptions()
     t0 = time.perf_counter()
-    kmax = max(opts.ks)
+    # Lists are kept to RECOMMENDATION_DEPTH (at least the largest K) so metric@K curves up
+    # to K = 50 can be drawn later from the stored recommendations.
+    kmax = max(max(opts.ks), RECOMMENDATION_DEPTH)
     train, test = data.train.matrix, data.test
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     n = len(users)

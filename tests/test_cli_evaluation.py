@@ -117,7 +117,8 @@ def test_split_train_evaluate_runs_export(capsys, db, tmp_path):
         assert len(frame) == result["rows"] > 0
     recs = pd.read_csv(tmp_path / "recommendations.csv")
     assert set(recs.columns) == {"user_id", "rank", "item_id", "score"}
-    assert (recs.groupby("user_id").size() == 7).all()
+    sizes = recs.groupby("user_id").size()  # lists keep RECOMMENDATION_DEPTH (50) or all left
+    assert ((sizes >= 7) & (sizes <= 50)).all()
 
     out = tmp_path / "split.csv"
     result, _ = run_json(capsys, db, "export", "--split", str(split["split_id"]), "--out", str(out))

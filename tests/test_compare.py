@@ -256,7 +256,7 @@ def test_leaderboard_and_curves(runs):
     best = lb.best_runs(board)
     assert best["ndcg"] == int(board.loc[board["ndcg"].idxmax(), "run_id"])
     curves, depths = lb.metric_curves(store, list(ids.values()))
-    assert set(depths.values()) == {20}
+    assert set(depths.values()) == {50}  # RECOMMENDATION_DEPTH
     for rid in ids.values():
         stored = store.run_metrics(rid).query("metric == 'ndcg' and k == 10")["value"].iloc[0]
         drawn = curves.query("run_id == @rid and metric == 'ndcg' and k == 10")["value"].iloc[0]
