@@ -39,3 +39,33 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"shared dataset {name} not available at {path}")
     return path
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One Playwright + Debian chromium for the whole run.
+
+    Playwright's sync API allows one running instance per thread, so every browser test
+    file shares this one instead of starting its own.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

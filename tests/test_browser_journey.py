@@ -97,28 +97,23 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(server: str, request: pytest.FixtureRequest):
+def page(server: str, request: pytest.FixtureRequest, chromium_browser):
     """A new session's page; on failure a screenshot goes to test-artifacts/<test>.png."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(
-            viewport={"width": 1400, "height": 1000}, accept_downloads=True
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        pg = context.new_page()
-        failed_before = request.session.testsfailed
-        yield pg
-        # The call phase has been reported by now, so a failure already counts here.
-        if request.session.testsfailed > failed_before:
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-            try:
-                snap(pg, name)
-            except Exception as exc:  # the page may be gone; the test's own error matters
-                print(f"could not save a failure screenshot: {exc}")
-        context.close()
-        browser.close()
+    context = chromium_browser.new_context(  # shared browser (tests/conftest.py)
+        viewport={"width": 1400, "height": 1000}, accept_downloads=True
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    failed_before = request.session.testsfailed
+    yield pg
+    # The call phase has been reported by now, so a failure already counts here.
+    if request.session.testsfailed > failed_before:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        try:
+            snap(pg, name)
+        except Exception as exc:  # the page may be gone; the test's own error matters
+            print(f"could not save a failure screenshot: {exc}")
+    context.close()
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -115,14 +115,9 @@ def fresh_server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_browser):
     _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+    return chromium_browser
 
 
 @pytest.fixture
