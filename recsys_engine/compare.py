@@ -610,3 +610,30 @@ def compare_runs(
 
 
 # -- leaderboard and curves ---------------------------------------------------------------
+
+
+def segment_caveats(comparison: Comparison, threshold: float = 0.01) -> list[str]:
+    """Plain warnings for segments where B does not follow the overall verdict.
+
+    When the verdict is Better (Worse), every segment whose relative change points the
+    other way by at least ``threshold`` gets one sentence: "worse" when its CI excludes
+    zero, "no clear gain" otherwise. A stakeholder switching models sees who would lose.
+    """
+    if comparison.verdict not in ("Better", "Worse") or comparison.segments.empty:
+        return []
+    sign = 1.0 if comparison.verdict == "Better" else -1.0
+    label = comparison.primary.label
+    out = []
+    for row in comparison.segments.itertuples(index=False):
+        rel = row.rel_change
+        if rel is None or not np.isfinite(rel) or sign * rel > -threshold:
+            continue
+        clear = (row.rel_ci_high < 0) if sign > 0 else (row.rel_ci_low > 0)
+        what = "does worse" if clear else "shows no clear gain"
+        if sign < 0:
+            what = "does better" if clear else "shows no clear loss"
+        out.append(
+            f"{row.segment} ({int(row.users):,} users): B {what} on {label} "
+            f"({_pct(rel)}, 95% CI {_pct(row.rel_ci_low)} to {_pct(row.rel_ci_high)})."
+        )
+    return out

@@ -276,3 +276,25 @@ def test_report_escapes_text_and_inlines_plotly_once(runs):
     csv = per_user_csv(c).decode()
     assert csv.splitlines()[0].startswith("user_id,")
     assert len(csv.splitlines()) == c.primary.n + 1
+
+
+def test_segment_caveats_name_the_segments_that_go_the_other_way():
+    from types import SimpleNamespace
+
+    segments = pd.DataFrame(
+        {
+            "segment": ["new users", "heavy users", "light users"],
+            "users": [81, 300, 200],
+            "rel_change": [-0.065, 0.20, -0.30],
+            "rel_ci_low": [-0.14, 0.10, -0.40],
+            "rel_ci_high": [0.01, 0.30, -0.20],
+        }
+    )
+    primary = SimpleNamespace(label="NDCG@10")
+    better = SimpleNamespace(verdict="Better", segments=segments, primary=primary)
+    notes = cmp.segment_caveats(better)
+    assert len(notes) == 2
+    assert notes[0].startswith("new users (81 users): B shows no clear gain on NDCG@10 (-6.5%")
+    assert notes[1].startswith("light users (200 users): B does worse")
+    neutral = SimpleNamespace(verdict="Neutral", segments=segments, primary=primary)
+    assert cmp.segment_caveats(neutral) == []

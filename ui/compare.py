@@ -352,6 +352,8 @@ def ab_result(split_id: int, req: dict) -> None:
     box(f"#### {result.sentence}", icon=icon)
     for note in result.notes:
         st.caption(note)
+    for caveat in cmp.segment_caveats(result, req["threshold"]):
+        st.warning(f"Not everyone gains — {caveat}", icon=":material/group:")
     p = result.primary
     c = st.columns(4)
     c[0].metric(f"{p.label} · A", f"{p.mean_a:.4f}")
