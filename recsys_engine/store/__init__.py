@@ -84,6 +84,14 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
         self._con.close()
 
     def _migrate(self) -> None:
+        """Create or upgrade the schema; a file already at ``SCHEMA_VERSION`` is not
+        written to at all (opening a database must not change it)."""
+        cur = self.cursor()
+        has_meta = cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchall()[0][0]
+        if has_meta and self.schema_version() == SCHEMA_VERSION:
+            return
         with self.transaction() as cur:
             for stmt in DDL:
                 cur.execute(stmt)
