@@ -1,0 +1,235 @@
+"""Scale benchmark (issue 4): the whole pipeline on a MovieLens-20M-shaped dataset.
+
+Generates a synthetic ``ratings.csv`` shaped like MovieLens-20M (default 20,000,263 rows,
+138,493 users, 26,744 items; Zipf-like item popularity, log-normal user activity, unique
+(user, item) pairs, half-star ratings 0.5–5, unix-second timestamps) in a temp dir — in a
+child process, so generation does not count towards the measured peak memory. Then, in this
+one process, it times each stage and reports the process's peak RSS after it:
+
+1. ingest — ``guess_plan([path], store=store)`` + ``load_dataset(store, plan)`` into a
+   file-backed ``Store`` in the temp dir;
+2. split — ``create_split(store, dataset_id, SplitConfig(test_fraction=0.2, seed=42))``;
+3. two_tower — ``queue_run(..., "two_tower", {"epochs": 1, "patience": 0, ...})`` then
+   ``execute_run``: one training epoch plus the full-ranking evaluation; fit and evaluation
+   are split using the run row's ``fit_seconds`` / ``eval_seconds``.
+
+Run from the repository root::
+
+    .venv/bin/python bench/scale.py                     # full 20M size
+    .venv/bin/python bench/scale.py --rows 2000000      # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+ML20M_ROWS, ML20M_USERS, ML20M_ITEMS = 20_000_263, 138_493, 26_744
+RSS_LIMIT_GIB = 16.0
+#: half-star ratings and rough MovieLens-like frequencies
+RATING_VALUES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
+RATING_WEIGHTS = (1.1, 3.4, 1.4, 7.2, 4.4, 21.3, 10.5, 27.7, 7.6, 15.4)
+TIME_START, TIME_END = 822_873_600, 1_427_846_400  # 1996-01-29 .. 2015-04-01
+
+
+def peak_rss_gib() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+# -- data generation (runs in a child process) ---------------------------------------------
+def make_pairs(rows: int, users: int, items: int, seed: int):
+    """``rows`` distinct (user index, item index) pairs with skewed user/item marginals."""
+    import numpy as np
+
+    if rows > users * items:
+        raise SystemExit(f"--rows {rows} exceeds the {users * items} possible pairs")
+    rng = np.random.default_rng(seed)
+    # item popularity ~ Zipf over a random ranking; user activity ~ log-normal
+    item_p = 1.0 / (np.arange(items) + 10.0) ** 1.0
+    item_p = item_p[rng.permutation(items)]
+    item_p /= item_p.sum()
+    user_p = rng.lognormal(0.0, 1.0, users)
+    user_p /= user_p.sum()
+    item_cdf, user_cdf = np.cumsum(item_p), np.cumsum(user_p)
+
+    codes = np.empty(0, dtype=np.int64)
+    want = rows
+    for _ in range(50):
+        n = int(want * 1.15) + 1024
+        u = np.minimum(np.searchsorted(user_cdf, rng.random(n)), users - 1)
+        i = np.minimum(np.searchsorted(item_cdf, rng.random(n)), items - 1)
+        codes = np.unique(np.concatenate([codes, u.astype(np.int64) * items + i]))
+        want = rows - len(codes)
+        if want <= 0:
+            break
+    else:  # heavy collisions: fill the rest uniformly
+        while len(codes) < rows:
+            extra = rng.integers(0, users * items, rows - len(codes) + 1024, dtype=np.int64)
+            codes = np.unique(np.concatenate([codes, extra]))
+    codes = rng.choice(codes, size=rows, replace=False)  # random subset, shuffled order
+    return codes // items, codes % items, rng
+
+
+def generate(path: Path, rows: int, users: int, items: int, seed: int) -> dict:
+    """Write ``path`` (CSV with a MovieLens ``ratings.csv`` header)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    t0 = time.perf_counter()
+    u, i, rng = make_pairs(rows, users, items, seed)
+    # ids as in MovieLens: users 1..n, movie ids sparse over a wider range
+    movie_ids = np.sort(rng.choice(np.arange(1, items * 5), size=items, replace=False))
+    w = np.asarray(RATING_WEIGHTS) / sum(RATING_WEIGHTS)
+    table = pa.table(
+        {
+            "userId": (u + 1).astype(np.int32),
+            "movieId": movie_ids[i].astype(np.int32),
+            "rating": np.asarray(RATING_VALUES)[rng.choice(len(w), size=rows, p=w)],
+            "timestamp": rng.integers(TIME_START, TIME_END, size=rows, dtype=np.int64),
+        }
+    )
+    del u, i
+    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=True, quoting_style="none"))
+    return {
+        "seconds": time.perf_counter() - t0,
+        "rows": rows,
+        "users": int(np.unique(table.column("userId").to_numpy()).size),
+        "items": int(np.unique(table.column("movieId").to_numpy()).size),
+        "mb": path.stat().st_size / 1e6,
+    }
+
+
+# -- measured stages -----------------------------------------------------------------------
+def run_stages(workdir: Path, csv: Path, tt_config: dict) -> list[dict]:
+    from recsys_engine.evaluation import execute_run, queue_run
+    from recsys_engine.ingest import guess_plan, load_dataset
+    from recsys_engine.splits import SplitConfig, create_split
+    from recsys_engine.store import Store
+
+    results: list[dict] = []
+
+    def record(stage: str, seconds: float, note: str = "") -> None:
+        rss = peak_rss_gib()
+        results.append({"stage": stage, "seconds": seconds, "rss": rss, "note": note})
+        print(f"  {stage:<22} {seconds:9.1f} s   peak RSS {rss:6.2f} GiB  {note}", flush=True)
+
+    record("start (imports)", 0.0)
+    t0 = time.perf_counter()
+    store = Store(workdir / "scale.duckdb")
+    plan = guess_plan([csv], store=store)
+    loaded = load_dataset(store, plan)
+    record(
+        "1 ingest",
+        time.perf_counter() - t0,
+        f"{loaded.n_interactions:,} rows, {loaded.n_users:,} users, {loaded.n_items:,} items",
+    )
+
+    t0 = time.perf_counter()
+    split_id = create_split(store, loaded.dataset_id, SplitConfig(test_fraction=0.2, seed=42))
+    record("2 split", time.perf_counter() - t0, f"split {split_id}")
+
+    t0 = time.perf_counter()
+    run_id = queue_run(store, split_id, "two_tower", tt_config)
+    try:
+        execute_run(store, run_id)
+    finally:
+        total = time.perf_counter() - t0
+        run = store.get_run(run_id)
+        if run["status"] != "succeeded":
+            record("3 two_tower (failed)", total, str(run.get("error"))[:200])
+    fit_s, eval_s = float(run["fit_seconds"]), float(run["eval_seconds"])
+    other = total - fit_s - eval_s
+    for stage, seconds, note in (
+        ("3a two_tower fit", fit_s, "1 epoch"),
+        ("3b full-ranking eval", eval_s, "all test users"),
+        ("3c load/save/write", other, "split data, artefacts, result rows"),
+    ):
+        results.append({"stage": stage, "seconds": seconds, "rss": None, "note": note})
+        print(f"  {stage:<22} {seconds:9.1f} s   {note}", flush=True)
+    record("3 two_tower total", total, f"run {run_id}")
+    store.close()
+    return results
+
+
+def print_table(results: list[dict]) -> None:
+    print("\n| stage | seconds | peak RSS GiB | peak < 16 GiB |")
+    print("| --- | --- | --- | --- |")
+    for r in results:
+        if r["rss"] is None:
+            print(f"| {r['stage']} | {r['seconds']:.1f} | – | – |")
+        else:
+            ok = "yes" if r["rss"] < RSS_LIMIT_GIB else "**no**"
+            print(f"| {r['stage']} | {r['seconds']:.1f} | {r['rss']:.2f} | {ok} |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=ML20M_ROWS)
+    p.add_argument("--users", type=int, default=ML20M_USERS)
+    p.add_argument("--items", type=int, default=ML20M_ITEMS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=1024, help="two_tower batch_size")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir")
+    p.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.generate_only is not None:  # child process: write the CSV, report as JSON
+        info = generate(args.generate_only, args.rows, args.users, args.items, args.seed)
+        print(json.dumps(info))
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="recsys-scale-"))
+    csv = workdir / "ratings.csv"
+    try:
+        print(f"generating {args.rows:,} rows into {csv} ...", flush=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--generate-only",
+                str(csv),
+                "--rows",
+                str(args.rows),
+                "--users",
+                str(args.users),
+                "--items",
+                str(args.items),
+                "--seed",
+                str(args.seed),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        info = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"  generated in {info['seconds']:.1f} s (separate process): {info['rows']:,} rows, "
+            f"{info['users']:,} users, {info['items']:,} items, {info['mb']:.0f} MB",
+            flush=True,
+        )
+        config = {"epochs": 1, "patience": 0, "batch_size": args.batch_size}
+        print(f"two_tower config: {config}", flush=True)
+        results = run_stages(workdir, csv, config)
+        print_table(results)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
