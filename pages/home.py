@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
+from ui.registry import runs_table
 from ui.resources import datasets_frame, get_store
 from ui.widgets import page_link
 
@@ -48,7 +49,7 @@ st.subheader("Recent runs")
 if runs.empty:
     st.caption("No model has been trained yet. Runs appear here with their status and metrics.")
 else:
-    st.dataframe(runs.head(10), hide_index=True, width="stretch")
+    st.dataframe(runs_table(runs.head(10)), hide_index=True, width="stretch")
 
 st.subheader("Getting started")
 st.markdown(

@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import check_number
+from recsys_engine.models.base import check_bool, check_number
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,7 @@ class FeatureOptions:
 
     def __post_init__(self) -> None:
         for name in ("text", "categories", "numeric"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false (got {getattr(self, name)!r})")
+            check_bool(name, getattr(self, name))
         check_number("max_text_features", self.max_text_features, low=1, integer=True)
         check_number("min_df", self.min_df, low=1, integer=True)
 

@@ -28,6 +28,7 @@ from recsys_engine.models.base import (
     ModelConfig,
     ProgressFn,
     StopFn,
+    check_choice,
     check_number,
     mask_items,
     top_k,
@@ -91,18 +92,6 @@ class KerasTrainConfig(ModelConfig):
             raise ConfigError(
                 f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})"
             )
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
-
-
-def check_bool(name: str, value: Any) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a bool."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false (got {value!r})")
 
 
 class EpochSource(Protocol):

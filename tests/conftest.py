@@ -41,19 +41,6 @@ def shared_dataset(name: str) -> Path:
     return path
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.fixture(scope="session")
 def chromium_browser():
     """One Playwright + Debian chromium for the whole run.
@@ -61,8 +48,9 @@ def chromium_browser():
     Playwright's sync API allows one running instance per thread, so every browser test
     file shares this one instead of starting its own.
     """
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
+    from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

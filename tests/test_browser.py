@@ -9,34 +9,16 @@ context, i.e. a new Streamlit session. A failing journey leaves a screenshot in
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, REPO, serve
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
 ML_SMALL = REPO.parent / "shared" / "data" / "ml-latest-small"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 60_000  # Streamlit reruns on every interaction; a loaded machine is slow
 LOAD_TIMEOUT_MS = 120_000  # validating and loading 100k rows
 PAGES = ["Home", "Data", "Train", "Compare", "Explain", "Models"]
@@ -53,51 +35,11 @@ BROKEN_CSV = (
 
 
 # -- server and browser -------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free port with an empty database; yield its URL."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
-    pytest.importorskip("playwright.sync_api")
-    folder = tmp_path_factory.mktemp("browser_server")
-    port = _free_port()
-    log_path = folder / "server.log"
-    env = {**os.environ, "RECSYS_DB": str(folder / "db.duckdb")}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.headless", "true",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited ({proc.returncode}):\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
+    """One server with an empty database for this file's journeys; yields its URL."""
+    with serve(tmp_path_factory.mktemp("browser_server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

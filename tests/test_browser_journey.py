@@ -14,33 +14,16 @@ journeys with ``pytest -m browser``.
 from __future__ import annotations
 
 import html
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, serve
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 60_000  # one interaction (a rerun) on a loaded 2-core machine
 TRAIN_TIMEOUT_S = 90  # the three reference models take a few seconds on the demo data
 DEMO = "Demo: movie nights"
@@ -50,50 +33,11 @@ WHAT_IF_TITLES = ("Realm", "Trap", "A Crystal Prophecy")  # demo items 2, 4 and 
 
 
 # -- server and browser -------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """``streamlit run app.py`` on a free port with an empty database: a first start."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
-    pytest.importorskip("playwright.sync_api")
-    port = _free_port()
-    log_path = tmp_path / "server.log"
-    env = {**os.environ, "RECSYS_DB": str(tmp_path / "db.duckdb")}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.headless", "true",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited ({proc.returncode}):\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
+    with serve(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

@@ -12,34 +12,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, require_browser, serve
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 60_000  # one interaction (a rerun) on a loaded 2-core machine
 TRAIN_TIMEOUT_S = 120  # a Quick two_tower plus EASE take ~10 s here; leave room for load
 CANCEL_TIMEOUT_MS = 15_000  # the issue's promise: a cancelled run says so within ~15 s
@@ -49,59 +31,10 @@ FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
 # -- servers and browser ------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Run ``streamlit run app.py`` on a free port with an empty database in ``folder``."""
-    port = _free_port()
-    log_path = folder / "server.log"
-    env = {**os.environ, "RECSYS_DB": str(folder / "db.duckdb")}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.headless", "true",
-    ]  # fmt: skip
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited ({proc.returncode}):\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _require_browser() -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Debian chromium not installed at {CHROMIUM}")
-    pytest.importorskip("playwright.sync_api")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The module's server, shared by the training journeys (runs pile up on one split)."""
-    _require_browser()
+    require_browser()
     with serve(tmp_path_factory.mktemp("train_server")) as url:
         yield url
 
@@ -109,14 +42,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[str]:
     """A server no browser has visited yet."""
-    _require_browser()
+    require_browser()
     with serve(tmp_path) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser(chromium_browser):
-    _require_browser()
+    require_browser()
     return chromium_browser
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -277,13 +276,3 @@ def config_json(config: str | dict) -> str:
     """Pretty JSON of a stored config."""
     data = json.loads(config) if isinstance(config, str) else config
     return json.dumps(data, indent=2, sort_keys=True)
-
-
-def wait_for(run_ids: list[int], timeout: float = 120.0) -> None:
-    """Block until runs finish (tests only)."""
-    end = time.time() + timeout
-    store = get_store()
-    while time.time() < end:
-        if all(store.get_run(r)["status"] not in ACTIVE for r in run_ids):
-            return
-        time.sleep(0.2)

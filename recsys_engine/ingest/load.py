@@ -471,20 +471,29 @@ def _read_side(
     return df, lines
 
 
-def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
-    files = plan.by_role("items")
-    tags = _read_tags(store, plan, problems)
+def _read_role(
+    store: Store, plan: UploadPlan, role: str, problems: list[Problem]
+) -> tuple[FilePlan, pd.DataFrame, LineMap] | None:
+    """The plan's file for ``role`` read as text columns; None when absent or empty."""
+    files = plan.by_role(role)
     if not files:
+        return None
+    side = _read_side(store, files[0], problems)
+    return None if side is None else (files[0], *side)
+
+
+def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
+    tags = _read_tags(store, plan, problems)
+    if not plan.by_role("items"):
         if tags is None:
             return None
         return pd.DataFrame({"item_id": list(tags.index), "text": list(tags.values)})
-    f = files[0]
-    m = f.mapping
-    assert isinstance(m, ItemMapping)
-    side = _read_side(store, f, problems)
+    side = _read_role(store, plan, "items", problems)
     if side is None:
         return None
-    df, rl = side
+    f, df, rl = side
+    m = f.mapping
+    assert isinstance(m, ItemMapping)
     ids = df[m.id_col].str.strip()
     _report_bad_ids(f, df, ids, m.id_col, rl, problems)
     out = pd.DataFrame({"item_id": ids})
@@ -526,16 +535,12 @@ def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.D
 
 
 def _read_users(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
-    files = plan.by_role("users")
-    if not files:
-        return None
-    f = files[0]
-    m = f.mapping
-    assert isinstance(m, UserMapping)
-    side = _read_side(store, f, problems)
+    side = _read_role(store, plan, "users", problems)
     if side is None:
         return None
-    df, lines = side
+    f, df, lines = side
+    m = f.mapping
+    assert isinstance(m, UserMapping)
     ids = df[m.id_col].str.strip()
     _report_bad_ids(f, df, ids, m.id_col, lines, problems)
     feats = df[list(m.feature_cols)] if m.feature_cols else pd.DataFrame(index=df.index)
@@ -545,27 +550,20 @@ def _read_users(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.D
 
 def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Series | None:
     """Tags per item joined into one text string (tag ids resolved via a tag-names file)."""
-    files = plan.by_role("tags")
-    if not files:
-        return None
-    f = files[0]
-    m = f.mapping
-    assert isinstance(m, TagMapping)
-    side = _read_side(store, f, problems)
+    side = _read_role(store, plan, "tags", problems)
     if side is None:
         return None
-    df = side[0]
+    f, df, _ = side
+    m = f.mapping
+    assert isinstance(m, TagMapping)
     tags = df[m.tag_col].str.strip()
-    names_files = plan.by_role("tag_names")
-    if names_files:
-        nf = names_files[0]
+    names = _read_role(store, plan, "tag_names", problems)
+    if names is not None:
+        nf, ndf, _ = names
         nm = nf.mapping
         assert isinstance(nm, TagNamesMapping)
-        names_side = _read_side(store, nf, problems)
-        if names_side is not None:
-            ndf = names_side[0]
-            lookup = dict(zip(ndf[nm.id_col].str.strip(), ndf[nm.value_col], strict=True))
-            tags = tags.map(lookup).fillna("")
+        lookup = dict(zip(ndf[nm.id_col].str.strip(), ndf[nm.value_col], strict=True))
+        tags = tags.map(lookup).fillna("")
     frame = pd.DataFrame({"item_id": df[m.item_col].str.strip(), "tag": tags.str.lower()})
     frame = frame[frame["tag"] != ""]
     # Most frequent tags first, at most 20 per item, so text stays readable.

@@ -56,6 +56,18 @@ class ModelConfig:
         return asdict(self)
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
+
+
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false (got {value!r})")
+
+
 def check_number(
     name: str,
     value: Any,

@@ -16,9 +16,8 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.features import FeatureOptions, item_features
-from recsys_engine.models.base import TrainData, check_number
+from recsys_engine.models.base import TrainData, check_bool, check_number
 from recsys_engine.models.two_tower import PooledHistoryModel, TwoTowerConfig
-from recsys_engine.training import check_bool
 
 
 @dataclass(frozen=True)

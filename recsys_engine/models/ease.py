@@ -19,7 +19,6 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import (
     Explanation,
     ModelConfig,
@@ -28,6 +27,8 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
+    check_bool,
+    check_choice,
     check_number,
 )
 
@@ -54,10 +55,8 @@ class EASEConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         check_number("l2", self.l2, low=0, low_open=True)
-        if self.solver not in SOLVERS:
-            raise ConfigError(f"solver must be one of {', '.join(SOLVERS)} (got {self.solver!r})")
-        if not isinstance(self.binary, bool):
-            raise ConfigError(f"binary must be true or false (got {self.binary!r})")
+        check_choice("solver", self.solver, SOLVERS)
+        check_bool("binary", self.binary)
 
 
 class EASE(Recommender):

@@ -23,6 +23,7 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
+    check_bool,
     check_number,
 )
 
@@ -51,10 +52,7 @@ class ItemKNNConfig(ModelConfig):
     def __post_init__(self) -> None:
         check_number("neighbours", self.neighbours, low=1, integer=True)
         check_number("shrinkage", self.shrinkage, low=0)
-        if not isinstance(self.binary, bool):
-            from recsys_engine.errors import ConfigError
-
-            raise ConfigError(f"binary must be true or false (got {self.binary!r})")
+        check_bool("binary", self.binary)
 
 
 class ItemKNN(Recommender):

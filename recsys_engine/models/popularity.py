@@ -15,6 +15,7 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
+    check_bool,
 )
 
 
@@ -29,10 +30,7 @@ class PopularityConfig(ModelConfig):
     weighted: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.weighted, bool):
-            from recsys_engine.errors import ConfigError
-
-            raise ConfigError(f"weighted must be true or false (got {self.weighted!r})")
+        check_bool("weighted", self.weighted)
 
 
 class Popularity(Recommender):

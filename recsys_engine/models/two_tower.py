@@ -39,12 +39,12 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
+    check_bool,
+    check_choice,
     check_number,
 )
 from recsys_engine.training import (
     KerasTrainConfig,
-    check_bool,
-    check_choice,
     fit_keras,
     keras_backend,
     ndcg_at_10,

@@ -192,11 +192,6 @@ class StagingQueries:
             .to_dict("records")
         )
 
-    def stage_item_ids(self, table: str) -> set[str]:
-        """Distinct item ids of a staged table (used to check against the item file)."""
-        rows = self.cursor().execute(f"SELECT DISTINCT item_id FROM {_q(table)}").fetchall()
-        return {r[0] for r in rows}
-
     def stage_unknown_items(
         self, table: str, known: list[str], limit: int = 5
     ) -> tuple[int, list[str]]:
