@@ -224,14 +224,16 @@ class DatasetTables:
                 "count(ts) > 0 FROM interactions WHERE dataset_id = ?",
                 [did],
             ).fetchall()[0]
-        n_catalog = (
-            n_items
-            + cur.execute(
+        n_catalog = n_items
+        has_items = cur.execute(
+            "SELECT count(*) > 0 FROM items WHERE dataset_id = ?", [did]
+        ).fetchall()[0][0]
+        if has_items:  # without an item file the catalogue is the interacted items
+            n_catalog += cur.execute(
                 "SELECT count(*) FROM (SELECT item_id FROM items WHERE dataset_id = ? "
                 "EXCEPT SELECT item_id FROM interactions WHERE dataset_id = ?)",
                 [did, did],
             ).fetchall()[0][0]
-        )
         cur.execute(
             "UPDATE datasets SET n_interactions = ?, n_users = ?, n_items = ?, "
             "n_catalog_items = ?, has_timestamps = ? WHERE id = ?",

@@ -398,7 +398,8 @@ def fast_insert_interactions(
 ) -> dict[str, int]:
     """Read a clean CSV straight into ``interactions`` (inside the caller's transaction).
 
-    One read of the file, then one aggregate of the new rows. Anything unusual — a reader
+    One read of the file, then one aggregate of the new rows (checks, distinct counts and
+    the duplicate test together). Anything unusual — a reader
     reject, an empty or blank id, a missing/non-finite/out-of-scale value, a bad time, a
     duplicate pair, fewer than two users or items — raises ``FastPathRefused`` (the caller
     rolls back and runs the staged path, which locates every problem by line).
@@ -449,6 +450,10 @@ def fast_insert_interactions(
         "count(*) AS rows",
         "count(DISTINCT user_id) AS users",
         "count(DISTINCT item_id) AS items",
+        # Sound, not exact: a true duplicate always repeats its hash, so no duplicate is
+        # missed; a 64-bit collision (p ~ n^2 / 2^65) only sends the load down the staged
+        # path, which checks pairs exactly. Saves a second GROUP BY scan.
+        "count(DISTINCT hash(user_id, item_id)) AS pairs",
         "count(ts) AS has_ts",
         "count(*) FILTER (WHERE user_id < '!' AND trim(user_id) = '') AS bad",
         "count(*) FILTER (WHERE item_id < '!' AND trim(item_id) = '') AS bad2",
@@ -475,13 +480,8 @@ def fast_insert_interactions(
         raise FastPathRefused("some rows need a closer look")
     if stats["users"] < 2 or stats["items"] < 2:
         raise FastPathRefused("fewer than two users or items")
-    dup = cur.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM interactions WHERE dataset_id = ? "
-        "GROUP BY user_id, item_id HAVING count(*) > 1)",
-        [int(dataset_id)],
-    ).fetchall()[0][0]
-    if dup:
-        raise FastPathRefused("duplicate (user, item) pairs")
+    if stats["pairs"] != stats["rows"]:
+        raise FastPathRefused("duplicate (user, item) pairs, or a hash collision")
     return {k: int(stats[k]) for k in ("rows", "users", "items", "has_ts")}
 
 
