@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_engine.errors import ConfigError, RecsysError
-from recsys_engine.models import REGISTRY
+from recsys_engine.models import REGISTRY, model_title
 from recsys_engine.paired_stats import (
     TESTS,
     benjamini_hochberg,
@@ -407,14 +407,15 @@ def plain_sentence(
 # -- runs and the store -------------------------------------------------------------------
 def run_label(run: dict[str, Any]) -> str:
     """``EASE (run 3)``-style name of a run for sentences and charts."""
-    return f"{run['model']} (run {run['id']})"
+    return f"{model_title(run['model'])} (run {run['id']})"
 
 
 def _run_info(store: Any, run_id: int) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run["status"] != "succeeded":
         raise RecsysError(
-            f"run {run_id} ({run['model']}) is {run['status']}; only succeeded runs can be compared"
+            f"run {run_id} ({model_title(run['model'])}) is {run['status']}; "
+            "only succeeded runs can be compared"
         )
     spec = REGISTRY.get(run["model"])
     return {

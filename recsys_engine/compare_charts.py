@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from recsys_engine.compare import LABELS, Comparison, metric_label
+from recsys_engine.models import model_title
 
 TEMPLATE = "plotly_white"
 GOOD = "#2E7D32"
@@ -222,7 +223,10 @@ def tradeoff_scatter(board: pd.DataFrame, k: int, x: str = "coverage", y: str = 
                 y=part[y],
                 mode="markers+text",
                 name=str(family),
-                text=[f"{m} (run {r})" for m, r in zip(part["model"], part["run_id"], strict=True)],
+                text=[
+                    f"{model_title(m)} (run {r})"
+                    for m, r in zip(part["model"], part["run_id"], strict=True)
+                ],
                 textposition="top center",
                 marker={"size": 12},
                 cliponaxis=False,

@@ -55,7 +55,7 @@ def test_leaderboard_and_verdict(app):
     assert not app.exception
     sentences = [s.value for s in (*app.success, *app.error, *app.info, *app.warning)]
     assert any("NDCG@10" in s and "95% CI" in s for s in sentences), sentences
-    assert any("ease (run" in s and "raises NDCG@10" in s for s in sentences)
+    assert any("EASE (run" in s and "raises NDCG@10" in s for s in sentences)
     assert len(app.get("plotly_chart")) >= 6  # curves, trade-off, forest, hist, segments, overlap
     assert [b.label for b in app.get("download_button")] == [
         "Download the report (HTML)",

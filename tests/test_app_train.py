@@ -59,7 +59,7 @@ def test_train_reference_models_then_registry_and_delete(app):
     app.switch_page("pages/models.py").run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert sorted(table["model"]) == ["ease", "itemknn", "popularity"]
+    assert sorted(table["model"]) == ["EASE", "Item-kNN", "Popularity"]
     assert any("python -m recsys_engine train" in c.value for c in app.code)
     run_id = app.selectbox[-1].value
     app.checkbox(key=f"sure_{run_id}").check().run()
@@ -120,7 +120,7 @@ def test_train_a_tiny_keras_model_to_completion(app):
     _wait_runs(app, 1, timeout=120)
     app.run()
     cards = [m.value for m in app.markdown if "**Run" in m.value]
-    assert cards and "two_tower" in cards[0] and "succeeded" in cards[0]
+    assert cards and "Two-tower" in cards[0] and "succeeded" in cards[0]
     from ui.resources import get_store
 
     run = get_store().get_run(1)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 TIMEOUT_MS = 60_000  # one interaction (a rerun) on a loaded 2-core machine
 TRAIN_TIMEOUT_S = 90  # the three reference models take a few seconds on the demo data
 DEMO = "Demo: movie nights"
-REFERENCE = ("popularity", "itemknn", "ease")
+REFERENCE = ("Popularity", "Item-kNN", "EASE")  # as the pages name them
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 WHAT_IF_TITLES = ("Realm", "Trap", "A Crystal Prophecy")  # demo items 2, 4 and 7
 
@@ -136,7 +136,7 @@ def choose(pg, label: str, option: str | re.Pattern, typed: str | None = None) -
 
 def status_line(pg, run_id: int, status: str):
     return pg.locator("[data-testid=stMarkdownContainer]").filter(
-        has_text=re.compile(rf"\bRun {run_id} · \w+ — {status}\b")
+        has_text=re.compile(rf"\bRun {run_id} · [\w-]+ — {status}\b")
     )
 
 
@@ -216,7 +216,7 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     models = {}
     for rid in ids:
         text = status_line(page, rid, "succeeded").first.inner_text()
-        models[re.search(rf"Run {rid} · (\w+)", text).group(1)] = rid
+        models[re.search(rf"Run {rid} · ([\w-]+)", text).group(1)] = rid
     assert set(models) == set(REFERENCE), models
     assert_no_exception(page)
     timings["train"] = time.monotonic() - t0
@@ -234,13 +234,13 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
 
     # A/B: baseline A = popularity, candidate B = ease.
     heading(page, "A/B test: is the candidate really better?").wait_for()
-    choose(page, "Baseline A (what you have today)", f"popularity (run {models['popularity']})")
-    choose(page, "Candidate B (what you might switch to)", f"ease (run {models['ease']})")
+    choose(page, "Baseline A (what you have today)", f"Popularity (run {models['Popularity']})")
+    choose(page, "Candidate B (what you might switch to)", f"EASE (run {models['EASE']})")
     assert combobox(page, "Baseline A (what you have today)").input_value() == (
-        f"popularity (run {models['popularity']})"
+        f"Popularity (run {models['Popularity']})"
     )
     assert combobox(page, "Candidate B (what you might switch to)").input_value() == (
-        f"ease (run {models['ease']})"
+        f"EASE (run {models['EASE']})"
     )
     page.get_by_role("button", name="Compare A and B", exact=True).click()
     verdict = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="raises")
@@ -248,8 +248,8 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     settle(page)
     assert_no_exception(page)
     sentence = verdict.get_by_role("heading").inner_text().strip()  # not the icon's name
-    assert sentence.startswith(f"ease (run {models['ease']}) raises NDCG@10 by "), sentence
-    assert f"over popularity (run {models['popularity']})" in sentence, sentence
+    assert sentence.startswith(f"EASE (run {models['EASE']}) raises NDCG@10 by "), sentence
+    assert f"over Popularity (run {models['Popularity']})" in sentence, sentence
     badge = page.locator("[data-testid=stMain]").get_by_text("Better", exact=True)
     assert badge.count() >= 1, "no 'Better' verdict badge"
     page.get_by_role("button", name="Download the report (HTML)").wait_for()
@@ -259,7 +259,7 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
         page.get_by_role("button", name="Download the report (HTML)").click()
     download = info.value
     assert download.suggested_filename == (
-        f"compare_run{models['popularity']}_vs_run{models['ease']}.html"
+        f"compare_run{models['Popularity']}_vs_run{models['EASE']}.html"
     )
     report = Path(download.path()).read_text(encoding="utf-8")
     assert "<html" in report.lower()
@@ -269,8 +269,8 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     # Explain: the EASE run's cards, a "Why this item?" reason badged exact.
     t2 = time.monotonic()
     open_page(page, "Explain")
-    choose(page, "Model run", re.compile(rf"^Run {models['ease']} · ease · "))
-    assert re.match(rf"Run {models['ease']} · ease · ", combobox(page, "Model run").input_value())
+    choose(page, "Model run", re.compile(rf"^Run {models['EASE']} · EASE · "))
+    assert re.match(rf"Run {models['EASE']} · EASE · ", combobox(page, "Model run").input_value())
     page.get_by_role("heading", name=re.compile(r"^Top \d+ for user ")).wait_for()
     settle(page)
     assert_no_exception(page)

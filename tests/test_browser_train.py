@@ -190,7 +190,7 @@ def card(pg, run_id: int):
 
 def status_line(pg, run_id: int, status: str):
     return pg.locator("[data-testid=stMarkdownContainer]").filter(
-        has_text=re.compile(rf"\bRun {run_id} · \w+ — {status}\b")
+        has_text=re.compile(rf"\bRun {run_id} · [\w-]+ — {status}\b")
     )
 
 
@@ -270,7 +270,7 @@ def test_train_two_models_and_download_recommendations(server: str, page) -> Non
     assert page.get_by_role("combobox", name="Split", exact=True).input_value() == "New split…"
     split = ensure_split(page)
     assert split.startswith("random"), split
-    choose_models(page, "Quick", ["ease", "two_tower"])
+    choose_models(page, "Quick", ["EASE", "Two-tower"])
     ease_id, tower_id = train(page, 2)
 
     # Watch the two-tower card while it trains: the bar must move.
@@ -305,12 +305,12 @@ def test_train_two_models_and_download_recommendations(server: str, page) -> Non
     open_page(page, "Models")
     rows = grid_rows(page.locator("[data-testid=stDataFrame]").first)
     by_id = {r["id"]: r for r in rows}
-    for run_id, model in ((ease_id, "ease"), (tower_id, "two_tower")):
+    for run_id, model in ((ease_id, "EASE"), (tower_id, "Two-tower")):
         assert by_id[str(run_id)]["model"] == model, rows
         assert by_id[str(run_id)]["status"] == "succeeded", rows
         assert is_number(by_id[str(run_id)]["NDCG@10"]), rows
     shown = page.get_by_role("combobox", name="Run details", exact=True).input_value()
-    assert re.match(rf"Run {tower_id} · two_tower · .* · succeeded$", shown), shown
+    assert re.match(rf"Run {tower_id} · Two-tower · .* · succeeded$", shown), shown
     for label in ("Recommendations (CSV)", "Recommendations (Parquet)", "Model (zip)"):
         assert page.get_by_role("button", name=label, exact=True).count() == 1, label
     assert page.get_by_role("button", name="Re-run with the same config").count() == 1
@@ -339,7 +339,7 @@ def test_two_sessions_train_at_the_same_time(server: str, new_session) -> None:
     """Two tabs (two sessions) queue a model each at once; both runs finish and each tab
     sees both."""
     tabs = [new_session(), new_session()]
-    for pg, model in zip(tabs, ("popularity", "ease"), strict=True):
+    for pg, model in zip(tabs, ("Popularity", "EASE"), strict=True):
         start(pg, server)
         open_page(pg, "Train")
         ensure_split(pg)
@@ -366,7 +366,7 @@ def test_cancel_a_running_two_tower(server: str, page) -> None:
     start(page, server)
     open_page(page, "Train")
     ensure_split(page)
-    choose_models(page, "Thorough", ["two_tower"])
+    choose_models(page, "Thorough", ["Two-tower"])
     (run_id,) = train(page, 1)
     wait_status(page, run_id, "running", timeout_s=60)
     # let it get into fitting, so the cancel reaches a training loop, not a queued row

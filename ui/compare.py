@@ -11,6 +11,7 @@ from recsys_engine import compare_charts as charts
 from recsys_engine import leaderboard as lb
 from recsys_engine import report
 from recsys_engine.errors import RecsysError
+from recsys_engine.models import model_title
 from ui.resources import get_store
 
 REQUEST = "compare_request"  # the last submitted A/B request (ids and options only)
@@ -140,7 +141,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     table = pd.DataFrame(
         {
             "Model": [
-                f"{m} ★" if ref else m
+                f"{model_title(m)} ★" if ref else model_title(m)
                 for m, ref in zip(board["model"], board["reference"], strict=True)
             ],
             "Run": board["run_id"].astype(int),
@@ -182,7 +183,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     losers = board[board["loses_to_popularity"]]
     for r in losers.itertuples():
         st.warning(
-            f"**{r.model} (run {r.run_id})** scores below the Popularity baseline on "
+            f"**{model_title(r.model)} (run {r.run_id})** scores below the Popularity baseline on "
             f"{cmp.metric_label(f'{primary}@{k}')}: recommending the most popular items to "
             "everyone would do better. Do not ship it without a reason.",
             icon=":material/warning:",
@@ -238,7 +239,7 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
 def ab_form(board: pd.DataFrame, k: int) -> dict | None:
     """Baseline/candidate pickers and options; returns the submitted request."""
     ids = [int(i) for i in board["run_id"]]
-    labels = {int(r.run_id): f"{r.model} (run {r.run_id})" for r in board.itertuples()}
+    labels = {int(r.run_id): f"{model_title(r.model)} (run {r.run_id})" for r in board.itertuples()}
     pop = [int(r) for r in board.loc[board["model"] == "popularity", "run_id"]]
     base = pop[0] if pop else ids[-1]
     cand = next(i for i in ids if i != base) if len(ids) > 1 else base

@@ -15,6 +15,7 @@ import streamlit as st
 
 from recsys_engine.config import default_db_path
 from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations, overlap
+from recsys_engine.models import model_title
 from ui.resources import get_store
 
 USER_KEY = "explain_user"  # the chosen user id (survives page changes)
@@ -64,7 +65,7 @@ def succeeded_runs(dataset_id: int) -> pd.DataFrame:
 def run_label(runs: pd.DataFrame, run_id: int) -> str:
     row = runs[runs["id"] == run_id].iloc[0]
     ndcg = "" if pd.isna(row["ndcg_10"]) else f" · NDCG@10 {row['ndcg_10']:.3f}"
-    return f"Run {run_id} · {row['model']} · split {row['split']}{ndcg}"
+    return f"Run {run_id} · {model_title(row['model'])} · split {row['split']}{ndcg}"
 
 
 def run_picker(runs: pd.DataFrame, label: str, key: str, default: int | None = None) -> int:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from recsys_engine import export
 from recsys_engine.evaluation import delete_run, run_metric_dict
+from recsys_engine.models import model_title
 from ui.resources import get_runner, get_store
 from ui.training import STATUS_ICON, config_json, loss_figure
 
@@ -14,7 +15,7 @@ from ui.training import STATUS_ICON, config_json, loss_figure
 def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Filter widgets (model, split, status) and sort order applied to the runs."""
     c1, c2, c3, c4 = st.columns(4)
-    models = c1.multiselect("Model", sorted(runs["model"].unique()))
+    models = c1.multiselect("Model", sorted(runs["model"].unique()), format_func=model_title)
     splits = c2.multiselect("Split", sorted(runs["split"].dropna().unique()))
     statuses = c3.multiselect("Status", sorted(runs["status"].unique()))
     order = c4.selectbox("Sort by", ["newest", "NDCG@10 (best first)", "fit time"])
@@ -35,6 +36,7 @@ def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The columns a reader needs, with readable names."""
     table = runs[["id", "model", "split", "status", "ndcg_10", "fit_seconds", "created_at"]].copy()
+    table["model"] = table["model"].map(model_title)
     table["fit_seconds"] = table["fit_seconds"].round(1)
     table["ndcg_10"] = table["ndcg_10"].round(4)
     return table.rename(
@@ -44,14 +46,15 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def run_label(runs: pd.DataFrame, run_id: int) -> str:
     r = runs[runs["id"] == run_id].iloc[0]
-    return f"Run {run_id} · {r['model']} · {r['split']} · {r['status']}"
+    return f"Run {run_id} · {model_title(r['model'])} · {r['split']} · {r['status']}"
 
 
 def run_details(run_id: int) -> None:
     """Config, progress, metrics, artefacts, downloads, re-run and delete of one run."""
     store = get_store()
     run = store.get_run(run_id)
-    st.markdown(f"#### {STATUS_ICON.get(run['status'], '')} Run {run_id} · {run['model']}")
+    icon = STATUS_ICON.get(run["status"], "")
+    st.markdown(f"#### {icon} Run {run_id} · {model_title(run['model'])}")
     if run["error"]:
         st.error(str(run["error"])[:1000])
     metrics = run_metric_dict(store, run_id)

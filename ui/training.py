@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from recsys_engine.errors import ConfigError, RecsysError
-from recsys_engine.models import FAMILIES, list_models
+from recsys_engine.models import FAMILIES, list_models, model_title
 from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
@@ -143,13 +143,14 @@ def model_section(dataset_id: int) -> list[tuple[str, dict]]:
     for col, family in zip(cols, FAMILIES, strict=True):
         col.markdown(f"**{family.capitalize()}**")
         for spec in list_models(family):
-            if col.checkbox(spec.name, key=f"pick_{spec.name}", help=spec.description):
+            title = spec.title or spec.name
+            if col.checkbox(title, key=f"pick_{spec.name}", help=spec.description):
                 picked.append(spec)
     for spec in picked:
         cls = spec.config_class
         presets = getattr(cls, "presets", {}) or {}
         base = {**spec.default_config(), **presets.get(preset.lower(), {})}
-        with st.expander(f"{spec.name} — {spec.description}", expanded=False):
+        with st.expander(f"{spec.title or spec.name} — {spec.description}", expanded=False):
             values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}")
         chosen.append((spec.name, values))
     return chosen
@@ -228,7 +229,8 @@ def run_card(run: pd.Series) -> None:
     status = run["status"]
     with st.container(border=True):
         head, btn = st.columns([5, 1])
-        head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {run['model']}** — {status}")
+        name = model_title(run["model"])
+        head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {name}** — {status}")
         if status in ACTIVE:
             if btn.button("Cancel", key=f"cancel_{rid}"):
                 get_runner().cancel(rid)

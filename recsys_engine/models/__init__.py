@@ -24,12 +24,15 @@ class ModelSpec:
         family: one of ``FAMILIES``.
         description: one line for pickers and ``--help``.
         target: ``"module:Class"`` of the ``Recommender`` subclass.
+        title: the name people read in tables, charts and sentences (``--model`` takes
+            ``name``).
     """
 
     name: str
     family: str
     description: str
     target: str
+    title: str = ""
 
     @property
     def cls(self) -> type:
@@ -57,6 +60,12 @@ def register_model(spec: ModelSpec) -> None:
     REGISTRY[spec.name] = spec
 
 
+def model_title(name: str) -> str:
+    """Readable name of a registered model (``"ease"`` → ``"EASE"``); unknown names as is."""
+    spec = REGISTRY.get(name)
+    return spec.title if spec is not None and spec.title else name
+
+
 def list_models(family: str | None = None) -> list[ModelSpec]:
     """Registered models in registration order, optionally of one family."""
     return [s for s in REGISTRY.values() if family is None or s.family == family]
@@ -82,6 +91,7 @@ register_model(
         "reference",
         "Most popular items for everyone; the baseline every model must beat",
         "recsys_engine.models.popularity:Popularity",
+        "Popularity",
     )
 )
 register_model(
@@ -90,6 +100,7 @@ register_model(
         "reference",
         "Item-based nearest neighbours (cosine with shrinkage); exact 'because you liked' reasons",
         "recsys_engine.models.itemknn:ItemKNN",
+        "Item-kNN",
     )
 )
 register_model(
@@ -98,6 +109,7 @@ register_model(
         "reference",
         "EASE linear autoencoder (closed form, L2); strong and fast on small catalogues",
         "recsys_engine.models.ease:EASE",
+        "EASE",
     )
 )
 
@@ -108,6 +120,7 @@ register_model(
         "collaborative",
         "Two-tower: ID item embeddings, user = pooled history; works for new users at once",
         "recsys_engine.models.two_tower:TwoTower",
+        "Two-tower",
     )
 )
 register_model(
@@ -116,6 +129,7 @@ register_model(
         "collaborative",
         "Neural matrix factorisation (GMF + MLP, He et al. 2017) with sampled negatives",
         "recsys_engine.models.neumf:NeuMF",
+        "NeuMF",
     )
 )
 register_model(
@@ -124,6 +138,7 @@ register_model(
         "collaborative",
         "Biased matrix factorisation of explicit ratings (MSE); predicts ratings (RMSE/MAE)",
         "recsys_engine.models.mf_explicit:MFExplicit",
+        "Rating MF",
     )
 )
 register_model(
@@ -132,6 +147,7 @@ register_model(
         "content",
         "Content two-tower: item = projection of TF-IDF text, categories, numeric features",
         "recsys_engine.models.content:ContentModel",
+        "Content-based",
     )
 )
 register_model(
@@ -140,5 +156,6 @@ register_model(
         "hybrid",
         "Hybrid two-tower: ID + content item tower; exact collaborative/content breakdown",
         "recsys_engine.models.hybrid:Hybrid",
+        "Hybrid",
     )
 )
