@@ -35,7 +35,7 @@ if split_id is not None:
     )
     reference = c2.button(
         "Train all reference models",
-        help="Popularity, ItemKNN and EASE with default settings: the "
+        help="Popularity, Item-kNN and EASE with default settings: the "
         "baselines every deep model must beat.",
     )
     if reference:

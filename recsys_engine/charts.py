@@ -74,7 +74,8 @@ def long_tail_figure(item_popularity: np.ndarray, log_axes: bool = False) -> go.
     """Items ranked by popularity: interactions per item and the cumulative share.
 
     Two traces: interactions per item (left axis) and cumulative share of interactions
-    (right axis, 0–100%). Arrows mark the shares of the top 1% and 10% of items.
+    (right axis, 0–100%). The top 1% and 10% of items are marked on the curve, their shares
+    written in one note.
 
     Args:
         item_popularity: interactions per item (any order).
@@ -110,23 +111,41 @@ def long_tail_figure(item_popularity: np.ndarray, log_axes: bool = False) -> go.
             hovertemplate="top %{x:,} items: %{y:.1f}% of interactions<extra></extra>",
         )
     )
-    for fraction, label in ((0.01, "top 1%"), (0.10, "top 10%")):
+    # The top 1% / 10% points are marked on the curve; their shares are written once, in
+    # the empty area right of the head, below the curve and above the tail.
+    marks, notes = [], []
+    for fraction, label in ((0.01, "1%"), (0.10, "10%")):
         k = max(1, int(np.ceil(fraction * counts.size - 1e-9)))
         if k < counts.size:
             share = 100.0 * cumulative[k - 1]
-            fig.add_annotation(
-                # annotations on a log axis take log10 positions
-                x=float(np.log10(k)) if log_axes else k,
-                y=share,
-                yref="y2",
-                text=f"{label} of items: {share:.0f}% of interactions",
-                showarrow=True,
-                arrowhead=2,
-                ax=60,
-                ay=35 if share > 80 else -35,
-                font={"size": 12},
-                bgcolor="rgba(255,255,255,0.8)",
+            marks.append((k, share, label))
+            notes.append(f"top {label} of items take {share:.0f}% of interactions")
+    if marks:
+        fig.add_trace(
+            go.Scatter(
+                x=[m[0] for m in marks],
+                y=[m[1] for m in marks],
+                text=[f"top {m[2]}" for m in marks],
+                mode="markers+text",
+                textposition="middle right",
+                marker={"color": ACCENT, "size": 9, "line": {"color": "white", "width": 1}},
+                yaxis="y2",
+                showlegend=False,
+                hovertemplate="%{text} of items: %{y:.0f}% of interactions<extra></extra>",
             )
+        )
+        fig.add_annotation(
+            x=0.98,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            xanchor="right",
+            showarrow=False,
+            align="right",
+            text="<br>".join(notes),
+            font={"size": 12},
+            bgcolor="rgba(255,255,255,0.85)",
+        )
     _layout(fig, title, "item rank (most popular first)", "interactions per item")
     fig.update_layout(
         yaxis2={

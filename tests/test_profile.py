@@ -224,7 +224,7 @@ def test_unknown_dataset(store):
 def test_chart_builders(tiny):
     figs = charts.profile_figures(tiny)
     assert {k: len(f.data) for k, f in figs.items()} == {
-        "long_tail": 2,
+        "long_tail": 3,  # per item, cumulative share, top 1% / 10% marks
         "user_activity": 1,
         "ratings": 1,
         "monthly": 2,
@@ -253,3 +253,16 @@ def test_long_tail_is_downsampled_for_big_catalogues():
     fig = charts.long_tail_figure(counts)
     assert len(fig.data[0].x) <= charts.MAX_CURVE_POINTS
     assert fig.data[0].x[0] == 1 and fig.data[0].x[-1] == 50_000
+
+
+def test_long_tail_marks_the_top_1_and_10_percent():
+    # 200 items: two with 100 interactions, 198 with one (398 in all). Top 1% = 2 items =
+    # 200/398 = 50.3%; top 10% = 20 items = (200 + 18)/398 = 54.8%.
+    fig = charts.long_tail_figure(np.array([100, 100] + [1] * 198))
+    marks = fig.data[2]
+    assert list(marks.x) == [2, 20]
+    assert list(marks.y) == pytest.approx([100 * 200 / 398, 100 * 218 / 398])
+    (note,) = fig.layout.annotations
+    assert note.text == (
+        "top 1% of items take 50% of interactions<br>top 10% of items take 55% of interactions"
+    )

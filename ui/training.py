@@ -270,6 +270,10 @@ def runs_monitor(dataset_id: int, split_id: int | None) -> None:
         return
     active = runs[runs["status"].isin(ACTIVE)]
     recent = runs[~runs["status"].isin(ACTIVE)].head(8)
+    counts = runs["status"].value_counts()
+    parts = ", ".join(f"{int(n)} {status}" for status, n in counts.items())
+    shown = "" if len(active) + len(recent) == len(runs) else " (the 8 latest finished shown)"
+    st.caption(f"{len(runs)} run{'s' if len(runs) != 1 else ''} on this split: {parts}{shown}.")
     for _, run in pd.concat([active, recent]).iterrows():
         run_card(run)
 
