@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from recsys_engine import compare as cmp
 from recsys_engine import export
 from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title
@@ -49,6 +50,22 @@ def run_label(runs: pd.DataFrame, run_id: int) -> str:
     return f"Run {run_id} · {model_title(r['model'])} · {r['split']} · {r['status']}"
 
 
+def metrics_table(metrics: dict[str, float | None]) -> pd.DataFrame:
+    """Metrics as one row per metric (readable names) and one column per cut-off K."""
+    rows: dict[str, dict[str, float | None]] = {}
+    for key, value in metrics.items():
+        name, _, k = key.partition("@")
+        label = cmp.LABELS.get(name, name.upper())
+        rows.setdefault(label, {})[f"@{k}" if k else "overall"] = value
+    order = [cmp.LABELS[m] for m in (*cmp.ACCURACY, *cmp.BEYOND) if m in cmp.LABELS]
+    labels = sorted(rows, key=lambda x: (order.index(x) if x in order else len(order), x))
+    table = pd.DataFrame.from_dict({lbl: rows[lbl] for lbl in labels}, orient="index")
+    cols = sorted(
+        table.columns, key=lambda c: (c == "overall", int(c[1:]) if c != "overall" else 0)
+    )
+    return table[cols].round(4)
+
+
 def run_details(run_id: int) -> None:
     """Config, progress, metrics, artefacts, downloads, re-run and delete of one run."""
     store = get_store()
@@ -68,12 +85,7 @@ def run_details(run_id: int) -> None:
     with right:
         if metrics:
             st.markdown("**Metrics**")
-            st.dataframe(
-                pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())}),
-                hide_index=True,
-                width="stretch",
-                height=300,
-            )
+            st.dataframe(metrics_table(metrics), width="stretch")
         fig = loss_figure(store.run_progress(run_id))
         if fig is not None:
             st.plotly_chart(fig, width="stretch")
