@@ -297,7 +297,7 @@ def test_train_two_models_and_download_recommendations(server: str, page) -> Non
     settle(page)
     for run_id in (ease_id, tower_id):
         labels = card_metric_labels(page, run_id)
-        assert "NDCG @10" in labels, (run_id, labels)
+        assert "NDCG@10" in labels, (run_id, labels)
         assert card(page, run_id).get_by_role("button", name="Cancel").count() == 0
     assert_no_exception(page)
     snap(page, "train-finished")

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from recsys_engine.compare import metric_label
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.models import FAMILIES, list_models, model_title
 from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
@@ -252,7 +253,7 @@ def run_card(run: pd.Series) -> None:
             ]
             c = st.columns(len(keys) + 1)
             for col, k in zip(c, keys, strict=False):
-                col.metric(k.upper().replace("@", " @"), f"{m[k]:.4f}")
+                col.metric(metric_label(k) if "@" in k else k.upper(), f"{m[k]:.4f}")
             c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
         elif status == "cancelled":
             st.info("Cancelled: nothing was saved for this run.")
