@@ -1,20 +1,8 @@
-"""Paired statistics between two runs on one split, and the leaderboard (DESIGN §6).
+"""Comparing two stored runs on one split: the A/B panel's data (DESIGN §6).
 
-Two runs on the same split score the same test users, so every comparison is **paired by
-user**: for a metric@K each test user contributes d_u = B_u − A_u (``user_metrics`` rows;
-a user a model could not score counts as 0 there, never dropped).
-
-- Mean difference d̄ and relative change d̄ / Ā (Ā = mean of A over the paired users).
-- 95% CI of both from a seeded **paired percentile bootstrap** over users: resample users
-  with replacement (the same resample for A and B), recompute Ā*, B̄*, take the 2.5% and
-  97.5% quantiles of B̄* − Ā* and B̄*/Ā* − 1. Vectorised: a chunk of resamples is a count
-  matrix C (resamples × users) and the resampled means are C @ values / n.
-- p-value: paired t-test (``scipy.stats.ttest_rel``, default), sign-flip permutation test
-  on d̄ (p = (1 + #{|d̄*| ≥ |d̄|}) / (1 + P)), or Wilcoxon signed-rank
-  (``scipy.stats.wilcoxon``, zero differences dropped). When every d_u = 0, p = 1.
-- Holm across the secondary metrics; Benjamini–Hochberg across segments.
-- Cohen's d_z = d̄ / sd(d); MDE ≈ 2.8 · sd(d) / √n (80% power at two-sided α = 0.05).
-- Verdict on the primary metric (``verdict``): Better / Worse / Neutral / Inconclusive.
+``compare_runs`` pairs both runs' per-user metrics, computes the statistics of
+``recsys_engine.ab_test`` for the primary and secondary metrics (one shared bootstrap),
+checks guardrails, and adds segments, list overlap and plain notes.
 
 Segments (``user_segments``) come from the split's train fold: activity terciles (users
 ranked by train interactions and cut into three equal groups), cold users (at most
@@ -32,17 +20,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.ab_test import (
+    CompareOptions,
+    Guardrail,
+    MetricComparison,
+    compare_values,
+    pct,
+    plain_sentence,
+    verdict,
+)
+from recsys_engine.errors import RecsysError
+from recsys_engine.metric_names import metric_label, parse_metric
 from recsys_engine.models import REGISTRY, model_title
 from recsys_engine.paired_stats import (
-    TESTS,
     benjamini_hochberg,
     bootstrap_columns,
-    cohens_dz,
     holm,
-    minimum_detectable_effect,
-    paired_bootstrap,
-    paired_pvalue,
 )
 from recsys_engine.segments import (
     SEGMENT_FAMILIES,
@@ -50,168 +43,6 @@ from recsys_engine.segments import (
     list_overlap,
     user_segments,
 )
-
-TEST_LABELS = {
-    "ttest": "paired t-test",
-    "permutation": "sign-flip permutation test",
-    "wilcoxon": "Wilcoxon signed-rank test",
-}
-VERDICTS = ("Better", "Worse", "Neutral", "Inconclusive")
-ACCURACY = ("ndcg", "recall", "precision", "hitrate", "map", "mrr")
-BEYOND = ("coverage", "novelty", "arp", "ild", "personalization")
-#: Metrics where a lower value is the desirable direction (for "best" highlighting).
-LOWER_IS_BETTER = ("arp",)
-LABELS = {
-    "ndcg": "NDCG",
-    "recall": "Recall",
-    "precision": "Precision",
-    "hitrate": "Hit rate",
-    "map": "MAP",
-    "mrr": "MRR",
-    "coverage": "Coverage",
-    "novelty": "Novelty",
-    "arp": "ARP",
-    "ild": "ILD",
-    "personalization": "Personalization",
-}
-MAX_CURVE_K = 50
-
-
-# -- small statistics ---------------------------------------------------------------------
-def metric_key(name: str, k: int) -> str:
-    """``("ndcg", 10)`` → ``"ndcg@10"``."""
-    return f"{name}@{int(k)}"
-
-
-def parse_metric(key: str) -> tuple[str, int]:
-    """``"ndcg@10"`` → ``("ndcg", 10)``; ``ConfigError`` naming the value otherwise."""
-    name, _, k = str(key).strip().lower().partition("@")
-    if not name or not k.isdigit() or int(k) < 1:
-        raise ConfigError(f"metric must look like 'ndcg@10' (got {key!r})")
-    return name, int(k)
-
-
-def metric_label(key: str) -> str:
-    """``"ndcg@10"`` → ``"NDCG@10"`` for people."""
-    name, k = parse_metric(key)
-    return f"{LABELS.get(name, name)}@{k}"
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """How two runs are compared.
-
-    Attributes:
-        primary: the decision metric, e.g. ``"ndcg@10"``.
-        secondary: other per-user metrics (Holm-adjusted); None → recall, hit rate and MRR
-            at the primary K.
-        guardrails: metrics that must not drop by more than ``guardrail_margin`` (relative);
-            None → coverage and novelty at the primary K.
-        test: ``"ttest"``, ``"permutation"`` or ``"wilcoxon"``.
-        threshold: smallest relative change that matters (0.01 = 1%).
-        guardrail_margin: largest tolerated relative drop of a guardrail (0.10 = 10%).
-        alpha: significance level; confidence level is 1 − alpha.
-        n_resamples / n_permutations: bootstrap resamples / sign flips.
-        seed: random seed of both.
-        cold_max: users with at most this many train interactions are "cold".
-        head_fraction: share of most popular items that form the head.
-    """
-
-    primary: str = "ndcg@10"
-    secondary: tuple[str, ...] | None = None
-    guardrails: tuple[str, ...] | None = None
-    test: str = "ttest"
-    threshold: float = 0.01
-    guardrail_margin: float = 0.10
-    alpha: float = 0.05
-    n_resamples: int = 10_000
-    n_permutations: int = 10_000
-    seed: int = 0
-    cold_max: int = 5
-    head_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        name, k = parse_metric(self.primary)
-        object.__setattr__(self, "primary", metric_key(name, k))
-        sec = (
-            tuple(metric_key(x, k) for x in ("recall", "hitrate", "mrr"))
-            if self.secondary is None
-            else tuple(metric_key(*parse_metric(s)) for s in self.secondary)
-        )
-        object.__setattr__(self, "secondary", tuple(s for s in sec if s != self.primary))
-        guard = (
-            (metric_key("coverage", k), metric_key("novelty", k))
-            if self.guardrails is None
-            else tuple(metric_key(*parse_metric(g)) for g in self.guardrails)
-        )
-        object.__setattr__(self, "guardrails", guard)
-        if self.test not in TESTS:
-            raise ConfigError(f"test must be one of {', '.join(TESTS)} (got {self.test!r})")
-        for attr, lo, hi in (
-            ("threshold", 0.0, 1.0),
-            ("guardrail_margin", 0.0, 1.0),
-            ("alpha", 1e-6, 0.5),
-            ("head_fraction", 1e-6, 1.0),
-        ):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{attr} must be a number (got {value!r})")
-            if not lo <= value <= hi:
-                raise ConfigError(f"{attr} must be between {lo:g} and {hi:g} (got {value!r})")
-        for attr in ("n_resamples", "n_permutations", "cold_max", "seed"):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{attr} must be a non-negative integer (got {value!r})")
-        if self.n_resamples < 100 or self.n_permutations < 100:
-            raise ConfigError(
-                "n_resamples and n_permutations must be at least 100 "
-                f"(got {self.n_resamples}, {self.n_permutations})"
-            )
-
-    @property
-    def k(self) -> int:
-        return parse_metric(self.primary)[1]
-
-    @property
-    def level(self) -> float:
-        return 1.0 - self.alpha
-
-
-@dataclass
-class MetricComparison:
-    """One metric, B against A, over the paired users (see the module docstring)."""
-
-    metric: str
-    label: str
-    n: int
-    mean_a: float
-    mean_b: float
-    diff: float
-    rel_change: float
-    ci_low: float
-    ci_high: float
-    rel_ci_low: float
-    rel_ci_high: float
-    p_value: float
-    p_adjusted: float | None
-    wins: int
-    ties: int
-    losses: int
-    effect_size: float
-    mde: float
-    mde_rel: float
-
-
-@dataclass
-class Guardrail:
-    """A metric that must not fall by more than the margin (relative, point estimate)."""
-
-    metric: str
-    label: str
-    value_a: float | None
-    value_b: float | None
-    rel_change: float | None
-    status: str  # "ok", "breached" or "unavailable"
 
 
 @dataclass
@@ -275,133 +106,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def compare_values(
-    a: np.ndarray,
-    b: np.ndarray,
-    metric: str,
-    options: CompareOptions,
-    boot: dict[str, float] | None = None,
-) -> MetricComparison:
-    """All paired statistics of one metric from aligned per-user values of A and B.
-
-    ``boot`` passes bootstrap CIs computed beforehand (``bootstrap_columns``), so several
-    metrics or segments share one set of resamples.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    n = len(a)
-    if n == 0:
-        raise RecsysError(f"no test user has {metric_label(metric)} in both runs")
-    d = b - a
-    mean_a, mean_b = float(a.mean()), float(b.mean())
-    diff = mean_b - mean_a
-    rel = diff / mean_a if mean_a != 0 else (0.0 if diff == 0 else float("nan"))
-    if boot is None:
-        boot = paired_bootstrap(a, b, options.n_resamples, options.seed, options.level)
-    boot = {key: float(value) for key, value in boot.items()}
-    if mean_a == 0 and diff == 0 and boot["ci_low"] == boot["ci_high"] == 0:
-        boot["rel_ci_low"] = boot["rel_ci_high"] = 0.0
-    mde = minimum_detectable_effect(d)
-    return MetricComparison(
-        metric=metric,
-        label=metric_label(metric),
-        n=n,
-        mean_a=mean_a,
-        mean_b=mean_b,
-        diff=diff,
-        rel_change=rel,
-        p_value=paired_pvalue(a, b, options.test, options.n_permutations, options.seed),
-        p_adjusted=None,
-        wins=int((d > 0).sum()),
-        ties=int((d == 0).sum()),
-        losses=int((d < 0).sum()),
-        effect_size=cohens_dz(d),
-        mde=mde,
-        mde_rel=mde / mean_a if mean_a else float("nan"),
-        **boot,
-    )
-
-
-def verdict(result: MetricComparison, threshold: float = 0.01, alpha: float = 0.05) -> str:
-    """Better / Worse / Neutral / Inconclusive for a metric comparison.
-
-    - **Better**: the CI of the difference lies entirely above 0, p < alpha, and the
-      relative change is at least ``threshold``; **Worse** symmetrically.
-    - **Neutral**: the CI of the relative change lies inside ±threshold (no difference
-      that matters), or every user scored exactly the same.
-    - **Inconclusive** otherwise (the MDE says how large a change the data could detect).
-    When mean(A) = 0 a relative change is undefined and the absolute CI decides.
-    """
-    r = result
-    if r.ci_low == r.ci_high == 0 and r.diff == 0:
-        return "Neutral"
-    rel_ok = np.isfinite(r.rel_change)
-    significant = r.p_value < alpha
-    if r.ci_low > 0 and significant and (not rel_ok or r.rel_change >= threshold):
-        return "Better"
-    if r.ci_high < 0 and significant and (not rel_ok or r.rel_change <= -threshold):
-        return "Worse"
-    if (
-        np.isfinite(r.rel_ci_low)
-        and np.isfinite(r.rel_ci_high)
-        and -threshold < r.rel_ci_low
-        and r.rel_ci_high < threshold
-    ):
-        return "Neutral"
-    return "Inconclusive"
-
-
-def _pct(x: float | None, signed: bool = True) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x * 100:+.1f}%" if signed else f"{abs(x) * 100:.1f}%"
-
-
-def plain_sentence(
-    result: MetricComparison,
-    verdict_: str,
-    name_a: str,
-    name_b: str,
-    guardrails: list[Guardrail],
-    threshold: float,
-    level: float = 0.95,
-) -> str:
-    """One plain-language sentence stating the verdict (and any breached guardrail)."""
-    r = result
-    ci = f"{level:.0%} CI {_pct(r.rel_ci_low)} to {_pct(r.rel_ci_high)}"
-    users = f"{r.n:,} users"
-    bar = f"{threshold:.0%}".replace(".0%", "%")
-    if verdict_ == "Better":
-        text = (
-            f"{name_b} raises {r.label} by {_pct(r.rel_change, False)} over {name_a} "
-            f"({ci}, {users}) — a real improvement above the {bar} bar"
-        )
-    elif verdict_ == "Worse":
-        text = (
-            f"{name_b} lowers {r.label} by {_pct(r.rel_change, False)} compared with {name_a} "
-            f"({ci}, {users}) — a real decline"
-        )
-    elif verdict_ == "Neutral":
-        text = (
-            f"{name_b} and {name_a} perform the same on {r.label}: the change is "
-            f"{_pct(r.rel_change)} ({ci}, {users}), inside the ±{bar} that matters"
-        )
-    else:
-        mde = _pct(r.mde_rel, False) if np.isfinite(r.mde_rel) else f"{r.mde:.4f}"
-        text = (
-            f"Not enough evidence yet: {name_b} changes {r.label} by {_pct(r.rel_change)} "
-            f"against {name_a} ({ci}, {users}); with this many users only changes of about "
-            f"{mde} or more can be detected reliably"
-        )
-    falls = [
-        f"{g.label} falls {_pct(g.rel_change, False)}" for g in guardrails if g.status == "breached"
-    ]
-    if falls:
-        rails = "guardrail" if len(falls) == 1 else "guardrails"
-        text += f"; {' and '.join(falls)} — check the {rails}"
-    return text + "."
 
 
 # -- runs and the store -------------------------------------------------------------------
@@ -610,9 +314,6 @@ def compare_runs(
     )
 
 
-# -- leaderboard and curves ---------------------------------------------------------------
-
-
 def segment_caveats(comparison: Comparison, threshold: float = 0.01) -> list[str]:
     """Plain warnings for segments where B does not follow the overall verdict.
 
@@ -635,6 +336,6 @@ def segment_caveats(comparison: Comparison, threshold: float = 0.01) -> list[str
             what = "does better" if clear else "shows no clear loss"
         out.append(
             f"{row.segment} ({int(row.users):,} users): B {what} on {label} "
-            f"({_pct(rel)}, 95% CI {_pct(row.rel_ci_low)} to {_pct(row.rel_ci_high)})."
+            f"({pct(rel)}, 95% CI {pct(row.rel_ci_low)} to {pct(row.rel_ci_high)})."
         )
     return out

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from recsys_engine.compare import LABELS, Comparison, metric_label
+from recsys_engine.compare import Comparison
+from recsys_engine.metric_names import LABELS, metric_label
 from recsys_engine.models import model_title
 
 TEMPLATE = "plotly_white"

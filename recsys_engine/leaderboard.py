@@ -9,13 +9,8 @@ import numpy as np
 import pandas as pd
 
 from recsys_engine import metrics as m
-from recsys_engine.compare import (
-    ACCURACY,
-    BEYOND,
-    LOWER_IS_BETTER,
-    MAX_CURVE_K,
-    _run_info,
-)
+from recsys_engine.compare import _run_info
+from recsys_engine.metric_names import ACCURACY, BEYOND, LOWER_IS_BETTER, MAX_CURVE_K
 from recsys_engine.models import REGISTRY
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 import plotly.io as pio
 
 from recsys_engine import compare_charts as charts
-from recsys_engine.compare import TEST_LABELS, Comparison
+from recsys_engine.ab_test import TEST_LABELS
+from recsys_engine.compare import Comparison
 from recsys_engine.export import to_csv_bytes
 
 VERDICT_COLOURS = {

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from recsys_engine import ab_test as ab
 from recsys_engine import compare as cmp
 from recsys_engine import leaderboard as lb
 from recsys_engine import paired_stats as ps
@@ -37,14 +38,14 @@ def runs(tmp_path_factory):
     store.close()
 
 
-FAST = cmp.CompareOptions(n_resamples=2_000, n_permutations=2_000)
+FAST = ab.CompareOptions(n_resamples=2_000, n_permutations=2_000)
 
 
 # -- A vs A, mirror -----------------------------------------------------------------------
-@pytest.mark.parametrize("test", cmp.TESTS)
+@pytest.mark.parametrize("test", ab.TESTS)
 def test_a_vs_a_is_zero_change_p_one_neutral(runs, test):
     store, _, ids = runs
-    opts = cmp.CompareOptions(test=test, n_resamples=500, n_permutations=500)
+    opts = ab.CompareOptions(test=test, n_resamples=500, n_permutations=500)
     c = cmp.compare_runs(store, ids["ease"], ids["ease"], opts)
     for r in (c.primary, *c.secondary):
         assert r.diff == 0 and r.rel_change == 0
@@ -158,9 +159,9 @@ def test_bootstrap_columns_equals_single_metric_bootstrap():
 
 # -- verdicts -----------------------------------------------------------------------------
 def _result(a, b, **kw):
-    opts = cmp.CompareOptions(n_resamples=2_000, **kw)
-    r = cmp.compare_values(np.asarray(a), np.asarray(b), "ndcg@10", opts)
-    return r, cmp.verdict(r, opts.threshold, opts.alpha)
+    opts = ab.CompareOptions(n_resamples=2_000, **kw)
+    r = ab.compare_values(np.asarray(a), np.asarray(b), "ndcg@10", opts)
+    return r, ab.verdict(r, opts.threshold, opts.alpha)
 
 
 def test_verdict_rules():
@@ -179,8 +180,8 @@ def test_verdict_rules():
 
 def test_sentence_names_the_guardrail():
     r, v = _result(np.full(100, 0.5), np.full(100, 0.6) + np.linspace(-0.01, 0.01, 100))
-    g = cmp.Guardrail("coverage@10", "Coverage@10", 0.4, 0.28, -0.3, "breached")
-    text = cmp.plain_sentence(r, v, "popularity (run 1)", "ease (run 2)", [g], 0.01)
+    g = ab.Guardrail("coverage@10", "Coverage@10", 0.4, 0.28, -0.3, "breached")
+    text = ab.plain_sentence(r, v, "popularity (run 1)", "ease (run 2)", [g], 0.01)
     assert text.startswith("ease (run 2) raises NDCG@10 by 20.0% over popularity (run 1)")
     assert "Coverage@10 falls 30.0% — check the guardrail" in text
 
@@ -236,11 +237,9 @@ def test_refuses_unfinished_runs_and_missing_k(runs):
     with pytest.raises(RecsysError, match="queued"):
         cmp.compare_runs(store, ids["ease"], queued, FAST)
     with pytest.raises(RecsysError, match="NDCG@7"):
-        cmp.compare_runs(
-            store, ids["popularity"], ids["ease"], cmp.CompareOptions(primary="ndcg@7")
-        )
+        cmp.compare_runs(store, ids["popularity"], ids["ease"], ab.CompareOptions(primary="ndcg@7"))
     with pytest.raises(RecsysError, match="ndcg@10"):
-        cmp.CompareOptions(primary="ndcg")
+        ab.CompareOptions(primary="ndcg")
 
 
 def test_leaderboard_and_curves(runs):

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from recsys_engine import ab_test as ab
 from recsys_engine import compare as cmp
 from recsys_engine import compare_charts as charts
 from recsys_engine import leaderboard as lb
+from recsys_engine import metric_names as names
 from recsys_engine import report
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
@@ -54,7 +56,7 @@ def _curves(run_ids: tuple[int, ...], version: tuple):
 
 
 @st.cache_data(ttl=300, max_entries=16, show_spinner="Comparing the two runs user by user…")
-def _comparison(run_a: int, run_b: int, options: cmp.CompareOptions, version: tuple):
+def _comparison(run_a: int, run_b: int, options: ab.CompareOptions, version: tuple):
     result = cmp.compare_runs(get_store(), run_a, run_b, options)
     return result, report.html_report(result), report.per_user_csv(result)
 
@@ -137,7 +139,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     if board.empty:
         st.info("No finished run on this split.")
         return board
-    metrics = [c for c in (*cmp.ACCURACY, *cmp.BEYOND) if c in board and board[c].notna().any()]
+    metrics = [c for c in (*names.ACCURACY, *names.BEYOND) if c in board and board[c].notna().any()]
     table = pd.DataFrame(
         {
             "Model": [
@@ -149,7 +151,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
         }
     )
     for mt in metrics:
-        table[cmp.metric_label(f"{mt}@{k}")] = [
+        table[names.metric_label(f"{mt}@{k}")] = [
             _cell(r[mt], r.get(f"{mt} low"), r.get(f"{mt} high"), mt) for _, r in board.iterrows()
         ]
     table["Training time"] = ["–" if pd.isna(s) else f"{s:.1f} s" for s in board["fit_seconds"]]
@@ -157,7 +159,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     best = lb.best_runs(board)
 
     def highlight(column: pd.Series) -> list[str]:
-        name = next((m for m in metrics if cmp.metric_label(f"{m}@{k}") == column.name), None)
+        name = next((m for m in metrics if names.metric_label(f"{m}@{k}") == column.name), None)
         if name is None or name not in best:
             return [""] * len(column)
         return [
@@ -170,7 +172,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
         hide_index=True,
         width="stretch",
         column_config={
-            cmp.metric_label(f"{m}@{k}"): st.column_config.TextColumn(help=HELP.get(m))
+            names.metric_label(f"{m}@{k}"): st.column_config.TextColumn(help=HELP.get(m))
             for m in metrics
         },
     )
@@ -184,7 +186,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     for r in losers.itertuples():
         st.warning(
             f"**{model_title(r.model)} (run {r.run_id})** scores below the Popularity baseline on "
-            f"{cmp.metric_label(f'{primary}@{k}')}: recommending the most popular items to "
+            f"{names.metric_label(f'{primary}@{k}')}: recommending the most popular items to "
             "everyone would do better. Do not ship it without a reason.",
             icon=":material/warning:",
         )
@@ -204,7 +206,7 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
             "Curve metric",
             ["ndcg", "recall", "precision", "hitrate"],
             default="ndcg",
-            format_func=lambda m: cmp.LABELS[m],
+            format_func=lambda m: names.LABELS[m],
             key="compare_curve_metric",
         )
         st.plotly_chart(
@@ -213,7 +215,7 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
             key="fig_curves",
         )
         depth = max(depths.values()) if depths else 0
-        if depth < cmp.MAX_CURVE_K:
+        if depth < names.MAX_CURVE_K:
             st.caption(
                 f"Curves stop at K = {depth}: each run stores its top-{depth} lists. "
                 "Train with a larger cut-off (e.g. 50) to see longer lists."
@@ -223,7 +225,7 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
             "Against",
             ["coverage", "novelty"],
             default="coverage",
-            format_func=lambda m: cmp.LABELS[m],
+            format_func=lambda m: names.LABELS[m],
             key="compare_tradeoff",
         )
         st.plotly_chart(
@@ -243,7 +245,7 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
     pop = [int(r) for r in board.loc[board["model"] == "popularity", "run_id"]]
     base = pop[0] if pop else ids[-1]
     cand = next(i for i in ids if i != base) if len(ids) > 1 else base
-    accuracy = [m for m in cmp.ACCURACY if m in board]
+    accuracy = [m for m in names.ACCURACY if m in board]
     with st.form("ab_form"):
         c1, c2 = st.columns(2)
         a = c1.selectbox(
@@ -265,7 +267,7 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
             "Decision metric",
             accuracy,
             index=accuracy.index("ndcg") if "ndcg" in accuracy else 0,
-            format_func=lambda m: cmp.metric_label(f"{m}@{k}"),
+            format_func=lambda m: names.metric_label(f"{m}@{k}"),
             key="ab_primary",
             help="The one metric the verdict is based on. Decide it before looking at results.",
         )
@@ -273,7 +275,7 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
             "Also check",
             accuracy,
             default=[m for m in ("recall", "hitrate", "mrr") if m in accuracy],
-            format_func=lambda m: cmp.metric_label(f"{m}@{k}"),
+            format_func=lambda m: names.metric_label(f"{m}@{k}"),
             key="ab_secondary",
             help="Supporting metrics; their p-values are Holm-adjusted for testing several.",
         )
@@ -281,8 +283,8 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
             o1, o2, o3 = st.columns(3)
             test = o1.radio(
                 "Significance test",
-                list(cmp.TESTS),
-                format_func=cmp.TEST_LABELS.get,
+                list(ab.TESTS),
+                format_func=ab.TEST_LABELS.get,
                 key="ab_test",
                 help="The t-test is the standard; the permutation and Wilcoxon tests make "
                 "fewer assumptions about the shape of the per-user differences.",
@@ -334,7 +336,7 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
 
 def ab_result(split_id: int, req: dict) -> None:
     """Verdict, metric table, guardrails, charts, segments and downloads of one request."""
-    options = cmp.CompareOptions(
+    options = ab.CompareOptions(
         primary=req["primary"],
         secondary=req["secondary"],
         test=req["test"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from recsys_engine import compare as cmp
 from recsys_engine import export
+from recsys_engine import metric_names as names
 from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title
 from ui.resources import get_runner, get_store
@@ -55,9 +55,9 @@ def metrics_table(metrics: dict[str, float | None]) -> pd.DataFrame:
     rows: dict[str, dict[str, float | None]] = {}
     for key, value in metrics.items():
         name, _, k = key.partition("@")
-        label = cmp.LABELS.get(name, name.upper())
+        label = names.LABELS.get(name, name.upper())
         rows.setdefault(label, {})[f"@{k}" if k else "overall"] = value
-    order = [cmp.LABELS[m] for m in (*cmp.ACCURACY, *cmp.BEYOND) if m in cmp.LABELS]
+    order = [names.LABELS[m] for m in (*names.ACCURACY, *names.BEYOND) if m in names.LABELS]
     labels = sorted(rows, key=lambda x: (order.index(x) if x in order else len(order), x))
     table = pd.DataFrame.from_dict({lbl: rows[lbl] for lbl in labels}, orient="index")
     cols = sorted(
