@@ -7,13 +7,9 @@ Every problem names the file, and where it can the line and the column.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import pandas as pd
 
 from recsys_engine.errors import Problem, ValidationError
 from recsys_engine.ingest.lines import LineMap
@@ -27,6 +23,8 @@ from recsys_engine.ingest.plan import (
     UserMapping,
     stage_source,
 )
+from recsys_engine.ingest.rejects import MAX_EXAMPLES, reject_problems
+from recsys_engine.ingest.side_files import read_items, read_users
 from recsys_engine.ingest.timeparse import detect_time_format
 from recsys_engine.store import Store
 from recsys_engine.store.datasets import check_name
@@ -34,13 +32,9 @@ from recsys_engine.store.staging import (
     FastPathRefused,
     StageSource,
     fast_insert_interactions,
-    read_text_table,
     set_dataset_warnings,
     unknown_items,
 )
-
-MAX_EXAMPLES = 3
-MAX_REJECTS_SHOWN = 10
 
 Progress = Callable[[int, int, str], None]
 
@@ -161,8 +155,8 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
         progress(1, 4, "checking interactions")
         stats = _check_interactions(store, inter, src, staged.table, opts, staged.rejects, problems)
         progress(2, 4, "reading item and user files")
-        items = _read_items(store, plan, problems)
-        users = _read_users(store, plan, problems)
+        items = read_items(store, plan, problems)
+        users = read_users(store, plan, problems)
         if items is not None and not any(p.severity == "error" for p in problems):
             n_unknown, examples = store.stage_unknown_items(staged.table, items["item_id"].tolist())
             if n_unknown:
@@ -217,8 +211,8 @@ def _fast_load(
     careful staged path, which then reports every problem with its line."""
     opts = plan.options
     inter = plan.by_role("interactions")[0]
-    items = _read_items(store, plan, problems)
-    users = _read_users(store, plan, problems)
+    items = read_items(store, plan, problems)
+    users = read_users(store, plan, problems)
     if any(p.severity == "error" for p in problems):
         return None
     scale = opts.rating_scale if opts.feedback == "explicit" else None
@@ -276,68 +270,6 @@ def _stage_source(store: Store, f: FilePlan) -> tuple[StageSource, str | None]:
     return src, tf.note
 
 
-def _reject_problems(f: FilePlan, rejects: list[dict[str, Any]], lines: LineMap) -> list[Problem]:
-    out: list[Problem] = []
-    seen_lines: set[int] = set()
-    width = len(f.sniff.columns)
-    # One message per line; a wrong field count explains a failed cast on the same line.
-    ragged = ("TOO MANY COLUMNS", "MISSING COLUMNS")
-    for r in sorted(rejects, key=lambda r: (int(r["line"]), r["error_type"] not in ragged)):
-        if int(r["line"]) in seen_lines:
-            continue
-        seen_lines.add(int(r["line"]))
-        line = lines.reject(int(r["line"]))
-        kind = str(r["error_type"])
-        col = r["column_name"] if isinstance(r["column_name"], str) else None
-        if kind == "CAST":
-            value = _cell(r.get("csv_line", ""), f, col)
-            msg = f"{value!r} is not a number"
-        elif kind in ragged:
-            n = _field_count(r.get("csv_line", ""), f)
-            msg = f"the line has {n} fields; expected {width} (ragged row)"
-            col = None
-        elif kind in ("INVALID ENCODING", "INVALID UNICODE"):
-            msg = (
-                "bytes that are not valid UTF-8; the file may be latin-1 encoded "
-                "(choose that encoding)"
-            )
-        elif kind == "UNQUOTED VALUE":
-            msg = "a quote character inside an unquoted value"
-        else:
-            msg = str(r["error_message"])
-        out.append(Problem("error", f.name, msg, line=line, column=col))
-    if len(out) > MAX_REJECTS_SHOWN:
-        extra = len(out) - MAX_REJECTS_SHOWN
-        out = out[:MAX_REJECTS_SHOWN] + [
-            Problem("error", f.name, f"{extra} more unreadable lines not listed")
-        ]
-    return out
-
-
-def _cell(csv_line: Any, f: FilePlan, col: str | None) -> str:
-    from recsys_engine.ingest.sniff import split_rows
-
-    if not isinstance(csv_line, str) or col not in f.sniff.columns:
-        return ""
-    rows = split_rows([_strip_breaks(csv_line)], f.sniff.sep, f.sniff.quote)
-    j = f.sniff.columns.index(col)
-    return rows[0][j] if rows and j < len(rows[0]) else ""
-
-
-def _field_count(csv_line: Any, f: FilePlan) -> int:
-    from recsys_engine.ingest.sniff import split_rows
-
-    if not isinstance(csv_line, str):
-        return 0
-    rows = split_rows([_strip_breaks(csv_line)], f.sniff.sep, f.sniff.quote)
-    return len(rows[0]) if rows else 0
-
-
-def _strip_breaks(csv_line: str) -> str:
-    """DuckDB's ``csv_line`` of a CRLF file, or after blank lines, starts with line breaks."""
-    return csv_line.strip("\r\n")
-
-
 def _check_interactions(
     store: Store,
     f: FilePlan,
@@ -358,7 +290,7 @@ def _check_interactions(
     scale = opts.rating_scale if explicit and src.value_col else None
     stats = store.stage_counts(table, checks, scale)
     lines = LineMap(f.sniff, [int(r["line"]) for r in rejects], int(stats["rows"]))
-    problems += _reject_problems(f, rejects, lines)
+    problems += reject_problems(f, rejects, lines)
     value_name = "rating" if explicit else "weight"
     texts = {
         "empty_user": ("the user id is missing or empty", src.user_col),
@@ -453,196 +385,6 @@ def _check_interactions(
                 )
             )
     return stats
-
-
-# -- side files ---------------------------------------------------------------------------
-def _read_side(
-    store: Store, f: FilePlan, problems: list[Problem]
-) -> tuple[pd.DataFrame, LineMap] | None:
-    s = f.sniff
-    df, rejects = read_text_table(
-        store.cursor(), str(s.path), s.kind, s.columns, s.sep, s.header, s.encoding, s.quote
-    )
-    lines = LineMap(s, [int(r["line"]) for r in rejects], len(df))
-    problems += _reject_problems(f, rejects, lines)
-    if df.empty and not rejects:
-        problems.append(Problem("error", f.name, "the file has no data rows"))
-        return None
-    return df, lines
-
-
-def _read_role(
-    store: Store, plan: UploadPlan, role: str, problems: list[Problem]
-) -> tuple[FilePlan, pd.DataFrame, LineMap] | None:
-    """The plan's file for ``role`` read as text columns; None when absent or empty."""
-    files = plan.by_role(role)
-    if not files:
-        return None
-    side = _read_side(store, files[0], problems)
-    return None if side is None else (files[0], *side)
-
-
-def _read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
-    tags = _read_tags(store, plan, problems)
-    if not plan.by_role("items"):
-        if tags is None:
-            return None
-        return pd.DataFrame({"item_id": list(tags.index), "text": list(tags.values)})
-    side = _read_role(store, plan, "items", problems)
-    if side is None:
-        return None
-    f, df, rl = side
-    m = f.mapping
-    assert isinstance(m, ItemMapping)
-    ids = df[m.id_col].str.strip()
-    _report_bad_ids(f, df, ids, m.id_col, rl, problems)
-    out = pd.DataFrame({"item_id": ids})
-    out["title"] = df[m.title_col] if m.title_col else None
-    text = None
-    for c in m.text_cols:
-        text = df[c] if text is None else text.str.cat(df[c], sep=" ")
-    if tags is not None:
-        t = ids.map(tags).fillna("")
-        text = t if text is None else text.str.cat(t, sep=" ")
-    out["text"] = text.str.strip() if text is not None else None
-    cats: list[list[str]] = [[] for _ in range(len(df))]
-    if m.categories_col:
-        sep = m.categories_sep or "|"
-        cats = [
-            [c.strip() for c in v.split(sep) if c.strip() and c.strip() != "(no genres listed)"]
-            for v in df[m.categories_col]
-        ]
-    for flag in m.flag_cols:
-        col = df[flag].str.strip()
-        bad = ~col.isin(["0", "1", ""])
-        if bad.any():
-            i = int(bad.to_numpy().nonzero()[0][0])
-            problems.append(
-                Problem(
-                    "error",
-                    f.name,
-                    f"category flag {df[flag].iloc[i]!r} is not 0 or 1",
-                    line=_side_line(df, i, rl),
-                    column=flag,
-                )
-            )
-            continue
-        for i in (col == "1").to_numpy().nonzero()[0]:
-            cats[i].append(flag)
-    out["categories"] = cats
-    out["numeric"] = _numeric_json(f, df, m.numeric_cols, rl, problems)
-    return out.reset_index(drop=True)
-
-
-def _read_users(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
-    side = _read_role(store, plan, "users", problems)
-    if side is None:
-        return None
-    f, df, lines = side
-    m = f.mapping
-    assert isinstance(m, UserMapping)
-    ids = df[m.id_col].str.strip()
-    _report_bad_ids(f, df, ids, m.id_col, lines, problems)
-    feats = df[list(m.feature_cols)] if m.feature_cols else pd.DataFrame(index=df.index)
-    features = [json.dumps(_typed(row), ensure_ascii=False) for row in feats.to_dict("records")]
-    return pd.DataFrame({"user_id": ids, "features": features})
-
-
-def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Series | None:
-    """Tags per item joined into one text string (tag ids resolved via a tag-names file)."""
-    side = _read_role(store, plan, "tags", problems)
-    if side is None:
-        return None
-    f, df, _ = side
-    m = f.mapping
-    assert isinstance(m, TagMapping)
-    tags = df[m.tag_col].str.strip()
-    names = _read_role(store, plan, "tag_names", problems)
-    if names is not None:
-        nf, ndf, _ = names
-        nm = nf.mapping
-        assert isinstance(nm, TagNamesMapping)
-        lookup = dict(zip(ndf[nm.id_col].str.strip(), ndf[nm.value_col], strict=True))
-        tags = tags.map(lookup).fillna("")
-    frame = pd.DataFrame({"item_id": df[m.item_col].str.strip(), "tag": tags.str.lower()})
-    frame = frame[frame["tag"] != ""]
-    # Most frequent tags first, at most 20 per item, so text stays readable.
-    counts = frame.groupby(["item_id", "tag"]).size().reset_index(name="n")
-    counts = counts.sort_values(["item_id", "n", "tag"], ascending=[True, False, True])
-    top = counts.groupby("item_id").head(20)
-    return top.groupby("item_id")["tag"].agg(lambda s: " ".join(s))
-
-
-def _report_bad_ids(
-    f: FilePlan, df: pd.DataFrame, ids: pd.Series, col: str, lines: LineMap, problems: list[Problem]
-) -> None:
-    empty = (ids == "").to_numpy().nonzero()[0]
-    for i in empty[:MAX_EXAMPLES]:
-        problems.append(
-            Problem(
-                "error",
-                f.name,
-                "the id is missing or empty",
-                line=_side_line(df, int(i), lines),
-                column=col,
-            )
-        )
-    dup = ids[ids.duplicated(keep="first") & (ids != "")]
-    for i in dup.index[:MAX_EXAMPLES]:
-        pos = int(df.index.get_loc(i))
-        problems.append(
-            Problem(
-                "error",
-                f.name,
-                f"id {ids.loc[i]!r} appears more than once",
-                line=_side_line(df, pos, lines),
-                column=col,
-            )
-        )
-
-
-def _side_line(df: pd.DataFrame, pos: int, lines: LineMap) -> int:
-    return lines.row(int(df["_row"].iloc[pos]))
-
-
-def _numeric_json(
-    f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], lines: LineMap, problems: list[Problem]
-) -> list[str | None]:
-    if not cols:
-        return [None] * len(df)
-    values: dict[str, pd.Series] = {}
-    for c in cols:
-        num = pd.to_numeric(df[c].str.strip().replace("", None), errors="coerce")
-        bad = num.isna() & (df[c].str.strip() != "")
-        bad |= num.abs() == math.inf
-        for i in bad.to_numpy().nonzero()[0][:MAX_EXAMPLES]:
-            problems.append(
-                Problem(
-                    "error",
-                    f.name,
-                    f"{df[c].iloc[i]!r} is not a finite number",
-                    line=_side_line(df, int(i), lines),
-                    column=c,
-                )
-            )
-        values[c] = num
-    out = []
-    for i in range(len(df)):
-        d = {c: float(values[c].iloc[i]) for c in cols if not pd.isna(values[c].iloc[i])}
-        out.append(json.dumps(d) if d else None)
-    return out
-
-
-def _typed(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        v = (v or "").strip()
-        try:
-            num = float(v)
-            out[k] = num if math.isfinite(num) else v
-        except ValueError:
-            out[k] = v
-    return out
 
 
 def _mapped_columns(f: FilePlan) -> list[str]:

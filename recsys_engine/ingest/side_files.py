@@ -1,0 +1,216 @@
+"""Item, user and tag files: read as text, checked, and turned into rows to store.
+
+Each side file is read by DuckDB with every column as text (``read_text_table``); ids must
+be present and unique, numeric columns finite; problems name the file, line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from recsys_engine.errors import Problem
+from recsys_engine.ingest.lines import LineMap
+from recsys_engine.ingest.plan import (
+    FilePlan,
+    ItemMapping,
+    TagMapping,
+    TagNamesMapping,
+    UploadPlan,
+    UserMapping,
+)
+from recsys_engine.ingest.rejects import MAX_EXAMPLES, reject_problems
+from recsys_engine.store import Store
+from recsys_engine.store.staging import read_text_table
+
+
+def _read_side(
+    store: Store, f: FilePlan, problems: list[Problem]
+) -> tuple[pd.DataFrame, LineMap] | None:
+    s = f.sniff
+    df, rejects = read_text_table(
+        store.cursor(), str(s.path), s.kind, s.columns, s.sep, s.header, s.encoding, s.quote
+    )
+    lines = LineMap(s, [int(r["line"]) for r in rejects], len(df))
+    problems += reject_problems(f, rejects, lines)
+    if df.empty and not rejects:
+        problems.append(Problem("error", f.name, "the file has no data rows"))
+        return None
+    return df, lines
+
+
+def _read_role(
+    store: Store, plan: UploadPlan, role: str, problems: list[Problem]
+) -> tuple[FilePlan, pd.DataFrame, LineMap] | None:
+    """The plan's file for ``role`` read as text columns; None when absent or empty."""
+    files = plan.by_role(role)
+    if not files:
+        return None
+    side = _read_side(store, files[0], problems)
+    return None if side is None else (files[0], *side)
+
+
+def read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
+    tags = _read_tags(store, plan, problems)
+    if not plan.by_role("items"):
+        if tags is None:
+            return None
+        return pd.DataFrame({"item_id": list(tags.index), "text": list(tags.values)})
+    side = _read_role(store, plan, "items", problems)
+    if side is None:
+        return None
+    f, df, rl = side
+    m = f.mapping
+    assert isinstance(m, ItemMapping)
+    ids = df[m.id_col].str.strip()
+    _report_bad_ids(f, df, ids, m.id_col, rl, problems)
+    out = pd.DataFrame({"item_id": ids})
+    out["title"] = df[m.title_col] if m.title_col else None
+    text = None
+    for c in m.text_cols:
+        text = df[c] if text is None else text.str.cat(df[c], sep=" ")
+    if tags is not None:
+        t = ids.map(tags).fillna("")
+        text = t if text is None else text.str.cat(t, sep=" ")
+    out["text"] = text.str.strip() if text is not None else None
+    cats: list[list[str]] = [[] for _ in range(len(df))]
+    if m.categories_col:
+        sep = m.categories_sep or "|"
+        cats = [
+            [c.strip() for c in v.split(sep) if c.strip() and c.strip() != "(no genres listed)"]
+            for v in df[m.categories_col]
+        ]
+    for flag in m.flag_cols:
+        col = df[flag].str.strip()
+        bad = ~col.isin(["0", "1", ""])
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"category flag {df[flag].iloc[i]!r} is not 0 or 1",
+                    line=_side_line(df, i, rl),
+                    column=flag,
+                )
+            )
+            continue
+        for i in (col == "1").to_numpy().nonzero()[0]:
+            cats[i].append(flag)
+    out["categories"] = cats
+    out["numeric"] = _numeric_json(f, df, m.numeric_cols, rl, problems)
+    return out.reset_index(drop=True)
+
+
+def read_users(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
+    side = _read_role(store, plan, "users", problems)
+    if side is None:
+        return None
+    f, df, lines = side
+    m = f.mapping
+    assert isinstance(m, UserMapping)
+    ids = df[m.id_col].str.strip()
+    _report_bad_ids(f, df, ids, m.id_col, lines, problems)
+    feats = df[list(m.feature_cols)] if m.feature_cols else pd.DataFrame(index=df.index)
+    features = [json.dumps(_typed(row), ensure_ascii=False) for row in feats.to_dict("records")]
+    return pd.DataFrame({"user_id": ids, "features": features})
+
+
+def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Series | None:
+    """Tags per item joined into one text string (tag ids resolved via a tag-names file)."""
+    side = _read_role(store, plan, "tags", problems)
+    if side is None:
+        return None
+    f, df, _ = side
+    m = f.mapping
+    assert isinstance(m, TagMapping)
+    tags = df[m.tag_col].str.strip()
+    names = _read_role(store, plan, "tag_names", problems)
+    if names is not None:
+        nf, ndf, _ = names
+        nm = nf.mapping
+        assert isinstance(nm, TagNamesMapping)
+        lookup = dict(zip(ndf[nm.id_col].str.strip(), ndf[nm.value_col], strict=True))
+        tags = tags.map(lookup).fillna("")
+    frame = pd.DataFrame({"item_id": df[m.item_col].str.strip(), "tag": tags.str.lower()})
+    frame = frame[frame["tag"] != ""]
+    # Most frequent tags first, at most 20 per item, so text stays readable.
+    counts = frame.groupby(["item_id", "tag"]).size().reset_index(name="n")
+    counts = counts.sort_values(["item_id", "n", "tag"], ascending=[True, False, True])
+    top = counts.groupby("item_id").head(20)
+    return top.groupby("item_id")["tag"].agg(lambda s: " ".join(s))
+
+
+def _report_bad_ids(
+    f: FilePlan, df: pd.DataFrame, ids: pd.Series, col: str, lines: LineMap, problems: list[Problem]
+) -> None:
+    empty = (ids == "").to_numpy().nonzero()[0]
+    for i in empty[:MAX_EXAMPLES]:
+        problems.append(
+            Problem(
+                "error",
+                f.name,
+                "the id is missing or empty",
+                line=_side_line(df, int(i), lines),
+                column=col,
+            )
+        )
+    dup = ids[ids.duplicated(keep="first") & (ids != "")]
+    for i in dup.index[:MAX_EXAMPLES]:
+        pos = int(df.index.get_loc(i))
+        problems.append(
+            Problem(
+                "error",
+                f.name,
+                f"id {ids.loc[i]!r} appears more than once",
+                line=_side_line(df, pos, lines),
+                column=col,
+            )
+        )
+
+
+def _side_line(df: pd.DataFrame, pos: int, lines: LineMap) -> int:
+    return lines.row(int(df["_row"].iloc[pos]))
+
+
+def _numeric_json(
+    f: FilePlan, df: pd.DataFrame, cols: tuple[str, ...], lines: LineMap, problems: list[Problem]
+) -> list[str | None]:
+    if not cols:
+        return [None] * len(df)
+    values: dict[str, pd.Series] = {}
+    for c in cols:
+        num = pd.to_numeric(df[c].str.strip().replace("", None), errors="coerce")
+        bad = num.isna() & (df[c].str.strip() != "")
+        bad |= num.abs() == math.inf
+        for i in bad.to_numpy().nonzero()[0][:MAX_EXAMPLES]:
+            problems.append(
+                Problem(
+                    "error",
+                    f.name,
+                    f"{df[c].iloc[i]!r} is not a finite number",
+                    line=_side_line(df, int(i), lines),
+                    column=c,
+                )
+            )
+        values[c] = num
+    out = []
+    for i in range(len(df)):
+        d = {c: float(values[c].iloc[i]) for c in cols if not pd.isna(values[c].iloc[i])}
+        out.append(json.dumps(d) if d else None)
+    return out
+
+
+def _typed(row: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        v = (v or "").strip()
+        try:
+            num = float(v)
+            out[k] = num if math.isfinite(num) else v
+        except ValueError:
+            out[k] = v
+    return out
