@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from recsys_engine.errors import RecsysError, ValidationError
+from recsys_engine.evaluation import remove_artefacts
 from recsys_engine.ingest import UploadPlan, load_dataset
 from ui import state, upload
 from ui.resources import datasets_frame, get_store
@@ -111,10 +112,8 @@ with tab_manage:
                 "Delete this dataset with its splits, runs and models", key=f"confirm_{row.id}"
             )
             if c2.button("Delete", key=f"delete_{row.id}", disabled=not sure, type="primary"):
-                import shutil
-
-                for path in get_store().delete_dataset(int(row.id)):
-                    shutil.rmtree(path, ignore_errors=True)
+                store = get_store()
+                remove_artefacts(store, store.delete_dataset(int(row.id)))
                 if st.session_state[state.DATASET_ID] == int(row.id):
                     st.session_state[state.DATASET_ID] = None
                 st.rerun()

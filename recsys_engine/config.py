@@ -14,9 +14,26 @@ def default_db_path() -> Path:
     return Path(os.environ.get("RECSYS_DB", "data/recsys.duckdb"))
 
 
-def artefact_root(db_path: Path | str) -> Path:
-    """Folder for model artefacts, kept next to the database file."""
+def artefact_root(db_path: Path | str) -> Path | None:
+    """Folder for a database file's model artefacts: ``<folder>/<file stem>.artefacts``.
+
+    One folder per database file, so two databases side by side never share run folders
+    (run ids start at 1 in each). ``$RECSYS_ARTEFACTS`` overrides it; for ``":memory:"``
+    without the override this is None and the store picks a private temporary folder.
+    """
+    override = os.environ.get("RECSYS_ARTEFACTS")
+    if override:
+        return Path(override)
     p = Path(db_path)
     if str(p) == ":memory:":
-        return Path(os.environ.get("RECSYS_ARTEFACTS", "data/artefacts"))
-    return p.parent / "artefacts"
+        return None
+    return p.parent / f"{p.stem}.artefacts"
+
+
+def inside(path: Path | str, folder: Path | str) -> bool:
+    """Whether ``path`` resolves to somewhere inside ``folder`` (guards every rmtree)."""
+    try:
+        Path(path).resolve().relative_to(Path(folder).resolve())
+    except ValueError:
+        return False
+    return True

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine import metrics as m
-from recsys_engine.config import artefact_root
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.models import get_model
 from recsys_engine.models.base import (
@@ -389,7 +389,7 @@ def execute_run(
     if run["status"] != "queued":
         return
     store.set_run_status(run_id, "running")
-    path = artefact_root(store.path) / f"run_{run_id}"
+    path = Path(store.artefact_dir) / f"run_{run_id}"
     t0 = time.perf_counter()
 
     def fit_progress(done: int, total: int, info: dict[str, Any]) -> None:
@@ -428,6 +428,9 @@ def execute_run(
         model.fit(data.train, on_progress=fit_progress, should_stop=should_stop)
         fit_seconds = time.perf_counter() - t_fit
         result = evaluate(model, data, opts, on_progress=eval_progress)
+        # Run ids are never reused within a database, so anything already here is left
+        # over from an earlier file at this path: start from an empty folder.
+        shutil.rmtree(path, ignore_errors=True)
         model.save(path)
         store.write_results(
             run_id,
@@ -512,8 +515,15 @@ def evaluate_run(
 def delete_run(store: Any, run_id: int) -> None:
     """Delete a run's rows and its artefact folder."""
     path = store.delete_run(run_id)
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
+    remove_artefacts(store, [path] if path else [])
+
+
+def remove_artefacts(store: Any, paths: list[str]) -> None:
+    """Remove run folders from disk, but only folders this database owns (a tampered or
+    foreign ``artefact_path`` is left alone)."""
+    for path in paths:
+        if store.owns_artefact(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def run_metric_dict(store: Any, run_id: int) -> dict[str, float | None]:

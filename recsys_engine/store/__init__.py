@@ -8,6 +8,8 @@ live in sibling modules; every statement uses bound ``?`` parameters and quoted 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from recsys_engine.config import artefact_root, inside
 from recsys_engine.errors import DatabaseLockedError, RecsysError
 from recsys_engine.store.datasets import DatasetTables
 from recsys_engine.store.profile import ProfileQueries
@@ -54,6 +57,7 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
             raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._temp_artefacts: Path | None = None
         if not read_only:
             self._migrate()
 
@@ -80,8 +84,29 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
         cur.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the connection (cursors die with it)."""
+        """Close the connection (cursors die with it); a private temporary artefact
+        folder (in-memory stores) goes with it."""
         self._con.close()
+        if self._temp_artefacts is not None:
+            shutil.rmtree(self._temp_artefacts, ignore_errors=True)
+
+    @property
+    def artefact_dir(self) -> Path:
+        """Where this database's model artefacts live (see ``config.artefact_root``)."""
+        root = artefact_root(self.path)
+        if root is None:
+            if self._temp_artefacts is None:
+                self._temp_artefacts = Path(tempfile.mkdtemp(prefix="recsys_artefacts_"))
+            root = self._temp_artefacts
+        return root
+
+    def owns_artefact(self, path: str | Path) -> bool:
+        """Whether ``path`` is a run folder this database may delete: under its artefact
+        folder, or (older databases) under ``artefacts/`` next to the file."""
+        roots = [self.artefact_dir]
+        if self.path != ":memory:":
+            roots.append(Path(self.path).parent / "artefacts")
+        return any(inside(path, r) and Path(path).resolve() != r.resolve() for r in roots)
 
     def _migrate(self) -> None:
         """Create or upgrade the schema; a file already at ``SCHEMA_VERSION`` is not

@@ -1,0 +1,79 @@
+"""Model folders: one per database file, never shared, never deleted outside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_evaluation import _frame
+
+from recsys_engine.evaluation import delete_run, load_run_model, remove_artefacts, run_model
+from recsys_engine.splits import SplitConfig, create_split
+from recsys_engine.store import Store
+
+
+@pytest.fixture(autouse=True)
+def _no_override(monkeypatch):
+    monkeypatch.delenv("RECSYS_ARTEFACTS", raising=False)
+
+
+def _train(db: Path, model: str) -> tuple[Store, int]:
+    store = Store(db)
+    did = store.create_dataset_from_frames("toy", _frame())
+    sid = create_split(store, did, SplitConfig(seed=1))
+    return store, run_model(store, sid, model)
+
+
+def test_two_databases_in_one_folder_keep_their_own_run_folders(tmp_path):
+    a, run_a = _train(tmp_path / "a.duckdb", "popularity")
+    b, run_b = _train(tmp_path / "b.duckdb", "ease")
+    assert run_a == run_b == 1  # ids start at 1 in every database
+    path_a = Path(a.get_run(run_a)["artefact_path"])
+    path_b = Path(b.get_run(run_b)["artefact_path"])
+    assert path_a == tmp_path / "a.artefacts" / "run_1"
+    assert path_b == tmp_path / "b.artefacts" / "run_1"
+    delete_run(b, run_b)
+    assert not path_b.exists()
+    assert load_run_model(a, run_a).name == "popularity"  # untouched by b
+    a.close()
+    b.close()
+
+
+def test_a_recreated_database_does_not_inherit_stale_model_files(tmp_path):
+    db = tmp_path / "x.duckdb"
+    old, run = _train(db, "ease")
+    old.close()
+    stale = tmp_path / "x.artefacts" / f"run_{run}" / "leftover.bin"
+    stale.write_bytes(b"from the old database")
+    db.unlink()
+    new, run = _train(db, "popularity")
+    folder = Path(new.get_run(run)["artefact_path"])
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "model.json"]
+    assert json.loads((folder / "model.json").read_text())["model"] == "popularity"
+    new.close()
+
+
+def test_in_memory_stores_get_private_folders_removed_on_close(tmp_path):
+    s1, s2 = Store(":memory:"), Store(":memory:")
+    d1, d2 = s1.artefact_dir, s2.artefact_dir
+    assert d1 != d2 and d1.is_dir() and d2.is_dir()
+    s1.close()
+    assert not d1.exists() and d2.exists()
+    s2.close()
+
+
+def test_only_owned_folders_are_ever_removed(tmp_path):
+    store = Store(tmp_path / "db.duckdb")
+    mine = store.artefact_dir / "run_7"
+    mine.mkdir(parents=True)
+    legacy = tmp_path / "artefacts" / "run_3"  # where older versions kept models
+    legacy.mkdir(parents=True)
+    foreign = tmp_path.parent / f"{tmp_path.name}_elsewhere"
+    foreign.mkdir()
+    traversal = str(store.artefact_dir / ".." / ".." / f"{tmp_path.name}_elsewhere")
+    remove_artefacts(store, [str(foreign), traversal, str(store.artefact_dir)])
+    assert foreign.exists() and store.artefact_dir.exists()
+    remove_artefacts(store, [str(mine), str(legacy)])
+    assert not mine.exists() and not legacy.exists()
+    store.close()
