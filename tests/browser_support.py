@@ -49,15 +49,30 @@ def serve(folder: Path) -> Iterator[str]:
 
     Yields the base URL once the health endpoint answers; stops the server afterwards.
     """
+    with serve_process(folder) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``serve`` that also yields the server process, for tests that kill it.
+
+    The database is ``folder/db.duckdb`` and the temp folder (uploads) ``folder/tmp``: a
+    second server on the same folder reopens the same file (a restart). A process the test
+    already killed is only reaped at the end.
+    """
     require_browser()
     port = free_port()
     log_path = folder / "server.log"
-    env = {**os.environ, "RECSYS_DB": str(folder / "db.duckdb")}
+    # Uploads are saved under the server's temp folder: keep them inside ``folder``.
+    tmp = folder / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "RECSYS_DB": str(folder / "db.duckdb"), "TMPDIR": str(tmp)}
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port), "--server.headless", "true",
     ]  # fmt: skip
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,9 +89,10 @@ def serve(folder: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"server not healthy after 60 s:\n{log_path.read_text()}")
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -39,11 +40,14 @@ def last_error_line(err: str) -> str:
 
 
 def state_of(db: str) -> dict:
+    """The dataset listing and table row counts, plus the file's SHA-256 (read-only open
+    first, so the digest is of the file as the CLI left it)."""
     store = Store(db, read_only=True)
     try:
-        return db_state(store)
+        state = db_state(store)
     finally:
         store.close()
+    return {**state, "sha256": hashlib.sha256(Path(db).read_bytes()).hexdigest()}
 
 
 # -- datasets -----------------------------------------------------------------------------

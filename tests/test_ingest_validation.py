@@ -7,8 +7,10 @@ The second half covers awkward files that must load correctly.
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +40,8 @@ from recsys_engine.ingest import (
     load_dataset,
     sniff_file,
 )
-from recsys_engine.ingest.plan import with_sniff
+from recsys_engine.ingest.plan import observed_range, with_sniff
+from recsys_engine.store import Store
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -57,7 +60,11 @@ def explicit(paths: list[Path], **options) -> UploadPlan:
 
 
 def errors_of(store, plan: UploadPlan, tmp_path: Path) -> list[Problem]:
-    """Load ``plan`` expecting failure; check nothing changed and the store still works."""
+    """Load ``plan`` expecting failure; check nothing changed and the store still works.
+
+    The same rejected load is then replayed on a database file, which must stay byte for
+    byte the same (``same_bytes_after_rejection``).
+    """
     before = db_state(store)
     with pytest.raises(ValidationError) as info:
         load_dataset(store, plan)
@@ -68,6 +75,50 @@ def errors_of(store, plan: UploadPlan, tmp_path: Path) -> list[Problem]:
     )
     assert (after.n_interactions, after.n_users, after.n_items) == (6, 3, 3)
     assert str(info.value).startswith(str(info.value.errors[0]))
+    assert same_bytes_after_rejection(plan, tmp_path) == info.value.errors
+    return info.value.errors
+
+
+@cache
+def seeded_file_bytes() -> bytes:
+    """A database file holding the dataset 'existing' (as ``seeded``), built once."""
+    with tempfile.TemporaryDirectory(prefix="seeded_db_") as folder:
+        db = Path(folder) / "seeded.duckdb"
+        store = Store(db)
+        load_dataset(store, plan_for([good_csv(Path(folder), "existing.csv")], name="existing"))
+        store.close()
+        assert not db.with_name(db.name + ".wal").exists()
+        return db.read_bytes()
+
+
+def same_bytes_after_rejection(plan: UploadPlan, tmp_path: Path) -> list[Problem]:
+    """Run a rejected load the way the Data page does, on a file; the file must not change.
+
+    The page keeps one store open, reads the value range of the interactions file to show
+    it (explicit feedback), then calls ``load_dataset`` with a progress callback. Closing the
+    store afterwards checkpoints anything written, so comparing the closed file's bytes
+    catches any write, even one rolled back or left in the write-ahead log.
+
+    Returns:
+        the problems the file-backed load reported (callers compare them with the
+        in-memory ones).
+    """
+    template = seeded_file_bytes()
+    db = tmp_path / "bytes.duckdb"
+    db.write_bytes(template)
+    store = Store(db)
+    try:
+        inter = plan.by_role("interactions")
+        if inter and plan.options.feedback == "explicit":
+            observed_range(store, inter[0])
+        with pytest.raises(ValidationError) as info:
+            load_dataset(store, plan, lambda done, total, note: None)
+    finally:
+        store.close()
+    assert not db.with_name(db.name + ".wal").exists(), "a write-ahead log was left behind"
+    assert hashlib.sha256(db.read_bytes()).digest() == hashlib.sha256(template).digest(), (
+        "the rejected load changed the database file"
+    )
     return info.value.errors
 
 
