@@ -11,6 +11,7 @@ from recsys_engine.evaluation import remove_artefacts
 from recsys_engine.ingest import UploadPlan, load_dataset
 from ui import state, upload
 from ui.resources import datasets_frame, get_store
+from ui.text import md_escape
 from ui.widgets import active_dataset_id, problems_table, show_profile
 
 state.ensure_defaults()
@@ -37,18 +38,19 @@ with tab_load:
         # Widgets of a new set of files start from the new guesses, not the old choices.
         k = f"{k}_{Path(st.session_state[state.UPLOAD_DIR]).name}"
         for note in plan.notes:
-            st.info(note)
+            st.info(md_escape(note))
         edited = []
         for i, f in enumerate(plan.files):
             with st.expander(
-                f":material/description: {f.name} — {f.role}", expanded=f.role != "ignore"
+                f":material/description: {md_escape(f.name)} — {f.role}",
+                expanded=f.role != "ignore",
             ):
                 edited.append(upload.edit_file(f, i, k))
         st.subheader("Dataset")
         try:
             options = upload.edit_options(UploadPlan(tuple(edited), plan.options), k)
         except RecsysError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             options = None
         if options is not None and st.button("Validate and load", type="primary"):
             final = UploadPlan(tuple(edited), options, plan.notes)
@@ -61,7 +63,7 @@ with tab_load:
                 st.session_state[state.UPLOAD_PROBLEMS] = exc.problems
             except RecsysError as exc:
                 st.session_state[state.UPLOAD_PROBLEMS] = None
-                st.error(str(exc))
+                st.error(md_escape(exc))
             else:
                 upload.discard_upload()
                 st.session_state[state.DATASET_ID] = result.dataset_id
@@ -73,12 +75,12 @@ with tab_load:
     loaded = st.session_state[state.LAST_LOADED]
     if loaded:
         st.success(
-            f"Loaded **{loaded['name']}**: {loaded['n_interactions']:,} interactions, "
+            f"Loaded **{md_escape(loaded['name'])}**: {loaded['n_interactions']:,} interactions, "
             f"{loaded['n_users']:,} users, {loaded['n_items']:,} items. It is now the active "
             "dataset — see the Profile tab."
         )
         for w in loaded["warnings"]:
-            st.warning(w)
+            st.warning(md_escape(w))
 
 dataset_id = active_dataset_id()
 with tab_profile:
@@ -86,7 +88,7 @@ with tab_profile:
         st.info("Load a dataset first (Upload tab).")
     else:
         name = get_store().get_dataset(dataset_id)["name"]
-        st.subheader(f"Profile of {name}")
+        st.subheader(f"Profile of {md_escape(name)}")
         show_profile(dataset_id)
 
 with tab_manage:
@@ -94,11 +96,11 @@ with tab_manage:
     if df.empty:
         st.info("No datasets.")
     for row in df.itertuples():
-        with st.expander(f"{row.name} — {int(row.n_interactions):,} interactions"):
+        with st.expander(f"{md_escape(row.name)} — {int(row.n_interactions):,} interactions"):
             d = get_store().get_dataset(int(row.id))
             st.caption(
                 f"id {row.id} · {row.feedback} · loaded {row.created_at:%Y-%m-%d %H:%M} · files: "
-                + ", ".join(s["file"] for s in d["sources"])
+                + ", ".join(md_escape(s["file"]) for s in d["sources"])
             )
             new = st.text_input("New name", row.name, key=f"rename_{row.id}", max_chars=100)
             c1, c2 = st.columns(2)
@@ -107,7 +109,7 @@ with tab_manage:
                     get_store().rename_dataset(int(row.id), new)
                     st.rerun()
                 except RecsysError as exc:
-                    st.error(str(exc))
+                    st.error(md_escape(exc))
             sure = c2.checkbox(
                 "Delete this dataset with its splits, runs and models", key=f"confirm_{row.id}"
             )

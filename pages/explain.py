@@ -7,6 +7,7 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from ui import explain as ui_explain
 from ui import state
+from ui.text import md_escape
 from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
@@ -38,7 +39,7 @@ k = right.number_input("List length (K)", min_value=1, max_value=50, value=10, k
 try:
     ex = ui_explain.explainer(run_id)
 except RecsysError as exc:
-    st.error(str(exc))
+    st.error(md_escape(exc))
     st.stop()
 
 view = st.segmented_control(
@@ -73,4 +74,4 @@ try:
             )
             ui_explain.item_cards(rec, key=f"user_{run_id}")
 except RecsysError as exc:
-    st.error(str(exc))
+    st.error(md_escape(exc))

@@ -7,6 +7,7 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from ui import registry, state
 from ui.resources import get_store
+from ui.text import md_escape
 from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
@@ -35,4 +36,4 @@ run_id = st.selectbox(
 try:
     registry.run_details(run_id)
 except RecsysError as exc:
-    st.error(str(exc))
+    st.error(md_escape(exc))

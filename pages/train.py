@@ -7,6 +7,7 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import list_models
 from ui import state, training
+from ui.text import md_escape
 from ui.widgets import active_dataset_id, page_link
 
 state.ensure_defaults()
@@ -44,7 +45,7 @@ if split_id is not None:
         try:
             ids = training.queue_models(split_id, chosen)
         except RecsysError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             st.success(
                 f"Queued run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}. "

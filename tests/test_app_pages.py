@@ -126,7 +126,12 @@ def widget(elements, label: str):
 def managed_datasets(at: AppTest) -> list[str]:
     """Dataset names listed in the Manage tab (expanders titled '<name> — <n> interactions')."""
     pattern = re.compile(r"^(.+) — [\d,]+ interactions$")
-    return [m.group(1) for e in at.expander if (m := pattern.match(e.label))]
+    return [m.group(1) for e in at.expander if (m := pattern.match(plain(e.label)))]
+
+
+def plain(markdown: str) -> str:
+    """Markdown source with the backslash escapes of user text removed (what is seen)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def problems_frame(at: AppTest):
@@ -159,7 +164,7 @@ def test_data_upload_maps_validates_loads_and_profiles() -> None:
         [("ratings.csv", RATINGS_CSV, "text/csv"), ("movies.csv", MOVIES_CSV, "text/csv")]
     )
     rerun(at)
-    labels = [e.label for e in at.expander]
+    labels = [plain(e.label) for e in at.expander]
     assert any("ratings.csv" in x and "interactions" in x for x in labels), labels
     assert any("movies.csv" in x and "items" in x for x in labels), labels
     assert widget(at.selectbox, "User id column").value == "userId"
@@ -189,7 +194,7 @@ def test_data_upload_maps_validates_loads_and_profiles() -> None:
         figure = json.loads(chart.proto.spec)
         assert figure["data"], "an empty figure"
     # The uploader is reset for the next upload.
-    assert not at.expander or all("ratings.csv" not in e.label for e in at.expander)
+    assert not at.expander or all("ratings.csv" not in plain(e.label) for e in at.expander)
 
     go(at, "home")
     assert metric(at, "Datasets") == "2"
@@ -294,3 +299,40 @@ def test_page_runs_standalone(page: str) -> None:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == TITLES[page]
+
+
+HOSTILE = "![x](https://attacker.example/b.png) **bold** <img src=x> :smile:"
+
+
+def test_names_and_warnings_from_uploads_show_as_literal_text(fresh_db: Path) -> None:
+    """A dataset name, file name and load warning that look like markdown/HTML are shown
+    escaped (no remote image, link, bold or emoji), on Data's Profile and Manage tabs."""
+    import pandas as pd
+
+    from recsys_engine.store import Store
+
+    rows = [(f"u{u}", f"i{i}", 4.0) for u in range(3) for i in range(4)]
+    store = Store(fresh_db)
+    store.create_dataset_from_frames(
+        HOSTILE,
+        pd.DataFrame(rows, columns=["user_id", "item_id", "rating"]),
+        sources=[{"file": f"{HOSTILE}.csv", "role": "interactions", "bytes": 1, "sha256": "0"}],
+        warnings=[f"item {HOSTILE} is not in the item file"],
+    )
+    store.close()
+    at = open_app()
+    at.sidebar.selectbox[0].select_index(0 if HOSTILE in at.sidebar.selectbox[0].options[0] else 1)
+    rerun(at)
+    go(at, "data")
+    shown = [
+        *values(at.subheader),
+        *values(at.warning),
+        *values(at.caption),
+        *[e.label for e in at.expander],
+    ]
+    escaped = r"\!\[x\]\(https\://attacker\.example/b\.png\) \*\*bold\*\* \<img src\=x\> \:smile\:"
+    assert any(escaped in s for s in shown if s.startswith("Profile of")), shown
+    assert any(escaped in s and "is not in the item file" in s for s in shown), shown
+    assert any(escaped + r"\.csv" in s for s in shown), shown  # the source file's name
+    assert any(s.startswith(escaped) and "interactions" in s for s in shown), shown
+    assert not any("](https" in s for s in shown), shown  # no live link or image anywhere

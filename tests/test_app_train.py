@@ -73,7 +73,8 @@ def test_bad_config_is_refused_before_anything_starts(app):
     app.checkbox(key="pick_ease").check().run()
     app.number_input(key="cfg_ease_Default_l2").set_value(-5.0).run()
     app.button[0].click().run()
-    assert any("l2 must be > 0" in e.value for e in app.error)
+    # messages are markdown-escaped on the page: "l2 must be \\> 0" reads "l2 must be > 0"
+    assert any("l2 must be \\> 0" in e.value for e in app.error), [e.value for e in app.error]
     from ui.resources import get_store
 
     assert get_store().list_runs().empty

@@ -15,6 +15,7 @@ from recsys_engine import report
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
 from ui.resources import get_store
+from ui.text import md_escape
 
 REQUEST = "compare_request"  # the last submitted A/B request (ids and options only)
 VERDICT_BOX = {
@@ -348,7 +349,7 @@ def ab_result(split_id: int, req: dict) -> None:
     try:
         result, html_doc, csv = _comparison(req["a"], req["b"], options, _version(_runs(split_id)))
     except RecsysError as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(md_escape(exc), icon=":material/block:")
         return
     box, colour, icon = VERDICT_BOX[result.verdict]
     st.badge(result.verdict, color=colour, icon=icon)

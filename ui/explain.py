@@ -7,7 +7,6 @@ markdown or HTML from user text) or in dataframes.
 from __future__ import annotations
 
 import random
-import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,6 +16,7 @@ from recsys_engine.config import default_db_path
 from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations, overlap
 from recsys_engine.models import model_title
 from ui.resources import get_store
+from ui.text import md_escape
 
 USER_KEY = "explain_user"  # the chosen user id (survives page changes)
 RUN_KEY = "explain_run"  # the chosen run id
@@ -37,12 +37,6 @@ SHORT_PARTS = {
     "item_bias": "Item bias",
     "match": "Match",
 }
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def md_escape(text: object) -> str:
-    """User text made inert inside ``st.markdown`` (markdown, HTML, LaTeX, emoji codes)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")

@@ -10,6 +10,7 @@ from recsys_engine import metric_names as names
 from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title
 from ui.resources import get_runner, get_store
+from ui.text import md_escape
 from ui.training import STATUS_ICON, config_json, loss_figure
 
 
@@ -73,7 +74,7 @@ def run_details(run_id: int) -> None:
     icon = STATUS_ICON.get(run["status"], "")
     st.markdown(f"#### {icon} Run {run_id} · {model_title(run['model'])}")
     if run["error"]:
-        st.error(str(run["error"])[:1000])
+        st.error(md_escape(str(run["error"])[:1000]))
     metrics = run_metric_dict(store, run_id)
     left, right = st.columns(2)
     with left:

@@ -14,6 +14,7 @@ from recsys_engine.models import FAMILIES, list_models, model_title
 from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
+from ui.text import md_escape
 
 NEW_SPLIT = -1
 #: The settings that matter for each split strategy (the others keep their defaults).
@@ -103,7 +104,7 @@ def split_section(dataset_id: int) -> int | None:
     try:
         config = SplitConfig.from_dict({**values, "strategy": strategy})
     except ConfigError as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return None
     c1, c2 = st.columns(2)
     if c1.button("Preview counts", key=f"split_preview_{dataset_id}"):
@@ -113,7 +114,7 @@ def split_section(dataset_id: int) -> int | None:
                 preview_split(store, dataset_id, config).stats,
             )
         except RecsysError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
     shown = st.session_state.get(f"split_preview_stats_{dataset_id}")
     if shown and shown[0] == config:
         split_stats_table(shown[1])
@@ -121,7 +122,7 @@ def split_section(dataset_id: int) -> int | None:
         try:
             sid = create_split(store, dataset_id, config, name=name.strip() or None)
         except RecsysError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             st.session_state[f"split_pending_{dataset_id}"] = sid
             st.rerun()
@@ -258,7 +259,7 @@ def run_card(run: pd.Series) -> None:
         elif status == "cancelled":
             st.info("Cancelled: nothing was saved for this run.")
         elif run["error"] and not pd.isna(run["error"]):
-            st.error(str(run["error"]).splitlines()[0][:500])
+            st.error(md_escape(str(run["error"]).splitlines()[0][:500]))
 
 
 def runs_monitor(dataset_id: int, split_id: int | None) -> None:

@@ -27,6 +27,7 @@ from recsys_engine.ingest import (
 from recsys_engine.ingest.plan import observed_range, with_sniff
 from ui import state
 from ui.resources import get_store
+from ui.text import md_escape
 
 NONE = "— none —"
 SEPARATORS = {
@@ -112,7 +113,7 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
         key=f"{k}_role_{i}",
     )
     for p in s.problems:
-        (st.error if p.severity == "error" else st.warning)(str(p))
+        (st.error if p.severity == "error" else st.warning)(md_escape(p))
     if role == "ignore" or not s.ok:
         return replace(f, role=role)
     if s.kind == "csv":

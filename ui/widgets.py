@@ -8,6 +8,7 @@ import streamlit as st
 from recsys_engine.errors import Problem
 from ui import state
 from ui.resources import datasets_frame, get_store
+from ui.text import md_escape
 
 
 def dataset_picker() -> int | None:
@@ -98,7 +99,11 @@ def show_profile(dataset_id: int) -> None:
     if p.ts_min is not None:
         st.caption(f"Interactions from {p.ts_min:%Y-%m-%d} to {p.ts_max:%Y-%m-%d}.")
     for w in p.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(md_escape(w), icon=":material/warning:")
+    if p.load_warnings:
+        with st.expander(f"Notes from loading the files ({len(p.load_warnings)})"):
+            for w in p.load_warnings:
+                st.caption(md_escape(w))
     log = st.toggle("Logarithmic axes", value=False, key=f"profile_log_{dataset_id}")
     figs = profile_figures(p, log_axes=log)
     left, right = st.columns(2)
