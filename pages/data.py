@@ -115,7 +115,11 @@ with tab_manage:
             )
             if c2.button("Delete", key=f"delete_{row.id}", disabled=not sure, type="primary"):
                 store = get_store()
-                remove_artefacts(store, store.delete_dataset(int(row.id)))
-                if st.session_state[state.DATASET_ID] == int(row.id):
-                    st.session_state[state.DATASET_ID] = None
-                st.rerun()
+                try:
+                    remove_artefacts(store, store.delete_dataset(int(row.id)))
+                except RecsysError as exc:
+                    st.error(md_escape(exc))
+                else:
+                    if st.session_state[state.DATASET_ID] == int(row.id):
+                        st.session_state[state.DATASET_ID] = None
+                    st.rerun()

@@ -77,3 +77,35 @@ def test_only_owned_folders_are_ever_removed(tmp_path):
     remove_artefacts(store, [str(mine), str(legacy)])
     assert not mine.exists() and not legacy.exists()
     store.close()
+
+
+def test_nothing_is_deleted_under_a_training_run(tmp_path):
+    """A dataset (or run) with a run in progress cannot be deleted; a run deleted anyway
+    (e.g. by another process) gets no progress or result rows afterwards."""
+    from recsys_engine.errors import ConfigError, NotFoundError
+    from recsys_engine.evaluation import execute_run, queue_run
+
+    store = Store(tmp_path / "db.duckdb")
+    did = store.create_dataset_from_frames("toy", _frame())
+    sid = create_split(store, did, SplitConfig(seed=1))
+    run = queue_run(store, sid, "ease")
+    with pytest.raises(ConfigError, match="still queued or training"):
+        store.delete_dataset(did)
+    with pytest.raises(ConfigError, match="cancel it"):
+        store.delete_run(run)
+    assert store.get_dataset(did)["name"] == "toy"
+
+    def vanish(done, total, info):  # the run disappears while it trains
+        with store.transaction() as cur:
+            cur.execute("DELETE FROM run_progress WHERE run_id = ?", [run])
+            cur.execute("DELETE FROM runs WHERE id = ?", [run])
+
+    with pytest.raises(NotFoundError):
+        execute_run(store, run, on_progress=vanish)
+    counts = {
+        t: store.cursor().execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        for t in ("runs", "run_progress", "metrics", "user_metrics", "recommendations")
+    }
+    assert counts == dict.fromkeys(counts, 0), counts
+    assert not (store.artefact_dir / f"run_{run}").exists()
+    store.close()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from recsys_engine import export
 from recsys_engine import metric_names as names
+from recsys_engine.errors import RecsysError
 from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title
 from ui.resources import get_runner, get_store
@@ -126,5 +127,9 @@ def run_details(run_id: int) -> None:
         return
     sure = c2.checkbox("Delete this run, its results and model files", key=f"sure_{run_id}")
     if c2.button("Delete run", key=f"delete_{run_id}", disabled=not sure, type="primary"):
-        delete_run(store, run_id)
-        st.rerun()
+        try:
+            delete_run(store, run_id)
+        except RecsysError as exc:  # it started meanwhile (another tab re-ran it)
+            st.error(md_escape(exc))
+        else:
+            st.rerun()

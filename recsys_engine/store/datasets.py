@@ -148,10 +148,26 @@ class DatasetTables:
 
         Returns:
             Artefact paths of the deleted runs, for the caller to remove from disk.
+
+        Raises:
+            ConfigError: some of its runs are queued or training (nothing is deleted).
         """
         self.get_dataset(dataset_id)
         did = int(dataset_id)
         with self.transaction() as cur:
+            active = [
+                r[0]
+                for r in cur.execute(
+                    "SELECT id FROM runs WHERE dataset_id = ? "
+                    "AND status IN ('queued', 'running') ORDER BY id",
+                    [did],
+                ).fetchall()
+            ]
+            if active:
+                raise ConfigError(
+                    f"runs {', '.join(map(str, active))} of this dataset are still queued or "
+                    "training; cancel them on the Train page (or wait) before deleting it"
+                )
             paths = [
                 r[0]
                 for r in cur.execute(

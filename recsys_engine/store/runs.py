@@ -164,8 +164,13 @@ class RunTables:
 
         Returns:
             The run's artefact path (or None), for the caller to remove from disk.
+
+        Raises:
+            ConfigError: the run is queued or training (cancel it first).
         """
         run = self.get_run(run_id)
+        if run["status"] in ("queued", "running"):
+            raise ConfigError(f"run {run_id} is {run['status']}; cancel it before deleting it")
         with self.transaction() as cur:
             for table in ("run_progress", *_RESULT_TABLES):
                 cur.execute(f"DELETE FROM {table} WHERE run_id = ?", [int(run_id)])
@@ -202,11 +207,14 @@ class RunTables:
         total: int | None = None,
         stage: str | None = None,
     ) -> None:
-        """Append one progress row (epoch/step of total, loss, validation metric, seconds)."""
+        """Append one progress row (epoch/step of total, loss, validation metric, seconds).
+
+        Nothing is written when the run no longer exists (deleted while it trained).
+        """
         self.cursor().execute(
             "INSERT INTO run_progress (run_id, epoch, step, loss, val_metric, wall_time, total, "
-            "stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [int(run_id), epoch, step, loss, val_metric, wall_time, total, stage],
+            "stage) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)",
+            [int(run_id), epoch, step, loss, val_metric, wall_time, total, stage, int(run_id)],
         )
 
     def run_progress(self, run_id: int) -> pd.DataFrame:
@@ -235,6 +243,9 @@ class RunTables:
         ci_low, ci_high), ``user_metrics`` (user_id, metric, k, value), ``recommendations``
         (user_id, rank, item_id, score). Any failure rolls everything back, so a run never
         has partial result rows.
+
+        Raises:
+            NotFoundError: the run was deleted meanwhile (nothing is written).
         """
         rid = int(run_id)
         frames = {
@@ -243,6 +254,8 @@ class RunTables:
             "recommendations": (recommendations, ["user_id", "rank", "item_id", "score"]),
         }
         with self.transaction() as cur:
+            if not cur.execute("SELECT count(*) FROM runs WHERE id = ?", [rid]).fetchall()[0][0]:
+                raise NotFoundError(f"run {rid} was deleted; its results are not stored")
             for table, (frame, columns) in frames.items():
                 cur.execute(f"DELETE FROM {table} WHERE run_id = ?", [rid])
                 view = f"_new_{table}"
