@@ -364,3 +364,28 @@ def test_no_network_imports_in_runtime_code():
                 if any(m == b or m.startswith(b + ".") for b in banned):
                     bad.append(f"{rel(path)}:{node.lineno} {m}")
     assert bad == []
+
+
+def test_file_names_that_look_like_patterns_or_placeholders(capsys, sandbox):
+    """A path with glob characters is refused (DuckDB would also read the files it matches);
+    a column named like an internal placeholder (``{rt}``) is just a name."""
+    (sandbox / "r2.csv").write_text("user_id,item_id,rating\n9,90,4\n9,91,5\n")
+    star = write(sandbox, "r*.csv", "user_id,item_id,rating\n1,10,4\n1,11,3\n2,10,5\n")
+    db = sandbox / "db" / "g.duckdb"
+    code, _, err = run_cli(
+        capsys, "--db", str(db), "ingest", "--name", "star", "--interactions", str(star)
+    )
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"error: cannot read '{star}': DuckDB reads names with * as a pattern of several "
+        "files; rename the file (or copy it) without those characters"
+    ]
+    odd = write(sandbox, "odd.csv", "user{rt},item{rs},rating\n1,10,4\n1,11,x\n2,10,5\n")
+    code, _, err = run_cli(
+        capsys, "--db", str(db), "ingest", "--name", "odd", "--interactions", str(odd)
+    )
+    assert code == 1 and "Traceback" not in err
+    assert "error: odd.csv, line 3, column 'rating': 'x' is not a number" in err, err
+    store = Store(db)
+    assert store.list_datasets().empty  # neither load wrote anything
+    store.close()

@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from recsys_engine.errors import ConfigError
+
 #: Rows scanned to guess a rating scale (the full file is checked at load).
 VALUE_RANGE_ROWS = 1_000_000
 
@@ -79,14 +81,17 @@ class StagingQueries:
     def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
         raise NotImplementedError
 
-    def _reader(self, src: StageSource, value_type: str) -> str:
-        """The table function reading ``src`` (``{rt}``/``{rs}`` mark the rejects tables)."""
+    def _reader(
+        self, src: StageSource, value_type: str, rejects: tuple[str, str] | None = None
+    ) -> str:
+        """The table function reading ``src``; reader errors go to the ``rejects`` (table,
+        scan) temp tables, or are skipped when None (sampling)."""
         if src.kind == "parquet":
-            return f"read_parquet({_lit(src.path)})"
+            return f"read_parquet({_path_lit(src.path)})"
         types = {c: "VARCHAR" for c in src.columns}
         if src.value_col:
             types[src.value_col] = value_type
-        return csv_reader(src, types, "{rt}", "{rs}")
+        return csv_reader(src, types, rejects)
 
     def stage_interactions(self, src: StageSource) -> Staged:
         """Read ``src`` into a temp table (user_id, item_id, value, value_raw, ts_raw, ts).
@@ -97,7 +102,7 @@ class StagingQueries:
         cur = self.cursor()
         tag = uuid.uuid4().hex[:12]
         table, rt, rs = f"_stage_{tag}", f"_rejects_{tag}", f"_scan_{tag}"
-        reader = self._reader(src, "DOUBLE").replace("{rt}", _lit(rt)).replace("{rs}", _lit(rs))
+        reader = self._reader(src, "DOUBLE", (rt, rs))
         u, i = _q(src.user_col), _q(src.item_col)
         if src.kind == "parquet":
             value = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)" if src.value_col else "NULL"
@@ -255,10 +260,6 @@ class StagingQueries:
         """Up to ``n`` non-empty values of one column as text, read with DuckDB."""
         plain = StageSource(**{**src.__dict__, "value_col": None})
         reader = self._reader(plain, "VARCHAR")
-        reader = reader.replace(
-            ", store_rejects=true, rejects_table={rt}, rejects_scan={rs}, rejects_limit=0",
-            ", ignore_errors=true",
-        )
         rows = (
             self.cursor()
             .execute(
@@ -277,10 +278,6 @@ class StagingQueries:
         cells ignored); used to guess the rating scale, which the load then checks in full."""
         plain = StageSource(**{**src.__dict__})
         reader = self._reader(plain, "VARCHAR")
-        reader = reader.replace(
-            ", store_rejects=true, rejects_table={rt}, rejects_scan={rs}, rejects_limit=0",
-            ", ignore_errors=true",
-        )
         v = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)"
         row = _first(
             self.cursor()
@@ -292,26 +289,50 @@ class StagingQueries:
         return row[0], row[1]
 
 
-def csv_reader(
-    src: StageSource, types: dict[str, str], rejects_table: str, rejects_scan: str
-) -> str:
-    """A strict ``read_csv`` call with explicit column types that records rejected lines.
+def csv_reader(src: StageSource, types: dict[str, str], rejects: tuple[str, str] | None) -> str:
+    """A strict ``read_csv`` call with explicit column types.
 
-    The path and options are SQL literals, quoted and escaped (DuckDB table functions take
-    no bound parameters); ``rejects_table``/``rejects_scan`` are already-quoted literals or
-    placeholders the caller fills in.
+    Rejected lines are recorded in the ``rejects`` (table, scan) temp tables, or skipped
+    when ``rejects`` is None. The path, names and options are SQL literals, quoted and
+    escaped (DuckDB table functions take no bound parameters), and the text is built in
+    one pass: nothing is substituted into it afterwards, so a name can never change it.
+    A path with glob characters is refused (DuckDB would read every matching file).
     """
     cols = "{" + ", ".join(f"{_lit(c)}: {_lit(t)}" for c, t in types.items()) + "}"
     enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(
         src.encoding, "utf-8"
     )
     return (
-        f"read_csv({_lit(src.path)}, delim={_lit(src.sep)}, header={str(src.header).lower()}, "
-        f"columns={cols}, encoding={_lit(enc)}, quote={_lit(src.quote)}, "
-        f"escape={_lit(src.quote)}, auto_detect=false, null_padding=false, strict_mode=true, "
-        f"store_rejects=true, rejects_table={rejects_table}, rejects_scan={rejects_scan}, "
-        "rejects_limit=0)"
+        f"read_csv({_path_lit(src.path)}, delim={_lit(src.sep)}, "
+        f"header={str(src.header).lower()}, columns={cols}, encoding={_lit(enc)}, "
+        f"quote={_lit(src.quote)}, escape={_lit(src.quote)}, auto_detect=false, "
+        f"null_padding=false, strict_mode=true, {_rejects_options(rejects)})"
     )
+
+
+def _rejects_options(rejects: tuple[str, str] | None) -> str:
+    if rejects is None:
+        return "ignore_errors=true"
+    table, scan = rejects
+    return (
+        f"store_rejects=true, rejects_table={_lit(table)}, rejects_scan={_lit(scan)}, "
+        "rejects_limit=0"
+    )
+
+
+#: Characters DuckDB's readers expand as a file pattern (``*``, ``?``, ``[...]``, ``{a,b}``).
+GLOB_CHARS = frozenset("*?[]{}")
+
+
+def _path_lit(path: str) -> str:
+    """A file path as an SQL literal; refused when DuckDB would treat it as a pattern."""
+    bad = sorted(GLOB_CHARS & set(str(path)))
+    if bad:
+        raise ConfigError(
+            f"cannot read '{path}': DuckDB reads names with {' '.join(bad)} as a pattern of "
+            "several files; rename the file (or copy it) without those characters"
+        )
+    return _lit(str(path))
 
 
 def _time_expr(src: StageSource, raw: str) -> str:
@@ -344,7 +365,7 @@ def read_text_table(
         (DataFrame with a ``_row`` 0-based row index, reader rejects with line numbers).
     """
     if kind == "parquet":
-        df = cur.execute(f"SELECT * FROM read_parquet({_lit(path)})").df()
+        df = cur.execute(f"SELECT * FROM read_parquet({_path_lit(path)})").df()
         df = df.astype("string").fillna("")
         df.columns = [str(c) for c in df.columns]
         df["_row"] = range(len(df))
@@ -355,7 +376,7 @@ def read_text_table(
     enc = {"utf-8-sig": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}.get(encoding, "utf-8")
     table = f"_side_{tag}"
     cur.execute(
-        f"CREATE TEMP TABLE {_q(table)} AS SELECT * FROM read_csv({_lit(path)}, "
+        f"CREATE TEMP TABLE {_q(table)} AS SELECT * FROM read_csv({_path_lit(path)}, "
         f"delim={_lit(sep)}, header={str(header).lower()}, columns={cols}, "
         f"encoding={_lit(enc)}, quote={_lit(quote)}, escape={_lit(quote)}, auto_detect=false, "
         "strict_mode=true, "
@@ -415,7 +436,7 @@ def fast_insert_interactions(
         types[src.value_col] = value_type
     if src.time_col and src.time_kind == "epoch":
         types[src.time_col] = "DOUBLE"
-    reader = csv_reader(src, types, _lit(rt), _lit(rs))
+    reader = csv_reader(src, types, (rt, rs))
     v = _q(src.value_col) if src.value_col else None
     if feedback == "explicit":
         rating, weight = (v or "NULL"), "1.0"
