@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from recsys_engine.commands.common import terminal_safe
 from recsys_engine.config import default_db_path
 from recsys_engine.errors import RecsysError
 
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             store.close()
     except RecsysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from badfiles import write
 
@@ -204,7 +205,7 @@ def test_cli_names_with_sql_in_a_real_subprocess(tmp_path):
 def test_names_with_control_characters_or_too_long_are_refused(capsys, sandbox):
     data = write(sandbox, "r.csv", "user_id,item_id,rating\n1,10,4\n")
     db = sandbox / "db" / "n.duckdb"
-    for bad in ("a\nb", "tab\there", "x" * 101, "   "):
+    for bad in ("a\nb", "tab\there", "x" * 101, "   ", "\u200b", "\ufeff", "\u202eevil", "a\x85b"):
         code, _, err = run_cli(
             capsys, "--db", str(db), "ingest", "--name", bad, "--interactions", str(data)
         )
@@ -389,3 +390,60 @@ def test_file_names_that_look_like_patterns_or_placeholders(capsys, sandbox):
     store = Store(db)
     assert store.list_datasets().empty  # neither load wrote anything
     store.close()
+
+
+def test_control_characters_in_titles_never_reach_the_terminal(capsys, sandbox):
+    """A title with ANSI escapes (retitle the terminal, clear the screen) prints inert."""
+    db = sandbox / "db" / "t.duckdb"
+    evil = "Evil \x1b]0;PWNED\x07\x1b[2J"
+    rows = "".join(f"{u},{i},4\n" for u in range(1, 6) for i in range(1, 5) if (u + i) % 2)
+    inter = write(sandbox, "r.csv", "user_id,item_id,rating\n" + rows)
+    items = write(sandbox, "items.csv", f'item_id,title\n1,"{evil}"\n2,Two\n3,Three\n4,Four\n')
+    code, _, err = run_cli(
+        capsys, "--db", str(db), "ingest", "--name", "t", "--interactions", str(inter),
+        "--items", str(items),
+    )  # fmt: skip
+    assert code == 0, err
+    assert run_cli(capsys, "--db", str(db), "split", "t")[0] == 0
+    assert run_cli(capsys, "--db", str(db), "train", "t", "--split", "1", "--model", "ease")[0] == 0
+    code, out, err = run_cli(capsys, "--db", str(db), "recommend", "1", "--history", "2,3")
+    assert code == 0, err
+    assert "Evil \\x1b]0;PWNED\\x07\\x1b[2J" in out, out
+    assert "\x1b" not in out + err and "\x07" not in out + err
+
+
+def test_names_are_compared_in_one_unicode_form(store):
+    """ "é" typed as one character or as "e" + combining accent is the same name."""
+    from recsys_engine.errors import ConfigError
+    from recsys_engine.store.datasets import check_name
+
+    assert check_name(" Caf\u0065\u0301 ") == "Caf\u00e9"
+    frame = pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["i1", "i2"], "rating": [4.0, 5.0]})
+    store.create_dataset_from_frames("Caf\u00e9", frame)
+    with pytest.raises(ConfigError, match="already exists"):
+        store.create_dataset_from_frames("Cafe\u0301", frame)
+
+
+def test_only_plain_ascii_numbers_are_ids(capsys, sandbox):
+    """ "²", "١" (Arabic-Indic one) and "007" are names, not ids; no traceback either way."""
+    from recsys_engine.store.datasets import as_id
+
+    assert [as_id(t) for t in ("12", "²", "١", "007", "0", "-1", "1.0")] == [
+        12, None, None, None, 0, None, None,
+    ]  # fmt: skip
+    db = sandbox / "db" / "ids.duckdb"
+    data = write(sandbox, "r.csv", "user_id,item_id,rating\n1,10,4\n1,11,3\n2,10,5\n2,12,1\n")
+    for name in ("first", "007"):
+        code, _, err = run_cli(
+            capsys, "--db", str(db), "ingest", "--name", name, "--interactions", str(data)
+        )
+        assert code == 0, err
+    code, out, err = run_cli(capsys, "--db", str(db), "split", "007", "--json")
+    assert code == 0, err
+    assert json.loads(out)["dataset_id"] == 2  # the dataset named "007", not id 7
+    for ref in ("²", "١"):
+        code, _, err = run_cli(capsys, "--db", str(db), "split", ref)
+        assert code == 1 and "Traceback" not in err
+        assert err.strip() == f"error: no dataset with id or name {ref!r}", err
+    code, _, err = run_cli(capsys, "--db", str(db), "recommend", "²", "--history", "10")
+    assert code == 1 and err.strip() == "error: run must be a numeric id (got '²')", err

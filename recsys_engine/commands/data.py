@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from recsys_engine.commands.common import add_json_flag, emit, warn
+from recsys_engine.commands.common import add_json_flag, emit, terminal_safe, warn
 from recsys_engine.errors import ConfigError, ValidationError
 from recsys_engine.ingest import (
     DUPLICATE_RULES,
@@ -171,7 +171,7 @@ def cmd_ingest(args: argparse.Namespace, store: Store) -> int:
         result = load_dataset(store, plan)
     except ValidationError as exc:
         for p in exc.problems:
-            print(f"  {p.severity}: {p}", file=_stderr())
+            print(terminal_safe(f"  {p.severity}: {p}"), file=_stderr())
         n = len(exc.errors)
         raise ConfigError(
             f"{n} problem{'s' if n > 1 else ''} found (listed above); nothing was written"

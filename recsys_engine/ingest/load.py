@@ -201,7 +201,7 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
         progress(4, 4, "done")
     finally:
         store.drop_stage(staged.table)
-    return LoadResult(dataset_id=did, name=opts.name.strip(), warnings=warnings, **counts)
+    return LoadResult(dataset_id=did, name=check_name(opts.name), warnings=warnings, **counts)
 
 
 def _fast_load(
@@ -252,7 +252,7 @@ def _fast_load(
     except FastPathRefused:
         return None
     progress(4, 4, "done")
-    return LoadResult(dataset_id=did, name=opts.name.strip(), warnings=warnings, **counts)
+    return LoadResult(dataset_id=did, name=check_name(opts.name), warnings=warnings, **counts)
 
 
 # -- interactions -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import duckdb
 
 from recsys_engine.config import artefact_root, inside
 from recsys_engine.errors import DatabaseLockedError, RecsysError
-from recsys_engine.store.datasets import DatasetTables
+from recsys_engine.store.datasets import DatasetTables, first_row
 from recsys_engine.store.profile import ProfileQueries
 from recsys_engine.store.runs import RunTables
 from recsys_engine.store.schema import DDL, SCHEMA_VERSION
@@ -126,7 +126,7 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
 
     def get_meta(self, key: str) -> str | None:
         """A value from the ``meta`` key/value table (None when absent)."""
-        row = _first(
+        row = first_row(
             self.cursor().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
         )
         return None if row is None else row[0]
@@ -137,7 +137,7 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
 
     def schema_version(self) -> int:
         """The schema version recorded in the file."""
-        row = _first(
+        row = first_row(
             self.cursor().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         )
         return int(row[0]) if row else 0
@@ -151,9 +151,3 @@ def _locked_error(path: str, exc: Exception) -> DatabaseLockedError:
         f"database '{path}' is in use by {who} (probably the running app); stop it or "
         "pass a different file with --db"
     )
-
-
-def _first(rows: list) -> tuple | None:
-    """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
-    use it: the next statement on the cursor would fail.)"""
-    return rows[0] if rows else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 import duckdb
@@ -20,15 +21,39 @@ _DATASET_COLUMNS = (
 
 
 def check_name(name: str, what: str = "dataset name") -> str:
-    """Return a stripped, valid display name or raise ``ConfigError`` naming the problem."""
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{what} must not be empty (got {name!r})")
-    name = name.strip()
+    """Return a valid display name or raise ``ConfigError`` naming the problem.
+
+    The name is stripped and put in Unicode NFC form (so "é" typed either way is one name).
+    Refused: empty or invisible names, names over ``MAX_NAME_LENGTH``, and control or
+    format characters (line breaks, zero-width and right-to-left override characters),
+    which would make two names look alike or break the lines they are shown in.
+    """
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} must be text (got {name!r})")
+    given, name = name, unicodedata.normalize("NFC", name).strip()
     if len(name) > MAX_NAME_LENGTH:
         raise ConfigError(f"{what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}")
-    if any(ord(c) < 32 for c in name):
-        raise ConfigError(f"{what} contains control characters: {name!r}")
+    hidden = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in _HIDDEN})
+    if hidden:
+        raise ConfigError(
+            f"{what} contains control or invisible characters ({', '.join(hidden)}): {name!r}"
+        )
+    if not name:
+        raise ConfigError(f"{what} must not be empty (got {given!r})")
     return name
+
+
+#: Unicode categories that do not show as a character: controls, format characters
+#: (zero-width space, BOM, bidi overrides), line and paragraph separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def as_id(text: str) -> int | None:
+    """The id a reference spells (``"12"``), or None: only plain ASCII digits without
+    leading zeros count, so names like ``"²"``, ``"١"`` or ``"007"`` stay names."""
+    if text.isascii() and text.isdigit() and str(int(text)) == text:
+        return int(text)
+    return None
 
 
 class DatasetTables:
@@ -47,7 +72,7 @@ class DatasetTables:
     def get_dataset(self, dataset_id: int) -> dict[str, Any]:
         """One dataset's row as a dict (``sources``/``warnings`` decoded from JSON)."""
         cur = self.cursor()
-        row = _first(
+        row = first_row(
             cur.execute(
                 f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
             ).fetchall()
@@ -64,20 +89,18 @@ class DatasetTables:
         """Dataset id from an id or an exact name (ids win when both could match)."""
         cur = self.cursor()
         text = str(ref).strip()
-        if text.isdigit():
-            row = _first(
-                cur.execute("SELECT id FROM datasets WHERE id = ?", [int(text)]).fetchall()
-            )
+        if (rid := as_id(text)) is not None:
+            row = first_row(cur.execute("SELECT id FROM datasets WHERE id = ?", [rid]).fetchall())
             if row:
                 return int(row[0])
-        row = _first(cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchall())
+        row = first_row(cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchall())
         if row is None:
             raise NotFoundError(f"no dataset with id or name {text!r}")
         return int(row[0])
 
     def dataset_name_exists(self, name: str) -> bool:
         """Whether a dataset already has this exact name."""
-        row = _first(
+        row = first_row(
             self.cursor()
             .execute("SELECT count(*) FROM datasets WHERE name = ?", [name.strip()])
             .fetchall()
@@ -134,7 +157,7 @@ class DatasetTables:
         name = check_name(new_name)
         self.get_dataset(dataset_id)
         cur = self.cursor()
-        clash = _first(
+        clash = first_row(
             cur.execute(
                 "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
             ).fetchall()
@@ -208,7 +231,7 @@ class DatasetTables:
         if cur.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchall()[0][0]:
             raise ConfigError(f"a dataset named {name!r} already exists; choose another name")
         lo, hi = rating_scale if rating_scale else (None, None)
-        row = _first(
+        row = first_row(
             cur.execute(
                 "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
                 "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
@@ -346,7 +369,7 @@ def _cast(table: str, column: str) -> str:
     return f'CAST("{column}" AS {types[column]})'
 
 
-def _first(rows: list) -> tuple | None:
+def first_row(rows: list) -> tuple | None:
     """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
     use it: the next statement on the cursor would fail.)"""
     return rows[0] if rows else None

@@ -44,7 +44,7 @@ class ProfileQueries:
             "count(ts) AS n_timestamps, min(ts) AS ts_min, max(ts) AS ts_max "
             "FROM interactions WHERE dataset_id = ?",
             [int(dataset_id)],
-        ).fetchone()
+        ).fetchall()[0]
         names = [d[0] for d in cur.description]
         return dict(zip(names, row, strict=True))
 
@@ -88,7 +88,7 @@ class ProfileQueries:
             "SELECT count(DISTINCT rating), min(rating), max(rating) FROM interactions "
             "WHERE dataset_id = ? AND rating IS NOT NULL",
             [did],
-        ).fetchone()
+        ).fetchall()[0]
         if not n_values:
             return pd.DataFrame(
                 {
@@ -167,7 +167,7 @@ class ProfileQueries:
                 " EXCEPT SELECT user_id FROM users WHERE dataset_id = ?))",
                 [did] * 10,
             )
-            .fetchone()
+            .fetchall()[0]
         )
         names = (
             "n_item_rows",

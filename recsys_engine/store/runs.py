@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from recsys_engine.errors import ConfigError, NotFoundError
+from recsys_engine.store.datasets import as_id, first_row
 
 #: Every status a run can have (DESIGN §3).
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -61,14 +62,16 @@ class RunTables:
                     status == "running",
                 ],
             )
-            .fetchone()
+            .fetchall()[0]
         )
         return int(row[0])
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run's row as a dict (``config``/``options``/``eval_info`` decoded)."""
         cur = self.cursor()
-        row = cur.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [int(run_id)]).fetchone()
+        row = first_row(
+            cur.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [int(run_id)]).fetchall()
+        )
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
         out = dict(zip([d[0] for d in cur.description], row, strict=True))
@@ -79,10 +82,11 @@ class RunTables:
     def resolve_run(self, ref: str | int) -> int:
         """Run id from its id (as int or text)."""
         text = str(ref).strip()
-        if not text.isdigit():
+        rid = as_id(text)
+        if rid is None:
             raise ConfigError(f"run must be a numeric id (got {text!r})")
-        self.get_run(int(text))
-        return int(text)
+        self.get_run(rid)
+        return rid
 
     def set_run_status(
         self,

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recsys_engine.errors import ConfigError, NotFoundError
+from recsys_engine.store.datasets import as_id, first_row
 
 #: Fold names in storage order; the integer code of a fold is its position here.
 FOLDS = ("train", "validation", "test")
@@ -109,9 +110,11 @@ class SplitTables:
     def get_split(self, split_id: int) -> dict[str, Any]:
         """One split's row as a dict (``params``/``stats`` decoded from JSON)."""
         cur = self.cursor()
-        row = cur.execute(
-            f"SELECT {_SPLIT_COLUMNS} FROM splits WHERE id = ?", [int(split_id)]
-        ).fetchone()
+        row = first_row(
+            cur.execute(
+                f"SELECT {_SPLIT_COLUMNS} FROM splits WHERE id = ?", [int(split_id)]
+            ).fetchall()
+        )
         if row is None:
             raise NotFoundError(f"no split with id {split_id}")
         out = dict(zip([d[0] for d in cur.description], row, strict=True))
@@ -137,12 +140,12 @@ class SplitTables:
         """Split id from an id or an exact name (a name needs the dataset when ambiguous)."""
         cur = self.cursor()
         text = str(ref).strip()
-        if text.isdigit():
-            sql, params = "SELECT id FROM splits WHERE id = ?", [int(text)]
+        if (sid := as_id(text)) is not None:
+            sql, params = "SELECT id FROM splits WHERE id = ?", [sid]
             if dataset_id is not None:
                 sql += " AND dataset_id = ?"
                 params.append(int(dataset_id))
-            row = cur.execute(sql, params).fetchone()
+            row = first_row(cur.execute(sql, params).fetchall())
             if row:
                 return int(row[0])
         sql, params = "SELECT id FROM splits WHERE name = ?", [text]
@@ -167,7 +170,7 @@ class SplitTables:
                 "SELECT count(*) FROM splits WHERE dataset_id = ? AND name = ?",
                 [int(dataset_id), name],
             )
-            .fetchone()
+            .fetchall()[0]
         )
         return bool(row and row[0])
 
@@ -229,7 +232,7 @@ class SplitTables:
                 "INSERT INTO splits (dataset_id, name, strategy, params, seed, stats) "
                 "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 [int(dataset_id), name, strategy, json.dumps(params), seed, json.dumps(stats)],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             cur.register("_split_rows_new", table)
             try:
                 cur.execute(

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from recsys_engine.errors import ConfigError
+from recsys_engine.store.datasets import first_row
 
 #: Rows scanned to guess a rating scale (the full file is checked at load).
 VALUE_RANGE_ROWS = 1_000_000
@@ -154,7 +155,9 @@ class StagingQueries:
             'max(ts) AS "ts_max"',
         ]
         cur = self.cursor()
-        row = _first(cur.execute(f"SELECT {', '.join(parts)} FROM {_q(table)}", params).fetchall())
+        row = first_row(
+            cur.execute(f"SELECT {', '.join(parts)} FROM {_q(table)}", params).fetchall()
+        )
         out = dict(zip([d[0] for d in cur.description], row, strict=True))
         dup = cur.execute(
             f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {_q(table)} "
@@ -279,7 +282,7 @@ class StagingQueries:
         plain = StageSource(**{**src.__dict__})
         reader = self._reader(plain, "VARCHAR")
         v = f"TRY_CAST({_q(src.value_col)} AS DOUBLE)"
-        row = _first(
+        row = first_row(
             self.cursor()
             .execute(
                 f"SELECT min(v), max(v) FROM (SELECT {v} AS v FROM {reader} LIMIT ?)", [int(limit)]
@@ -398,12 +401,6 @@ def read_text_table(
     for c in columns:
         df[c] = df[c].fillna("")
     return df, rejects
-
-
-def _first(rows: list) -> tuple | None:
-    """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
-    use it: the next statement on the cursor would fail.)"""
-    return rows[0] if rows else None
 
 
 class FastPathRefused(Exception):  # noqa: N818 - a signal, not an error shown to users
