@@ -17,6 +17,10 @@ class ConfigError(RecsysError):
     """A bad argument or configuration value (the message names it and the value)."""
 
 
+class ConflictError(RecsysError):
+    """A transaction lost to a concurrent one (e.g. two sessions saving the same name)."""
+
+
 class DatabaseLockedError(RecsysError):
     """The DuckDB file is held by another process (usually the running app server)."""
 

@@ -109,3 +109,59 @@ def test_nothing_is_deleted_under_a_training_run(tmp_path):
     assert counts == dict.fromkeys(counts, 0), counts
     assert not (store.artefact_dir / f"run_{run}").exists()
     store.close()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "arrays.npz").unlink(), "has no arrays.npz"),
+        (lambda d: (d / "arrays.npz").write_bytes(b"garbage"), "damaged (arrays.npz"),
+        (lambda d: (d / "model.json").write_text("{not json"), "damaged (model.json"),
+        (lambda d: (d / "model.json").write_text("[]"), "model.json incomplete"),
+        (lambda d: (d / "model.json").unlink(), "model.json missing"),
+    ],
+)
+def test_a_damaged_model_folder_gives_one_clear_error(tmp_path, damage, message):
+    from recsys_engine.errors import RecsysError
+
+    store, run = _train(tmp_path / "db.duckdb", "ease")
+    damage(Path(store.get_run(run)["artefact_path"]))
+    with pytest.raises(RecsysError, match=message.replace("(", r"\(")):
+        load_run_model(store, run)
+    store.close()
+
+
+def test_two_sessions_saving_the_same_name_at_once(tmp_path):
+    """Both transactions pass their checks; the one that commits second gets a clear
+    ConflictError, nothing of it is stored, and the store keeps working."""
+    import threading
+
+    from recsys_engine.errors import ConflictError
+
+    store = Store(tmp_path / "db.duckdb")
+    first_inserted, second_done = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        try:
+            with store.transaction() as cur:
+                store.insert_dataset_row(
+                    cur, name="same", feedback="implicit", rating_scale=None, sources=[],
+                    warnings=[],
+                )  # fmt: skip
+                first_inserted.set()
+                second_done.wait(10)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            outcome["first"] = exc
+
+    t = threading.Thread(target=first)
+    t.start()
+    first_inserted.wait(10)
+    store.create_dataset_from_frames("same", _frame())  # commits while the first is open
+    second_done.set()
+    t.join(10)
+    assert isinstance(outcome.get("first"), ConflictError), outcome
+    assert "another session changed the same data" in str(outcome["first"])
+    assert list(store.list_datasets()["name"]) == ["same"]
+    store.create_dataset_from_frames("other", _frame())  # still usable
+    store.close()

@@ -212,7 +212,7 @@ def test_two_sessions_upload_split_and_train_at_once(new_session, tmp_path: Path
             assert_no_exception(pg)
         snap(tabs["Session B ratings"], "two-sessions-trained")
         # each session's upload folder went away with its successful load
-        assert list((folder / "tmp").glob("recsys_upload_*")) == []
+        assert list((folder / "db.uploads").glob("upload_*")) == []
 
     store = Store(folder / "db.duckdb", read_only=True)
     try:
@@ -286,6 +286,8 @@ def test_server_killed_mid_ingest_and_mid_training_restarts_clean(
             assert loaded.count() == 0, "the big load finished before the kill: raise BIG_ROWS"
             time.sleep(0.05)
         sigkill(proc)
+    # the killed load's uploaded file is still on disk, until the next server starts
+    assert [len(list(d.iterdir())) for d in (folder / "db.uploads").iterdir()] == [1]
 
     # Second server on the same file: no trace of the big upload; then a training run
     # started from the browser is killed.
@@ -303,6 +305,7 @@ def test_server_killed_mid_ingest_and_mid_training_restarts_clean(
             (str(done_run), POPULARITY, "succeeded")
         ], runs
         snap(pg, "restart-after-ingest-kill")
+        assert list((folder / "db.uploads").iterdir()) == [], "leftover uploads are cleared"
 
         open_page(pg, "Train")
         pick = pg.get_by_role("combobox", name="Active dataset", exact=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_engine.config import default_db_path
+from recsys_engine.config import clear_uploads, default_db_path, upload_root
 from recsys_engine.store import Store
 
 
@@ -19,6 +19,7 @@ def get_store() -> Store:
 
     store = Store(default_db_path())
     store.mark_unfinished_runs_interrupted()
+    clear_uploads(upload_root(store.path))  # left by closed tabs or a killed server
     ensure_demo(store)
     return store
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from recsys_engine.config import STALE_UPLOAD_SECONDS, clear_uploads, upload_root
 from recsys_engine.ingest import (
     DUPLICATE_RULES,
     ROLES,
@@ -57,11 +58,14 @@ def safe_name(name: str) -> str:
 
 
 def save_uploads(files: list) -> UploadPlan:
-    """Write uploaded files to a fresh temp folder and guess a plan for them."""
+    """Write uploaded files to a fresh folder next to the database and guess a plan."""
     old = st.session_state.get(state.UPLOAD_DIR)
     if old:
         shutil.rmtree(old, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix="recsys_upload_"))
+    root = upload_root(get_store().path)
+    clear_uploads(root, older_than=STALE_UPLOAD_SECONDS)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="upload_", dir=root))
     st.session_state[state.UPLOAD_DIR] = str(folder)
     pairs = []
     for i, f in enumerate(files):

@@ -10,6 +10,7 @@ translated at the edges.
 from __future__ import annotations
 
 import json
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -318,6 +319,12 @@ class Recommender(ABC):
             meta = json.loads((path / "model.json").read_text())
         except FileNotFoundError:
             raise RecsysError(f"no saved model in '{path}' (model.json missing)") from None
+        except (OSError, ValueError) as exc:  # unreadable, or not JSON
+            raise RecsysError(
+                f"the saved model in '{path}' is damaged (model.json: {exc})"
+            ) from None
+        if not isinstance(meta, dict) or "model" not in meta or "config" not in meta:
+            raise RecsysError(f"the saved model in '{path}' is damaged (model.json incomplete)")
         if meta.get("format") != ARTEFACT_FORMAT:
             raise RecsysError(f"unsupported model format {meta.get('format')!r} in '{path}'")
         target = cls
@@ -328,10 +335,17 @@ class Recommender(ABC):
             if target.load.__func__ is not Recommender.load.__func__:
                 return target.load(path)  # a subclass with its own files (e.g. .keras)
         model = target(target.config_class.from_dict(meta["config"]))
-        with np.load(path / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        model.item_ids = arrays.pop("item_ids").astype(object)
-        model._set_arrays(arrays)
+        try:
+            with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+            model.item_ids = arrays.pop("item_ids").astype(object)
+            model._set_arrays(arrays)
+        except FileNotFoundError:
+            raise RecsysError(f"the saved model in '{path}' has no arrays.npz") from None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise RecsysError(
+                f"the saved model in '{path}' is damaged (arrays.npz: {type(exc).__name__})"
+            ) from None
         return model
 
     def _check_fitted(self) -> None:

@@ -12,13 +12,13 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from recsys_engine.config import artefact_root, inside
-from recsys_engine.errors import DatabaseLockedError, RecsysError
+from recsys_engine.errors import ConflictError, DatabaseLockedError, RecsysError
 from recsys_engine.store.datasets import DatasetTables, first_row
 from recsys_engine.store.profile import ProfileQueries
 from recsys_engine.store.runs import RunTables
@@ -81,7 +81,15 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, SplitTables, RunTable
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        cur.execute("COMMIT")
+        try:
+            cur.execute("COMMIT")
+        except duckdb.Error as exc:  # e.g. another session saved the same name just now
+            with suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            raise ConflictError(
+                "nothing was saved: another session changed the same data at the same moment "
+                f"({str(exc).splitlines()[0]}); try again"
+            ) from None
 
     def close(self) -> None:
         """Close the connection (cursors die with it); a private temporary artefact
