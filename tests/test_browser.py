@@ -14,7 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, REPO, serve
+from browser_support import (
+    REPO,
+    assert_no_exception,
+    grid_rows,
+    open_page,
+    serve,
+    settle,
+    shots_on_failure,
+    snap,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +31,6 @@ ML_SMALL = REPO.parent / "shared" / "data" / "ml-latest-small"
 TIMEOUT_MS = 60_000  # Streamlit reruns on every interaction; a loaded machine is slow
 LOAD_TIMEOUT_MS = 120_000  # validating and loading 100k rows
 PAGES = ["Home", "Data", "Train", "Compare", "Explain", "Models"]
-HEADINGS = {"Home": "Recsys Workbench"}  # other pages are titled by their name
 DEMO = "Demo: movie nights"
 BROKEN_CSV = (
     "user_id,item_id,rating,timestamp\n"
@@ -55,68 +63,16 @@ def page(browser, request: pytest.FixtureRequest):
     pg = context.new_page()
     failed_before = request.session.testsfailed
     yield pg
-    # The call phase has been reported by now, so a failure already counts here.
-    if request.session.testsfailed > failed_before:
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-        try:
-            snap(pg, name)
-        except Exception as exc:  # the page may be gone; the test's own error matters more
-            print(f"could not save a failure screenshot: {exc}")
+    shots_on_failure(request, failed_before, [pg])
     context.close()
 
 
 # -- helpers ------------------------------------------------------------------------------
-def settle(pg) -> None:
-    """Wait until the script run is over and no element is still a loading placeholder."""
-    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-    pg.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')")
-
-
-def snap(pg, name: str) -> Path:
-    """Screenshot the whole app. Streamlit scrolls inside its main block, not the page, so
-    the viewport is stretched to the content's height for the shot."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    size = pg.viewport_size or {"width": 1400, "height": 1000}
-    height = pg.evaluate(
-        "() => { const m = document.querySelector('[data-testid=stMain]');"
-        " return m ? m.scrollHeight : document.body.scrollHeight; }"
-    )
-    pg.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 8000)})
-    pg.wait_for_timeout(300)  # let plotly and the data grids re-lay out
-    pg.screenshot(path=str(path), full_page=True)
-    pg.set_viewport_size(size)
-    return path
-
-
-def assert_no_exception(pg) -> None:
-    boxes = pg.locator("[data-testid=stException]")
-    assert boxes.count() == 0, boxes.all_inner_texts()
-
-
-def open_page(pg, name: str) -> None:
-    """Click a navigation link in the sidebar and wait for the page to finish rendering."""
-    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=re.compile(f"{name}$")).click()
-    pg.get_by_role("heading", name=HEADINGS.get(name, name), exact=True).wait_for()
-    settle(pg)
-    assert_no_exception(pg)
-
-
 def metric(pg, label: str) -> str:
     box = pg.locator("[data-testid=stMetric]:visible").filter(
         has=pg.locator("[data-testid=stMetricLabel]", has_text=re.compile(f"^{re.escape(label)}$"))
     )
     return box.locator("[data-testid=stMetricValue]").first.inner_text().strip()
-
-
-def grid_rows(grid) -> list[dict[str, str]]:
-    """Rows of an st.dataframe, read from the grid's accessible table (the grid is a canvas)."""
-    headers = [h.strip() for h in grid.locator("[role=columnheader]").all_inner_texts()]
-    rows = []
-    for row in grid.locator("tbody [role=row]").all():
-        cells = [c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()]
-        rows.append(dict(zip(headers[-len(cells) :], cells, strict=True)))
-    return rows
 
 
 def selected(pg, label: str, nth: int = 0) -> str:

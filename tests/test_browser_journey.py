@@ -20,7 +20,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, serve
+from browser_support import (
+    assert_no_exception,
+    combobox,
+    grid_rows,
+    heading,
+    open_page,
+    serve,
+    settle,
+    shots_on_failure,
+    shown_status,
+    snap,
+    status_line,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -50,60 +62,11 @@ def page(server: str, request: pytest.FixtureRequest, chromium_browser):
     pg = context.new_page()
     failed_before = request.session.testsfailed
     yield pg
-    # The call phase has been reported by now, so a failure already counts here.
-    if request.session.testsfailed > failed_before:
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-        try:
-            snap(pg, name)
-        except Exception as exc:  # the page may be gone; the test's own error matters
-            print(f"could not save a failure screenshot: {exc}")
+    shots_on_failure(request, failed_before, [pg])
     context.close()
 
 
 # -- helpers ------------------------------------------------------------------------------
-def settle(pg) -> None:
-    """Wait until no script run is in progress and no element is a loading placeholder."""
-    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-    pg.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')")
-
-
-def snap(pg, name: str) -> Path:
-    """Screenshot the whole app (the main block scrolls, so stretch the viewport to it)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    size = pg.viewport_size or {"width": 1400, "height": 1000}
-    height = pg.evaluate(
-        "() => { const m = document.querySelector('[data-testid=stMain]');"
-        " return m ? m.scrollHeight : document.body.scrollHeight; }"
-    )
-    pg.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 8000)})
-    pg.wait_for_timeout(300)  # let plotly and the data grids re-lay out
-    pg.screenshot(path=str(path), full_page=True)
-    pg.set_viewport_size(size)
-    return path
-
-
-def assert_no_exception(pg) -> None:
-    boxes = pg.locator("[data-testid=stException]")
-    assert boxes.count() == 0, boxes.all_inner_texts()
-
-
-def heading(pg, name: str):
-    return pg.get_by_role("heading", name=name, exact=True)
-
-
-def open_page(pg, name: str, title: str | None = None) -> None:
-    """Click a sidebar navigation link and wait for the page to finish rendering."""
-    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=re.compile(f"{name}$")).click()
-    heading(pg, title or name).wait_for()
-    settle(pg)
-    assert_no_exception(pg)
-
-
-def combobox(pg, label: str):
-    return pg.get_by_role("combobox", name=label, exact=True)
-
-
 def choose(pg, label: str, option: str | re.Pattern, typed: str | None = None) -> None:
     """Open a select box (or multiselect) by its label and click the matching option.
 
@@ -134,25 +97,6 @@ def choose(pg, label: str, option: str | re.Pattern, typed: str | None = None) -
     settle(pg)
 
 
-def status_line(pg, run_id: int, status: str):
-    return pg.locator("[data-testid=stMarkdownContainer]").filter(
-        has_text=re.compile(rf"\bRun {run_id} · [\w-]+ — {status}\b")
-    )
-
-
-def shown_status(pg, run_id: int) -> str | None:
-    """The status a run's card shows now (None when the card is not on the page)."""
-    line = status_line(pg, run_id, r"\w+")
-    try:
-        if line.count() == 0:
-            return None
-        text = line.first.inner_text(timeout=2_000)
-    except Exception:  # the monitor fragment re-rendered while we read
-        return None
-    found = re.search(r" — (\w+)", text)
-    return found.group(1) if found else None
-
-
 def wait_succeeded(pg, run_ids: list[int]) -> None:
     """Wait until every run's card says succeeded; fail early if one ends otherwise."""
     deadline = time.monotonic() + TRAIN_TIMEOUT_S
@@ -166,17 +110,6 @@ def wait_succeeded(pg, run_ids: list[int]) -> None:
             pytest.fail(f"runs ended badly: {bad}")
         pg.wait_for_timeout(500)
     pytest.fail(f"runs not all succeeded after {TRAIN_TIMEOUT_S} s: {shown}")
-
-
-def grid_rows(grid) -> list[dict[str, str]]:
-    """Rows of an st.dataframe, from the grid's accessible table (the grid is a canvas)."""
-    grid.locator("[role=gridcell]").first.wait_for(state="attached")
-    headers = [h.strip() for h in grid.locator("[role=columnheader]").all_inner_texts()]
-    rows = []
-    for row in grid.locator("tbody [role=row]").all():
-        cells = [c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()]
-        rows.append(dict(zip(headers[-len(cells) :], cells, strict=True)))
-    return rows
 
 
 def cards(pg) -> list[tuple[int, str]]:

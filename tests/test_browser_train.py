@@ -18,7 +18,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, require_browser, serve
+from browser_support import (
+    assert_no_exception,
+    grid_rows,
+    heading,
+    open_page,
+    require_browser,
+    serve,
+    settle,
+    shots_on_failure,
+    shown_status,
+    snap,
+    status_line,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -73,14 +85,7 @@ def new_session(browser, request: pytest.FixtureRequest) -> Iterator[Callable[[]
 
     failed_before = request.session.testsfailed
     yield make
-    # The call phase has been reported by now, so a failure already counts here.
-    if request.session.testsfailed > failed_before:
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-        for i, pg in enumerate(pages):
-            try:
-                snap(pg, name if i == 0 else f"{name}-{i + 1}")
-            except Exception as exc:  # the page may be gone; the test's own error matters
-                print(f"could not save a failure screenshot: {exc}")
+    shots_on_failure(request, failed_before, pages)
     for context in contexts:
         context.close()
 
@@ -91,45 +96,6 @@ def page(new_session):
 
 
 # -- helpers ------------------------------------------------------------------------------
-def settle(pg) -> None:
-    """Wait until no script run is in progress and no element is a loading placeholder."""
-    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
-    pg.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')")
-
-
-def snap(pg, name: str) -> Path:
-    """Screenshot the whole app (the main block scrolls, so stretch the viewport to it)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    size = pg.viewport_size or {"width": 1400, "height": 1000}
-    height = pg.evaluate(
-        "() => { const m = document.querySelector('[data-testid=stMain]');"
-        " return m ? m.scrollHeight : document.body.scrollHeight; }"
-    )
-    pg.set_viewport_size({"width": size["width"], "height": min(max(height, 600), 8000)})
-    pg.wait_for_timeout(300)
-    pg.screenshot(path=str(path), full_page=True)
-    pg.set_viewport_size(size)
-    return path
-
-
-def assert_no_exception(pg) -> None:
-    boxes = pg.locator("[data-testid=stException]")
-    assert boxes.count() == 0, boxes.all_inner_texts()
-
-
-def heading(pg, name: str):
-    return pg.get_by_role("heading", name=name, exact=True)
-
-
-def open_page(pg, name: str, title: str | None = None) -> None:
-    """Click a sidebar navigation link and wait for the page to finish rendering."""
-    pg.locator("[data-testid=stSidebarNav] a").filter(has_text=re.compile(f"{name}$")).click()
-    heading(pg, title or name).wait_for()
-    settle(pg)
-    assert_no_exception(pg)
-
-
 def start(pg, server: str) -> None:
     """Open the app's home page in a new session."""
     pg.goto(server)
@@ -188,25 +154,6 @@ def card(pg, run_id: int):
     )
 
 
-def status_line(pg, run_id: int, status: str):
-    return pg.locator("[data-testid=stMarkdownContainer]").filter(
-        has_text=re.compile(rf"\bRun {run_id} · [\w-]+ — {status}\b")
-    )
-
-
-def shown_status(pg, run_id: int) -> str | None:
-    """The status a run's card shows now (None when the card is not on the page)."""
-    line = status_line(pg, run_id, r"\w+")
-    try:
-        if line.count() == 0:
-            return None
-        text = line.first.inner_text(timeout=2_000)
-    except Exception:  # the fragment re-rendered while we read
-        return None
-    found = re.search(r" — (\w+)", text)
-    return found.group(1) if found else None
-
-
 def wait_status(pg, run_id: int, status: str, timeout_s: float = TRAIN_TIMEOUT_S) -> None:
     """Wait for a run's card to show ``status``; fail early if the run ends otherwise."""
     deadline = time.monotonic() + timeout_s
@@ -240,17 +187,6 @@ def card_metric_labels(pg, run_id: int) -> list[str]:
     return [
         t.strip() for t in card(pg, run_id).locator("[data-testid=stMetricLabel]").all_inner_texts()
     ]
-
-
-def grid_rows(grid) -> list[dict[str, str]]:
-    """Rows of an st.dataframe, from the grid's accessible table (the grid is a canvas)."""
-    grid.locator("[role=gridcell]").first.wait_for(state="attached")
-    headers = [h.strip() for h in grid.locator("[role=columnheader]").all_inner_texts()]
-    rows = []
-    for row in grid.locator("tbody [role=row]").all():
-        cells = [c.strip() for c in row.locator("[role=gridcell]").all_inner_texts()]
-        rows.append(dict(zip(headers[-len(cells) :], cells, strict=True)))
-    return rows
 
 
 def is_number(text: str) -> bool:
