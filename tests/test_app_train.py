@@ -54,6 +54,7 @@ def test_train_reference_models_then_registry_and_delete(app):
     app.run()
     cards = [m.value for m in app.markdown if "**Run" in m.value]
     assert len(cards) == 3 and all("succeeded" in c for c in cards)
+    assert "3 runs on this split: 3 succeeded." in [c.value for c in app.caption]
     assert "NDCG@10" in [m.label for m in app.metric]
 
     app.switch_page("pages/models.py").run()

@@ -310,7 +310,9 @@ def test_server_killed_mid_ingest_and_mid_training_restarts_clean(
         open_page(pg, "Train")
         pick = pg.get_by_role("combobox", name="Active dataset", exact=True)
         assert pick.input_value().startswith("small upload"), "new sessions start on the newest"
-        assert wait_split(pg).endswith("(1 runs)"), "the earlier split and its run"
+        assert wait_split(pg).startswith("random"), "the earlier split is chosen"
+        caption = pg.get_by_text("1 run on this split: 1 succeeded.", exact=True)
+        caption.wait_for()  # and its run is listed under it
         # a long run: a thorough two-tower on the demo data (1,000 users)
         choose(pg, "Active dataset", DEMO)
         click_create_split(pg)

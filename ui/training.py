@@ -57,7 +57,7 @@ def split_section(dataset_id: int) -> int | None:
     splits = store.list_splits(dataset_id)
     labels = {NEW_SPLIT: "New split…"}
     for r in splits.itertuples():
-        labels[int(r.id)] = f"{r.name} ({r.n_runs} runs)"
+        labels[int(r.id)] = str(r.name)  # run counts: in the monitor below, always current
     ids = list(labels)
     default = ids[1] if len(ids) > 1 else NEW_SPLIT
     key = f"split_choice_{dataset_id}"
