@@ -411,6 +411,20 @@ def test_header_only_file(seeded, tmp_path):
     ]
 
 
+def test_header_with_a_different_delimiter_than_the_rows(seeded, tmp_path):
+    path = write(tmp_path, "mixed.csv", "user_id,item_id,rating\n1;10;4\n2;11;5\n3;12;3\n")
+    assert errors_of(seeded, plan_for([path]), tmp_path) == [
+        Problem(
+            "error",
+            "mixed.csv",
+            "the header has 1 field(s) but the data rows have 3 with the delimiter ';': the "
+            "header and the rows seem to use different delimiters; fix the file so every line "
+            "uses the same one",
+            line=1,
+        )
+    ]
+
+
 def test_single_user(seeded, tmp_path):
     path = ratings(tmp_path, "1,10,4,1600000000", "1,11,3,1600000000")
     assert errors_of(seeded, explicit([path]), tmp_path) == [

@@ -115,6 +115,18 @@ def sniff_file(path: str | Path, name: str | None = None, max_mb: int = MAX_UPLO
     if header:
         columns = _unique_names(rows[0], width)
         body = rows[1:]
+        if len(rows[0]) != width:
+            shown = "tab" if sep == "\t" else repr(sep)
+            problems.append(
+                Problem(
+                    "error",
+                    name,
+                    f"the header has {len(rows[0])} field(s) but the data rows have {width} "
+                    f"with the delimiter {shown}: the header and the rows seem to use "
+                    "different delimiters; fix the file so every line uses the same one",
+                    line=1,
+                )
+            )
     else:
         columns = tuple(f"column_{i + 1}" for i in range(width))
         body = rows
