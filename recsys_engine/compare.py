@@ -325,6 +325,7 @@ def segment_caveats(comparison: Comparison, threshold: float = 0.01) -> list[str
         return []
     sign = 1.0 if comparison.verdict == "Better" else -1.0
     label = comparison.primary.label
+    name_b = comparison.run_b["label"]
     out = []
     for row in comparison.segments.itertuples(index=False):
         rel = row.rel_change
@@ -335,7 +336,7 @@ def segment_caveats(comparison: Comparison, threshold: float = 0.01) -> list[str
         if sign < 0:
             what = "does better" if clear else "shows no clear loss"
         out.append(
-            f"{row.segment} ({int(row.users):,} users): B {what} on {label} "
+            f"{row.segment} ({int(row.users):,} users): {name_b} {what} on {label} "
             f"({pct(rel)}, 95% CI {pct(row.rel_ci_low)} to {pct(row.rel_ci_high)})."
         )
     return out

@@ -290,10 +290,13 @@ def test_segment_caveats_name_the_segments_that_go_the_other_way():
         }
     )
     primary = SimpleNamespace(label="NDCG@10")
-    better = SimpleNamespace(verdict="Better", segments=segments, primary=primary)
+    run_b = {"label": "EASE (run 2)"}
+    better = SimpleNamespace(verdict="Better", segments=segments, primary=primary, run_b=run_b)
     notes = cmp.segment_caveats(better)
     assert len(notes) == 2
-    assert notes[0].startswith("new users (81 users): B shows no clear gain on NDCG@10 (-6.5%")
-    assert notes[1].startswith("light users (200 users): B does worse")
-    neutral = SimpleNamespace(verdict="Neutral", segments=segments, primary=primary)
+    assert notes[0].startswith(
+        "new users (81 users): EASE (run 2) shows no clear gain on NDCG@10 (-6.5%"
+    )
+    assert notes[1].startswith("light users (200 users): EASE (run 2) does worse")
+    neutral = SimpleNamespace(verdict="Neutral", segments=segments, primary=primary, run_b=run_b)
     assert cmp.segment_caveats(neutral) == []
