@@ -11,11 +11,13 @@ Data is read from ../shared/data (never copied).
 
     .venv/bin/python bench/quality_keras.py [--datasets ml-latest-small,ml-100k,lastfm]
         [--models two_tower,hybrid,content,neumf,mf_explicit] [--no-cold]
+        [--config '{"two_tower": {"dim": 512}}']   # config overrides per model (tuning)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -186,7 +188,9 @@ def main() -> None:
     parser.add_argument("--datasets", default="ml-latest-small,ml-100k,lastfm")
     parser.add_argument("--models", default="two_tower,hybrid,content,neumf,mf_explicit")
     parser.add_argument("--no-cold", action="store_true")
+    parser.add_argument("--config", default="{}", help="JSON: model name → config overrides")
     args = parser.parse_args()
+    extra = json.loads(args.config)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["RECSYS_ARTEFACTS"] = str(Path(tmp) / "artefacts")
@@ -200,7 +204,10 @@ def main() -> None:
             for model_name in args.models.split(","):
                 if model_name == "mf_explicit" and name == "lastfm":
                     continue
-                config = OVERRIDES.get(name, {}).get(model_name, {})
+                config = {
+                    **OVERRIDES.get(name, {}).get(model_name, {}),
+                    **extra.get(model_name, {}),
+                }
                 r = tuned_run(bench, model_name, config)
                 rows.append(_row(name, model_name, r["metrics"], r["fit_s"], r["epochs"]))
                 print(rows[-1], flush=True)

@@ -54,9 +54,15 @@ class KerasTrainConfig(ModelConfig):
     Attributes:
         epochs: maximum passes over the training examples.
         batch_size: examples per step (global batch when distributed).
-        learning_rate: Adam step size.
+        learning_rate: Adam step size (at the first epoch).
+        lr_decay: the step size is multiplied by this factor after every epoch (1 = constant;
+            per epoch, so a refit for fewer epochs follows the same schedule).
+        weight_decay: decoupled weight decay (AdamW) when > 0; 0 = plain Adam.
         patience: epochs without a better validation metric before stopping (needs a
             validation fold; 0 disables early stopping).
+        smoothing: early stopping compares the mean validation metric of the last
+            ``smoothing`` epochs (1 = the raw value), so a lucky epoch on a noisy curve does
+            not win; the weights kept are those of the window's last epoch.
         seed: seeds numpy, Python and Keras; the same seed reproduces the model.
         strategy: ``default`` (one device), ``mirrored`` (all local devices) or
             ``multi_worker`` (workers from ``TF_CONFIG``).
@@ -66,7 +72,10 @@ class KerasTrainConfig(ModelConfig):
     advanced: ClassVar[tuple[str, ...]] = (
         "batch_size",
         "learning_rate",
+        "lr_decay",
+        "weight_decay",
         "patience",
+        "smoothing",
         "seed",
         "strategy",
     )
@@ -78,7 +87,10 @@ class KerasTrainConfig(ModelConfig):
     epochs: int = 20
     batch_size: int = 256
     learning_rate: float = 5e-3
+    lr_decay: float = 1.0
+    weight_decay: float = 0.0
     patience: int = 3
+    smoothing: int = 1
     seed: int = 42
     strategy: str = "default"
 
@@ -86,7 +98,10 @@ class KerasTrainConfig(ModelConfig):
         check_number("epochs", self.epochs, low=1, high=10_000, integer=True)
         check_number("batch_size", self.batch_size, low=1, integer=True)
         check_number("learning_rate", self.learning_rate, low=0, high=10, low_open=True)
+        check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
+        check_number("weight_decay", self.weight_decay, low=0, high=1)
         check_number("patience", self.patience, low=0, integer=True)
+        check_number("smoothing", self.smoothing, low=1, high=100, integer=True)
         check_number("seed", self.seed, low=0, integer=True)
         if self.strategy not in STRATEGIES:
             raise ConfigError(
@@ -193,7 +208,13 @@ def fit_keras(
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model = build()
-        optimizer = keras.optimizers.Adam(learning_rate=float(config.learning_rate))
+        if config.weight_decay > 0:
+            optimizer = keras.optimizers.AdamW(
+                learning_rate=float(config.learning_rate),
+                weight_decay=float(config.weight_decay),
+            )
+        else:
+            optimizer = keras.optimizers.Adam(learning_rate=float(config.learning_rate))
         optimizer.build(model.trainable_variables)
     replicas = strategy.num_replicas_in_sync
     variables = model.trainable_variables
@@ -234,6 +255,7 @@ def fit_keras(
     total = epochs * steps
     every = max(1, int(check_every))
     best, best_weights, wait = None, None, 0
+    values: list[float] = []
     t0 = time.perf_counter()
 
     def report(done: int, info: dict[str, Any]) -> None:
@@ -248,6 +270,8 @@ def fit_keras(
         if epoch:
             if source.new_epoch(rng) != n:
                 raise RuntimeError("the number of examples changed between epochs")
+            if config.lr_decay != 1:
+                optimizer.learning_rate.assign(epoch_learning_rate(config, epoch))
         order = rng.permutation(n)
         losses = []
         for s in range(steps):
@@ -271,10 +295,14 @@ def fit_keras(
             }
         )
         stop = False
+        if value is not None:
+            values.append(value)
+            window = values[-int(config.smoothing) :]
+            smoothed = float(np.mean(window))
         if value is None:
             result.best_epoch = epoch + 1
-        elif best is None or (value > best if higher_is_better else value < best):
-            best, wait = value, 0
+        elif best is None or (smoothed > best if higher_is_better else smoothed < best):
+            best, wait = smoothed, 0
             best_weights = [np.array(w) for w in model.get_weights()]
             result.best_epoch, result.best_value = epoch + 1, value
         else:
@@ -290,6 +318,11 @@ def fit_keras(
         model.set_weights(best_weights)
     result.seconds = time.perf_counter() - t0
     return model, result
+
+
+def epoch_learning_rate(config: KerasTrainConfig, epoch: int) -> float:
+    """Step size of 0-based ``epoch``: ``learning_rate · lr_decay ** epoch``."""
+    return float(config.learning_rate) * float(config.lr_decay) ** int(epoch)
 
 
 def _slice(a: np.ndarray, i: int, r: int) -> np.ndarray:

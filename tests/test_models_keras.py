@@ -144,6 +144,17 @@ def test_neumf_learns_the_clusters(fitted, data):
     assert np.mean(hits) >= 0.75
 
 
+def test_neumf_bpr_learns_the_clusters_and_round_trips(data, tmp_path):
+    model = create_model("neumf", {**CONFIGS["neumf"], "loss": "bpr"}).fit(data)
+    top, _ = model.recommend(data.matrix[:4], k=4)
+    hits = [cluster_of(i) == u % N_CLUSTERS for u in range(4) for i in top[u]]
+    assert np.mean(hits) >= 0.75
+    model.save(tmp_path)
+    again = type(model).load(tmp_path)
+    assert again._keras_model is not None
+    np.testing.assert_array_equal(model.score(data.matrix[:8]), again.score(data.matrix[:8]))
+
+
 def test_mf_explicit_predicts_ratings(fitted, data):
     coo = data.ratings.tocoo()
     pred = fitted["mf_explicit"].predict_ratings(coo.row, data.matrix[coo.row], coo.col)
@@ -183,7 +194,7 @@ def test_early_stopping_restores_best_weights(data):
         def batch(self, index):
             return np.ones((len(index), 4), "float32"), np.eye(44, dtype="float32")[index % 44]
 
-    cfg = create_model("two_tower", {"epochs": 5, "patience": 2}).config
+    cfg = create_model("two_tower", {"epochs": 5, "patience": 2, "smoothing": 1}).config
     loss = lambda y, p: keras.losses.categorical_crossentropy(y, p, from_logits=True)  # noqa: E731
     model, result = fit_keras(build, Source(), cfg, loss=loss, validate=validate)
     assert result.epochs == 4 and result.best_epoch == 2 and result.best_value == 0.5
@@ -191,13 +202,41 @@ def test_early_stopping_restores_best_weights(data):
         np.testing.assert_array_equal(w, best)
     assert _HalfSplitSource  # the pooled models' source is importable
 
+    # smoothing 2 compares means of two epochs: 0.1, 0.3, 0.35, 0.25, 0.2 → epoch 3 wins
+    curve = iter([0.1, 0.5, 0.2, 0.3, 0.1])
+    snapshots.clear()
+    cfg = create_model("two_tower", {"epochs": 6, "patience": 2, "smoothing": 2}).config
+    model, result = fit_keras(build, Source(), cfg, loss=loss, validate=validate)
+    assert result.epochs == 5 and result.best_epoch == 3 and result.best_value == 0.2
+    for w, best in zip(model.get_weights(), snapshots[2], strict=True):
+        np.testing.assert_array_equal(w, best)
+
+
+def test_learning_rate_decays_per_epoch():
+    from recsys_engine.training import epoch_learning_rate
+
+    cfg = create_model("two_tower", {"learning_rate": 0.1, "lr_decay": 0.5}).config
+    rates = [epoch_learning_rate(cfg, e) for e in range(3)]
+    np.testing.assert_allclose(rates, [0.1, 0.05, 0.025])
+    flat = create_model("two_tower", {"learning_rate": 0.1, "lr_decay": 1.0}).config
+    assert epoch_learning_rate(flat, 7) == 0.1
+
+
+def test_adamw_weight_decay_trains(data):
+    cfg = {**CONFIGS["two_tower"], "epochs": 2, "weight_decay": 0.01}
+    model = create_model("two_tower", cfg).fit(data)
+    assert model.fit_result.epochs == 2
+    assert np.isfinite(model.score(data.matrix[:2])).all()
+
 
 def test_validation_fold_drives_early_stopping(data):
     val = data.matrix.copy()
     data_v = TrainData(
         matrix=data.matrix, user_ids=data.user_ids, item_ids=data.item_ids, validation=val
     )
-    model = create_model("two_tower", {**CONFIGS["two_tower"], "epochs": 6, "patience": 2})
+    model = create_model(
+        "two_tower", {**CONFIGS["two_tower"], "epochs": 6, "patience": 2, "smoothing": 1}
+    )
     model.fit(data_v)
     h = model.fit_result.history
     assert all(r["val_ndcg@10"] is not None for r in h)
@@ -231,6 +270,10 @@ def test_cancel_raises_quickly_and_progress_is_reported(data):
         ("content", {"text": "yes"}, "text"),
         ("neumf", {"mlp_layers": []}, "mlp_layers"),
         ("mf_explicit", {"holdout": 0.9}, "holdout"),
+        ("two_tower", {"lr_decay": 0.0}, "lr_decay"),
+        ("two_tower", {"smoothing": 0}, "smoothing"),
+        ("neumf", {"weight_decay": -1.0}, "weight_decay"),
+        ("neumf", {"loss": "hinge"}, "loss"),
         ("two_tower", {"epochs": 1.5}, "epochs"),
         ("hybrid", {"dimension": 8}, "dimension"),
     ],

@@ -44,6 +44,9 @@ class ContentConfig(TwoTowerConfig):
     # the content model keeps its own settings (the ID two-tower's were tuned for IDs)
     epochs: int = 40
     learning_rate: float = 5e-3
+    lr_decay: float = 1.0
+    patience: int = 8
+    smoothing: int = 1
     dim: int = 64
     dropout: float = 0.0
     l2: float = 0.0

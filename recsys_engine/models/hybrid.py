@@ -36,14 +36,17 @@ class HybridConfig(ContentConfig):
 
     presets: ClassVar[dict[str, dict]] = {
         "quick": {"epochs": 10, "patience": 0},
-        "thorough": {"epochs": 150, "patience": 15, "learning_rate": 5e-3},
+        "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
     advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")
 
     # the two-tower's tuned settings (see two_tower.TwoTowerConfig) plus the content part
-    epochs: int = 60
+    epochs: int = 80
     learning_rate: float = 1e-2
-    dim: int = 256
+    lr_decay: float = 0.96
+    patience: int = 15
+    smoothing: int = 5
+    dim: int = 512
     dropout: float = 0.5
     l2: float = 1e-4
     popularity_prior: float = 0.6

@@ -2,8 +2,10 @@
 
     logit(u, i) = b + w_gᵀ (p_u ⊙ q_i) + w_mᵀ MLP([p'_u, q'_i])
 
-trained with binary cross-entropy on the training positives and ``negatives`` uniformly
-drawn items per positive (redrawn every epoch). Scoring runs in numpy on the saved weights.
+trained on the training positives and ``negatives`` uniformly drawn items per positive
+(redrawn every epoch), with binary cross-entropy (``loss="bce"``, the paper's) or BPR
+(``loss="bpr"``: −log σ(logit(u, i) − logit(u, j)) for each positive i and negative j).
+Scoring runs in numpy on the saved weights.
 
 Models with per-user embeddings only know the users seen at fit time. The contract passes
 histories, not user ids, so a history is matched to the training user whose training
@@ -29,10 +31,13 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
+    check_choice,
     check_number,
 )
 from recsys_engine.models.two_tower import PooledExplanation, load_keras, save_keras
 from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend, ndcg_at_10
+
+NEUMF_LOSSES = ("bce", "bpr")
 
 
 class KnownUsers:
@@ -123,18 +128,32 @@ class NeuMFConfig(KerasTrainConfig):
         mlp_layers: hidden sizes of the MLP tower; its embeddings are half the first size.
         negatives: sampled negatives per training positive (redrawn each epoch).
         l2: L2 penalty on the looked-up embeddings (per example).
+        loss: ``bce`` (pointwise) or ``bpr`` (pairwise, positive vs each negative).
     """
 
-    advanced: ClassVar[tuple[str, ...]] = (*KerasTrainConfig.advanced, "negatives", "l2")
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        **KerasTrainConfig.choices,
+        "loss": NEUMF_LOSSES,
+    }
+    advanced: ClassVar[tuple[str, ...]] = (
+        *KerasTrainConfig.advanced,
+        "negatives",
+        "l2",
+        "loss",
+    )
 
-    epochs: int = 20
+    # tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
+    epochs: int = 25
     batch_size: int = 4096
-    learning_rate: float = 2e-3
-    patience: int = 3
-    factors: int = 32
-    mlp_layers: tuple[int, ...] = (64, 32, 16)
+    learning_rate: float = 5e-3
+    lr_decay: float = 0.8
+    patience: int = 5
+    smoothing: int = 2
+    factors: int = 64
+    mlp_layers: tuple[int, ...] = (128, 64, 32)
     negatives: int = 4
-    l2: float = 0.0
+    l2: float = 1e-5
+    loss: str = "bce"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -151,6 +170,7 @@ class NeuMFConfig(KerasTrainConfig):
             raise ConfigError(f"mlp_layers must start with at least 2 (got {layers!r})")
         check_number("negatives", self.negatives, low=1, high=100, integer=True)
         check_number("l2", self.l2, low=0)
+        check_choice("loss", self.loss, NEUMF_LOSSES)
 
 
 class NeuMF(UserEmbeddingModel):
@@ -170,10 +190,20 @@ class NeuMF(UserEmbeddingModel):
         x = sp.csr_matrix(train.matrix)
         n_users, n_items = x.shape
         keras = keras_backend()
-        source = _NegativeSampler(x, int(cfg.negatives))
+        pairwise = cfg.loss == "bpr"
+        source = _NegativeSampler(x, int(cfg.negatives), pairwise=pairwise)
 
         def build():
-            return build_neumf(keras, n_users, n_items, cfg)
+            return build_neumf(keras, n_users, n_items, cfg, pairwise=pairwise)
+
+        if pairwise:
+
+            def loss(y, p):  # p = logit(u, positive) − logit(u, negative)
+                return keras.ops.softplus(-p[:, 0])
+        else:
+
+            def loss(y, p):
+                return keras.losses.binary_crossentropy(y, p, from_logits=True)
 
         validate = None
         if train.validation is not None and train.validation.nnz > 0:
@@ -191,7 +221,7 @@ class NeuMF(UserEmbeddingModel):
             build,
             source,
             cfg,
-            loss=lambda y, p: keras.losses.binary_crossentropy(y, p, from_logits=True),
+            loss=loss,
             validate=validate,
             on_progress=on_progress,
             should_stop=should_stop,
@@ -268,8 +298,14 @@ class NeuMF(UserEmbeddingModel):
         self.known = KnownUsers.from_keys(arrays["user_keys"])
 
 
-def build_neumf(keras: Any, n_users: int, n_items: int, cfg: NeuMFConfig) -> Any:
-    """The NeuMF functional model: inputs ``user``, ``item``; output the logit (batch × 1)."""
+def build_neumf(
+    keras: Any, n_users: int, n_items: int, cfg: NeuMFConfig, pairwise: bool = False
+) -> Any:
+    """The NeuMF functional model: inputs ``user``, ``item``; output the logit (batch × 1).
+
+    ``pairwise``: a third input ``negative`` goes through the same layers and the output is
+    logit(user, item) − logit(user, negative).
+    """
     user = keras.Input((), dtype="int32", name="user")
     item = keras.Input((), dtype="int32", name="item")
     reg = keras.regularizers.L2(cfg.l2) if cfg.l2 > 0 else None
@@ -281,17 +317,26 @@ def build_neumf(keras: Any, n_users: int, n_items: int, cfg: NeuMFConfig) -> Any
         )
 
     f, e = int(cfg.factors), max(1, int(cfg.mlp_layers[0]) // 2)
-    gmf = keras.layers.Multiply(name="gmf")(
-        [emb(n_users, f, "gmf_user")(user), emb(n_items, f, "gmf_item")(item)]
-    )
-    h = keras.layers.Concatenate(name="mlp_input")(
-        [emb(n_users, e, "mlp_user")(user), emb(n_items, e, "mlp_item")(item)]
-    )
-    for j, size in enumerate(cfg.mlp_layers):
-        h = keras.layers.Dense(int(size), activation="relu", name=f"mlp_{j}")(h)
-    both = keras.layers.Concatenate(name="neumf")([gmf, h])
-    logit = keras.layers.Dense(1, name="output")(both)
-    return keras.Model({"user": user, "item": item}, logit, name="neumf")
+    gmf_user, gmf_item = emb(n_users, f, "gmf_user"), emb(n_items, f, "gmf_item")
+    mlp_user, mlp_item = emb(n_users, e, "mlp_user"), emb(n_items, e, "mlp_item")
+    dense = [
+        keras.layers.Dense(int(size), activation="relu", name=f"mlp_{j}")
+        for j, size in enumerate(cfg.mlp_layers)
+    ]
+    output = keras.layers.Dense(1, name="output")
+
+    def logit_of(it):
+        gmf = keras.layers.Multiply()([gmf_user(user), gmf_item(it)])
+        h = keras.layers.Concatenate()([mlp_user(user), mlp_item(it)])
+        for layer in dense:
+            h = layer(h)
+        return output(keras.layers.Concatenate()([gmf, h]))
+
+    if not pairwise:
+        return keras.Model({"user": user, "item": item}, logit_of(item), name="neumf")
+    negative = keras.Input((), dtype="int32", name="negative")
+    diff = keras.layers.Subtract(name="pairwise")([logit_of(item), logit_of(negative)])
+    return keras.Model({"user": user, "item": item, "negative": negative}, diff, name="neumf")
 
 
 def _getter(weights: dict[str, np.ndarray]):
@@ -308,16 +353,22 @@ def _getter(weights: dict[str, np.ndarray]):
 class _NegativeSampler:
     """Training positives plus ``negatives`` uniform random items per positive."""
 
-    def __init__(self, x: sp.csr_matrix, negatives: int):
+    def __init__(self, x: sp.csr_matrix, negatives: int, pairwise: bool = False):
         coo = x.tocoo()
         self.users = coo.row.astype(np.int32)
         self.items = coo.col.astype(np.int32)
-        self.n_items, self.negatives = x.shape[1], negatives
-        self.u = self.i = self.y = None
+        self.n_items, self.negatives, self.pairwise = x.shape[1], negatives, pairwise
+        self.u = self.i = self.y = self.j = None
 
     def new_epoch(self, rng: np.random.Generator) -> int:
         k = self.negatives
         neg = rng.integers(0, self.n_items, len(self.users) * k).astype(np.int32)
+        if self.pairwise:  # (user, positive, negative) triples
+            self.u = np.repeat(self.users, k)
+            self.i = np.repeat(self.items, k)
+            self.j = neg
+            self.y = np.ones((len(self.u), 1), dtype=np.float32)
+            return len(self.u)
         self.u = np.concatenate([self.users, np.repeat(self.users, k)])
         self.i = np.concatenate([self.items, neg])
         self.y = np.concatenate([np.ones(len(self.users)), np.zeros(len(neg))]).astype(np.float32)[
@@ -326,4 +377,7 @@ class _NegativeSampler:
         return len(self.u)
 
     def batch(self, index: np.ndarray):
-        return {"user": self.u[index], "item": self.i[index]}, self.y[index]
+        x = {"user": self.u[index], "item": self.i[index]}
+        if self.pairwise:
+            x["negative"] = self.j[index]
+        return x, self.y[index]

@@ -103,15 +103,17 @@ class TwoTowerConfig(KerasTrainConfig):
     )
     presets: ClassVar[dict[str, dict]] = {
         "quick": {"epochs": 10, "patience": 0},
-        "thorough": {"epochs": 150, "patience": 15, "learning_rate": 5e-3},
+        "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
 
     # defaults tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
-    epochs: int = 60
+    epochs: int = 80
     batch_size: int = 128
     learning_rate: float = 1e-2
-    patience: int = 8
-    dim: int = 256
+    lr_decay: float = 0.96
+    patience: int = 15
+    smoothing: int = 5
+    dim: int = 512
     loss: str = "auto"
     max_softmax_items: int = 50_000
     input_fraction: float = 0.5
