@@ -158,39 +158,40 @@ def paired_pvalue(
     return float(stats.ttest_rel(b, a).pvalue)
 
 
+def _finite_adjusted(pvalues: Any, adjust) -> np.ndarray:
+    """Apply ``adjust`` (finite p-values → adjusted) to the finite entries; NaNs stay NaN
+    and do not count in m."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = adjust(p[ok])
+    return out
+
+
+def _holm_finite(p: np.ndarray) -> np.ndarray:
+    order = np.argsort(p, kind="stable")
+    m = len(order)
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    return out
+
+
 def holm(pvalues: Any) -> np.ndarray:
     """Holm step-down adjusted p-values (as statsmodels ``multipletests(method="holm")``).
 
     With p sorted ascending, p̃_(i) = max_{j≤i} min(1, (m − j + 1) · p_(j)). NaNs stay NaN
-    and do not count in m.
+    and do not count in m. (SciPy has no Holm adjustment.)
     """
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if len(ok) == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    mcount = len(order)
-    scaled = np.minimum(1.0, (mcount - np.arange(mcount)) * p[order])
-    out[order] = np.maximum.accumulate(scaled)
-    return out
+    return _finite_adjusted(pvalues, _holm_finite)
 
 
 def benjamini_hochberg(pvalues: Any) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (as statsmodels ``method="fdr_bh"``).
+    """Benjamini–Hochberg adjusted p-values (``scipy.stats.false_discovery_control``).
 
     With p sorted ascending, p̃_(i) = min_{j≥i} min(1, m/j · p_(j)). NaNs stay NaN.
     """
-    p = np.asarray(pvalues, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if len(ok) == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    mcount = len(order)
-    scaled = p[order] * mcount / np.arange(1, mcount + 1)
-    out[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    return out
+    return _finite_adjusted(pvalues, lambda p: stats.false_discovery_control(p, method="bh"))
 
 
 def cohens_dz(diffs: np.ndarray) -> float:
