@@ -70,6 +70,15 @@ def kill(proc: subprocess.Popen) -> None:
     assert proc.wait(timeout=10) == -signal.SIGKILL
 
 
+def reap(proc: subprocess.Popen) -> None:
+    """Make sure a child is gone and its pipes are closed (also when the test failed)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
 def state(store: Store) -> dict:
     """``db_state`` with NaN as None, so that equal states compare equal."""
     out = db_state(store)
@@ -167,11 +176,7 @@ def test_sigkill_during_ingest_leaves_no_trace(tmp_path, when):
                 time.sleep(0.05)
         kill(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
 
     store = Store(db)  # opens (replays or discards the WAL)
     try:
@@ -263,11 +268,7 @@ def test_sigkill_during_training_marks_the_run_interrupted(tmp_path):
                 seen.append(line)
         kill(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc)
 
     store = Store(db)
     try:
