@@ -14,10 +14,7 @@ A failing journey leaves screenshots in ``test-artifacts/<test>[-n].png`` (see
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -42,7 +39,7 @@ from test_browser_train import (  # noqa: F401  (browser: a fixture used by name
     wait_status,
 )
 from test_browser_train import new_session as new_session  # noqa: F401  (a fixture)
-from test_crash import RESULT_TABLES, orphan_rows, result_rows
+from test_crash import RESULT_TABLES, kill, orphan_rows, result_rows
 
 from recsys_engine.models import model_title
 from recsys_engine.store import Store
@@ -165,13 +162,6 @@ def db_size(db: Path) -> int:
     return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
-def sigkill(proc: subprocess.Popen) -> None:
-    """SIGKILL the server, which must still be running, and reap it."""
-    assert proc.poll() is None, f"the server stopped before the kill ({proc.returncode})"
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=15) == -signal.SIGKILL
-
-
 # -- 1. two sessions at once --------------------------------------------------------------
 def test_two_sessions_upload_split_and_train_at_once(new_session, tmp_path: Path) -> None:
     files = {
@@ -285,7 +275,7 @@ def test_server_killed_mid_ingest_and_mid_training_restarts_clean(
             )
             assert loaded.count() == 0, "the big load finished before the kill: raise BIG_ROWS"
             time.sleep(0.05)
-        sigkill(proc)
+        kill(proc)
     # the killed load's uploaded file is still on disk, until the next server starts
     assert [len(list(d.iterdir())) for d in (folder / "db.uploads").iterdir()] == [1]
 
@@ -329,7 +319,7 @@ def test_server_killed_mid_ingest_and_mid_training_restarts_clean(
             assert shown_status(pg, killed_run) in ("running", None), "the run ended early"
             assert time.monotonic() < deadline, "no fit progress"
             pg.wait_for_timeout(300)
-        sigkill(proc)
+        kill(proc)
 
     # Third server: the killed run is interrupted, everything else as it was.
     with serve_process(folder) as (url, proc):
