@@ -42,7 +42,7 @@ FAST = ab.CompareOptions(n_resamples=2_000, n_permutations=2_000)
 
 
 # -- A vs A, mirror -----------------------------------------------------------------------
-@pytest.mark.parametrize("test", ab.TESTS)
+@pytest.mark.parametrize("test", ps.TESTS)
 def test_a_vs_a_is_zero_change_p_one_neutral(runs, test):
     store, _, ids = runs
     opts = ab.CompareOptions(test=test, n_resamples=500, n_permutations=500)

@@ -11,7 +11,7 @@ from recsys_engine import compare as cmp
 from recsys_engine import compare_charts as charts
 from recsys_engine import leaderboard as lb
 from recsys_engine import metric_names as names
-from recsys_engine import report
+from recsys_engine import paired_stats, report
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
 from ui.resources import get_store
@@ -284,7 +284,7 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
             o1, o2, o3 = st.columns(3)
             test = o1.radio(
                 "Significance test",
-                list(ab.TESTS),
+                list(paired_stats.TESTS),
                 format_func=ab.TEST_LABELS.get,
                 key="ab_test",
                 help="The t-test is the standard; the permutation and Wilcoxon tests make "
