@@ -8,7 +8,6 @@ import streamlit as st
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from ui import state  # noqa: E402
 from ui.resources import get_store  # noqa: E402

@@ -17,4 +17,4 @@ if [ ! -f "$STAMP" ]; then
   .venv/bin/python -m pip install --quiet -r "$REQ"
   touch "$STAMP"
 fi
-export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0
+export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3

@@ -58,7 +58,6 @@ def child_env() -> dict[str, str]:
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
         "KERAS_BACKEND": "tensorflow",
     }
 

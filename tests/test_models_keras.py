@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.models import create_model, get_model
 from recsys_engine.models.base import FitCancelled, Recommender, TrainData
 
+REPO = Path(__file__).resolve().parents[1]
 N_CLUSTERS, PER_CLUSTER = 4, 10
 KERAS_MODELS = ("two_tower", "content", "hybrid", "neumf", "mf_explicit")
 POOLED = ("two_tower", "content", "hybrid")
@@ -144,8 +146,9 @@ def test_neumf_learns_the_clusters(fitted, data):
     assert np.mean(hits) >= 0.75
 
 
-def test_neumf_bpr_learns_the_clusters_and_round_trips(data, tmp_path):
-    model = create_model("neumf", {**CONFIGS["neumf"], "loss": "bpr"}).fit(data)
+@pytest.mark.parametrize("loss", ("bce", "bpr"))
+def test_neumf_sampled_losses_learn_the_clusters_and_round_trip(loss, data, tmp_path):
+    model = create_model("neumf", {**CONFIGS["neumf"], "loss": loss}).fit(data)
     top, _ = model.recommend(data.matrix[:4], k=4)
     hits = [cluster_of(i) == u % N_CLUSTERS for u in range(4) for i in top[u]]
     assert np.mean(hits) >= 0.75
@@ -153,6 +156,41 @@ def test_neumf_bpr_learns_the_clusters_and_round_trips(data, tmp_path):
     again = type(model).load(tmp_path)
     assert again._keras_model is not None
     np.testing.assert_array_equal(model.score(data.matrix[:8]), again.score(data.matrix[:8]))
+
+
+def test_neumf_softmax_keras_logits_equal_the_numpy_scores(fitted, data):
+    model = fitted["neumf"]
+    assert model.config.loss == "softmax"
+    users = np.arange(6)
+    logits = np.asarray(model._keras_model({"user": users}))
+    assert logits.shape == (6, data.matrix.shape[1])
+    np.testing.assert_allclose(model.score(data.matrix[:6]), logits, rtol=1e-4, atol=1e-5)
+
+
+def test_neumf_batch_size_zero_means_per_loss_default():
+    from recsys_engine.models.neumf import AUTO_BATCH_PAIRS, AUTO_BATCH_USERS, NeuMFConfig
+
+    assert NeuMFConfig().batch_size == AUTO_BATCH_USERS == 32
+    assert NeuMFConfig(loss="bce").batch_size == AUTO_BATCH_PAIRS == 4096
+    assert NeuMFConfig(loss="bpr", batch_size=100).batch_size == 100
+    with pytest.raises(ConfigError, match="batch_size"):
+        NeuMFConfig(batch_size=-1)
+
+
+def test_neumf_softmax_model_loads_in_a_fresh_process(fitted, data, tmp_path):
+    fitted["neumf"].save(tmp_path)
+    np.save(tmp_path / "expected.npy", fitted["neumf"].score(data.matrix[:5]))
+    np.save(tmp_path / "rows.npy", data.matrix[:5].toarray())
+    code = (
+        "import sys, numpy as np, scipy.sparse as sp\n"
+        "from recsys_engine.models.neumf import NeuMF\n"
+        f"d = {str(tmp_path)!r}\n"
+        "m = NeuMF.load(d)\n"
+        "assert m._keras_model is not None\n"
+        "got = m.score(sp.csr_matrix(np.load(d + '/rows.npy')))\n"
+        "np.testing.assert_array_equal(got, np.load(d + '/expected.npy'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=REPO)
 
 
 def test_mf_explicit_predicts_ratings(fitted, data):
@@ -210,6 +248,50 @@ def test_early_stopping_restores_best_weights(data):
     assert result.epochs == 5 and result.best_epoch == 3 and result.best_value == 0.2
     for w, best in zip(model.get_weights(), snapshots[2], strict=True):
         np.testing.assert_array_equal(w, best)
+
+
+def test_weight_averaging_is_what_validation_sees_and_what_is_kept():
+    """One weight w = 1, gradient 1 every step, Adam lr 0.1: each step lowers w by 0.1
+    (Adam's step is lr · sign(g) for a constant g), so the raw weights after epochs 1..4
+    are 0.9, 0.8, 0.7, 0.6. With ema 0.5 the average starts at the first step's weights:
+    0.9, 0.85, 0.775, 0.6875. Validation must see the averages while training goes on
+    from the raw weights; the best epoch's average is kept."""
+    from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend
+
+    keras = keras_backend()
+
+    def build():
+        x = keras.Input((1,), name="x")
+        dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="d")
+        return keras.Model(x, dense(x))
+
+    class Source:
+        def new_epoch(self, rng):
+            return 1
+
+        def batch(self, index):
+            return np.ones((1, 1), "float32"), np.zeros((1, 1), "float32")
+
+    def loss(y, p):
+        return p[:, 0]
+
+    seen = []
+
+    def validate(model):
+        seen.append(float(model.get_weights()[0][0, 0]))
+        return -abs(seen[-1] - 0.78)  # closest at epoch 3
+
+    base = {"epochs": 4, "batch_size": 1, "learning_rate": 0.1, "patience": 0}
+    raw, _ = fit_keras(build, Source(), KerasTrainConfig(**base), loss=loss)
+    np.testing.assert_allclose(raw.get_weights()[0][0, 0], 0.6, atol=1e-4)
+    cfg = KerasTrainConfig(**base, ema=0.5)
+    model, result = fit_keras(build, Source(), cfg, loss=loss, validate=validate)
+    np.testing.assert_allclose(seen, [0.9, 0.85, 0.775, 0.6875], atol=1e-4)
+    assert result.best_epoch == 3
+    np.testing.assert_allclose(model.get_weights()[0][0, 0], 0.775, atol=1e-4)
+    # without validation the last average is kept
+    model, _ = fit_keras(build, Source(), cfg, loss=loss)
+    np.testing.assert_allclose(model.get_weights()[0][0, 0], 0.6875, atol=1e-4)
 
 
 def test_learning_rate_decays_per_epoch():
@@ -273,6 +355,8 @@ def test_cancel_raises_quickly_and_progress_is_reported(data):
         ("two_tower", {"lr_decay": 0.0}, "lr_decay"),
         ("two_tower", {"smoothing": 0}, "smoothing"),
         ("neumf", {"weight_decay": -1.0}, "weight_decay"),
+        ("two_tower", {"ema": 1.0}, "ema"),
+        ("neumf", {"ema": -0.1}, "ema"),
         ("neumf", {"loss": "hinge"}, "loss"),
         ("two_tower", {"epochs": 1.5}, "epochs"),
         ("hybrid", {"dimension": 8}, "dimension"),

@@ -5,7 +5,7 @@
 trained with squared error plus ``l2`` · (‖p_u‖² + ‖q_i‖² + b_u² + b_i²) per example. The
 training fold has no validation ratings, so early stopping watches the RMSE of a random
 ``holdout`` share of the training ratings (those are not trained on). Ranking scores are
-the predicted ratings of users known at fit time (see ``neumf.KnownUsers``); an unknown
+the predicted ratings of users known at fit time (see ``user_embedding.KnownUsers``); an unknown
 user gets μ + b_i in ``predict_ratings`` and cannot be ranked.
 """
 
@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, StopFn, TrainData, check_number
-from recsys_engine.models.neumf import KnownUsers, UserEmbeddingModel, _getter
+from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
 from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend
 
 
@@ -41,7 +41,7 @@ class MFExplicitConfig(KerasTrainConfig):
     learning_rate: float = 3e-3
     patience: int = 3
     factors: int = 32
-    l2: float = 0.05
+    l2: float = 0.1  # validation RMSE on ml-100k and ml-latest-small (BENCHMARKS.md)
     holdout: float = 0.05
 
     def __post_init__(self) -> None:
@@ -114,7 +114,7 @@ class MFExplicit(UserEmbeddingModel):
         return self
 
     def _set_from_keras(self, model: Any, mu: float | None = None) -> None:
-        get = _getter({v.path: np.asarray(v) for v in model.weights})
+        get = weight_getter({v.path: np.asarray(v) for v in model.weights})
         if mu is None:
             mu = float(self.arrays["mu"])
         self._set_arrays(
