@@ -91,7 +91,8 @@ class KerasTrainConfig(ModelConfig):
         ema: momentum of an exponential moving average of the weights, updated every step
             (Polyak averaging: w̄ ← ema · w̄ + (1 − ema) · w); validation and the final
             model use the averaged weights, which are less noisy than the last step's.
-            0 = off.
+            The average starts from the first step's weights, so it wants runs of a few
+            hundred steps or more. 0 = off.
         seed: seeds numpy, Python and Keras; the same seed reproduces the model.
         strategy: ``default`` (one device), ``mirrored`` (all local devices) or
             ``multi_worker`` (workers from ``TF_CONFIG``).
@@ -114,6 +115,9 @@ class KerasTrainConfig(ModelConfig):
         "thorough": {"epochs": 100, "patience": 10},
     }
 
+    #: the smallest accepted ``batch_size`` (a subclass may give 0 a meaning)
+    min_batch_size: ClassVar[int] = 1
+
     epochs: int = 20
     batch_size: int = 256
     learning_rate: float = 5e-3
@@ -127,7 +131,7 @@ class KerasTrainConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         check_number("epochs", self.epochs, low=1, high=10_000, integer=True)
-        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("batch_size", self.batch_size, low=self.min_batch_size, integer=True)
         check_number("learning_rate", self.learning_rate, low=0, high=10, low_open=True)
         check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
         check_number("weight_decay", self.weight_decay, low=0, high=1)
@@ -141,6 +145,10 @@ class KerasTrainConfig(ModelConfig):
             raise ConfigError(
                 f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})"
             )
+
+    def effective_batch_size(self) -> int:
+        """Examples per training step (``batch_size``; subclasses resolve automatic values)."""
+        return int(self.batch_size)
 
 
 class EpochSource(Protocol):
@@ -285,7 +293,7 @@ def fit_keras(
         return strategy.experimental_distribute_values_from_function(part)
 
     result = FitResult()
-    epochs, batch_size = int(config.epochs), int(config.batch_size)
+    epochs, batch_size = int(config.epochs), int(config.effective_batch_size())
     n = source.new_epoch(rng)
     if n == 0:
         raise ConfigError("no training examples (every user has too few interactions)")

@@ -170,9 +170,13 @@ def test_neumf_softmax_keras_logits_equal_the_numpy_scores(fitted, data):
 def test_neumf_batch_size_zero_means_per_loss_default():
     from recsys_engine.models.neumf import AUTO_BATCH_PAIRS, AUTO_BATCH_USERS, NeuMFConfig
 
-    assert NeuMFConfig().batch_size == AUTO_BATCH_USERS == 32
-    assert NeuMFConfig(loss="bce").batch_size == AUTO_BATCH_PAIRS == 4096
-    assert NeuMFConfig(loss="bpr", batch_size=100).batch_size == 100
+    assert NeuMFConfig().batch_size == 0  # stored and shown as "automatic"
+    assert NeuMFConfig().effective_batch_size() == AUTO_BATCH_USERS == 32
+    assert NeuMFConfig(loss="bce").effective_batch_size() == AUTO_BATCH_PAIRS == 4096
+    assert NeuMFConfig(loss="bpr", batch_size=100).effective_batch_size() == 100
+    assert create_model("two_tower", {"batch_size": 7}).config.effective_batch_size() == 7
+    with pytest.raises(ConfigError, match="batch_size"):
+        create_model("two_tower", {"batch_size": 0})
     with pytest.raises(ConfigError, match="batch_size"):
         NeuMFConfig(batch_size=-1)
 

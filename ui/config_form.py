@@ -14,23 +14,46 @@ from typing import Any
 
 import streamlit as st
 
+#: Field labels that capitalising the field name gets wrong (acronyms, abbreviations).
+LABELS = {
+    "dim": "Dimension",
+    "ema": "Weight averaging (EMA)",
+    "id_dropout": "ID dropout",
+    "l2": "L2 penalty",
+    "lr_decay": "Learning-rate decay",
+    "max_softmax_items": "Max. items for the full softmax",
+    "max_text_features": "Max. text features",
+    "min_df": "Min. items per term",
+    "mlp_layers": "MLP layers",
+}
+
 
 def field_help(cls: type) -> dict[str, str]:
-    """Field descriptions parsed from a Google-style ``Attributes:`` docstring section."""
-    doc = cls.__doc__ or ""
+    """Field descriptions parsed from the Google-style ``Attributes:`` docstring sections of
+    the class and its bases (a subclass's description wins), so shared settings declared on
+    a base config keep their help."""
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            out.update(_own_field_help(klass, {f.name for f in dataclasses.fields(cls)}))
+    return {k: v.replace("``", "`") for k, v in out.items()}
+
+
+def _own_field_help(cls: type, names: set[str]) -> dict[str, str]:
+    doc = cls.__dict__.get("__doc__") or ""
     part = doc.split("Attributes:", 1)[1] if "Attributes:" in doc else ""
     out: dict[str, str] = {}
     current = None
     for line in part.splitlines():
         m = re.match(r"^\s{4,8}(\w+):\s*(.*)$", line)
-        if m and m.group(1) in {f.name for f in dataclasses.fields(cls)}:
+        if m and m.group(1) in names:
             current = m.group(1)
             out[current] = m.group(2).strip()
         elif current and line.strip():
             out[current] += " " + line.strip()
         elif not line.strip():
             current = None
-    return {k: v.replace("``", "`") for k, v in out.items()}
+    return out
 
 
 def config_widgets(
@@ -78,7 +101,7 @@ def _widget(
     choices: dict[str, tuple],
     key: str,
 ) -> Any:
-    label = f.name.replace("_", " ").capitalize()
+    label = LABELS.get(f.name) or f.name.replace("_", " ").capitalize()
     value = values.get(f.name, _default(f))
     k = f"{key}_{f.name}"
     help_text = helps.get(f.name)

@@ -127,7 +127,7 @@ register_model(
     ModelSpec(
         "neumf",
         "collaborative",
-        "Neural matrix factorisation (GMF + MLP, He et al. 2017) with sampled negatives",
+        "Neural matrix factorisation (GMF + MLP, He et al. 2017); softmax over all items",
         "recsys_engine.models.neumf:NeuMF",
         "NeuMF",
     )

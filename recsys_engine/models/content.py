@@ -26,7 +26,9 @@ class ContentConfig(TwoTowerConfig):
 
     Attributes:
         dim: size of the content projection (input and output projections are separate).
-        text / categories / numeric: which feature blocks to use.
+        text: use the TF-IDF of the items' title, text and tags.
+        categories: use the items' categories (multi-hot).
+        numeric: use the items' numeric columns (standardised).
         max_text_features: TF-IDF vocabulary cap.
         min_df: minimum number of items a term must occur in.
     """
@@ -47,6 +49,7 @@ class ContentConfig(TwoTowerConfig):
     lr_decay: float = 1.0
     patience: int = 8
     smoothing: int = 1
+    ema: float = 0.0
     dim: int = 64
     dropout: float = 0.0
     l2: float = 0.0

@@ -35,7 +35,7 @@ class HybridConfig(ContentConfig):
     """
 
     presets: ClassVar[dict[str, dict]] = {
-        "quick": {"epochs": 10, "patience": 0},
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
     advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")
@@ -46,6 +46,7 @@ class HybridConfig(ContentConfig):
     lr_decay: float = 0.96
     patience: int = 15
     smoothing: int = 5
+    ema: float = 0.99
     dim: int = 512
     dropout: float = 0.5
     l2: float = 1e-4

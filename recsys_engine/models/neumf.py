@@ -87,11 +87,9 @@ class NeuMFConfig(KerasTrainConfig):
     l2: float = 1e-3
     loss: str = "softmax"
 
+    min_batch_size: ClassVar[int] = 0
+
     def __post_init__(self) -> None:
-        check_choice("loss", self.loss, NEUMF_LOSSES)
-        if isinstance(self.batch_size, int) and self.batch_size == 0:
-            auto = AUTO_BATCH_USERS if self.loss == "softmax" else AUTO_BATCH_PAIRS
-            object.__setattr__(self, "batch_size", auto)
         super().__post_init__()
         check_number("factors", self.factors, low=1, high=4096, integer=True)
         layers = self.mlp_layers
@@ -106,6 +104,13 @@ class NeuMFConfig(KerasTrainConfig):
             raise ConfigError(f"mlp_layers must start with at least 2 (got {layers!r})")
         check_number("negatives", self.negatives, low=1, high=100, integer=True)
         check_number("l2", self.l2, low=0)
+        check_choice("loss", self.loss, NEUMF_LOSSES)
+
+    def effective_batch_size(self) -> int:
+        """``batch_size``, or the loss's automatic size when it is 0."""
+        if self.batch_size:
+            return int(self.batch_size)
+        return AUTO_BATCH_USERS if self.loss == "softmax" else AUTO_BATCH_PAIRS
 
 
 class NeuMF(UserEmbeddingModel):

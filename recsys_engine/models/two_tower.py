@@ -102,7 +102,8 @@ class TwoTowerConfig(KerasTrainConfig):
         "popularity_prior",
     )
     presets: ClassVar[dict[str, dict]] = {
-        "quick": {"epochs": 10, "patience": 0},
+        # a few dozen steps are too few for an average of the weights to forget the start
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
 
@@ -113,6 +114,7 @@ class TwoTowerConfig(KerasTrainConfig):
     lr_decay: float = 0.96
     patience: int = 15
     smoothing: int = 5
+    ema: float = 0.99
     dim: int = 512
     loss: str = "auto"
     max_softmax_items: int = 50_000
