@@ -12,6 +12,8 @@ Data is read from ../shared/data (never copied).
     .venv/bin/python bench/quality_keras.py [--datasets ml-latest-small,ml-100k,lastfm]
         [--models two_tower,hybrid,content,neumf,mf_explicit] [--no-cold]
         [--config '{"two_tower": {"dim": 512}}']   # config overrides per model (tuning)
+        [--refit-epochs 40,56,72]   # robustness: test NDCG@10 of refits for these epoch
+                                    # counts, after the tuned row (never used to choose)
 """
 
 from __future__ import annotations
@@ -190,6 +192,9 @@ def main() -> None:
     parser.add_argument("--models", default="two_tower,hybrid,content,neumf,mf_explicit")
     parser.add_argument("--no-cold", action="store_true")
     parser.add_argument("--config", default="{}", help="JSON: model name → config overrides")
+    parser.add_argument(
+        "--refit-epochs", default="", help="comma-separated epoch counts to refit and report"
+    )
     args = parser.parse_args()
     extra = json.loads(args.config)
     rows = []
@@ -212,6 +217,14 @@ def main() -> None:
                 r = tuned_run(bench, model_name, config)
                 rows.append(_row(name, model_name, r["metrics"], r["fit_s"], r["epochs"]))
                 print(rows[-1], flush=True)
+                for epochs in [int(e) for e in args.refit_epochs.split(",") if e]:
+                    data = bench.data(bench.final)
+                    data.train.validation = None
+                    refit = {**config, "epochs": epochs, "patience": 0}
+                    _, metrics, seconds = fit_eval(model_name, refit, data)
+                    label = f"{model_name} (refit {epochs} epochs)"
+                    rows.append(_row(name, label, metrics, seconds, epochs))
+                    print(rows[-1], flush=True)
             if bench.cold is not None:
                 rows += cold_rows(bench, args.models.split(","))
     table = pd.DataFrame(rows)

@@ -4,8 +4,9 @@ Datasets: ml-latest-small (random 20% split, seed 42; the training fold) and a s
 set of 1M interactions (6,040 users × 3,706 items, Zipf-like item popularity). For each
 model: fit seconds for ``--epochs`` epochs (default: the model's default epochs on
 ml-latest-small, 3 on the synthetic set), seconds per epoch, training examples per second
-(examples as the model defines them: users for the pooled two-towers, (user, item) pairs
-for NeuMF/MF) and interactions per second (training interactions × epochs / seconds).
+(examples as the model defines them: users for the pooled two-towers and NeuMF's softmax,
+(user, item) pairs for NeuMF's sampled losses and MF) and interactions per second
+(training interactions × epochs / seconds).
 
     .venv/bin/python bench/train.py [--datasets ml-latest-small,synthetic-1m]
         [--models two_tower,hybrid,content,neumf,mf_explicit] [--epochs N]

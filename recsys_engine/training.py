@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,36 +42,65 @@ from recsys_engine.models.base import (
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
+_IMPORT_LOCK = threading.Lock()
+#: What TensorFlow's C++ logger writes at import when its oneDNN kernels are on, whatever
+#: ``TF_CPP_MIN_LOG_LEVEL`` says (absl is not initialised yet). Other lines are kept.
+_IMPORT_NOISE = re.compile(
+    r"oneDNN custom operations are on|All log messages before absl::InitializeLog"
+)
+
+
 def keras_backend():
     """Import Keras quietly on the TensorFlow backend (first call ~2–3 s).
 
     TensorFlow's oneDNN kernels stay on: they train the models here about 1.3–1.5× faster
-    (BENCHMARKS.md). With them on, TensorFlow's C++ logger writes a notice to the process's
-    standard error during the import whatever ``TF_CPP_MIN_LOG_LEVEL`` says, so the first
-    import runs with file descriptor 2 pointed at the null device.
+    (BENCHMARKS.md). With them on, TensorFlow writes a notice to the process's standard
+    error during the import, so the first import runs with file descriptor 2 pointed at a
+    temporary file; afterwards every other line of it is written back to stderr. This is
+    process-wide: for those seconds, other threads' stderr output is held back too (and
+    lost if the process dies during the import). One import at a time (a lock), so a
+    second thread never saves the redirected descriptor as the real one.
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "keras" not in sys.modules:
-        with _stderr_silenced():
-            import keras  # noqa: F401
+        with _IMPORT_LOCK:
+            if "keras" not in sys.modules:
+                with _stderr_filtered():
+                    import keras  # noqa: F401
     import keras
 
     return keras
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
-    """Point file descriptor 2 at the null device for the duration (restored after,
-    also when the body raises; a Python exception is still reported afterwards)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+def _stderr_filtered():
+    """Send file descriptor 2 to a temporary file for the duration, then write its lines
+    that are not TensorFlow's import notice back to stderr (also when the body raises).
+    Does nothing when stderr is closed or not a file descriptor."""
     try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
         yield
+        return
+    try:
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                held.seek(0)
+                kept = [
+                    line
+                    for line in held.read().splitlines(keepends=True)
+                    if not _IMPORT_NOISE.search(line.decode("utf-8", "replace"))
+                ]
+                if kept:
+                    os.write(2, b"".join(kept))
     finally:
-        os.dup2(saved, 2)
         os.close(saved)
 
 
@@ -358,7 +390,6 @@ def fit_keras(
             wait += 1
             stop = bool(config.patience) and wait >= config.patience
         if config.ema > 0:
-            last_average = [np.array(w) for w in model.get_weights()]
             for v, w in zip(variables, raw, strict=True):
                 v.assign(w)
         info = {"epoch": epoch + 1, "step": steps, "loss": mean_loss}
@@ -369,8 +400,8 @@ def fit_keras(
             break
     if best_weights is not None and result.best_epoch != result.epochs:
         model.set_weights(best_weights)
-    elif config.ema > 0:
-        model.set_weights(last_average)
+    elif config.ema > 0:  # the last epoch is kept: its average
+        optimizer.finalize_variable_values(variables)
     result.seconds = time.perf_counter() - t0
     return model, result
 

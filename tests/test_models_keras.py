@@ -9,6 +9,7 @@ content-aware models can place it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -179,6 +180,17 @@ def test_neumf_batch_size_zero_means_per_loss_default():
         create_model("two_tower", {"batch_size": 0})
     with pytest.raises(ConfigError, match="batch_size"):
         NeuMFConfig(batch_size=-1)
+
+
+def test_neumf_softmax_refuses_a_step_too_big_for_memory(data):
+    from recsys_engine.models.neumf import MAX_SOFTMAX_BYTES, NeuMFConfig, softmax_bytes
+
+    big = {"batch_size": 20_000, "mlp_layers": [4096, 1024]}
+    assert softmax_bytes(NeuMFConfig(**big), 44) > MAX_SOFTMAX_BYTES
+    assert softmax_bytes(NeuMFConfig(), 50_000) < MAX_SOFTMAX_BYTES  # defaults, big catalogue
+    with pytest.raises(ConfigError, match="GiB per step for 44 items"):
+        create_model("neumf", big).fit(data)
+    create_model("neumf", {**big, "loss": "bce", "epochs": 1, "mlp_layers": [8]})
 
 
 def test_neumf_softmax_model_loads_in_a_fresh_process(fitted, data, tmp_path):
@@ -411,6 +423,52 @@ def test_keras_file_with_a_lambda_layer_is_refused(fitted, tmp_path):
             z.writestr(n, b)
     with pytest.raises(RecsysError, match="refusing"):
         type(fitted["two_tower"]).load(tmp_path)
+
+
+def test_importing_keras_writes_nothing_to_stderr():
+    """TensorFlow's oneDNN notice (and any other import chatter) is kept off stderr, while
+    stderr works again right after."""
+    code = (
+        "import sys\n"
+        "from recsys_engine.training import keras_backend\n"
+        "keras_backend()\n"
+        "import tensorflow as tf\n"
+        "tf.constant(1.0) + 1.0\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "after\n"
+
+
+def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
+    code = (
+        "import os, sys\n"
+        "from recsys_engine.training import _stderr_filtered\n"
+        "with _stderr_filtered():\n"
+        "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. x\\n')\n"
+        "    os.write(2, b'F0000 real trouble\\n')\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "F0000 real trouble\nafter\n"
+    closed = (
+        "import os\n"
+        "os.close(2)\n"
+        "from recsys_engine.training import keras_backend\n"
+        "keras_backend()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", closed], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert done.returncode == 0 and done.stdout == "ok\n"
 
 
 def test_listing_models_does_not_import_tensorflow():

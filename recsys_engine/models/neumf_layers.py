@@ -1,7 +1,8 @@
 """Registered Keras 3 layer of NeuMF's catalogue-wide (softmax) scoring.
 
-Only imported by ``neumf`` when it trains (it imports TensorFlow). Registered under the
-``recsys`` package so a saved ``.keras`` file loads with ``safe_mode=True``.
+Imported (it imports TensorFlow) by ``neumf`` when it trains and by ``load_keras`` before
+any ``.keras`` file is read: it is registered under the ``recsys`` package so a saved file
+loads with ``safe_mode=True``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ class NeuMFCatalogue(keras.layers.Layer):
         n_users, n_items: table sizes.
         factors: GMF embedding size.
         mlp_layers: hidden sizes; the MLP embeddings are half the first size.
-        l2: L2 penalty on the batch's user embeddings and (scaled by batch / n_users, so
-            an epoch adds it once) on the item tables.
+        l2: L2 penalty per step: l2 · (mean over the batch's users of ‖p_u‖² + ‖p'_u‖²
+            + (‖Q‖² + ‖Q'‖²) / n_users). Per-example like the activity regulariser of the
+            pointwise model, so it does not grow with the batch size.
     """
 
     def __init__(
@@ -98,8 +100,7 @@ class NeuMFCatalogue(keras.layers.Layer):
             h = layer(h)
         logits = logits + ops.matmul(h, w_out[f:]) + self.output_layer.bias[0]
         if self.l2 > 0:
-            share = ops.cast(ops.shape(user)[0], "float32") / self.n_users
-            users = ops.sum(p * p) + ops.sum(p_mlp * p_mlp)
-            items = ops.sum(q * q) + ops.sum(q_mlp * q_mlp)
-            self.add_loss(self.l2 * (users + share * items))
+            users = ops.mean(ops.sum(p * p, axis=1) + ops.sum(p_mlp * p_mlp, axis=1))
+            items = (ops.sum(q * q) + ops.sum(q_mlp * q_mlp)) / self.n_users
+            self.add_loss(self.l2 * (users + items))
         return logits
