@@ -80,7 +80,9 @@ class NeuMFConfig(KerasTrainConfig):
     )
 
     # tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
-    epochs: int = 60
+    # 30: where early stopping lands on ml-latest-small; without a validation fold every
+    # epoch runs, and past ~40 the softmax model overfits (BENCHMARKS.md)
+    epochs: int = 30
     batch_size: int = 0
     learning_rate: float = 2e-3
     patience: int = 10
