@@ -154,13 +154,6 @@ class MFExplicit(UserEmbeddingModel):
         out[known] = self._predict(users[known], items[known])
         return out
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {**self.arrays, "user_keys": self.known.keys}
-
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = {k: np.asarray(v) for k, v in arrays.items() if k != "user_keys"}
-        self.known = KnownUsers.from_keys(arrays["user_keys"])
-
 
 def build_mf(keras: Any, n_users: int, n_items: int, cfg: MFExplicitConfig) -> Any:
     """Inputs ``user``, ``item``; output batch × 2: the centred rating and the squared norm

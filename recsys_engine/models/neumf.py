@@ -252,13 +252,6 @@ class NeuMF(UserEmbeddingModel):
             parts=parts,
         )
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {**self.arrays, "user_keys": self.known.keys}
-
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = {k: np.asarray(v) for k, v in arrays.items() if k != "user_keys"}
-        self.known = KnownUsers.from_keys(arrays["user_keys"])
-
 
 def build_neumf(
     keras: Any, n_users: int, n_items: int, cfg: NeuMFConfig, pairwise: bool = False

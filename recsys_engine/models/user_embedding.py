@@ -83,6 +83,14 @@ class UserEmbeddingModel(Recommender):
     def _set_from_keras(self, model: Any) -> None:
         raise NotImplementedError
 
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The saved arrays: the model's weights plus the known users' history keys."""
+        return {**self.arrays, "user_keys": self.known.keys}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = {k: np.asarray(v) for k, v in arrays.items() if k != "user_keys"}
+        self.known = KnownUsers.from_keys(arrays["user_keys"])
+
     def save(self, directory: str | Path) -> Path:
         path = super().save(directory)
         save_keras(self._keras_model, path)
