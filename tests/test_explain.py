@@ -424,6 +424,7 @@ def test_per_user_models_are_post_hoc_and_refuse_what_if(data):
     assert item.reason("history").fidelity == POST_HOC
     assert item.reason("breakdown").fidelity == EXACT
     assert item.reason("counterfactual") is None and rec.notes
+    assert all("NeuMF cannot do" in note for note in rec.notes), rec.notes  # readable name
     with pytest.raises(RecsysError, match="one embedding per training user"):
         ex.recommend_history(["i000"], 5)
     assert len(ex.similar_items("i000", 3)) == 3

@@ -24,6 +24,7 @@ from recsys_engine.explain.counterfactual import counterfactuals
 from recsys_engine.explain.history import history_reason, item_vectors
 from recsys_engine.explain.results import RESCORED, ItemExplanation, Reason, Recommendations
 from recsys_engine.explain.taste import taste_reasons
+from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender, top_k
 
 #: Models that learn one embedding per training user (cannot score new histories).
@@ -272,7 +273,7 @@ class Explainer(Catalogue):
         if self.per_user:
             notes.append(
                 f"'What would change it' needs re-scoring an edited history, which "
-                f"{model.name} cannot do (one embedding per training user)."
+                f"{model_title(model.name)} cannot do (one embedding per training user)."
             )
         elif model.name == "popularity":
             for r in range(k):

@@ -18,6 +18,7 @@ from recsys_engine.errors import RecsysError
 from recsys_engine.explain.breakdown import mf_parts
 from recsys_engine.explain.results import EXACT, POST_HOC, Reason
 from recsys_engine.explain.wording import join_names
+from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
 
 
@@ -111,7 +112,7 @@ def post_hoc_history(
                 "history",
                 title,
                 None,
-                f"Not available: {model.name} exposes no item vectors to compare "
+                f"Not available: {model_title(model.name)} exposes no item vectors to compare "
                 "your history with.",
             ),
             np.array([], dtype=np.int64),

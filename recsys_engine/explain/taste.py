@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from recsys_engine.explain.content import ContentTower
 from recsys_engine.explain.results import RESCORED, Reason
 from recsys_engine.explain.wording import join_names
+from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
 
 #: Most history categories toggled per explanation (the most frequent ones).
@@ -39,7 +40,7 @@ def taste_reasons(
     if per_user:
         notes.append(
             "'Matches your taste' needs re-scoring an edited history, which "
-            f"{model.name} cannot do."
+            f"{model_title(model.name)} cannot do."
         )
         return [None] * k
     if model.name == "popularity":
