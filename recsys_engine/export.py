@@ -58,9 +58,22 @@ def model_zip(artefact_path: str | Path, run: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def cli_command(run: dict[str, Any]) -> str:
-    """The shell command that trains the same model with the same config on the same split."""
+def stored_config(run: dict[str, Any]) -> dict[str, Any]:
+    """The full config a run was trained with (``ModelConfig.from_stored``); the raw stored
+    dict when its model is no longer registered or the config no longer validates."""
+    from recsys_engine.models import get_model
+
     config = run["config"] if isinstance(run["config"], dict) else json.loads(run["config"])
+    try:
+        return get_model(run["model"]).config_class.from_stored(config).to_dict()
+    except RecsysError:
+        return config
+
+
+def cli_command(run: dict[str, Any]) -> str:
+    """The shell command that trains the same model with the same config on the same split
+    (the stored config completed with the settings added since, as the run used them)."""
+    config = stored_config(run)
     return (
         f"python -m recsys_engine train {run['dataset_id']} --split {run['split_id']} "
         f"--model {shlex.quote(run['model'])} --config {shlex.quote(json.dumps(config))}"

@@ -149,6 +149,13 @@ class KerasTrainConfig(ModelConfig):
 
     #: the smallest accepted ``batch_size`` (a subclass may give 0 a meaning)
     min_batch_size: ClassVar[int] = 1
+    #: added 2026-11-22; runs stored before trained without them
+    stored_defaults: ClassVar[dict[str, Any]] = {
+        "lr_decay": 1.0,
+        "weight_decay": 0.0,
+        "smoothing": 1,
+        "ema": 0.0,
+    }
 
     epochs: int = 20
     batch_size: int = 256

@@ -69,6 +69,30 @@ def test_train_reference_models_then_registry_and_delete(app):
     assert len(app.dataframe[0].value) == 2
 
 
+def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):
+    """A NeuMF run stored before ``loss`` and ``ema`` existed is re-run with the sampled BCE
+    loss and no weight averaging (how it was trained), not with today's defaults."""
+    from ui.resources import get_store
+
+    _create_split(app)
+    store = get_store()
+    old = {"epochs": 1, "batch_size": 4096, "factors": 4, "mlp_layers": [8, 4], "l2": 1e-5}
+    split_id = app.selectbox(key="split_choice_1").value
+    old_id = store.create_run(1, split_id, "neumf", old, status="failed")
+    app.switch_page("pages/models.py").run()
+    app.selectbox[-1].set_value(old_id).run()
+    code = [c.value for c in app.code if "recsys_engine train" in c.value]
+    assert code and '"loss": "bce"' in code[0] and '"ema": 0.0' in code[0]
+    app.button(key=f"rerun_{old_id}").click().run()
+    assert not app.exception
+    new_id = max(store.list_runs()["id"])
+    assert new_id != old_id
+    config = store.get_run(int(new_id))["config"]
+    assert config["loss"] == "bce" and config["ema"] == 0.0 and config["batch_size"] == 4096
+    _wait_runs(app, 2)
+    assert store.get_run(int(new_id))["status"] == "succeeded"
+
+
 def test_bad_config_is_refused_before_anything_starts(app):
     _create_split(app)
     app.checkbox(key="pick_ease").check().run()

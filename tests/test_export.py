@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import zipfile
 
 import pandas as pd
 
 from recsys_engine import export
+from recsys_engine.models.ease import EASEConfig
+from recsys_engine.models.neumf import NeuMFConfig
+from recsys_engine.models.two_tower import TwoTowerConfig
 
 
 def test_csv_cells_cannot_start_a_formula():
@@ -37,9 +41,29 @@ def test_model_zip_holds_files_and_run_json(tmp_path):
         assert json.loads(zf.read("run_7/run.json"))["model"] == "ease"
 
 
-def test_cli_command_quotes_config():
+def test_cli_command_quotes_the_full_config():
     run = {"dataset_id": 1, "split_id": 2, "model": "ease", "config": {"l2": 100.0}}
     cmd = export.cli_command(run)
-    assert cmd == (
-        "python -m recsys_engine train 1 --split 2 --model ease --config '{\"l2\": 100.0}'"
-    )
+    words = shlex.split(cmd)
+    assert words[:8] == ["python", "-m", "recsys_engine", "train", "1", "--split", "2", "--model"]
+    assert words[8:10] == ["ease", "--config"]
+    config = json.loads(words[10])
+    assert config == EASEConfig(l2=100.0).to_dict()  # every setting, as the run used it
+    odd = {"dataset_id": 1, "split_id": 2, "model": "ease", "config": {"l2": "it's"}}
+    assert json.loads(shlex.split(export.cli_command(odd))[10]) == {"l2": "it's"}  # as stored
+
+
+def test_a_stored_config_keeps_how_an_older_run_was_trained():
+    """Settings added after a run was stored take the value the run was trained with."""
+    old_neumf = {"epochs": 25, "batch_size": 4096, "factors": 64, "l2": 1e-5}
+    run = {"dataset_id": 1, "split_id": 2, "model": "neumf", "config": old_neumf}
+    config = export.stored_config(run)
+    assert config["loss"] == "bce" and config["ema"] == 0.0
+    assert config["lr_decay"] == 1.0 and config["smoothing"] == 1 and config["weight_decay"] == 0
+    assert config["batch_size"] == 4096 and config["epochs"] == 25
+    # today's defaults for a config given now, and explicit values always win
+    assert NeuMFConfig.from_dict(old_neumf).loss == "softmax"
+    assert NeuMFConfig.from_stored({**old_neumf, "loss": "bpr"}).loss == "bpr"
+    tower = TwoTowerConfig.from_stored({"dim": 256})
+    assert (tower.ema, tower.lr_decay, tower.smoothing) == (0.0, 1.0, 1)
+    assert TwoTowerConfig.from_stored(TwoTowerConfig().to_dict()) == TwoTowerConfig()

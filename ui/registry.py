@@ -117,7 +117,7 @@ def run_details(run_id: int) -> None:
     if c1.button("Re-run with the same config", key=f"rerun_{run_id}"):
         from recsys_engine.evaluation import queue_run
 
-        new_id = queue_run(store, run["split_id"], run["model"], run["config"])
+        new_id = queue_run(store, run["split_id"], run["model"], export.stored_config(run))
         get_runner().submit(new_id)
         st.success(f"Queued run {new_id}; follow it on the Train page.")
     if run["status"] in ("queued", "running"):

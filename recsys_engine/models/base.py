@@ -39,6 +39,10 @@ class FitCancelled(RecsysError):
 class ModelConfig:
     """Base of every model's frozen config dataclass: ``from_dict`` refuses unknown keys."""
 
+    #: Settings added after runs were first stored, each with the value that reproduces how
+    #: a config stored without it was trained (see ``from_stored``).
+    stored_defaults: ClassVar[dict[str, Any]] = {}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
         """Build from a JSON-like dict; unknown keys are errors naming them."""
@@ -51,6 +55,16 @@ class ModelConfig:
                 f"known: {', '.join(sorted(known)) or 'none'}"
             )
         return cls(**data)
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any] | None) -> ModelConfig:
+        """The config a stored run or saved model was trained with. Keys it lacks (settings
+        added since) take their ``stored_defaults`` value rather than today's default, so
+        "re-run with the same config" trains the same model after an upgrade."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        older = {k: v for k, v in cls.stored_defaults.items() if k in known and k not in data}
+        return cls.from_dict({**older, **data})
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict (what runs store)."""
@@ -334,7 +348,7 @@ class Recommender(ABC):
             target = get_model(meta["model"]).cls
             if target.load.__func__ is not Recommender.load.__func__:
                 return target.load(path)  # a subclass with its own files (e.g. .keras)
-        model = target(target.config_class.from_dict(meta["config"]))
+        model = target(target.config_class.from_stored(meta["config"]))
         try:
             with np.load(path / "arrays.npz", allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}

@@ -94,6 +94,8 @@ class NeuMFConfig(KerasTrainConfig):
     loss: str = "softmax"
 
     min_batch_size: ClassVar[int] = 0
+    #: NeuMF only had the sampled BCE loss before ``loss`` existed
+    stored_defaults: ClassVar[dict[str, Any]] = {**KerasTrainConfig.stored_defaults, "loss": "bce"}
 
     def __post_init__(self) -> None:
         super().__post_init__()
