@@ -27,7 +27,7 @@ split_id = training.split_section(dataset_id)
 
 if split_id is not None:
     st.subheader("2 · Models")
-    chosen = training.model_section(dataset_id)
+    chosen = training.model_section(dataset_id, split_id)
     c1, c2 = st.columns(2)
     train = c1.button(
         f"Train {len(chosen)} model{'s' if len(chosen) != 1 else ''}",

@@ -93,6 +93,28 @@ def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):
     assert store.get_run(int(new_id))["status"] == "succeeded"
 
 
+def test_deep_models_on_a_split_without_validation_get_a_note(app):
+    _create_split(app)  # the default random split: no validation fold
+    app.checkbox(key="pick_ease").check().run()
+    assert not [i for i in app.info if "validation fold" in i.value]  # EASE has no epochs
+    app.checkbox(key="pick_two_tower").check().run()
+    app.checkbox(key="pick_neumf").check().run()
+    notes = [i.value for i in app.info if "validation fold" in i.value]
+    assert notes == [
+        "This split has no validation fold, so Two-tower and NeuMF will train for all of "
+        "their epochs: nothing stops them early or keeps their best epoch. To let them stop "
+        "early, create a split with a validation fraction (e.g. 0.1)."
+    ]
+    # a split with a validation fold: no note
+    app.selectbox(key="split_choice_1").set_value(-1).run()
+    app.number_input(key="split_1_random_validation_fraction").set_value(0.1).run()
+    app.button(key="split_create_1").click().run()
+    assert not app.exception
+    assert [m.value for m in app.metric if m.label == "Validation rows"] != ["0"]
+    app.checkbox(key="pick_neumf").check().run()  # picks reset while "New split…" showed
+    assert not [i for i in app.info if "validation fold" in i.value]
+
+
 def test_bad_config_is_refused_before_anything_starts(app):
     _create_split(app)
     app.checkbox(key="pick_ease").check().run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -129,8 +130,9 @@ def split_section(dataset_id: int) -> int | None:
     return None
 
 
-def model_section(dataset_id: int) -> list[tuple[str, dict]]:
-    """Model checkboxes grouped by family, a config form per chosen model."""
+def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[str, dict]]:
+    """Model checkboxes grouped by family, a config form per chosen model; a note when a
+    deep model is picked on a split without a validation fold (no early stopping)."""
     preset = st.radio(
         "Preset",
         ["Quick", "Default", "Thorough"],
@@ -148,6 +150,17 @@ def model_section(dataset_id: int) -> list[tuple[str, dict]]:
             title = spec.title or spec.name
             if col.checkbox(title, key=f"pick_{spec.name}", help=spec.description):
                 picked.append(spec)
+    deep = [s for s in picked if "patience" in {f.name for f in dataclasses.fields(s.config_class)}]
+    if deep and split_id is not None and not _validation_rows(split_id):
+        titles = [s.title or s.name for s in deep]
+        names = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
+        its, it = ("its", "it") if len(deep) == 1 else ("their", "them")
+        st.info(
+            f"This split has no validation fold, so {names} will train for all of {its} "
+            f"epochs: nothing stops {it} early or keeps {its} best epoch. To let {it} stop "
+            "early, create a split with a validation fraction (e.g. 0.1).",
+            icon=":material/info:",
+        )
     for spec in picked:
         cls = spec.config_class
         presets = getattr(cls, "presets", {}) or {}
@@ -284,3 +297,8 @@ def config_json(config: str | dict) -> str:
     """Pretty JSON of a stored config."""
     data = json.loads(config) if isinstance(config, str) else config
     return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _validation_rows(split_id: int) -> int:
+    """Validation interactions of a split (0 when it has no validation fold)."""
+    return int(get_store().get_split(split_id)["stats"].get("validation_rows", 0))
