@@ -1,8 +1,8 @@
 """Registered Keras 3 layer of NeuMF's catalogue-wide (softmax) scoring.
 
-Imported (it imports TensorFlow) by ``neumf`` when it trains and by ``load_keras`` before
-any ``.keras`` file is read: it is registered under the ``recsys`` package so a saved file
-loads with ``safe_mode=True``.
+Imported (it imports TensorFlow) by ``neumf`` when it trains and by
+``keras_files.load_keras`` before any ``.keras`` file is read: it is registered under the
+``recsys`` package so a saved file loads with ``safe_mode=True``.
 """
 
 from __future__ import annotations

@@ -25,13 +25,12 @@ saved next to the ``.keras`` file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import (
     Explanation,
     ProgressFn,
@@ -43,6 +42,7 @@ from recsys_engine.models.base import (
     check_choice,
     check_number,
 )
+from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.training import (
     KerasTrainConfig,
     fit_keras,
@@ -54,7 +54,6 @@ LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
 WEIGHTINGS = ("binary", "log", "raw")
 TARGETS = ("rest", "all")
 POOLINGS = ("mean", "sqrt")
-KERAS_FILE = "model.keras"
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class PooledExplanation(Explanation):
     parts: dict[str, float] = field(default_factory=dict)
 
 
-class PooledHistoryModel(Recommender):
+class PooledHistoryModel(KerasFiles, Recommender):
     """Base of ``two_tower``, ``content`` and ``hybrid`` (history-pooled user tower)."""
 
     name = "two_tower"
@@ -240,7 +239,7 @@ class PooledHistoryModel(Recommender):
             validation = sp.csr_matrix(train.validation)
 
             def validate(model):
-                self._set_catalogue_from(model)
+                self._set_from_keras(model)
                 return ndcg_at_10(lambda _, h: self._score_raw(h), x, validation)
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
@@ -255,7 +254,7 @@ class PooledHistoryModel(Recommender):
             metric_name="val_ndcg@10",
         )
         self._keras_model = model
-        self._set_catalogue_from(model)
+        self._set_from_keras(model)
         return self
 
     def _features(self, train: TrainData) -> sp.csr_matrix | None:
@@ -272,7 +271,7 @@ class PooledHistoryModel(Recommender):
         h.eliminate_zeros()
         return h
 
-    def _set_catalogue_from(self, model) -> None:
+    def _set_from_keras(self, model) -> None:
         from recsys_engine.models.keras_layers import catalogue_arrays
 
         arrays = catalogue_arrays(model.get_layer("towers"))
@@ -351,48 +350,6 @@ class PooledHistoryModel(Recommender):
         self.v_out = np.asarray(arrays["v_out"], dtype=np.float32)
         self.bias = np.asarray(arrays["bias"], dtype=np.float32)
         self.id_dim = int(arrays["id_dim"])
-
-    def save(self, directory: str | Path) -> Path:
-        """``model.json`` + ``arrays.npz`` (item vectors, id vocabulary) + ``model.keras``."""
-        path = super().save(directory)
-        save_keras(self._keras_model, path)
-        return path
-
-    @classmethod
-    def load(cls, directory: str | Path) -> PooledHistoryModel:
-        """Load, reading the ``.keras`` file with ``safe_mode=True``; the item vectors are
-        recomputed from the loaded Keras model."""
-        model = super().load(directory)
-        keras_model = load_keras(Path(directory), model.name)
-        if keras_model is not None:
-            model._keras_model = keras_model
-            model._set_catalogue_from(keras_model)
-        return model
-
-
-def save_keras(model: Any, path: Path) -> None:
-    """Write ``model.keras`` (when there is a Keras model) into ``path``."""
-    if model is not None:
-        model.save(path / KERAS_FILE)
-
-
-def load_keras(path: Path, name: str) -> Any | None:
-    """Load ``path/model.keras`` in safe mode (None when the file is absent).
-
-    Raises:
-        RecsysError: the file is refused (e.g. it contains a ``Lambda`` layer) or broken.
-    """
-    file = path / KERAS_FILE
-    if not file.exists():
-        return None
-    keras = keras_backend()
-    import recsys_engine.models.keras_layers  # noqa: F401  (registers the custom layers)
-    import recsys_engine.models.neumf_layers  # noqa: F401
-
-    try:
-        return keras.models.load_model(file, safe_mode=True, compile=False)
-    except (ValueError, TypeError, KeyError, OSError) as exc:
-        raise RecsysError(f"refusing to load {name!r} model file '{file}': {exc}") from None
 
 
 class TwoTower(PooledHistoryModel):

@@ -9,14 +9,12 @@ scored.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from recsys_engine.models.base import Recommender, _as_csr
-from recsys_engine.models.two_tower import load_keras, save_keras
+from recsys_engine.models.keras_files import KerasFiles
 
 
 class KnownUsers:
@@ -53,7 +51,7 @@ def _key(m: sp.csr_matrix, r: int) -> bytes:
     return hashlib.blake2b(np.sort(items).tobytes(), digest_size=16).digest()
 
 
-class UserEmbeddingModel(Recommender):
+class UserEmbeddingModel(KerasFiles, Recommender):
     """Shared parts of the per-user-embedding Keras models (NeuMF, explicit MF)."""
 
     def __init__(self, config=None):
@@ -80,9 +78,6 @@ class UserEmbeddingModel(Recommender):
     def _score_users(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _set_from_keras(self, model: Any) -> None:
-        raise NotImplementedError
-
     def _arrays(self) -> dict[str, np.ndarray]:
         """The saved arrays: the model's weights plus the known users' history keys."""
         return {**self.arrays, "user_keys": self.known.keys}
@@ -90,20 +85,6 @@ class UserEmbeddingModel(Recommender):
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = {k: np.asarray(v) for k, v in arrays.items() if k != "user_keys"}
         self.known = KnownUsers.from_keys(arrays["user_keys"])
-
-    def save(self, directory: str | Path) -> Path:
-        path = super().save(directory)
-        save_keras(self._keras_model, path)
-        return path
-
-    @classmethod
-    def load(cls, directory: str | Path) -> UserEmbeddingModel:
-        model = super().load(directory)
-        keras_model = load_keras(Path(directory), model.name)
-        if keras_model is not None:
-            model._keras_model = keras_model
-            model._set_from_keras(keras_model)
-        return model
 
 
 def weight_getter(weights: dict[str, np.ndarray]):
