@@ -289,17 +289,15 @@ def fit_keras(
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model = build()
-        averaging = {"use_ema": config.ema > 0, "ema_momentum": float(config.ema or 0.99)}
+        settings = {
+            "learning_rate": float(config.learning_rate),
+            "use_ema": config.ema > 0,
+            "ema_momentum": float(config.ema or 0.99),
+        }
         if config.weight_decay > 0:
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=float(config.learning_rate),
-                weight_decay=float(config.weight_decay),
-                **averaging,
-            )
+            optimizer = keras.optimizers.AdamW(weight_decay=float(config.weight_decay), **settings)
         else:
-            optimizer = keras.optimizers.Adam(
-                learning_rate=float(config.learning_rate), **averaging
-            )
+            optimizer = keras.optimizers.Adam(**settings)
         optimizer.build(model.trainable_variables)
     replicas = strategy.num_replicas_in_sync
     variables = model.trainable_variables
@@ -369,7 +367,8 @@ def fit_keras(
                     {"epoch": epoch + 1, "step": s + 1, "loss": float(losses[-1])},
                 )
         mean_loss = float(np.mean([float(v) for v in losses]))
-        if config.ema > 0:  # look at the averaged weights, then train on from the raw ones
+        swap = config.ema > 0 and validate is not None
+        if swap:  # validate the averaged weights, then train on from the raw ones
             raw = [np.array(v) for v in variables]
             optimizer.finalize_variable_values(variables)
         value = float(validate(model)) if validate is not None else None
@@ -396,7 +395,7 @@ def fit_keras(
         else:
             wait += 1
             stop = bool(config.patience) and wait >= config.patience
-        if config.ema > 0:
+        if swap:
             for v, w in zip(variables, raw, strict=True):
                 v.assign(w)
         info = {"epoch": epoch + 1, "step": steps, "loss": mean_loss}

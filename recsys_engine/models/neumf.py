@@ -136,38 +136,8 @@ class NeuMF(UserEmbeddingModel):
     ) -> NeuMF:
         cfg = self.config
         x = sp.csr_matrix(train.matrix)
-        n_users, n_items = x.shape
-        keras = keras_backend()
-        pairwise = cfg.loss == "bpr"
-        if cfg.loss == "softmax" and softmax_bytes(cfg, n_items) > MAX_SOFTMAX_BYTES:
-            raise ConfigError(
-                f"NeuMF's softmax loss would hold about "
-                f"{softmax_bytes(cfg, n_items) / 2**30:.1f} GiB per step for {n_items:,} "
-                "items (batch_size × items × MLP sizes); lower batch_size or mlp_layers, "
-                "or use loss 'bce'"
-            )
-        if cfg.loss == "softmax":
-            source: Any = _UserSource(x)
-        else:
-            source = _NegativeSampler(x, int(cfg.negatives), pairwise=pairwise)
-
-        def build():
-            if cfg.loss == "softmax":
-                return build_neumf_catalogue(keras, n_users, n_items, cfg)
-            return build_neumf(keras, n_users, n_items, cfg, pairwise=pairwise)
-
-        if cfg.loss == "softmax":
-
-            def loss(y, p):
-                return keras.losses.categorical_crossentropy(y, p, from_logits=True)
-        elif pairwise:
-
-            def loss(y, p):  # p = logit(u, positive) − logit(u, negative)
-                return keras.ops.softplus(-p[:, 0])
-        else:
-
-            def loss(y, p):
-                return keras.losses.binary_crossentropy(y, p, from_logits=True)
+        n_items = x.shape[1]
+        source, build, loss = _training_setup(keras_backend(), x, cfg)
 
         validate = None
         if train.validation is not None and train.validation.nnz > 0:
@@ -253,6 +223,45 @@ class NeuMF(UserEmbeddingModel):
             exact=False,
             parts=parts,
         )
+
+
+def _training_setup(keras: Any, x: sp.csr_matrix, cfg: NeuMFConfig) -> tuple[Any, Any, Any]:
+    """The examples, the model builder and the per-example loss of ``cfg.loss``.
+
+    Raises:
+        ConfigError: a softmax step would not fit in memory (``MAX_SOFTMAX_BYTES``).
+    """
+    n_users, n_items = x.shape
+    if cfg.loss == "softmax":
+        need = softmax_bytes(cfg, n_items)
+        if need > MAX_SOFTMAX_BYTES:
+            raise ConfigError(
+                f"NeuMF's softmax loss would hold about {need / 2**30:.1f} GiB per step for "
+                f"{n_items:,} items (batch_size × items × MLP sizes); lower batch_size or "
+                "mlp_layers, or use loss 'bce'"
+            )
+
+        def softmax(y, p):
+            return keras.losses.categorical_crossentropy(y, p, from_logits=True)
+
+        return (
+            _UserSource(x),
+            lambda: build_neumf_catalogue(keras, n_users, n_items, cfg),
+            softmax,
+        )
+    pairwise = cfg.loss == "bpr"
+
+    def bpr(y, p):  # p = logit(u, positive) − logit(u, negative)
+        return keras.ops.softplus(-p[:, 0])
+
+    def bce(y, p):
+        return keras.losses.binary_crossentropy(y, p, from_logits=True)
+
+    return (
+        _NegativeSampler(x, int(cfg.negatives), pairwise=pairwise),
+        lambda: build_neumf(keras, n_users, n_items, cfg, pairwise=pairwise),
+        bpr if pairwise else bce,
+    )
 
 
 def build_neumf(
