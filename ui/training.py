@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pandas as pd
@@ -10,9 +9,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.explain.wording import join_names
 from recsys_engine.metric_names import metric_label
 from recsys_engine.models import FAMILIES, list_models, model_title
 from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
+from recsys_engine.training import KerasTrainConfig
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
@@ -150,10 +151,9 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
             title = spec.title or spec.name
             if col.checkbox(title, key=f"pick_{spec.name}", help=spec.description):
                 picked.append(spec)
-    deep = [s for s in picked if "patience" in {f.name for f in dataclasses.fields(s.config_class)}]
+    deep = [s for s in picked if issubclass(s.config_class, KerasTrainConfig)]
     if deep and split_id is not None and not _validation_rows(split_id):
-        titles = [s.title or s.name for s in deep]
-        names = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
+        names = join_names([s.title or s.name for s in deep])
         its, it = ("its", "it") if len(deep) == 1 else ("their", "them")
         st.info(
             f"This split has no validation fold, so {names} will train for all of {its} "
