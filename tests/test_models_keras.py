@@ -40,6 +40,13 @@ CONFIGS = {
 }
 
 
+def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter from the repository root; output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
+    )
+
+
 def cluster_of(item: int) -> int:
     """Cluster of a warm item index (0..39) or of a cold item (40..43)."""
     return item // PER_CLUSTER if item < N_CLUSTERS * PER_CLUSTER else item - 40
@@ -206,7 +213,8 @@ def test_neumf_softmax_model_loads_in_a_fresh_process(fitted, data, tmp_path):
         "got = m.score(sp.csr_matrix(np.load(d + '/rows.npy')))\n"
         "np.testing.assert_array_equal(got, np.load(d + '/expected.npy'))\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, cwd=REPO)
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
 
 
 def test_mf_explicit_predicts_ratings(fitted, data):
@@ -437,9 +445,7 @@ def test_importing_keras_writes_nothing_to_stderr():
         "print('after', file=sys.stderr)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO, env=env
-    )
+    done = run_python(code, env)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "after\n"
 
@@ -453,9 +459,7 @@ def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
         "    os.write(2, b'F0000 real trouble\\n')\n"
         "print('after', file=sys.stderr)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "F0000 real trouble\nafter\n"
     closed = (
@@ -465,9 +469,7 @@ def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
         "keras_backend()\n"
         "print('ok')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", closed], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
+    done = run_python(closed)
     assert done.returncode == 0 and done.stdout == "ok\n"
 
 
@@ -480,7 +482,8 @@ def test_listing_models_does_not_import_tensorflow():
         "assert {'two_tower','neumf','mf_explicit','content','hybrid'} <= set(names)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
 
 
 def test_item_features_blocks(data):
