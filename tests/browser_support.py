@@ -18,6 +18,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+#: One interaction (a Streamlit rerun) on a loaded 2-core machine.
+TIMEOUT_MS = 60_000
+#: The bundled demo dataset's name.
+DEMO = "Demo: movie nights"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

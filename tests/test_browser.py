@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from browser_support import (
+    DEMO,
     REPO,
+    TIMEOUT_MS,
     assert_no_exception,
     grid_rows,
     open_page,
@@ -28,10 +30,8 @@ from browser_support import (
 pytestmark = pytest.mark.browser
 
 ML_SMALL = REPO.parent / "shared" / "data" / "ml-latest-small"
-TIMEOUT_MS = 60_000  # Streamlit reruns on every interaction; a loaded machine is slow
 LOAD_TIMEOUT_MS = 120_000  # validating and loading 100k rows
 PAGES = ["Home", "Data", "Train", "Compare", "Explain", "Models"]
-DEMO = "Demo: movie nights"
 BROKEN_CSV = (
     "user_id,item_id,rating,timestamp\n"
     "1,10,4,1600000000\n"

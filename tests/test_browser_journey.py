@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from browser_support import (
+    DEMO,
+    TIMEOUT_MS,
     assert_no_exception,
     combobox,
     grid_rows,
@@ -36,9 +38,7 @@ from browser_support import (
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 60_000  # one interaction (a rerun) on a loaded 2-core machine
 TRAIN_TIMEOUT_S = 90  # the three reference models take a few seconds on the demo data
-DEMO = "Demo: movie nights"
 REFERENCE = ("Popularity", "Item-kNN", "EASE")  # as the pages name them
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 WHAT_IF_TITLES = ("Realm", "Trap", "A Crystal Prophecy")  # demo items 2, 4 and 7

@@ -20,21 +20,25 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from browser_support import serve, serve_process
-from test_browser_journey import choose
-from test_browser_train import (  # noqa: F401  (browser: a fixture used by name)
-    TRAIN_TIMEOUT_S,
+from browser_support import (
+    DEMO,
     assert_no_exception,
-    browser,
-    choose_models,
     grid_rows,
     open_page,
-    progress_of,
+    serve,
+    serve_process,
     settle,
     shown_status,
     snap,
-    start,
     status_line,
+)
+from test_browser_journey import choose
+from test_browser_train import (  # noqa: F401  (browser: a fixture used by name)
+    TRAIN_TIMEOUT_S,
+    browser,
+    choose_models,
+    progress_of,
+    start,
     train,
     wait_status,
 )
@@ -46,7 +50,6 @@ from recsys_engine.store import Store
 
 pytestmark = pytest.mark.browser
 
-DEMO = "Demo: movie nights"
 LOAD_TIMEOUT_MS = 120_000  # a small load while the other session loads and trains
 BIG_ROWS = 4_000_000  # ~100 MB: its ingest takes several seconds, time enough to kill it
 

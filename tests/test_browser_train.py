@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from browser_support import (
+    DEMO,
+    TIMEOUT_MS,
     assert_no_exception,
     grid_rows,
     heading,
@@ -34,10 +36,8 @@ from browser_support import (
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 60_000  # one interaction (a rerun) on a loaded 2-core machine
 TRAIN_TIMEOUT_S = 120  # a Quick two_tower plus EASE take ~10 s here; leave room for load
 CANCEL_TIMEOUT_MS = 15_000  # the promise: a cancelled run says so within ~15 s
-DEMO = "Demo: movie nights"
 FORMULA_STARTS = ("=", "+", "-", "@")
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
