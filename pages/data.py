@@ -9,7 +9,8 @@ import streamlit as st
 from recsys_engine.errors import RecsysError, ValidationError
 from recsys_engine.evaluation import remove_artefacts
 from recsys_engine.ingest import UploadPlan, load_dataset
-from ui import state, upload
+from ui import data as data_ui
+from ui import state
 from ui.resources import datasets_frame, get_store
 from ui.text import md_escape
 from ui.widgets import active_dataset_id, problems_table, show_profile
@@ -31,7 +32,7 @@ with tab_load:
         plan = st.session_state[state.UPLOAD_PLAN]
         if plan is None or tuple(sorted(f.sniff.name for f in plan.files)) != tuple(sorted(names)):
             with st.spinner("Reading the files…"):
-                plan = upload.save_uploads(files)
+                plan = data_ui.save_uploads(files)
             st.session_state[state.UPLOAD_PLAN] = plan
             st.session_state[state.UPLOAD_PROBLEMS] = None
             st.session_state[state.LAST_LOADED] = None
@@ -45,10 +46,10 @@ with tab_load:
                 f":material/description: {md_escape(f.name)} — {f.role}",
                 expanded=f.role != "ignore",
             ):
-                edited.append(upload.edit_file(f, i, k))
+                edited.append(data_ui.edit_file(f, i, k))
         st.subheader("Dataset")
         try:
-            options = upload.edit_options(UploadPlan(tuple(edited), plan.options), k)
+            options = data_ui.edit_options(UploadPlan(tuple(edited), plan.options), k)
         except RecsysError as exc:
             st.error(md_escape(exc))
             options = None
@@ -65,7 +66,7 @@ with tab_load:
                 st.session_state[state.UPLOAD_PROBLEMS] = None
                 st.error(md_escape(exc))
             else:
-                upload.discard_upload()
+                data_ui.discard_upload()
                 st.session_state[state.DATASET_ID] = result.dataset_id
                 st.session_state[state.LAST_LOADED] = result.as_dict()
                 st.rerun()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import state
-from ui.registry import runs_table
+from ui.models import runs_table
 from ui.resources import datasets_frame, get_store
 from ui.widgets import page_link
 

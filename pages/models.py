@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys_engine.errors import RecsysError
-from ui import registry, state
+from ui import models as models_ui
+from ui import state
 from ui.resources import get_store
 from ui.text import md_escape
 from ui.widgets import active_dataset_id, page_link
@@ -26,14 +27,14 @@ if runs.empty:
     page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
     st.stop()
 
-view = registry.filtered_runs(runs)
-st.dataframe(registry.runs_table(view), hide_index=True, width="stretch")
+view = models_ui.filtered_runs(runs)
+st.dataframe(models_ui.runs_table(view), hide_index=True, width="stretch")
 if view.empty:
     st.stop()
 run_id = st.selectbox(
-    "Run details", [int(i) for i in view["id"]], format_func=lambda i: registry.run_label(view, i)
+    "Run details", [int(i) for i in view["id"]], format_func=lambda i: models_ui.run_label(view, i)
 )
 try:
-    registry.run_details(run_id)
+    models_ui.run_details(run_id)
 except RecsysError as exc:
     st.error(md_escape(exc))

@@ -6,7 +6,8 @@ import streamlit as st
 
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import list_models
-from ui import state, training
+from ui import state
+from ui import train as train_ui
 from ui.text import md_escape
 from ui.widgets import active_dataset_id, page_link
 
@@ -23,11 +24,11 @@ if dataset_id is None:
     st.stop()
 
 st.subheader("1 · Split")
-split_id = training.split_section(dataset_id)
+split_id = train_ui.split_section(dataset_id)
 
 if split_id is not None:
     st.subheader("2 · Models")
-    chosen = training.model_section(dataset_id, split_id)
+    chosen = train_ui.model_section(dataset_id, split_id)
     c1, c2 = st.columns(2)
     train = c1.button(
         f"Train {len(chosen)} model{'s' if len(chosen) != 1 else ''}",
@@ -43,7 +44,7 @@ if split_id is not None:
         chosen = [(s.name, s.default_config()) for s in list_models("reference")]
     if train or reference:
         try:
-            ids = training.queue_models(split_id, chosen)
+            ids = train_ui.queue_models(split_id, chosen)
         except RecsysError as exc:
             st.error(md_escape(exc))
         else:
@@ -56,6 +57,6 @@ if split_id is not None:
 
     @st.fragment(run_every=1.5)
     def monitor() -> None:
-        training.runs_monitor(dataset_id, split_id)
+        train_ui.runs_monitor(dataset_id, split_id)
 
     monitor()

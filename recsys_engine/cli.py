@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from recsys_engine.commands.common import terminal_safe
-from recsys_engine.config import default_db_path
 from recsys_engine.errors import RecsysError
+from recsys_engine.paths import default_db_path
 
 
 def build_parser() -> argparse.ArgumentParser:

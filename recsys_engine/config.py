@@ -1,67 +1,70 @@
-"""Where things live on disk. Environment variables override the defaults."""
+"""Typed configs: one strict ``from_dict`` and the ``check_*`` validators.
+
+Every frozen config dataclass in the engine (model configs, split configs, evaluation
+options) is built from JSON-like dicts the same way: unknown keys are errors that name
+them and the known ones, because a silently ignored typo trains the wrong model.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import time
-from pathlib import Path
+from dataclasses import fields
+from typing import Any, TypeVar
 
-#: Uploads larger than this are refused before reading (matches .streamlit/config.toml).
-MAX_UPLOAD_MB = 1024
+import numpy as np
 
+from recsys_engine.errors import ConfigError
 
-def default_db_path() -> Path:
-    """The DuckDB file: ``$RECSYS_DB`` or ``data/recsys.duckdb`` under the working directory."""
-    return Path(os.environ.get("RECSYS_DB", "data/recsys.duckdb"))
+C = TypeVar("C")
 
 
-def artefact_root(db_path: Path | str) -> Path | None:
-    """Folder for a database file's model artefacts: ``<folder>/<file stem>.artefacts``.
+def from_dict(cls: type[C], data: dict[str, Any] | None, *, what: str) -> C:
+    """Build the dataclass ``cls`` from ``data``, refusing keys it does not declare.
 
-    One folder per database file, so two databases side by side never share run folders
-    (run ids start at 1 in each). ``$RECSYS_ARTEFACTS`` overrides it; for ``":memory:"``
-    without the override this is None and the store picks a private temporary folder.
+    Args:
+        cls: a dataclass type.
+        data: its fields as a dict (None means all defaults).
+        what: how the keys are called in the error, e.g. ``"split parameter"``.
+
+    Raises:
+        ConfigError: naming the unknown keys and listing the known ones.
     """
-    override = os.environ.get("RECSYS_ARTEFACTS")
-    if override:
-        return Path(override)
-    p = Path(db_path)
-    if str(p) == ":memory:":
-        return None
-    return p.parent / f"{p.stem}.artefacts"
+    data = dict(data or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}"
+        )
+    return cls(**data)
 
 
-def upload_root(db_path: Path | str) -> Path:
-    """Folder for uploads being mapped: ``<folder>/<file stem>.uploads`` next to the
-    database (a temporary folder for ``":memory:"``). The server empties it when it starts,
-    so files of closed tabs or of a killed server do not pile up."""
-    p = Path(db_path)
-    if str(p) == ":memory:":
-        return Path(tempfile.gettempdir()) / "recsys_memory.uploads"
-    return p.parent / f"{p.stem}.uploads"
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
 
 
-def inside(path: Path | str, folder: Path | str) -> bool:
-    """Whether ``path`` resolves to somewhere inside ``folder`` (guards every rmtree)."""
-    try:
-        Path(path).resolve().relative_to(Path(folder).resolve())
-    except ValueError:
-        return False
-    return True
+def check_bool(name: str, value: Any) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false (got {value!r})")
 
 
-#: Upload folders untouched for this long belong to sessions that went away.
-STALE_UPLOAD_SECONDS = 24 * 3600
-
-
-def clear_uploads(root: Path, older_than: float | None = None) -> None:
-    """Delete upload folders under ``root`` (all of them, or those idle ``older_than``
-    seconds). Run when the server starts and whenever a new upload arrives."""
-    if not root.is_dir():
-        return
-    now = time.time()
-    for folder in root.iterdir():
-        if folder.is_dir() and (older_than is None or now - folder.stat().st_mtime > older_than):
-            shutil.rmtree(folder, ignore_errors=True)
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    low_open: bool = False,
+) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a number within the bounds."""
+    kinds = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value):
+        what = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} must be {what} (got {value!r})")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low} (got {value!r})")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be <= {high} (got {value!r})")

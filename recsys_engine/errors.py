@@ -21,6 +21,10 @@ class ConflictError(RecsysError):
     """A transaction lost to a concurrent one (e.g. two sessions saving the same name)."""
 
 
+class FitCancelled(RecsysError):
+    """``fit`` stopped because ``should_stop()`` returned True (the user cancelled)."""
+
+
 class DatabaseLockedError(RecsysError):
     """The DuckDB file is held by another process (usually the running app server)."""
 

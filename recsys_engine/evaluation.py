@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine import metrics as m
-from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.config import from_dict
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.models import get_model
 from recsys_engine.models.base import (
-    FitCancelled,
     ProgressFn,
     Recommender,
     StopFn,
@@ -74,12 +74,7 @@ class EvalOptions:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> EvalOptions:
         """Build from a dict; unknown keys are errors."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown evaluation option(s) {', '.join(unknown)}")
-        return cls(**data)
+        return from_dict(cls, data, what="evaluation option")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys_engine.config import check_bool, check_number
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import check_bool, check_number
 
 
 @dataclass(frozen=True)

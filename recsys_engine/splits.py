@@ -22,12 +22,13 @@ the interaction arrays per fold, no Python loop per interaction.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
 from recsys_engine.store.datasets import check_name
 from recsys_engine.store.splits import FOLDS
@@ -108,14 +109,7 @@ class SplitConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SplitConfig:
         """Build from a dict; unknown keys are errors."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown split parameter(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-        return cls(**data)
+        return from_dict(cls, data, what="split parameter")
 
     def params(self) -> dict[str, Any]:
         """The parameters that matter for this strategy (what is stored with the split)."""

@@ -27,14 +27,12 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_engine.errors import ConfigError
+from recsys_engine.config import check_choice, check_number
+from recsys_engine.errors import ConfigError, FitCancelled
 from recsys_engine.models.base import (
-    FitCancelled,
     ModelConfig,
     ProgressFn,
     StopFn,
-    check_choice,
-    check_number,
     mask_items,
     top_k,
 )

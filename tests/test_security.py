@@ -258,7 +258,7 @@ def test_html_report_escapes_user_text(sandbox):
     ],
 )
 def test_upload_names_are_sanitised(raw, tmp_path):
-    from ui.upload import safe_name
+    from ui.data import safe_name
 
     name = safe_name(raw)
     assert name and len(name) <= 120
@@ -269,7 +269,7 @@ def test_upload_names_are_sanitised(raw, tmp_path):
 
 
 def test_upload_names_keep_ordinary_names():
-    from ui.upload import safe_name
+    from ui.data import safe_name
 
     assert safe_name("ratings.csv") == "ratings.csv"
     assert safe_name("user_artists.dat") == "user_artists.dat"

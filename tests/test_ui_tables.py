@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ui.registry import metrics_table
+from ui.models import metrics_table
 
 
 def test_metrics_table_is_metric_by_cutoff_with_readable_names():

@@ -12,9 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys_engine.config import default_db_path
 from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations, overlap
 from recsys_engine.models import model_title
+from recsys_engine.paths import default_db_path
 from ui.resources import get_store
 from ui.text import md_escape
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from recsys_engine.config import clear_uploads, default_db_path, upload_root
+from recsys_engine.paths import clear_uploads, default_db_path, upload_root
 from recsys_engine.store import Store
 
 

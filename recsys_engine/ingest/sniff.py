@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recsys_engine.config import MAX_UPLOAD_MB
 from recsys_engine.errors import Problem
+from recsys_engine.paths import MAX_UPLOAD_MB
 
 SAMPLE_BYTES = 256 * 1024
 PREVIEW_ROWS = 20

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.config import check_number, from_dict
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 
 #: ``on_progress(done, total, info)``: long work reports here (info: dict of extras).
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
@@ -29,10 +30,6 @@ ProgressFn = Callable[[int, int, dict[str, Any]], None]
 StopFn = Callable[[], bool]
 
 ARTEFACT_FORMAT = 1
-
-
-class FitCancelled(RecsysError):
-    """``fit`` stopped because ``should_stop()`` returned True."""
 
 
 @dataclass(frozen=True)
@@ -46,15 +43,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
         """Build from a JSON-like dict; unknown keys are errors naming them."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown config key(s) {', '.join(unknown)} for {cls.__name__}; "
-                f"known: {', '.join(sorted(known)) or 'none'}"
-            )
-        return cls(**data)
+        return from_dict(cls, data, what=f"config key for {cls.__name__}")
 
     @classmethod
     def from_stored(cls, data: dict[str, Any] | None) -> ModelConfig:
@@ -69,38 +58,6 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict (what runs store)."""
         return asdict(self)
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    """Raise ``ConfigError`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {value!r})")
-
-
-def check_bool(name: str, value: Any) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a bool."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false (got {value!r})")
-
-
-def check_number(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    integer: bool = False,
-    low_open: bool = False,
-) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a number within the bounds."""
-    kinds = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not np.isfinite(value):
-        what = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {what} (got {value!r})")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ConfigError(f"{name} must be {'>' if low_open else '>='} {low} (got {value!r})")
-    if high is not None and value > high:
-        raise ConfigError(f"{name} must be <= {high} (got {value!r})")
 
 
 @dataclass

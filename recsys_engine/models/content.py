@@ -14,9 +14,12 @@ from typing import ClassVar
 
 import scipy.sparse as sp
 
+from recsys_engine.config import check_bool, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.features import FeatureOptions, item_features
-from recsys_engine.models.base import TrainData, check_bool, check_number
+from recsys_engine.models.base import (
+    TrainData,
+)
 from recsys_engine.models.two_tower import PooledHistoryModel, TwoTowerConfig
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from recsys_engine.config import check_bool, check_choice, check_number
 from recsys_engine.models.base import (
     Explanation,
     ModelConfig,
@@ -27,9 +28,6 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
-    check_bool,
-    check_choice,
-    check_number,
 )
 
 SOLVERS = ("auto", "primal", "dual")

@@ -19,7 +19,10 @@ from typing import ClassVar
 
 import scipy.sparse as sp
 
-from recsys_engine.models.base import TrainData, check_number
+from recsys_engine.config import check_number
+from recsys_engine.models.base import (
+    TrainData,
+)
 from recsys_engine.models.content import ContentConfig, content_matrix
 from recsys_engine.models.two_tower import PooledHistoryModel
 

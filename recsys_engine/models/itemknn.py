@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_engine.config import check_bool, check_number
 from recsys_engine.models.base import (
     Explanation,
     ModelConfig,
@@ -23,8 +24,6 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
-    check_bool,
-    check_number,
 )
 
 #: Dense cells per similarity block: bounds fit memory to ~16 bytes × this (~130 MB).

@@ -17,8 +17,13 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_engine.config import check_number
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import ProgressFn, StopFn, TrainData, check_number
+from recsys_engine.models.base import (
+    ProgressFn,
+    StopFn,
+    TrainData,
+)
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
 from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend
 

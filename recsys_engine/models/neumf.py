@@ -31,14 +31,13 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_engine.config import check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import (
     ProgressFn,
     StopFn,
     TrainData,
     _as_csr,
-    check_choice,
-    check_number,
 )
 from recsys_engine.models.two_tower import PooledExplanation
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_engine.config import check_bool
 from recsys_engine.models.base import (
     Explanation,
     ModelConfig,
@@ -15,7 +16,6 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
-    check_bool,
 )
 
 

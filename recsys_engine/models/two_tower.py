@@ -30,6 +30,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_engine.config import check_bool, check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import (
     Explanation,
@@ -38,9 +39,6 @@ from recsys_engine.models.base import (
     StopFn,
     TrainData,
     _as_csr,
-    check_bool,
-    check_choice,
-    check_number,
 )
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.training import (

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from recsys_engine.config import artefact_root, inside
 from recsys_engine.errors import ConflictError, DatabaseLockedError, RecsysError
+from recsys_engine.paths import artefact_root, inside
 from recsys_engine.store.datasets import DatasetTables, first_row
 from recsys_engine.store.profile import ProfileQueries
 from recsys_engine.store.runs import RunTables

@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from recsys_engine.config import STALE_UPLOAD_SECONDS, clear_uploads, upload_root
 from recsys_engine.ingest import (
     DUPLICATE_RULES,
     ROLES,
@@ -26,6 +25,7 @@ from recsys_engine.ingest import (
     guess_plan,
 )
 from recsys_engine.ingest.plan import observed_range, with_sniff
+from recsys_engine.paths import STALE_UPLOAD_SECONDS, clear_uploads, upload_root
 from ui import state
 from ui.resources import get_store
 from ui.text import md_escape

@@ -12,7 +12,7 @@ from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
-from ui.training import STATUS_ICON, config_json, loss_figure
+from ui.train import STATUS_ICON, config_json, loss_figure
 
 
 def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
