@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -94,19 +93,14 @@ def fitted(data) -> dict[str, Recommender]:
 
 
 @pytest.mark.parametrize("name", KERAS_MODELS)
-def test_contract_round_trip(name, fitted, data, tmp_path):
+def test_saved_model_reads_back_its_keras_file(name, fitted, tmp_path):
+    """Same scores after loading are the contract's (test_models_contract); here: the
+    trained Keras model itself is saved and read back too."""
     model = fitted[name]
-    rows = data.matrix[:8]
-    items, scores = model.recommend(rows, k=5)
-    assert items.shape == (8, 5) and np.isfinite(scores).all()
     model.save(tmp_path)
     assert (tmp_path / "model.keras").exists() and (tmp_path / "model.json").exists()
     again = type(model).load(tmp_path)
     assert again._keras_model is not None  # read back from the .keras file
-    np.testing.assert_array_equal(model.score(rows), again.score(rows))
-    np.testing.assert_array_equal(model.recommend(rows, k=5)[0], again.recommend(rows, k=5)[0])
-    generic = Recommender.load(tmp_path)  # the registry path (arrays.npz) agrees too
-    np.testing.assert_array_equal(model.score(rows), generic.score(rows))
 
 
 @pytest.mark.parametrize("name", POOLED)
@@ -356,10 +350,9 @@ def test_cancel_raises_quickly_and_progress_is_reported(data):
         calls.append((done, total, info))
 
     model = create_model("two_tower", {**CONFIGS["two_tower"], "epochs": 500})
-    t0 = time.perf_counter()
-    with pytest.raises(FitCancelled):
+    with pytest.raises(FitCancelled):  # long before 500 epochs (bench/budgets.py times it)
         model.fit(data, on_progress=progress, should_stop=lambda: len(calls) >= 3)
-    assert time.perf_counter() - t0 < 20
+    assert len(calls) == 3
     done, total, info = calls[-1]
     assert total == 500 * 5 and 0 < done < total
     assert {"epoch", "step", "loss", "elapsed"} <= set(info)
@@ -391,12 +384,18 @@ def test_config_errors_name_the_key(name, config, key):
         create_model(name, config)
 
 
-def test_configs_round_trip_as_json():
-    for name in KERAS_MODELS:
-        spec = get_model(name)
-        cfg = spec.default_config()
-        again = create_model(name, json.loads(json.dumps(cfg))).config
-        assert again.to_dict() == cfg or name == "neumf"
+def test_neumf_config_round_trips_through_json():
+    """NeuMF used to be exempt from the JSON round-trip check, but needs no exemption:
+    ``mlp_layers`` is a tuple, which JSON stores as a list, and ``__post_init__`` turns the
+    list back into the tuple, so the config and its dict come back equal. (The round-trip
+    itself is checked for every model in test_models_contract.)"""
+    cfg = get_model("neumf").default_config()
+    stored = json.loads(json.dumps(cfg))
+    assert isinstance(cfg["mlp_layers"], tuple)
+    assert stored == {**cfg, "mlp_layers": list(cfg["mlp_layers"])}  # the only difference
+    again = create_model("neumf", stored).config
+    assert again == get_model("neumf").config_class()
+    assert again.to_dict() == cfg and isinstance(again.mlp_layers, tuple)
 
 
 def test_content_needs_item_metadata(data):
@@ -471,19 +470,6 @@ def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
     )
     done = run_python(closed)
     assert done.returncode == 0 and done.stdout == "ok\n"
-
-
-def test_listing_models_does_not_import_tensorflow():
-    code = (
-        "import sys\n"
-        "from recsys_engine.models import list_models, get_model\n"
-        "names = [s.name for s in list_models()]\n"
-        "for n in names: get_model(n).default_config()\n"
-        "assert {'two_tower','neumf','mf_explicit','content','hybrid'} <= set(names)\n"
-        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
-    )
-    done = run_python(code)
-    assert done.returncode == 0, done.stderr
 
 
 def test_item_features_blocks(data):

@@ -1,4 +1,8 @@
-"""The model contract, parametrised over the registry, and reference-model specifics."""
+"""Reference models (popularity, Item-kNN, EASE): what each must do beyond the contract.
+
+The contract itself (fit, score, recommend, explain, save/load) is checked for every
+registered model in ``test_models_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.models import create_model, get_model, list_models
 from recsys_engine.models.base import FitCancelled, Recommender, TrainData, top_k
 
-# The reference family; the Keras families have their own contract tests (slower, TF).
+# The reference family; the Keras families have their own tests (slower, TF).
 MODEL_NAMES = [spec.name for spec in list_models("reference")]
 
 
@@ -64,38 +68,15 @@ def test_registry_entries():
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_contract_fit_recommend_save_load(name, random_train, tmp_path):
+def test_new_histories_and_similar_items_are_scored(name, random_train):
+    """History-based models score any history (the contract lets per-user models refuse)."""
     model = create_model(name).fit(random_train)
-    histories = random_train.matrix[:10]
-    scores = model.score(histories)
-    assert scores.shape == (10, random_train.n_items) and scores.dtype == np.float32
-    assert model.score(histories, np.array([3, 7])).shape == (10, 2)
-    np.testing.assert_allclose(
-        model.score(histories, np.array([3, 7])), scores[:, [3, 7]], rtol=1e-5, atol=1e-6
-    )
-    items, top = model.recommend(histories, k=5)
-    assert items.shape == (10, 5) and top.shape == (10, 5)
-    assert (np.diff(top, axis=1) <= 0).all()  # best first
-    for row, hist in zip(items, histories, strict=True):
-        assert not set(row) & set(hist.indices)  # seen items excluded
-    seen_items, _ = model.recommend(histories, k=5, exclude_seen=False)
-    assert seen_items.shape == (10, 5)
-
-    model.save(tmp_path / "m")
-    loaded = Recommender.load(tmp_path / "m")
-    assert type(loaded) is type(model) and loaded.config == model.config
-    np.testing.assert_array_equal(loaded.score(histories), scores)
-    assert list(loaded.item_ids) == list(random_train.item_ids)
-    np.testing.assert_array_equal(loaded.recommend(histories, k=5)[0], items)
-
-    similar, sim_scores = model.similar_items(3, k=4)
-    assert similar.shape == (4,) and 3 not in similar
-
-    # a brand-new user (history never seen in training) can be scored
     new = sp.csr_matrix(
         (np.ones(3, dtype=np.float32), ([0, 0, 0], [1, 2, 5])), shape=(1, random_train.n_items)
     )
-    assert np.isfinite(model.score(new)).all()
+    assert model.can_score(new).all() and np.isfinite(model.score(new)).all()
+    similar, _ = model.similar_items(3, k=4)
+    assert similar.shape == (4,) and 3 not in similar and (similar >= 0).all()
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -111,12 +92,6 @@ def test_held_out_item_ranks_first_on_checkerboard(name, toy):
         hist[0, toy.item_index(["b0"])[0]] = 0
         items, _ = model.recommend(sp.csr_matrix(hist), k=1)
         assert toy.item_ids[items[0, 0]] == "b0"
-
-
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_config_refuses_unknown_keys(name):
-    with pytest.raises(ConfigError, match="unknown config key"):
-        create_model(name, {"no_such_option": 1})
 
 
 @pytest.mark.parametrize(
@@ -235,15 +210,13 @@ def test_top_k_pads_and_orders():
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_fits_in_seconds_on_ml_latest_small(name):
-    import time
-
+def test_fits_ml_latest_small(name):
+    """The whole of ml-latest-small fits (its fit time is printed by bench/budgets.py)."""
     import pandas as pd
     from conftest import shared_dataset
 
     path = shared_dataset("ml-latest-small")
     df = pd.read_csv(path / "ratings.csv")
     train = TrainData.from_interactions(df.userId.astype(str), df.movieId.astype(str))
-    t0 = time.perf_counter()
-    create_model(name).fit(train)
-    assert time.perf_counter() - t0 < 15.0
+    model = create_model(name).fit(train)
+    assert model.n_items == train.n_items
