@@ -9,6 +9,7 @@ Typical use::
 
 from __future__ import annotations
 
+from recsys_engine.ingest.guess import guess_plan
 from recsys_engine.ingest.load import LoadResult, load_dataset, validate_plan
 from recsys_engine.ingest.plan import (
     DUPLICATE_RULES,
@@ -21,7 +22,6 @@ from recsys_engine.ingest.plan import (
     TagNamesMapping,
     UploadPlan,
     UserMapping,
-    guess_plan,
 )
 from recsys_engine.ingest.sniff import FileSniff, sniff_file
 
