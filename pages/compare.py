@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import compare, state
+from ui import compare, compare_ab, state
 from ui.widgets import active_dataset_id
 
 state.ensure_defaults()
@@ -47,11 +47,11 @@ st.caption(
     "Both models were tested on the same users, so we compare them user by user. "
     "Pick the model you use today as A and the challenger as B, then press Compare."
 )
-request = compare.ab_form(board, k)
+request = compare_ab.ab_form(board, k)
 if request is None:
     st.caption("Choose A and B above and press **Compare A and B**.")
 elif request["a"] == request["b"]:
     st.warning("A and B are the same run; pick two different runs to learn something.")
-    compare.ab_result(split_id, request)
+    compare_ab.ab_result(split_id, request)
 else:
-    compare.ab_result(split_id, request)
+    compare_ab.ab_result(split_id, request)

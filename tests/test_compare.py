@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from recsys_engine import ab_test as ab
-from recsys_engine import compare as cmp
-from recsys_engine import leaderboard as lb
-from recsys_engine import paired_stats as ps
-from recsys_engine import segments as segs
+from recsys_engine.compare import CompareOptions, metric_curves, overlap
+from recsys_engine.compare import leaderboard as lb
+from recsys_engine.compare import pair as cmp
+from recsys_engine.compare import segments as segs
+from recsys_engine.compare import stats as ps
+from recsys_engine.compare import verdict as vd
+from recsys_engine.compare.report import html_report, per_user_csv
 from recsys_engine.errors import RecsysError
 from recsys_engine.evaluation import queue_run, run_model
-from recsys_engine.report import html_report, per_user_csv
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 
@@ -38,14 +39,14 @@ def runs(tmp_path_factory):
     store.close()
 
 
-FAST = ab.CompareOptions(n_resamples=2_000, n_permutations=2_000)
+FAST = CompareOptions(n_resamples=2_000, n_permutations=2_000)
 
 
 # -- A vs A, mirror -----------------------------------------------------------------------
 @pytest.mark.parametrize("test", ps.TESTS)
 def test_a_vs_a_is_zero_change_p_one_neutral(runs, test):
     store, _, ids = runs
-    opts = ab.CompareOptions(test=test, n_resamples=500, n_permutations=500)
+    opts = CompareOptions(test=test, n_resamples=500, n_permutations=500)
     c = cmp.compare_runs(store, ids["ease"], ids["ease"], opts)
     for r in (c.primary, *c.secondary):
         assert r.diff == 0 and r.rel_change == 0
@@ -159,9 +160,9 @@ def test_bootstrap_columns_equals_single_metric_bootstrap():
 
 # -- verdicts -----------------------------------------------------------------------------
 def _result(a, b, **kw):
-    opts = ab.CompareOptions(n_resamples=2_000, **kw)
-    r = ab.compare_values(np.asarray(a), np.asarray(b), "ndcg@10", opts)
-    return r, ab.verdict(r, opts.threshold, opts.alpha)
+    opts = CompareOptions(n_resamples=2_000, **kw)
+    r = vd.compare_values(np.asarray(a), np.asarray(b), "ndcg@10", opts)
+    return r, vd.verdict(r, opts.threshold, opts.alpha)
 
 
 def test_verdict_rules():
@@ -180,8 +181,8 @@ def test_verdict_rules():
 
 def test_sentence_names_the_guardrail():
     r, v = _result(np.full(100, 0.5), np.full(100, 0.6) + np.linspace(-0.01, 0.01, 100))
-    g = ab.Guardrail("coverage@10", "Coverage@10", 0.4, 0.28, -0.3, "breached")
-    text = ab.plain_sentence(r, v, "popularity (run 1)", "ease (run 2)", [g], 0.01)
+    g = vd.Guardrail("coverage@10", "Coverage@10", 0.4, 0.28, -0.3, "breached")
+    text = vd.plain_sentence(r, v, "popularity (run 1)", "ease (run 2)", [g], 0.01)
     assert text.startswith("ease (run 2) raises NDCG@10 by 20.0% over popularity (run 1)")
     assert "Coverage@10 falls 30.0% — check the guardrail" in text
 
@@ -195,7 +196,7 @@ def _recs(lists: dict[str, list[str]]) -> pd.DataFrame:
 def test_jaccard_and_rbo():
     a = _recs({"same": ["x", "y", "z"], "apart": ["x", "y", "z"], "hand": ["1", "2", "3"]})
     b = _recs({"same": ["x", "y", "z"], "apart": ["p", "q", "r"], "hand": ["1", "3", "4"]})
-    ov = segs.list_overlap(a, b, k=3).set_index("user_id")
+    ov = overlap.list_overlap(a, b, k=3).set_index("user_id")
     assert ov.loc["same", "jaccard"] == 1 and ov.loc["same", "rbo"] == pytest.approx(1)
     assert ov.loc["apart", "jaccard"] == 0 and ov.loc["apart", "rbo"] == 0
     p = 0.9  # X_1 = 1, X_2 = 1, X_3 = 2
@@ -237,9 +238,9 @@ def test_refuses_unfinished_runs_and_missing_k(runs):
     with pytest.raises(RecsysError, match="queued"):
         cmp.compare_runs(store, ids["ease"], queued, FAST)
     with pytest.raises(RecsysError, match="NDCG@7"):
-        cmp.compare_runs(store, ids["popularity"], ids["ease"], ab.CompareOptions(primary="ndcg@7"))
+        cmp.compare_runs(store, ids["popularity"], ids["ease"], CompareOptions(primary="ndcg@7"))
     with pytest.raises(RecsysError, match="ndcg@10"):
-        ab.CompareOptions(primary="ndcg")
+        CompareOptions(primary="ndcg")
 
 
 def test_leaderboard_and_curves(runs):
@@ -254,7 +255,7 @@ def test_leaderboard_and_curves(runs):
     ).all()
     best = lb.best_runs(board)
     assert best["ndcg"] == int(board.loc[board["ndcg"].idxmax(), "run_id"])
-    curves, depths = lb.metric_curves(store, list(ids.values()))
+    curves, depths = metric_curves(store, list(ids.values()))
     assert set(depths.values()) == {50}  # RECOMMENDATION_DEPTH
     for rid in ids.values():
         stored = store.run_metrics(rid).query("metric == 'ndcg' and k == 10")["value"].iloc[0]

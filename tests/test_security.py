@@ -215,8 +215,8 @@ def test_names_with_control_characters_or_too_long_are_refused(capsys, sandbox):
 
 def test_html_report_escapes_user_text(sandbox):
     from recsys_engine.compare import compare_runs
+    from recsys_engine.compare.report import html_report
     from recsys_engine.evaluation import run_model
-    from recsys_engine.report import html_report
     from recsys_engine.splits import SplitConfig, create_split
 
     rows = [

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys_engine import export
-from recsys_engine import metric_names as names
+from recsys_engine.compare import names
 from recsys_engine.errors import RecsysError
 from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title

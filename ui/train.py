@@ -8,9 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from recsys_engine.compare.names import metric_label
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.explain.wording import join_names
-from recsys_engine.metric_names import metric_label
 from recsys_engine.models import FAMILIES, list_models, model_title
 from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
 from recsys_engine.training import KerasTrainConfig

@@ -287,9 +287,8 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, store: Any) -> int:
-    from recsys_engine.ab_test import CompareOptions
-    from recsys_engine.compare import compare_runs
-    from recsys_engine.report import html_report, per_user_csv
+    from recsys_engine.compare import CompareOptions, compare_runs
+    from recsys_engine.compare.report import html_report, per_user_csv
 
     secondary = None
     if args.secondary is not None:

@@ -1,20 +1,8 @@
-"""The A/B decision on one metric: options, paired statistics, verdict and sentence (DESIGN §6).
+"""The A/B decision on one metric: paired statistics, verdict and sentence (DESIGN §6).
 
-Two runs on the same split score the same test users, so every comparison is **paired by
-user**: for a metric@K each test user contributes d_u = B_u − A_u (``user_metrics`` rows;
-a user a model could not score counts as 0 there, never dropped).
-
-- Mean difference d̄ and relative change d̄ / Ā (Ā = mean of A over the paired users).
-- 95% CI of both from a seeded **paired percentile bootstrap** over users: resample users
-  with replacement (the same resample for A and B), recompute Ā*, B̄*, take the 2.5% and
-  97.5% quantiles of B̄* − Ā* and B̄*/Ā* − 1. Vectorised: a chunk of resamples is a count
-  matrix C (resamples × users) and the resampled means are C @ values / n.
-- p-value: paired t-test (``scipy.stats.ttest_rel``, default), sign-flip permutation test
-  on d̄ (p = (1 + #{|d̄*| ≥ |d̄|}) / (1 + P)), or Wilcoxon signed-rank
-  (``scipy.stats.wilcoxon``, zero differences dropped). When every d_u = 0, p = 1.
-- Holm across the secondary metrics; Benjamini–Hochberg across segments.
-- Cohen's d_z = d̄ / sd(d); MDE ≈ 2.8 · sd(d) / √n (80% power at two-sided α = 0.05).
-- Verdict on the primary metric (``verdict``): Better / Worse / Neutral / Inconclusive.
+``compare_values`` gathers the paired statistics of ``recsys_engine.compare.stats`` (formulas
+in its module docstring) for one metric; ``verdict`` turns them into Better / Worse /
+Neutral / Inconclusive on the primary metric, and ``plain_sentence`` says it in words.
 """
 
 from __future__ import annotations
@@ -23,107 +11,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys_engine.errors import ConfigError, RecsysError
-from recsys_engine.metric_names import metric_key, metric_label, parse_metric
-from recsys_engine.paired_stats import (
-    TESTS,
+from recsys_engine.compare.names import metric_label
+from recsys_engine.compare.options import CompareOptions
+from recsys_engine.compare.stats import (
     cohens_dz,
     minimum_detectable_effect,
     paired_bootstrap,
     paired_pvalue,
 )
+from recsys_engine.errors import RecsysError
 
-TEST_LABELS = {
-    "ttest": "paired t-test",
-    "permutation": "sign-flip permutation test",
-    "wilcoxon": "Wilcoxon signed-rank test",
-}
 VERDICTS = ("Better", "Worse", "Neutral", "Inconclusive")
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """How two runs are compared.
-
-    Attributes:
-        primary: the decision metric, e.g. ``"ndcg@10"``.
-        secondary: other per-user metrics (Holm-adjusted); None → recall, hit rate and MRR
-            at the primary K.
-        guardrails: metrics that must not drop by more than ``guardrail_margin`` (relative);
-            None → coverage and novelty at the primary K.
-        test: ``"ttest"``, ``"permutation"`` or ``"wilcoxon"``.
-        threshold: smallest relative change that matters (0.01 = 1%).
-        guardrail_margin: largest tolerated relative drop of a guardrail (0.10 = 10%).
-        alpha: significance level; confidence level is 1 − alpha.
-        n_resamples / n_permutations: bootstrap resamples / sign flips.
-        seed: random seed of both.
-        cold_max: users with at most this many train interactions are "cold".
-        head_fraction: share of most popular items that form the head.
-    """
-
-    primary: str = "ndcg@10"
-    secondary: tuple[str, ...] | None = None
-    guardrails: tuple[str, ...] | None = None
-    test: str = "ttest"
-    threshold: float = 0.01
-    guardrail_margin: float = 0.10
-    alpha: float = 0.05
-    n_resamples: int = 10_000
-    n_permutations: int = 10_000
-    seed: int = 0
-    cold_max: int = 5
-    head_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        name, k = parse_metric(self.primary)
-        object.__setattr__(self, "primary", metric_key(name, k))
-        sec = (
-            tuple(metric_key(x, k) for x in ("recall", "hitrate", "mrr"))
-            if self.secondary is None
-            else tuple(metric_key(*parse_metric(s)) for s in self.secondary)
-        )
-        object.__setattr__(self, "secondary", tuple(s for s in sec if s != self.primary))
-        guard = (
-            (metric_key("coverage", k), metric_key("novelty", k))
-            if self.guardrails is None
-            else tuple(metric_key(*parse_metric(g)) for g in self.guardrails)
-        )
-        object.__setattr__(self, "guardrails", guard)
-        if self.test not in TESTS:
-            raise ConfigError(f"test must be one of {', '.join(TESTS)} (got {self.test!r})")
-        for attr, lo, hi in (
-            ("threshold", 0.0, 1.0),
-            ("guardrail_margin", 0.0, 1.0),
-            ("alpha", 1e-6, 0.5),
-            ("head_fraction", 1e-6, 1.0),
-        ):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{attr} must be a number (got {value!r})")
-            if not lo <= value <= hi:
-                raise ConfigError(f"{attr} must be between {lo:g} and {hi:g} (got {value!r})")
-        for attr in ("n_resamples", "n_permutations", "cold_max", "seed"):
-            value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{attr} must be a non-negative integer (got {value!r})")
-        if self.n_resamples < 100 or self.n_permutations < 100:
-            raise ConfigError(
-                "n_resamples and n_permutations must be at least 100 "
-                f"(got {self.n_resamples}, {self.n_permutations})"
-            )
-
-    @property
-    def k(self) -> int:
-        return parse_metric(self.primary)[1]
-
-    @property
-    def level(self) -> float:
-        return 1.0 - self.alpha
 
 
 @dataclass
 class MetricComparison:
-    """One metric, B against A, over the paired users (see the module docstring)."""
+    """One metric, B against A, over the paired users (formulas in ``compare.stats``)."""
 
     metric: str
     label: str
@@ -235,6 +138,7 @@ def verdict(result: MetricComparison, threshold: float = 0.01, alpha: float = 0.
 
 
 def pct(x: float | None, signed: bool = True) -> str:
+    """A fraction as a percentage for sentences (``+1.2%``, or ``1.2%`` unsigned)."""
     if x is None or not np.isfinite(x):
         return "n/a"
     return f"{x * 100:+.1f}%" if signed else f"{abs(x) * 100:.1f}%"

@@ -1,27 +1,26 @@
 """Comparing two stored runs on one split: the A/B panel's data (DESIGN §6).
 
 ``compare_runs`` pairs both runs' per-user metrics, computes the statistics of
-``recsys_engine.ab_test`` for the primary and secondary metrics (one shared bootstrap),
-checks guardrails, and adds segments, list overlap and plain notes.
-
-Segments (``user_segments``) come from the split's train fold: activity terciles (users
-ranked by train interactions and cut into three equal groups), cold users (at most
-``cold_max`` train interactions) vs the rest, and head vs long-tail users: the head is the
-top 20% of items by train popularity, and a user is "mostly head" when at least half of
-their test items are head items (otherwise "mostly long-tail").
+``recsys_engine.compare.verdict`` for the primary and secondary metrics (one shared
+bootstrap), checks guardrails, and adds segments (``recsys_engine.compare.segments``), list
+overlap and plain notes.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from recsys_engine.ab_test import (
-    CompareOptions,
+from recsys_engine.compare.names import metric_label, parse_metric
+from recsys_engine.compare.options import CompareOptions
+from recsys_engine.compare.overlap import list_overlap
+from recsys_engine.compare.segments import segment_table, user_segments
+from recsys_engine.compare.stats import bootstrap_columns, holm
+from recsys_engine.compare.verdict import (
     Guardrail,
     MetricComparison,
     compare_values,
@@ -30,19 +29,10 @@ from recsys_engine.ab_test import (
     verdict,
 )
 from recsys_engine.errors import RecsysError
-from recsys_engine.metric_names import metric_label, parse_metric
 from recsys_engine.models import REGISTRY, model_title
-from recsys_engine.paired_stats import (
-    benjamini_hochberg,
-    bootstrap_columns,
-    holm,
-)
-from recsys_engine.segments import (
-    SEGMENT_FAMILIES,
-    _segment_order,
-    list_overlap,
-    user_segments,
-)
+
+if TYPE_CHECKING:
+    from recsys_engine.store import Store
 
 
 @dataclass
@@ -114,7 +104,9 @@ def run_label(run: dict[str, Any]) -> str:
     return f"{model_title(run['model'])} (run {run['id']})"
 
 
-def _run_info(store: Any, run_id: int) -> dict[str, Any]:
+def run_info(store: Store, run_id: int) -> dict[str, Any]:
+    """A succeeded run's id, model, label, split, dataset, reference flag, positive
+    threshold and fit time; a ``RecsysError`` for a run that has not succeeded."""
     run = store.get_run(run_id)
     if run["status"] != "succeeded":
         raise RecsysError(
@@ -134,9 +126,9 @@ def _run_info(store: Any, run_id: int) -> dict[str, Any]:
     }
 
 
-def check_comparable(store: Any, run_a: int, run_b: int) -> tuple[dict, dict]:
+def check_comparable(store: Store, run_a: int, run_b: int) -> tuple[dict, dict]:
     """Both runs' info, or a ``RecsysError`` saying why they cannot be compared."""
-    a, b = _run_info(store, run_a), _run_info(store, run_b)
+    a, b = run_info(store, run_a), run_info(store, run_b)
     if a["split_id"] != b["split_id"]:
         raise RecsysError(
             f"run {a['id']} is on split {a['split_id']} and run {b['id']} on split "
@@ -151,7 +143,7 @@ def check_comparable(store: Any, run_a: int, run_b: int) -> tuple[dict, dict]:
     return a, b
 
 
-def paired_frame(store: Any, run_a: int, run_b: int, metric: str) -> pd.DataFrame:
+def paired_frame(store: Store, run_a: int, run_b: int, metric: str) -> pd.DataFrame:
     """Per-user values of one metric in both runs: user_id, a, b, diff (inner join)."""
     name, k = parse_metric(metric)
     fa = store.user_metrics_frame(run_a, name, k)
@@ -172,7 +164,7 @@ def paired_frame(store: Any, run_a: int, run_b: int, metric: str) -> pd.DataFram
     return out.reset_index(drop=True)
 
 
-def _global_value(store: Any, run_id: int, metric: str) -> float | None:
+def _global_value(store: Store, run_id: int, metric: str) -> float | None:
     name, k = parse_metric(metric)
     rows = store.run_metrics(run_id)
     hit = rows[(rows["metric"] == name) & (rows["k"] == k)]
@@ -181,7 +173,7 @@ def _global_value(store: Any, run_id: int, metric: str) -> float | None:
     return float(hit["value"].iloc[0])
 
 
-def guardrail_checks(store: Any, a: int, b: int, options: CompareOptions) -> list[Guardrail]:
+def guardrail_checks(store: Store, a: int, b: int, options: CompareOptions) -> list[Guardrail]:
     """Relative change of each guardrail metric's stored mean; breached past the margin."""
     out = []
     for g in options.guardrails:
@@ -195,61 +187,8 @@ def guardrail_checks(store: Any, a: int, b: int, options: CompareOptions) -> lis
     return out
 
 
-def segment_table(
-    paired: pd.DataFrame, segments: pd.DataFrame, options: CompareOptions
-) -> pd.DataFrame:
-    """Primary-metric statistics per segment (one bootstrap pass for all of them),
-    Benjamini–Hochberg-adjusted across all segments."""
-    data = paired.merge(segments, on="user_id", how="left")
-    groups = []
-    for col, family in SEGMENT_FAMILIES.items():
-        labels = data[col].to_numpy()
-        for label in sorted(pd.unique(labels[pd.notna(labels)]), key=_segment_order):
-            sel = labels == label
-            if sel.sum() >= 2:
-                groups.append((family, label, sel))
-    if not groups:
-        return pd.DataFrame()
-    a, b = data["a"].to_numpy(dtype=float), data["b"].to_numpy(dtype=float)
-    masks = np.column_stack([g[2] for g in groups])
-    boot = bootstrap_columns(
-        np.repeat(a[:, None], len(groups), axis=1),
-        np.repeat(b[:, None], len(groups), axis=1),
-        masks,
-        options.n_resamples,
-        options.seed,
-        options.level,
-    )
-    rows = []
-    for j, (family, label, sel) in enumerate(groups):
-        one = {key: value[j] for key, value in boot.items()}
-        r = compare_values(a[sel], b[sel], options.primary, options, one)
-        rows.append(
-            {
-                "family": family,
-                "segment": label,
-                "users": r.n,
-                "mean_a": r.mean_a,
-                "mean_b": r.mean_b,
-                "diff": r.diff,
-                "rel_change": r.rel_change,
-                "rel_ci_low": r.rel_ci_low,
-                "rel_ci_high": r.rel_ci_high,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "p_value": r.p_value,
-                "wins": r.wins,
-                "ties": r.ties,
-                "losses": r.losses,
-            }
-        )
-    out = pd.DataFrame(rows)
-    out["p_bh"] = benjamini_hochberg(out["p_value"].to_numpy())
-    return out
-
-
 def compare_runs(
-    store: Any, run_a: int, run_b: int, options: CompareOptions | None = None
+    store: Store, run_a: int, run_b: int, options: CompareOptions | None = None
 ) -> Comparison:
     """Compare candidate B against baseline A on one split (the A/B panel and ``compare``).
 

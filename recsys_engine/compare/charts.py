@@ -1,8 +1,9 @@
 """Plotly figures of the Compare page and the HTML report (no Streamlit here).
 
-Builders take the frames of ``recsys_engine.compare`` and return figures in the
-``plotly_white`` template. Texts are fixed strings, metric names, registry model names and
-numbers: no user-supplied text (dataset names, item titles) reaches a figure.
+Builders take a ``Comparison`` (``recsys_engine.compare.pair``), a leaderboard or metric@K
+curves and return figures in the ``plotly_white`` template. Texts are fixed strings, metric
+names, registry model names and numbers: no user-supplied text (dataset names, item titles)
+reaches a figure.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from recsys_engine.compare import Comparison
-from recsys_engine.metric_names import LABELS, metric_label
+from recsys_engine.compare.names import LABELS, metric_label
+from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
 
 TEMPLATE = "plotly_white"
@@ -23,7 +24,9 @@ MUTED = "#9E9E9E"
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6")
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380):
+def _layout(
+    fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380
+) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         title={"text": title, "x": 0.0, "xanchor": "left"},
@@ -212,7 +215,9 @@ def curves_figure(curves: pd.DataFrame, metric: str, depths: dict[int, int]) -> 
     return _layout(fig, f"{name}@K for K = 1…{depth}", "K (length of the list)", name)
 
 
-def tradeoff_scatter(board: pd.DataFrame, k: int, x: str = "coverage", y: str = "ndcg"):
+def tradeoff_scatter(
+    board: pd.DataFrame, k: int, x: str = "coverage", y: str = "ndcg"
+) -> go.Figure:
     """Accuracy against a beyond-accuracy metric, one point per run."""
     if board.empty or x not in board or y not in board:
         return _empty("Accuracy vs " + LABELS.get(x, x), f"no run has {x}@{k} and {y}@{k}")

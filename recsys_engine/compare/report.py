@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.io as pio
 
-from recsys_engine import compare_charts as charts
-from recsys_engine.ab_test import TEST_LABELS
-from recsys_engine.compare import Comparison
+from recsys_engine.compare import charts
+from recsys_engine.compare.options import TEST_LABELS
+from recsys_engine.compare.pair import Comparison
+from recsys_engine.compare.tables import fmt, guardrails_frame, metrics_frame, segments_frame
 from recsys_engine.export import to_csv_bytes
 
 VERDICT_COLOURS = {
@@ -39,23 +38,6 @@ th:first-child,td:first-child,td.text{text-align:left}td{white-space:nowrap}
 """
 
 
-def fmt(value: Any, kind: str = "num") -> str:
-    """A number for people: ``num`` 4 decimals, ``pct`` signed %, ``p`` p-value, ``int``."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    if kind == "pct":
-        return f"{value * 100:+.1f}%"
-    if kind == "upct":
-        return f"{value * 100:.1f}%"
-    if kind == "p":
-        return "< 0.001" if value < 0.001 else f"{value:.3f}"
-    if isinstance(value, str):
-        return value
-    if kind == "int":
-        return f"{int(value):,}"
-    return f"{value:.4f}"
-
-
 def _table(frame: pd.DataFrame, kinds: dict[str, str]) -> str:
     """An escaped HTML table of the given columns (kinds: num, pct, p, int, text)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in kinds)
@@ -69,63 +51,6 @@ def _table(frame: pd.DataFrame, kinds: dict[str, str]) -> str:
             cells.append(f"<td{align}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def metrics_frame(comparison: Comparison) -> pd.DataFrame:
-    """The metric table with readable column names (page and report)."""
-    t = comparison.metrics_table()
-    return pd.DataFrame(
-        {
-            "Metric": t["label"] + np.where(t["role"] == "primary", " (primary)", ""),
-            "A": t["mean_a"],
-            "B": t["mean_b"],
-            "Change": t["diff"],
-            "Relative change": t["rel_change"],
-            "95% CI low": t["rel_ci_low"],
-            "95% CI high": t["rel_ci_high"],
-            "p-value": t["p_value"],
-            "p (Holm)": t["p_adjusted"],
-            "Users B better": t["wins"],
-            "Same": t["ties"],
-            "Users A better": t["losses"],
-            "Effect size (dz)": t["effect_size"],
-            "Detectable change": t["mde_rel"],
-        }
-    )
-
-
-def segments_frame(comparison: Comparison) -> pd.DataFrame:
-    """The segment table with readable column names (page and report)."""
-    s = comparison.segments
-    if s.empty:
-        return pd.DataFrame()
-    return pd.DataFrame(
-        {
-            "Group": s["family"],
-            "Segment": s["segment"],
-            "Users": s["users"],
-            "A": s["mean_a"],
-            "B": s["mean_b"],
-            "Relative change": s["rel_change"],
-            "95% CI low": s["rel_ci_low"],
-            "95% CI high": s["rel_ci_high"],
-            "p (BH)": s["p_bh"],
-        }
-    )
-
-
-def guardrails_frame(comparison: Comparison) -> pd.DataFrame:
-    """Guardrail metrics: A, B, relative change and status."""
-    status = {"ok": "OK", "breached": "Dropped too much", "unavailable": "Not available"}
-    return pd.DataFrame(
-        {
-            "Guardrail": [g.label for g in comparison.guardrails],
-            "A": [g.value_a for g in comparison.guardrails],
-            "B": [g.value_b for g in comparison.guardrails],
-            "Relative change": [g.rel_change for g in comparison.guardrails],
-            "Status": [status[g.status] for g in comparison.guardrails],
-        }
-    )
 
 
 def html_report(comparison: Comparison, title: str | None = None) -> str:

@@ -1,0 +1,79 @@
+"""Leaderboard of the succeeded runs on a split, one row per run, best first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recsys_engine.compare.names import ACCURACY, BEYOND, LOWER_IS_BETTER
+from recsys_engine.models import REGISTRY
+
+if TYPE_CHECKING:
+    from recsys_engine.store import Store
+
+
+def available_ks(store: Store, split_id: int) -> list[int]:
+    """Cut-offs stored for every succeeded run of a split (ascending)."""
+    runs = store.list_runs()
+    ids = runs[(runs["split_id"] == split_id) & (runs["status"] == "succeeded")]["id"]
+    common: set[int] | None = None
+    for rid in ids:
+        ks = set(store.run_metrics(int(rid))["k"].dropna().astype(int))
+        common = ks if common is None else common & ks
+    return sorted(common or [])
+
+
+def leaderboard(
+    store: Store, split_id: int, k: int = 10, primary: str = "ndcg"
+) -> pd.DataFrame:
+    """Every succeeded run on a split, one row each, best ``primary``@K first.
+
+    Columns: run_id, model, family, reference, fit_seconds, for each metric at K its
+    value with ``<metric> low``/``<metric> high`` CI bounds (when stored), and
+    ``loses_to_popularity`` (the run's primary metric is below the best Popularity run's).
+    """
+    runs = store.list_runs()
+    runs = runs[(runs["split_id"] == split_id) & (runs["status"] == "succeeded")]
+    rows = []
+    for r in runs.itertuples(index=False):
+        spec = REGISTRY.get(r.model)
+        row: dict[str, Any] = {
+            "run_id": int(r.id),
+            "model": r.model,
+            "family": spec.family if spec else "unknown",
+            "reference": bool(spec and spec.family == "reference"),
+            "fit_seconds": None if pd.isna(r.fit_seconds) else float(r.fit_seconds),
+        }
+        mets = store.run_metrics(int(r.id))
+        mets = mets[mets["k"] == k]
+        for mt in mets.itertuples(index=False):
+            row[mt.metric] = None if pd.isna(mt.value) else float(mt.value)
+            row[f"{mt.metric} low"] = None if pd.isna(mt.ci_low) else float(mt.ci_low)
+            row[f"{mt.metric} high"] = None if pd.isna(mt.ci_high) else float(mt.ci_high)
+        rows.append(row)
+    board = pd.DataFrame(rows)
+    if board.empty:
+        return board
+    if primary not in board:
+        board[primary] = np.nan
+    pop = board.loc[board["model"] == "popularity", primary].max()
+    board["loses_to_popularity"] = (
+        (board["model"] != "popularity") & pd.notna(pop) & (board[primary] < pop)
+    )
+    order = [c for c in (*ACCURACY, *BEYOND) if c in board]
+    cis = [f"{c} {s}" for c in order for s in ("low", "high") if f"{c} {s}" in board]
+    head = ["run_id", "model", "family", "reference", "loses_to_popularity", "fit_seconds"]
+    board = board[head + order + cis].sort_values(primary, ascending=False, na_position="last")
+    return board.reset_index(drop=True)
+
+
+def best_runs(board: pd.DataFrame) -> dict[str, int]:
+    """Run id with the best value of each metric column (lowest for ARP)."""
+    out = {}
+    for col in (*ACCURACY, *BEYOND):
+        if col in board and board[col].notna().any():
+            idx = board[col].idxmin() if col in LOWER_IS_BETTER else board[col].idxmax()
+            out[col] = int(board.loc[idx, "run_id"])
+    return out

@@ -1,0 +1,132 @@
+"""The tables of a comparison as DataFrames with readable column names.
+
+The Compare page and the HTML report show the same tables; both take them from here (the
+page formats them for Streamlit, the report for HTML).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_engine.compare.names import ACCURACY, BEYOND, metric_label
+from recsys_engine.compare.pair import Comparison
+from recsys_engine.models import model_title
+
+FAMILY_LABEL = {
+    "reference": "Reference",
+    "collaborative": "Collaborative",
+    "content": "Content",
+    "hybrid": "Hybrid",
+}
+
+
+def fmt(value: float | str | None, kind: str = "num") -> str:
+    """A number for people: ``num`` 4 decimals, ``pct`` signed %, ``p`` p-value, ``int``."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if kind == "pct":
+        return f"{value * 100:+.1f}%"
+    if kind == "upct":
+        return f"{value * 100:.1f}%"
+    if kind == "p":
+        return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    if isinstance(value, str):
+        return value
+    if kind == "int":
+        return f"{int(value):,}"
+    return f"{value:.4f}"
+
+
+def metrics_frame(comparison: Comparison) -> pd.DataFrame:
+    """The metric table with readable column names (page and report)."""
+    t = comparison.metrics_table()
+    return pd.DataFrame(
+        {
+            "Metric": t["label"] + np.where(t["role"] == "primary", " (primary)", ""),
+            "A": t["mean_a"],
+            "B": t["mean_b"],
+            "Change": t["diff"],
+            "Relative change": t["rel_change"],
+            "95% CI low": t["rel_ci_low"],
+            "95% CI high": t["rel_ci_high"],
+            "p-value": t["p_value"],
+            "p (Holm)": t["p_adjusted"],
+            "Users B better": t["wins"],
+            "Same": t["ties"],
+            "Users A better": t["losses"],
+            "Effect size (dz)": t["effect_size"],
+            "Detectable change": t["mde_rel"],
+        }
+    )
+
+
+def segments_frame(comparison: Comparison) -> pd.DataFrame:
+    """The segment table with readable column names (page and report)."""
+    s = comparison.segments
+    if s.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "Group": s["family"],
+            "Segment": s["segment"],
+            "Users": s["users"],
+            "A": s["mean_a"],
+            "B": s["mean_b"],
+            "Relative change": s["rel_change"],
+            "95% CI low": s["rel_ci_low"],
+            "95% CI high": s["rel_ci_high"],
+            "p (BH)": s["p_bh"],
+        }
+    )
+
+
+def guardrails_frame(comparison: Comparison) -> pd.DataFrame:
+    """Guardrail metrics: A, B, relative change and status."""
+    status = {"ok": "OK", "breached": "Dropped too much", "unavailable": "Not available"}
+    return pd.DataFrame(
+        {
+            "Guardrail": [g.label for g in comparison.guardrails],
+            "A": [g.value_a for g in comparison.guardrails],
+            "B": [g.value_b for g in comparison.guardrails],
+            "Relative change": [g.rel_change for g in comparison.guardrails],
+            "Status": [status[g.status] for g in comparison.guardrails],
+        }
+    )
+
+
+def board_metrics(board: pd.DataFrame) -> list[str]:
+    """The metric columns of a leaderboard that hold at least one value, in display order."""
+    return [c for c in (*ACCURACY, *BEYOND) if c in board and board[c].notna().any()]
+
+
+def _cell(value: float | None, low: float | None, high: float | None, metric: str) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    digits = 1 if metric == "arp" else 3
+    text = f"{value:.{digits}f}"
+    if low is not None and high is not None and pd.notna(low) and pd.notna(high):
+        text += f" ± {(high - low) / 2:.{digits}f}"
+    return text
+
+
+def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The leaderboard as people read it: model, run, type, each metric@K as ``value ± CI
+    half-width``, training time and a note for runs below the Popularity baseline."""
+    table = pd.DataFrame(
+        {
+            "Model": [
+                f"{model_title(m)} ★" if ref else model_title(m)
+                for m, ref in zip(board["model"], board["reference"], strict=True)
+            ],
+            "Run": board["run_id"].astype(int),
+            "Type": [FAMILY_LABEL.get(f, f) for f in board["family"]],
+        }
+    )
+    for mt in board_metrics(board):
+        table[metric_label(f"{mt}@{k}")] = [
+            _cell(r[mt], r.get(f"{mt} low"), r.get(f"{mt} high"), mt) for _, r in board.iterrows()
+        ]
+    table["Training time"] = ["–" if pd.isna(s) else f"{s:.1f} s" for s in board["fit_seconds"]]
+    table["Note"] = np.where(board["loses_to_popularity"], "⚠ below Popularity", "")
+    return table
