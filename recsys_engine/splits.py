@@ -30,7 +30,7 @@ import pandas as pd
 
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
-from recsys_engine.store.datasets import check_name
+from recsys_engine.store.names import check_name
 from recsys_engine.store.splits import FOLDS
 
 STRATEGIES = ("random", "temporal", "leave-last", "cold-items")

@@ -178,7 +178,7 @@ def guess_plan(
 
 def stage_source(f: FilePlan) -> Any:
     """How the store reads an interactions file planned as ``f`` (time format not set)."""
-    from recsys_engine.store.staging import StageSource
+    from recsys_engine.store.readers import StageSource
 
     m = f.mapping
     assert isinstance(m, InteractionMapping)
