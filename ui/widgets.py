@@ -69,8 +69,8 @@ def problems_table(problems: list[Problem]) -> None:
 
 def show_profile(dataset_id: int) -> None:
     """The data scientist's profile of one dataset: key figures, charts, warnings."""
-    from recsys_engine.charts import profile_figures
     from recsys_engine.profile import profile_dataset
+    from recsys_engine.profile.charts import profile_figures
 
     p = profile_dataset(get_store(), dataset_id)
     c = st.columns(4)
