@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import compare, compare_ab, state
-from ui.widgets import active_dataset_id
+from ui.widgets import require_dataset
 
 state.ensure_defaults()
 st.title("Compare")
@@ -14,10 +14,7 @@ st.write(
     "the A/B test below tells you, with its uncertainty, whether a candidate really beats "
     "the model you have."
 )
-dataset_id = active_dataset_id()
-if dataset_id is None:
-    st.info("First load a dataset on the Data page.")
-    st.stop()
+dataset_id = require_dataset()
 
 c1, c2 = st.columns([3, 1])
 with c1:

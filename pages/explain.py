@@ -8,7 +8,7 @@ from recsys_engine.errors import RecsysError
 from ui import explain as ui_explain
 from ui import state
 from ui.text import md_escape
-from ui.widgets import active_dataset_id, page_link
+from ui.widgets import page_link, require_dataset
 
 state.ensure_defaults()
 st.title("Explain")
@@ -19,10 +19,7 @@ st.write(
     "**verified by re-scoring** (checked by asking the model again) or **post hoc** (an "
     "after-the-fact reading)."
 )
-dataset_id = active_dataset_id()
-if dataset_id is None:
-    st.info("First load a dataset on the Data page.")
-    st.stop()
+dataset_id = require_dataset()
 runs = ui_explain.succeeded_runs(dataset_id)
 if runs.empty:
     st.info("Explanations need a trained model: train one on the Train page first.")

@@ -9,7 +9,7 @@ from ui import models as models_ui
 from ui import state
 from ui.resources import get_store
 from ui.text import md_escape
-from ui.widgets import active_dataset_id, page_link
+from ui.widgets import page_link, require_dataset
 
 state.ensure_defaults()
 st.title("Models")
@@ -17,10 +17,7 @@ st.write(
     "Every training run of the active dataset: model, split, status, timings and metrics. "
     "Runs made from the command line appear here too."
 )
-dataset_id = active_dataset_id()
-if dataset_id is None:
-    st.info("First load a dataset on the Data page.")
-    st.stop()
+dataset_id = require_dataset()
 runs = get_store().list_runs(dataset_id)
 if runs.empty:
     st.info("No runs yet for this dataset. Train a model on the Train page.")

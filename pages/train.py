@@ -9,7 +9,7 @@ from recsys_engine.models import list_models
 from ui import state
 from ui import train as train_ui
 from ui.text import md_escape
-from ui.widgets import active_dataset_id, page_link
+from ui.widgets import require_dataset
 
 state.ensure_defaults()
 st.title("Train")
@@ -17,11 +17,7 @@ st.write(
     "Split the active dataset, pick models, and train them in the background. Training "
     "goes on when you leave this page; results appear below and on the Models page."
 )
-dataset_id = active_dataset_id()
-if dataset_id is None:
-    st.info("First load a dataset on the Data page.")
-    page_link("pages/data.py", "Go to Data", icon=":material/upload_file:")
-    st.stop()
+dataset_id = require_dataset(link=True)
 
 st.subheader("1 · Split")
 split_id = train_ui.split_section(dataset_id)

@@ -144,9 +144,9 @@ def test_two_sessions_saving_the_same_name_at_once(tmp_path):
 
     def first() -> None:
         try:
-            with store.transaction() as cur:
+            with store.transaction():
                 store.insert_dataset_row(
-                    cur, name="same", feedback="implicit", rating_scale=None, sources=[],
+                    name="same", feedback="implicit", rating_scale=None, sources=[],
                     warnings=[],
                 )  # fmt: skip
                 first_inserted.set()

@@ -9,9 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from recsys_engine import charts
 from recsys_engine.errors import NotFoundError
 from recsys_engine.profile import (
+    charts,
     duplicates_from_warnings,
     gini,
     profile_dataset,

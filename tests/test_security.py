@@ -323,9 +323,10 @@ def test_no_raw_html_rendering():
 
 
 def test_sql_only_in_the_store():
-    """No ``.execute``/``.sql``/``.query`` call and no ``duckdb`` import outside
+    """No ``.execute``/``.sql``/``.query``/``.cursor`` call and no ``duckdb`` import outside
     ``recsys_engine/store/``: SQL with user values can only be built where every statement
-    binds its values and quotes its identifiers."""
+    binds its values and quotes its identifiers, and callers reach the database through
+    ``Store`` methods only (no raw cursor)."""
     bad = []
     for path in runtime_files():
         if rel(path).startswith("recsys_engine/store/"):
@@ -337,6 +338,7 @@ def test_sql_only_in_the_store():
                 "executemany",
                 "sql",
                 "query",
+                "cursor",
             ):
                 bad.append(f"{rel(path)}:{node.lineno} .{node.func.attr}()")
         for node in ast.walk(tree):
@@ -415,7 +417,7 @@ def test_control_characters_in_titles_never_reach_the_terminal(capsys, sandbox):
 def test_names_are_compared_in_one_unicode_form(store):
     """ "é" typed as one character or as "e" + combining accent is the same name."""
     from recsys_engine.errors import ConfigError
-    from recsys_engine.store.datasets import check_name
+    from recsys_engine.store.names import check_name
 
     assert check_name(" Caf\u0065\u0301 ") == "Caf\u00e9"
     frame = pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["i1", "i2"], "rating": [4.0, 5.0]})
@@ -426,7 +428,7 @@ def test_names_are_compared_in_one_unicode_form(store):
 
 def test_only_plain_ascii_numbers_are_ids(capsys, sandbox):
     """ "²", "١" (Arabic-Indic one) and "007" are names, not ids; no traceback either way."""
-    from recsys_engine.store.datasets import as_id
+    from recsys_engine.store.names import as_id
 
     assert [as_id(t) for t in ("12", "²", "١", "007", "0", "-1", "1.0")] == [
         12, None, None, None, 0, None, None,

@@ -1,4 +1,5 @@
-"""Reusable widgets: the sidebar dataset picker, problem tables, the dataset profile."""
+"""Reusable widgets: the sidebar dataset picker, the "first load a dataset" guard, problem
+tables, the dataset profile."""
 
 from __future__ import annotations
 
@@ -44,6 +45,24 @@ def active_dataset_id() -> int | None:
     return ids[0] if ids else None
 
 
+def require_dataset(*, link: bool = False) -> int:
+    """The active dataset id; without one, say so and stop the page here.
+
+    Every page past the Data page needs a dataset, so they all start with this guard (the
+    Data page is where one is loaded, so it never stops).
+
+    Args:
+        link: also show a link to the Data page under the message.
+    """
+    dataset_id = active_dataset_id()
+    if dataset_id is None:
+        st.info("First load a dataset on the Data page.")
+        if link:
+            page_link("pages/data.py", "Go to Data", icon=":material/upload_file:")
+        st.stop()
+    return dataset_id
+
+
 def problems_table(problems: list[Problem]) -> None:
     """Errors and warnings as a table naming file, line and column."""
     errors = [p for p in problems if p.severity == "error"]
@@ -69,8 +88,8 @@ def problems_table(problems: list[Problem]) -> None:
 
 def show_profile(dataset_id: int) -> None:
     """The data scientist's profile of one dataset: key figures, charts, warnings."""
-    from recsys_engine.charts import profile_figures
     from recsys_engine.profile import profile_dataset
+    from recsys_engine.profile.charts import profile_figures
 
     p = profile_dataset(get_store(), dataset_id)
     c = st.columns(4)

@@ -15,13 +15,7 @@ import plotly.graph_objects as go
 from recsys_engine.compare.names import LABELS, metric_label
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
-
-TEMPLATE = "plotly_white"
-GOOD = "#2E7D32"
-BAD = "#C62828"
-NEUTRAL = "#4C78A8"
-MUTED = "#9E9E9E"
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6")
+from recsys_engine.palette import BAD, GOOD, MUTED, NEUTRAL, PALETTE, TEMPLATE
 
 
 def _layout(

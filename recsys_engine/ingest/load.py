@@ -27,14 +27,9 @@ from recsys_engine.ingest.rejects import MAX_EXAMPLES, reject_problems
 from recsys_engine.ingest.side_files import read_items, read_users
 from recsys_engine.ingest.timeparse import detect_time_format
 from recsys_engine.store import Store
-from recsys_engine.store.datasets import check_name
-from recsys_engine.store.staging import (
-    FastPathRefused,
-    StageSource,
-    fast_insert_interactions,
-    set_dataset_warnings,
-    unknown_items,
-)
+from recsys_engine.store.fast_load import FastPathRefused
+from recsys_engine.store.names import check_name
+from recsys_engine.store.readers import StageSource
 
 Progress = Callable[[int, int, str], None]
 
@@ -183,21 +178,20 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
         progress(3, 4, "writing")
         sources = [_source_entry(f) for f in plan.files if f.role != "ignore"]
         scale = opts.rating_scale if opts.feedback == "explicit" else None
-        with store.transaction() as cur:
+        with store.transaction():
             did = store.insert_dataset_row(
-                cur,
                 name=opts.name,
                 feedback=opts.feedback,
                 rating_scale=scale,
                 sources=sources,
                 warnings=warnings,
             )
-            store.insert_staged_interactions(cur, staged.table, did, opts.feedback, opts.duplicates)
+            store.insert_staged_interactions(staged.table, did, opts.feedback, opts.duplicates)
             if items is not None:
-                store.insert_frame(cur, "items", did, items)
+                store.insert_frame("items", did, items)
             if users is not None:
-                store.insert_frame(cur, "users", did, users)
-            counts = store.finish_dataset(cur, did)
+                store.insert_frame("users", did, users)
+            counts = store.finish_dataset(did)
         progress(4, 4, "done")
     finally:
         store.drop_stage(staged.table)
@@ -219,20 +213,19 @@ def _fast_load(
     sources = [_source_entry(f) for f in plan.files if f.role != "ignore"]
     progress(1, 4, f"loading {inter.name}")
     try:
-        with store.transaction() as cur:
+        with store.transaction():
             did = store.insert_dataset_row(
-                cur,
                 name=opts.name,
                 feedback=opts.feedback,
                 rating_scale=scale,
                 sources=sources,
                 warnings=[],
             )
-            known = fast_insert_interactions(cur, src, did, opts.feedback, scale)
+            known = store.fast_insert_interactions(src, did, opts.feedback, scale)
             progress(3, 4, "writing item and user files")
             if items is not None:
-                store.insert_frame(cur, "items", did, items)
-                n_unknown, examples = unknown_items(cur, did)
+                store.insert_frame("items", did, items)
+                n_unknown, examples = store.unknown_items(did)
                 if n_unknown:
                     problems.append(
                         Problem(
@@ -245,10 +238,10 @@ def _fast_load(
                         )
                     )
             if users is not None:
-                store.insert_frame(cur, "users", did, users)
+                store.insert_frame("users", did, users)
             warnings = [str(p) for p in problems if p.severity == "warning"]
-            set_dataset_warnings(cur, did, warnings)
-            counts = store.finish_dataset(cur, did, known)
+            store.set_dataset_warnings(did, warnings)
+            counts = store.finish_dataset(did, known)
     except FastPathRefused:
         return None
     progress(4, 4, "done")

@@ -14,7 +14,7 @@ from recsys_engine.ingest.sniff import FileSniff, sniff_file
 
 if TYPE_CHECKING:
     from recsys_engine.store import Store
-    from recsys_engine.store.staging import StageSource
+    from recsys_engine.store.readers import StageSource
 
 ROLES = ("interactions", "items", "users", "tags", "tag_names", "ignore")
 DUPLICATE_RULES = ("reject", "keep-last", "sum")
@@ -119,7 +119,7 @@ class UploadPlan:
 
 def stage_source(f: FilePlan) -> StageSource:
     """How the store reads an interactions file planned as ``f`` (time format not set)."""
-    from recsys_engine.store.staging import StageSource
+    from recsys_engine.store.readers import StageSource
 
     m = f.mapping
     assert isinstance(m, InteractionMapping)

@@ -1,7 +1,7 @@
 """Item, user and tag files: read as text, checked, and turned into rows to store.
 
-Each side file is read by DuckDB with every column as text (``read_text_table``); ids must
-be present and unique, numeric columns finite; problems name the file, line and column.
+Each side file is read by DuckDB with every column as text (``Store.read_text_table``); ids
+must be present and unique, numeric columns finite; problems name the file, line and column.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ from recsys_engine.ingest.plan import (
 )
 from recsys_engine.ingest.rejects import MAX_EXAMPLES, reject_problems
 from recsys_engine.store import Store
-from recsys_engine.store.staging import read_text_table
 
 
 def _read_side(
     store: Store, f: FilePlan, problems: list[Problem]
 ) -> tuple[pd.DataFrame, LineMap] | None:
     s = f.sniff
-    df, rejects = read_text_table(
-        store.cursor(), str(s.path), s.kind, s.columns, s.sep, s.header, s.encoding, s.quote
+    df, rejects = store.read_text_table(
+        str(s.path), s.kind, s.columns, s.sep, s.header, s.encoding, s.quote
     )
     lines = LineMap(s, [int(r["line"]) for r in rejects], len(df))
     problems += reject_problems(f, rejects, lines)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from recsys_engine.splits.config import SplitConfig
 from recsys_engine.splits.folds import assign_folds, split_stats
-from recsys_engine.store.datasets import check_name
+from recsys_engine.store.names import check_name
 from recsys_engine.store.splits import FOLDS
 
 if TYPE_CHECKING:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from recsys_engine.errors import ConfigError, NotFoundError
-
-MAX_NAME_LENGTH = 100
+from recsys_engine.store.connection import StoreConnection
+from recsys_engine.store.names import as_id, check_name
+from recsys_engine.store.sql import quote_ident
 
 _DATASET_COLUMNS = (
     "id, name, created_at, feedback, rating_min, rating_max, n_interactions, n_users, "
@@ -20,47 +19,8 @@ _DATASET_COLUMNS = (
 )
 
 
-def check_name(name: str, what: str = "dataset name") -> str:
-    """Return a valid display name or raise ``ConfigError`` naming the problem.
-
-    The name is stripped and put in Unicode NFC form (so "é" typed either way is one name).
-    Refused: empty or invisible names, names over ``MAX_NAME_LENGTH``, and control or
-    format characters (line breaks, zero-width and right-to-left override characters),
-    which would make two names look alike or break the lines they are shown in.
-    """
-    if not isinstance(name, str):
-        raise ConfigError(f"{what} must be text (got {name!r})")
-    given, name = name, unicodedata.normalize("NFC", name).strip()
-    if len(name) > MAX_NAME_LENGTH:
-        raise ConfigError(f"{what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}")
-    hidden = sorted({f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in _HIDDEN})
-    if hidden:
-        raise ConfigError(
-            f"{what} contains control or invisible characters ({', '.join(hidden)}): {name!r}"
-        )
-    if not name:
-        raise ConfigError(f"{what} must not be empty (got {given!r})")
-    return name
-
-
-#: Unicode categories that do not show as a character: controls, format characters
-#: (zero-width space, BOM, bidi overrides), line and paragraph separators.
-_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
-
-
-def as_id(text: str) -> int | None:
-    """The id a reference spells (``"12"``), or None: only plain ASCII digits without
-    leading zeros count, so names like ``"²"``, ``"١"`` or ``"007"`` stay names."""
-    if text.isascii() and text.isdigit() and str(int(text)) == text:
-        return int(text)
-    return None
-
-
-class DatasetTables:
+class DatasetTables(StoreConnection):
     """Mixin of ``Store``: datasets, interactions, items, users."""
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
-        raise NotImplementedError
 
     # -- reading -------------------------------------------------------------------------
     def list_datasets(self) -> pd.DataFrame:
@@ -71,40 +31,30 @@ class DatasetTables:
 
     def get_dataset(self, dataset_id: int) -> dict[str, Any]:
         """One dataset's row as a dict (``sources``/``warnings`` decoded from JSON)."""
-        cur = self.cursor()
-        row = first_row(
-            cur.execute(
-                f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
-            ).fetchall()
+        out = self._record(
+            f"SELECT {_DATASET_COLUMNS} FROM datasets WHERE id = ?", [int(dataset_id)]
         )
-        if row is None:
+        if out is None:
             raise NotFoundError(f"no dataset with id {dataset_id}")
-        names = [d[0] for d in cur.description]
-        out = dict(zip(names, row, strict=True))
         out["sources"] = json.loads(out["sources"])
         out["warnings"] = json.loads(out["warnings"])
         return out
 
     def resolve_dataset(self, ref: str | int) -> int:
         """Dataset id from an id or an exact name (ids win when both could match)."""
-        cur = self.cursor()
         text = str(ref).strip()
         if (rid := as_id(text)) is not None:
-            row = first_row(cur.execute("SELECT id FROM datasets WHERE id = ?", [rid]).fetchall())
+            row = self._first("SELECT id FROM datasets WHERE id = ?", [rid])
             if row:
                 return int(row[0])
-        row = first_row(cur.execute("SELECT id FROM datasets WHERE name = ?", [text]).fetchall())
+        row = self._first("SELECT id FROM datasets WHERE name = ?", [text])
         if row is None:
             raise NotFoundError(f"no dataset with id or name {text!r}")
         return int(row[0])
 
     def dataset_name_exists(self, name: str) -> bool:
         """Whether a dataset already has this exact name."""
-        row = first_row(
-            self.cursor()
-            .execute("SELECT count(*) FROM datasets WHERE name = ?", [name.strip()])
-            .fetchall()
-        )
+        row = self._first("SELECT count(*) FROM datasets WHERE name = ?", [name.strip()])
         return bool(row and row[0])
 
     def interactions_frame(self, dataset_id: int, limit: int | None = None) -> pd.DataFrame:
@@ -156,15 +106,12 @@ class DatasetTables:
         """Rename a dataset; names are unique."""
         name = check_name(new_name)
         self.get_dataset(dataset_id)
-        cur = self.cursor()
-        clash = first_row(
-            cur.execute(
-                "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
-            ).fetchall()
+        clash = self._first(
+            "SELECT id FROM datasets WHERE name = ? AND id <> ?", [name, int(dataset_id)]
         )
         if clash:
             raise ConfigError(f"a dataset named {name!r} already exists (id {clash[0]})")
-        cur.execute("UPDATE datasets SET name = ? WHERE id = ?", [name, int(dataset_id)])
+        self.cursor().execute("UPDATE datasets SET name = ? WHERE id = ?", [name, int(dataset_id)])
 
     def delete_dataset(self, dataset_id: int) -> list[str]:
         """Delete a dataset and everything that belongs to it, in one transaction.
@@ -216,7 +163,6 @@ class DatasetTables:
 
     def insert_dataset_row(
         self,
-        cur: duckdb.DuckDBPyConnection,
         *,
         name: str,
         feedback: str,
@@ -224,28 +170,27 @@ class DatasetTables:
         sources: list[dict[str, Any]],
         warnings: list[str],
     ) -> int:
-        """Insert the ``datasets`` row (counts filled by ``finish_dataset``); returns its id."""
+        """Insert the ``datasets`` row (counts filled by ``finish_dataset``); returns its id.
+
+        Called inside the caller's ``transaction()``, with the rows and counts that follow.
+        """
         name = check_name(name)
+        cur = self.cursor()
         if feedback not in ("explicit", "implicit"):
             raise ConfigError(f"feedback must be 'explicit' or 'implicit' (got {feedback!r})")
         if cur.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchall()[0][0]:
             raise ConfigError(f"a dataset named {name!r} already exists; choose another name")
         lo, hi = rating_scale if rating_scale else (None, None)
-        row = first_row(
-            cur.execute(
-                "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
-                "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
-                "VALUES (?, ?, ?, ?, 0, 0, 0, 0, false, ?, ?) RETURNING id",
-                [name, feedback, lo, hi, json.dumps(sources), json.dumps(warnings)],
-            ).fetchall()
+        row = self._first(
+            "INSERT INTO datasets (name, feedback, rating_min, rating_max, n_interactions, "
+            "n_users, n_items, n_catalog_items, has_timestamps, sources, warnings) "
+            "VALUES (?, ?, ?, ?, 0, 0, 0, 0, false, ?, ?) RETURNING id",
+            [name, feedback, lo, hi, json.dumps(sources), json.dumps(warnings)],
         )
         return int(row[0])
 
     def finish_dataset(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        dataset_id: int,
-        known: dict[str, int] | None = None,
+        self, dataset_id: int, known: dict[str, int] | None = None
     ) -> dict[str, int]:
         """Compute and store a dataset's counts from its rows; returns them.
 
@@ -254,6 +199,7 @@ class DatasetTables:
                 caller has just counted them (saves a pass over a large table).
         """
         did = int(dataset_id)
+        cur = self.cursor()
         if known is not None:
             n_int, n_users, n_items = known["rows"], known["users"], known["items"]
             has_ts = known["has_ts"]
@@ -285,9 +231,7 @@ class DatasetTables:
             "n_catalog_items": int(n_catalog),
         }
 
-    def insert_frame(
-        self, cur: duckdb.DuckDBPyConnection, table: str, dataset_id: int, frame: pd.DataFrame
-    ) -> None:
+    def insert_frame(self, table: str, dataset_id: int, frame: pd.DataFrame) -> None:
         """Append a DataFrame to ``interactions``, ``items`` or ``users`` for one dataset.
 
         The frame holds the table's columns except ``dataset_id``; missing optional columns
@@ -304,6 +248,7 @@ class DatasetTables:
                 df[col] = None
         df = df[columns]
         view = f"_frame_{table}"
+        cur = self.cursor()
         cur.register(view, df)
         try:
             select = ", ".join(_cast(table, c) for c in columns)
@@ -335,22 +280,37 @@ class DatasetTables:
         inter = interactions.copy()
         if "weight" not in inter.columns:
             inter["weight"] = 1.0
-        with self.transaction() as cur:
+        with self.transaction():
             did = self.insert_dataset_row(
-                cur,
                 name=name,
                 feedback=feedback,
                 rating_scale=rating_scale,
                 sources=sources or [],
                 warnings=warnings or [],
             )
-            self.insert_frame(cur, "interactions", did, inter)
+            self.insert_frame("interactions", did, inter)
             if items is not None:
-                self.insert_frame(cur, "items", did, items)
+                self.insert_frame("items", did, items)
             if users is not None:
-                self.insert_frame(cur, "users", did, users)
-            self.finish_dataset(cur, did)
+                self.insert_frame("users", did, users)
+            self.finish_dataset(did)
         return did
+
+    def unknown_items(self, dataset_id: int, limit: int = 5) -> tuple[int, list[str]]:
+        """Interaction item ids of a dataset missing from its item rows: count and examples."""
+        n, examples = self._first(
+            "SELECT count(*), list(item_id ORDER BY item_id)[1:?] FROM "
+            "(SELECT DISTINCT item_id FROM interactions WHERE dataset_id = ? "
+            " EXCEPT SELECT item_id FROM items WHERE dataset_id = ?)",
+            [int(limit), int(dataset_id), int(dataset_id)],
+        )
+        return int(n), list(examples or [])
+
+    def set_dataset_warnings(self, dataset_id: int, warnings: list[str]) -> None:
+        """Replace a dataset's stored load warnings."""
+        self.cursor().execute(
+            "UPDATE datasets SET warnings = ? WHERE id = ?", [json.dumps(warnings), int(dataset_id)]
+        )
 
 
 def _cast(table: str, column: str) -> str:
@@ -366,10 +326,4 @@ def _cast(table: str, column: str) -> str:
         "numeric": "VARCHAR",
         "features": "VARCHAR",
     }
-    return f'CAST("{column}" AS {types[column]})'
-
-
-def first_row(rows: list) -> tuple | None:
-    """First row or None. (DuckDB 2 leaves a result open after fetchone(), so we never
-    use it: the next statement on the cursor would fail.)"""
-    return rows[0] if rows else None
+    return f"CAST({quote_ident(column)} AS {types[column]})"

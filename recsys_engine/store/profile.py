@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from recsys_engine.store.connection import StoreConnection
 
 #: Rating columns with more distinct values than this are binned for the histogram.
 MAX_RATING_VALUES = 50
 RATING_BINS = 20
 
 
-class ProfileQueries:
+class ProfileQueries(StoreConnection):
     """Mixin of ``Store``: read-only aggregates for the Data page profile."""
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
-        raise NotImplementedError
 
     def interaction_summary(self, dataset_id: int) -> dict[str, Any]:
         """Counts and ranges over a dataset's interactions.
@@ -33,8 +31,7 @@ class ProfileQueries:
             ratings), ``n_timestamps`` (non-null) and ``ts_min``/``ts_max`` (datetimes or
             None).
         """
-        cur = self.cursor()
-        row = cur.execute(
+        return self._record(
             "SELECT count(*) AS n_interactions, count(DISTINCT user_id) AS n_users, "
             "count(DISTINCT item_id) AS n_items, "
             "count(DISTINCT (user_id, item_id)) AS n_pairs, "
@@ -44,9 +41,7 @@ class ProfileQueries:
             "count(ts) AS n_timestamps, min(ts) AS ts_min, max(ts) AS ts_max "
             "FROM interactions WHERE dataset_id = ?",
             [int(dataset_id)],
-        ).fetchall()[0]
-        names = [d[0] for d in cur.description]
-        return dict(zip(names, row, strict=True))
+        )
 
     def item_popularity_counts(self, dataset_id: int) -> np.ndarray:
         """Interactions per interacted item, most popular first (int64 array)."""

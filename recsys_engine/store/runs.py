@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from recsys_engine.errors import ConfigError, NotFoundError
-from recsys_engine.store.datasets import as_id, first_row
+from recsys_engine.store.connection import StoreConnection
+from recsys_engine.store.names import as_id
 
 #: Every status a run can have (DESIGN §3).
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -23,15 +23,9 @@ _RUN_COLUMNS = (
 _RESULT_TABLES = ("metrics", "user_metrics", "recommendations")
 
 
-class RunTables:
+class RunTables(StoreConnection):
     """Mixin of ``Store``: ``runs``, ``run_progress``, ``metrics``, ``user_metrics``,
     ``recommendations``."""
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
-        raise NotImplementedError
-
-    def transaction(self):  # provided by Store
-        raise NotImplementedError
 
     # -- runs ----------------------------------------------------------------------------
     def create_run(
@@ -68,13 +62,9 @@ class RunTables:
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run's row as a dict (``config``/``options``/``eval_info`` decoded)."""
-        cur = self.cursor()
-        row = first_row(
-            cur.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [int(run_id)]).fetchall()
-        )
-        if row is None:
+        out = self._record(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [int(run_id)])
+        if out is None:
             raise NotFoundError(f"no run with id {run_id}")
-        out = dict(zip([d[0] for d in cur.description], row, strict=True))
         for key in ("config", "options", "eval_info"):
             out[key] = json.loads(out[key]) if out[key] else {}
         return out

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from recsys_engine.errors import ConfigError, NotFoundError
-from recsys_engine.store.datasets import as_id, first_row
+from recsys_engine.store.connection import StoreConnection
+from recsys_engine.store.names import as_id
 
 #: Fold names in storage order; the integer code of a fold is its position here.
 FOLDS = ("train", "validation", "test")
@@ -37,14 +37,8 @@ _CODES_CTE = """
 """
 
 
-class SplitTables:
+class SplitTables(StoreConnection):
     """Mixin of ``Store``: ``splits`` and ``split_rows``."""
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:  # provided by Store
-        raise NotImplementedError
-
-    def transaction(self):  # provided by Store
-        raise NotImplementedError
 
     # -- reading -------------------------------------------------------------------------
     def coded_interactions(self, dataset_id: int, split_id: int | None = None) -> dict[str, Any]:
@@ -109,15 +103,9 @@ class SplitTables:
 
     def get_split(self, split_id: int) -> dict[str, Any]:
         """One split's row as a dict (``params``/``stats`` decoded from JSON)."""
-        cur = self.cursor()
-        row = first_row(
-            cur.execute(
-                f"SELECT {_SPLIT_COLUMNS} FROM splits WHERE id = ?", [int(split_id)]
-            ).fetchall()
-        )
-        if row is None:
+        out = self._record(f"SELECT {_SPLIT_COLUMNS} FROM splits WHERE id = ?", [int(split_id)])
+        if out is None:
             raise NotFoundError(f"no split with id {split_id}")
-        out = dict(zip([d[0] for d in cur.description], row, strict=True))
         out["params"] = json.loads(out["params"])
         out["stats"] = json.loads(out["stats"])
         return out
@@ -145,7 +133,7 @@ class SplitTables:
             if dataset_id is not None:
                 sql += " AND dataset_id = ?"
                 params.append(int(dataset_id))
-            row = first_row(cur.execute(sql, params).fetchall())
+            row = self._first(sql, params)
             if row:
                 return int(row[0])
         sql, params = "SELECT id FROM splits WHERE name = ?", [text]

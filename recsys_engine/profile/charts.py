@@ -1,8 +1,9 @@
 """Plotly figures for the dataset profile (no Streamlit here).
 
 Every builder takes plain arrays or frames (the fields of ``DatasetProfile``) and returns a
-``plotly.graph_objects.Figure`` in one template. Titles, labels and hover texts are fixed
-strings and numbers; no user-supplied text reaches a figure, so nothing can inject HTML.
+``plotly.graph_objects.Figure`` in one template, coloured from ``recsys_engine.palette``.
+Titles, labels and hover texts are fixed strings and numbers; no user-supplied text reaches
+a figure, so nothing can inject HTML.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-if TYPE_CHECKING:
-    from recsys_engine.profile import DatasetProfile
+from recsys_engine.palette import ACCENT, MUTED, PRIMARY, TEMPLATE
 
-TEMPLATE = "plotly_white"
-PRIMARY = "#4C78A8"
-ACCENT = "#F58518"
-MUTED = "#9DB4CF"
+if TYPE_CHECKING:
+    from recsys_engine.profile.dataset import DatasetProfile
+
 #: The long-tail curve keeps at most this many points (enough to look smooth).
 MAX_CURVE_POINTS = 2_000
 

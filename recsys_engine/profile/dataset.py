@@ -1,34 +1,25 @@
 """A data scientist's profile of a loaded dataset: counts, long tails, time, warnings.
 
 ``profile_dataset`` reads a handful of aggregates from the store (never the interaction
-table itself) and returns a frozen ``DatasetProfile``; ``recsys_engine.charts`` turns its
-arrays and frames into figures.
+table itself) and returns a frozen ``DatasetProfile``; ``profile.charts`` turns its
+arrays and frames into figures and ``profile.findings`` words its warnings.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from recsys_engine.profile.findings import profile_warnings
+from recsys_engine.profile.stats import LIGHT_USER_THRESHOLD, gini, top_share
+
 if TYPE_CHECKING:
     from recsys_engine.store import Store
-
-#: Users with fewer interactions than this count as "light" users.
-LIGHT_USER_THRESHOLD = 5
-#: Warning thresholds (shares are fractions of 1).
-LIGHT_USERS_WARN = 0.2
-SPARSE_DENSITY = 0.001
-TOP1_WARN = 0.2
-TOP10_WARN = 0.6
-MIN_ITEMS_FOR_TOP1 = 100
-SMALL_USERS = 50
-SMALL_ITEMS = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,36 +227,6 @@ def profile_dataset(store: Store, dataset_id: int) -> DatasetProfile:
     return replace(profile, warnings=profile_warnings(profile))
 
 
-def top_share(counts: np.ndarray, fraction: float) -> float:
-    """Share of all interactions taken by the most popular ``fraction`` of items.
-
-    The top group has ``ceil(fraction * n)`` items, at least one. ``counts`` need not be
-    sorted. Returns 0.0 for no items.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    total = counts.sum()
-    if counts.size == 0 or total <= 0:
-        return 0.0
-    k = max(1, math.ceil(fraction * counts.size - 1e-9))
-    top = np.partition(counts, counts.size - k)[counts.size - k :]
-    return float(top.sum() / total)
-
-
-def gini(counts: np.ndarray) -> float:
-    """Gini coefficient of non-negative counts.
-
-    G = (2 Σ_i i·x_(i)) / (n Σ_i x_i) − (n + 1) / n with x sorted ascending and i = 1..n;
-    0 when every item is equally popular, (n − 1)/n when one item has everything.
-    """
-    x = np.sort(np.asarray(counts, dtype=np.float64))
-    n = x.size
-    total = x.sum()
-    if n == 0 or total <= 0:
-        return 0.0
-    ranks = np.arange(1, n + 1, dtype=np.float64)
-    return float(2.0 * (ranks * x).sum() / (n * total) - (n + 1) / n)
-
-
 _NUMBER = re.compile(r"\d[\d,]*")
 
 
@@ -280,125 +241,6 @@ def duplicates_from_warnings(warnings: list[str]) -> int | None:
         if match:
             total = (total or 0) + int(match.group().replace(",", ""))
     return total
-
-
-def profile_warnings(p: DatasetProfile) -> list[str]:
-    """Plain-language findings about a profiled dataset, most important first."""
-    out: list[str] = []
-    if p.n_interactions == 0:
-        return ["the dataset has no interactions"]
-    if p.n_users < SMALL_USERS or p.n_items < SMALL_ITEMS:
-        out.append(
-            f"small dataset ({_n(p.n_users, 'user')}, {_n(p.n_items, 'item')}): differences "
-            "between models will be noisy"
-        )
-    if p.light_user_share >= LIGHT_USERS_WARN:
-        out.append(
-            f"{_pct(p.light_user_share)} of users have fewer than {LIGHT_USER_THRESHOLD} "
-            "interactions: little history to learn from or to hold out"
-        )
-    if p.density < SPARSE_DENSITY:
-        out.append(
-            f"very sparse: {_pct(p.density)} of user–item pairs are observed; "
-            "collaborative models need many interactions per user and item"
-        )
-    if p.n_items >= MIN_ITEMS_FOR_TOP1 and p.top1_share >= TOP1_WARN:
-        out.append(
-            f"top 1% of items take {_pct(p.top1_share)} of interactions: Popularity will "
-            "be a strong baseline"
-        )
-    elif p.n_items >= SMALL_ITEMS and p.top10_share >= TOP10_WARN:
-        out.append(
-            f"top 10% of items take {_pct(p.top10_share)} of interactions: Popularity will "
-            "be a strong baseline"
-        )
-    out.extend(_rating_warnings(p))
-    out.extend(_time_warnings(p))
-    if p.duplicate_rows:
-        out.append(
-            f"{_n(p.duplicate_rows, 'interaction row')} "
-            f"{_verb(p.duplicate_rows, 'repeats', 'repeat')} a (user, item) pair already seen"
-        )
-    if p.cold_items:
-        out.append(
-            f"{_n(p.cold_items, 'item')} in the item file "
-            f"{_verb(p.cold_items, 'has', 'have')} no interactions (cold-start "
-            "items): only content and hybrid models can recommend them"
-        )
-    if p.n_item_rows and p.items_without_metadata:
-        out.append(
-            f"{_n(p.items_without_metadata, 'interacted item')} "
-            f"{_verb(p.items_without_metadata, 'is', 'are')} missing from the item "
-            "file: content models know nothing about them"
-        )
-    if p.cold_users:
-        out.append(
-            f"{_n(p.cold_users, 'user')} in the user file "
-            f"{_verb(p.cold_users, 'has', 'have')} no interactions"
-        )
-    return out
-
-
-def _rating_warnings(p: DatasetProfile) -> list[str]:
-    out: list[str] = []
-    if p.feedback == "explicit" and p.n_ratings == 0:
-        out.append("feedback is explicit but no interaction has a rating")
-    elif p.feedback == "explicit" and p.n_ratings < p.n_interactions:
-        unrated = p.n_interactions - p.n_ratings
-        out.append(f"{_n(unrated, 'interaction')} {_verb(unrated, 'has', 'have')} no rating")
-    if p.n_ratings and p.n_rating_values == 1:
-        out.append(
-            f"ratings are all the same value ({p.rating_min:g}): there is nothing to "
-            "predict; treat the data as implicit feedback"
-        )
-    if p.n_ratings and p.rating_scale is not None:
-        lo, hi = p.rating_scale
-        if p.rating_min < lo or p.rating_max > hi:
-            out.append(
-                f"ratings run from {p.rating_min:g} to {p.rating_max:g}, outside the "
-                f"declared scale {lo:g}–{hi:g}"
-            )
-    return out
-
-
-def _time_warnings(p: DatasetProfile) -> list[str]:
-    if p.n_timestamps == 0:
-        return ["no timestamps: temporal splits unavailable"]
-    out: list[str] = []
-    if p.n_timestamps < p.n_interactions:
-        missing = p.n_interactions - p.n_timestamps
-        out.append(
-            f"{_n(missing, 'interaction')} ({_pct(missing / p.n_interactions)}) "
-            f"{_verb(missing, 'has', 'have')} no "
-            "timestamp: temporal splits cannot place them"
-        )
-    if p.ts_min is not None and p.ts_min < datetime(1971, 1, 1):
-        out.append(f"earliest timestamp is {p.ts_min:%Y-%m-%d}: check the time column's unit")
-    if p.ts_max is not None and p.ts_max > datetime.now() + timedelta(days=1):
-        out.append(f"latest timestamp is {p.ts_max:%Y-%m-%d}, in the future")
-    if p.n_timestamps > 1 and p.ts_min == p.ts_max:
-        out.append("all timestamps are equal: temporal splits are meaningless")
-    return out
-
-
-def _pct(share: float) -> str:
-    """A percentage with enough digits to be non-zero (0.04%, 4%, 92%)."""
-    value = 100.0 * share
-    if value == 0 or value >= 9.95:
-        return f"{value:.0f}%"
-    if value >= 1:
-        return f"{value:.1f}%".replace(".0%", "%")
-    digits = max(1, -math.floor(math.log10(value)))
-    return f"{value:.{digits}f}%"
-
-
-def _n(count: int, noun: str) -> str:
-    """``1 item``, ``2 items``, ``1,234 items``."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
-
-
-def _verb(count: int, singular: str, plural: str) -> str:
-    return singular if count == 1 else plural
 
 
 def _float_or_none(value: Any) -> float | None:
