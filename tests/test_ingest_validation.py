@@ -30,6 +30,7 @@ from badfiles import (
     zip_bytes,
 )
 
+import recsys_engine.ingest.guess as guess_module
 import recsys_engine.ingest.plan as plan_module
 from recsys_engine.errors import Problem, ValidationError
 from recsys_engine.ingest import (
@@ -477,7 +478,7 @@ def test_utf16_big_endian_file(seeded, tmp_path):
 
 
 def test_file_over_the_size_limit(seeded, tmp_path, monkeypatch):
-    monkeypatch.setattr(plan_module, "sniff_file", partial(sniff_file, max_mb=1))
+    monkeypatch.setattr(guess_module, "sniff_file", partial(sniff_file, max_mb=1))
     path = write(tmp_path, "big.csv", HEADER + "\n" + "1,10,4,1600000000\n" * 70_000)
     assert errors_of(seeded, plan_for([path]), tmp_path) == [
         Problem("error", "big.csv", "the file is 1.2 MB; the upload limit is 1 MB")

@@ -9,8 +9,9 @@ Typical use::
 
 from __future__ import annotations
 
+from recsys_engine.ingest.checks import validate_plan
 from recsys_engine.ingest.guess import guess_plan
-from recsys_engine.ingest.load import LoadResult, load_dataset, validate_plan
+from recsys_engine.ingest.load import LoadResult, load_dataset
 from recsys_engine.ingest.plan import (
     DUPLICATE_RULES,
     ROLES,
