@@ -25,8 +25,9 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
     """Content model settings (plus the feature, two-tower and training settings).
 
     The feature settings (``text``, ``categories``, ``numeric``, ``max_text_features``,
-    ``min_df``) are ``FeatureOptions``'; listed first among the bases, they come after the
-    two-tower fields, as the config's last fields.
+    ``min_df``) come from ``FeatureOptions``, their one definition. It is listed first
+    among the bases so that its fields come last, after the two-tower fields (the order
+    of stored configs and of the form).
 
     Attributes:
         dim: size of the content projection (input and output projections are separate).
