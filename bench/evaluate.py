@@ -28,7 +28,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recsys_engine.evaluation import EvalOptions, SplitData, evaluate  # noqa: E402
-from recsys_engine.models.base import TrainData  # noqa: E402
+from recsys_engine.models.data import TrainData  # noqa: E402
 from recsys_engine.models.ease import EASE  # noqa: E402
 
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from recsys_engine.models import create_model  # noqa: E402
-from recsys_engine.models.base import TrainData  # noqa: E402
+from recsys_engine.models.data import TrainData  # noqa: E402
 
 
 def synthetic(

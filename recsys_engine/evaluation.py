@@ -29,14 +29,8 @@ from recsys_engine import metrics as m
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.models import get_model
-from recsys_engine.models.base import (
-    ProgressFn,
-    Recommender,
-    StopFn,
-    TrainData,
-    mask_items,
-    top_k,
-)
+from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, mask_items, top_k
 
 DEFAULT_KS = (5, 10, 20)
 #: Length of the stored top-K list of every test user (metric@K curves up to 50).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from recsys_engine.models import list_models
+from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.neumf import NeuMFConfig
-from recsys_engine.training import KerasTrainConfig
 from ui.config_form import field_help
 
 

@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent("""
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from recsys_engine.models import create_model
-    from recsys_engine.models.base import TrainData
+    from recsys_engine.models.data import TrainData
 
     rng = np.random.default_rng(7)
     users, items, test = [], [], {}

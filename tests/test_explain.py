@@ -23,7 +23,7 @@ from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.evaluation import SplitData
 from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, compare_lists, overlap
 from recsys_engine.models import create_model
-from recsys_engine.models.base import TrainData
+from recsys_engine.models.data import TrainData
 
 N_CLUSTERS, PER_CLUSTER, N_USERS, K = 6, 12, 240, 5
 KERAS = {"epochs": 12, "batch_size": 32, "learning_rate": 0.02, "patience": 0, "seed": 3}

@@ -11,7 +11,7 @@ from sklearn.metrics import average_precision_score, ndcg_score
 
 from recsys_engine import metrics as m
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import top_k
+from recsys_engine.models.data import top_k
 
 # user 0: hits at ranks 1 and 3 of 5, |T| = 3; user 1: no hit, |T| = 2;
 # user 2: hits at ranks 1, 2 with |T| = 5 > K for the MAP normalisation check.

@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.models import create_model, get_model
-from recsys_engine.models.base import FitCancelled, Recommender, TrainData
+from recsys_engine.models.base import Recommender
+from recsys_engine.models.data import TrainData
 
 REPO = Path(__file__).resolve().parents[1]
 N_CLUSTERS, PER_CLUSTER = 4, 10
@@ -228,8 +229,9 @@ def test_seed_reproduces_scores(data):
 
 
 def test_early_stopping_restores_best_weights(data):
-    from recsys_engine.models.two_tower import _HalfSplitSource
-    from recsys_engine.training import fit_keras, keras_backend
+    from recsys_engine.models.keras_backend import keras_backend
+    from recsys_engine.models.keras_fit import fit_keras
+    from recsys_engine.models.pooled_examples import HalfSplitSource as _HalfSplitSource
 
     keras = keras_backend()
     curve = iter([0.1, 0.5, 0.2, 0.3, 0.9])
@@ -274,7 +276,9 @@ def test_weight_averaging_is_what_validation_sees_and_what_is_kept():
     are 0.9, 0.8, 0.7, 0.6. With ema 0.5 the average starts at the first step's weights:
     0.9, 0.85, 0.775, 0.6875. Validation must see the averages while training goes on
     from the raw weights; the best epoch's average is kept."""
-    from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend
+    from recsys_engine.models.keras_backend import keras_backend
+    from recsys_engine.models.keras_config import KerasTrainConfig
+    from recsys_engine.models.keras_fit import fit_keras
 
     keras = keras_backend()
 
@@ -313,7 +317,7 @@ def test_weight_averaging_is_what_validation_sees_and_what_is_kept():
 
 
 def test_learning_rate_decays_per_epoch():
-    from recsys_engine.training import epoch_learning_rate
+    from recsys_engine.models.keras_config import epoch_learning_rate
 
     cfg = create_model("two_tower", {"learning_rate": 0.1, "lr_decay": 0.5}).config
     rates = [epoch_learning_rate(cfg, e) for e in range(3)]
@@ -411,7 +415,7 @@ def test_mf_explicit_needs_ratings(data):
 
 
 def test_keras_file_with_a_lambda_layer_is_refused(fitted, tmp_path):
-    from recsys_engine.training import keras_backend
+    from recsys_engine.models.keras_backend import keras_backend
 
     keras = keras_backend()
     fitted["two_tower"].save(tmp_path)
@@ -437,7 +441,7 @@ def test_importing_keras_writes_nothing_to_stderr():
     stderr works again right after."""
     code = (
         "import sys\n"
-        "from recsys_engine.training import keras_backend\n"
+        "from recsys_engine.models.keras_backend import keras_backend\n"
         "keras_backend()\n"
         "import tensorflow as tf\n"
         "tf.constant(1.0) + 1.0\n"
@@ -452,7 +456,7 @@ def test_importing_keras_writes_nothing_to_stderr():
 def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
     code = (
         "import os, sys\n"
-        "from recsys_engine.training import _stderr_filtered\n"
+        "from recsys_engine.models.keras_backend import _stderr_filtered\n"
         "with _stderr_filtered():\n"
         "    os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. x\\n')\n"
         "    os.write(2, b'F0000 real trouble\\n')\n"
@@ -464,7 +468,7 @@ def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
     closed = (
         "import os\n"
         "os.close(2)\n"
-        "from recsys_engine.training import keras_backend\n"
+        "from recsys_engine.models.keras_backend import keras_backend\n"
         "keras_backend()\n"
         "print('ok')\n"
     )
@@ -473,7 +477,7 @@ def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
 
 
 def test_item_features_blocks(data):
-    from recsys_engine.features import FeatureOptions, item_features
+    from recsys_engine.models.features import FeatureOptions, item_features
 
     feats = item_features(data.items, data.item_ids, FeatureOptions(min_df=1))
     names = list(feats.names)

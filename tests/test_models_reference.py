@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_engine.errors import ConfigError, RecsysError
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.models import create_model, get_model, list_models
-from recsys_engine.models.base import FitCancelled, Recommender, TrainData, top_k
+from recsys_engine.models.base import Recommender
+from recsys_engine.models.data import TrainData, top_k
 
 # The reference family; the Keras families have their own tests (slower, TF).
 MODEL_NAMES = [spec.name for spec in list_models("reference")]

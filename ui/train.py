@@ -12,8 +12,8 @@ from recsys_engine.compare.names import metric_label
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.explain.wording import join_names
 from recsys_engine.models import FAMILIES, list_models, model_title
+from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
-from recsys_engine.training import KerasTrainConfig
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape

@@ -65,7 +65,7 @@ class ContentTower:
             return None
         names = np.array([f"feature {j}" for j in range(n_features)], dtype=object)
         try:
-            from recsys_engine.features import item_features
+            from recsys_engine.models.features import item_features
 
             feats = item_features(items, item_ids, model.config.feature_options())
             if feats.matrix.shape == x.shape and abs(feats.matrix - x).max() < 1e-4:

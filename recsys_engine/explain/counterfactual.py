@@ -14,7 +14,8 @@ import scipy.sparse as sp
 
 from recsys_engine.explain.results import RESCORED, Reason
 from recsys_engine.explain.wording import join_names
-from recsys_engine.models.base import Recommender, top_k
+from recsys_engine.models.base import Recommender
+from recsys_engine.models.data import top_k
 
 #: Most history items removed when searching a counterfactual.
 MAX_REMOVALS = 5

@@ -25,7 +25,8 @@ from recsys_engine.explain.history import history_reason, item_vectors
 from recsys_engine.explain.results import RESCORED, ItemExplanation, Reason, Recommendations
 from recsys_engine.explain.taste import taste_reasons
 from recsys_engine.models import model_title
-from recsys_engine.models.base import Recommender, top_k
+from recsys_engine.models.base import Recommender
+from recsys_engine.models.data import top_k
 
 #: Models that learn one embedding per training user (cannot score new histories).
 USER_EMBEDDING_MODELS = ("neumf", "mf_explicit")

@@ -1,7 +1,9 @@
 """Model registry: name → (class, config dataclass, family, one-line description).
 
 The UI's model picker and the CLI's ``--model`` read ``list_models()``. Classes are imported
-lazily (``"module:Class"``), so listing models never imports TensorFlow.
+lazily (``"module:Class"``), so listing models never imports TensorFlow. ``Recommender``
+(the contract) and ``TrainData`` (what models learn from) are exported for callers; neither
+imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,6 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from recsys_engine.errors import ConfigError
+from recsys_engine.models.base import Recommender
+from recsys_engine.models.data import TrainData
+
+__all__ = [
+    "FAMILIES",
+    "REGISTRY",
+    "ModelSpec",
+    "Recommender",
+    "TrainData",
+    "create_model",
+    "get_model",
+    "list_models",
+    "model_title",
+    "register_model",
+]
 
 FAMILIES = ("reference", "collaborative", "content", "hybrid")
 

@@ -1,10 +1,10 @@
 """Content two-tower (DESIGN §4): the item tower sees content features only.
 
 Item vectors are linear projections of the item's sparse content features (TF-IDF of title
-and text, multi-hot categories, standardised numeric columns — ``recsys_engine.features``);
+and text, multi-hot categories, standardised numeric columns — ``models.features``);
 the user is the weighted mean of their history's input vectors. No item ID is learned, so
 items nobody has interacted with are scored like any other, and explanations are exact
-(see ``two_tower``). A linear projection beat a ReLU MLP here, so there is no hidden layer.
+(see ``pooled``). A linear projection beat a ReLU MLP here, so there is no hidden layer.
 """
 
 from __future__ import annotations
@@ -14,26 +14,23 @@ from typing import ClassVar
 
 import scipy.sparse as sp
 
-from recsys_engine.config import check_bool, check_number
 from recsys_engine.errors import ConfigError
-from recsys_engine.features import FeatureOptions, item_features
-from recsys_engine.models.base import (
-    TrainData,
-)
-from recsys_engine.models.two_tower import PooledHistoryModel, TwoTowerConfig
+from recsys_engine.models.data import TrainData
+from recsys_engine.models.features import FeatureOptions, item_features
+from recsys_engine.models.pooled import PooledHistoryModel, TwoTowerConfig
 
 
 @dataclass(frozen=True)
-class ContentConfig(TwoTowerConfig):
-    """Content model settings (plus the two-tower and training settings).
+class ContentConfig(FeatureOptions, TwoTowerConfig):
+    """Content model settings (plus the feature, two-tower and training settings).
+
+    The feature settings (``text``, ``categories``, ``numeric``, ``max_text_features``,
+    ``min_df``) come from ``FeatureOptions``, their one definition. It is listed first
+    among the bases so that its fields come last, after the two-tower fields (the order
+    of stored configs and of the form).
 
     Attributes:
         dim: size of the content projection (input and output projections are separate).
-        text: use the TF-IDF of the items' title, text and tags.
-        categories: use the items' categories (multi-hot).
-        numeric: use the items' numeric columns (standardised).
-        max_text_features: TF-IDF vocabulary cap.
-        min_df: minimum number of items a term must occur in.
     """
 
     presets: ClassVar[dict[str, dict]] = {
@@ -57,30 +54,15 @@ class ContentConfig(TwoTowerConfig):
     dropout: float = 0.0
     l2: float = 0.0
     popularity_prior: float = 0.0
-    text: bool = True
-    categories: bool = True
-    numeric: bool = True
-    max_text_features: int = 5000
-    min_df: int = 2
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("text", "categories", "numeric"):
-            check_bool(name, getattr(self, name))
-        check_number("max_text_features", self.max_text_features, low=1, integer=True)
-        check_number("min_df", self.min_df, low=1, integer=True)
+        # the two-tower checks first, then the feature ones (FeatureOptions' own
+        # __post_init__ does not chain to the other base)
+        TwoTowerConfig.__post_init__(self)
+        self.check_feature_options()
 
     def tower_sizes(self) -> tuple[int, int, float]:
         return 0, int(self.dim), 0.0
-
-    def feature_options(self) -> FeatureOptions:
-        return FeatureOptions(
-            text=self.text,
-            categories=self.categories,
-            numeric=self.numeric,
-            max_text_features=self.max_text_features,
-            min_df=self.min_df,
-        )
 
 
 def content_matrix(

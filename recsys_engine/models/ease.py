@@ -20,15 +20,9 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from recsys_engine.config import check_bool, check_choice, check_number
-from recsys_engine.models.base import (
-    Explanation,
-    ModelConfig,
-    ProgressFn,
-    Recommender,
-    StopFn,
-    TrainData,
-    _as_csr,
-)
+from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.model_config import ModelConfig
 
 SOLVERS = ("auto", "primal", "dual")
 
@@ -110,7 +104,7 @@ class EASE(Recommender):
 
     def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         self._check_fitted()
-        h = self._prepare(_as_csr(histories, self.n_items))
+        h = self._prepare(as_csr(histories, self.n_items))
         cols = slice(None) if items is None else np.asarray(items)
         if not self.dual:
             return np.asarray(h @ self.b[:, cols], dtype=np.float32)
@@ -134,7 +128,7 @@ class EASE(Recommender):
 
     def explain(self, history: sp.csr_matrix, item: int) -> Explanation:
         """Exact: contribution of history item j = h_j · B[j, item]."""
-        h = self._prepare(_as_csr(history, self.n_items)[:1])
+        h = self._prepare(as_csr(history, self.n_items)[:1])
         parts = h.data.astype(np.float64) * self._column_b(int(item), h.indices)
         return Explanation(
             item=int(item),

@@ -20,11 +20,9 @@ from typing import ClassVar
 import scipy.sparse as sp
 
 from recsys_engine.config import check_number
-from recsys_engine.models.base import (
-    TrainData,
-)
 from recsys_engine.models.content import ContentConfig, content_matrix
-from recsys_engine.models.two_tower import PooledHistoryModel
+from recsys_engine.models.data import TrainData
+from recsys_engine.models.pooled import PooledHistoryModel
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class HybridConfig(ContentConfig):
     }
     advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")
 
-    # the two-tower's tuned settings (see two_tower.TwoTowerConfig) plus the content part
+    # the two-tower's tuned settings (see pooled.TwoTowerConfig) plus the content part
     epochs: int = 80
     learning_rate: float = 1e-2
     lr_decay: float = 0.96

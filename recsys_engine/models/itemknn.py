@@ -16,15 +16,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_engine.config import check_bool, check_number
-from recsys_engine.models.base import (
-    Explanation,
-    ModelConfig,
-    ProgressFn,
-    Recommender,
-    StopFn,
-    TrainData,
-    _as_csr,
-)
+from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.model_config import ModelConfig
 
 #: Dense cells per similarity block: bounds fit memory to ~16 bytes × this (~130 MB).
 _BLOCK_CELLS = 8_000_000
@@ -117,13 +111,13 @@ class ItemKNN(Recommender):
 
     def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         self._check_fitted()
-        h = self._prepare(_as_csr(histories, self.n_items))
+        h = self._prepare(as_csr(histories, self.n_items))
         sim = self.similarity if items is None else self.similarity[:, np.asarray(items)]
         return (h @ sim).toarray().astype(np.float32, copy=False)
 
     def explain(self, history: sp.csr_matrix, item: int) -> Explanation:
         """Exact: contribution of history item j = h_j · S[j, item]."""
-        h = self._prepare(_as_csr(history, self.n_items)[:1])
+        h = self._prepare(as_csr(history, self.n_items)[:1])
         sims = self.similarity[h.indices][:, [int(item)]].toarray().ravel().astype(np.float64)
         parts = h.data.astype(np.float64) * sims
         return Explanation(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys_engine.errors import RecsysError
-from recsys_engine.training import keras_backend
+from recsys_engine.models.keras_backend import keras_backend
 
 KERAS_FILE = "model.keras"
 

@@ -19,13 +19,12 @@ import scipy.sparse as sp
 
 from recsys_engine.config import check_number
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import (
-    ProgressFn,
-    StopFn,
-    TrainData,
-)
+from recsys_engine.models.base import ProgressFn, StopFn
+from recsys_engine.models.data import TrainData
+from recsys_engine.models.keras_backend import keras_backend
+from recsys_engine.models.keras_config import KerasTrainConfig
+from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
-from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,14 @@ import scipy.sparse as sp
 
 from recsys_engine.config import check_choice, check_number
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import (
-    ProgressFn,
-    StopFn,
-    TrainData,
-    _as_csr,
-)
-from recsys_engine.models.two_tower import PooledExplanation
+from recsys_engine.models.base import ProgressFn, StopFn
+from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.keras_backend import keras_backend
+from recsys_engine.models.keras_config import KerasTrainConfig
+from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.pooled import PooledExplanation
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
-from recsys_engine.training import KerasTrainConfig, fit_keras, keras_backend, ndcg_at_10
+from recsys_engine.models.validation import ndcg_at_10
 
 NEUMF_LOSSES = ("softmax", "bce", "bpr")
 #: ``batch_size=0`` means: this many users per step (softmax) or pairs per step (bce, bpr).
@@ -206,7 +205,7 @@ class NeuMF(UserEmbeddingModel):
         """Score breakdown into bias, GMF and MLP parts (exact); no per-history-item
         attribution for a per-user-embedding model, so ``exact`` is False."""
         self._check_fitted()
-        h = _as_csr(history, self.n_items)[:1]
+        h = as_csr(history, self.n_items)[:1]
         user = self.known.index(h)[0]
         if user < 0:
             raise ConfigError("neumf can only explain users seen at fit time")

@@ -8,15 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_engine.config import check_bool
-from recsys_engine.models.base import (
-    Explanation,
-    ModelConfig,
-    ProgressFn,
-    Recommender,
-    StopFn,
-    TrainData,
-    _as_csr,
-)
+from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.model_config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ class Popularity(Recommender):
 
     def explain(self, history: sp.csr_matrix, item: int) -> Explanation:
         """The whole score is the item's popularity (``base``); exact."""
-        history = _as_csr(history, self.n_items)[:1]
+        history = as_csr(history, self.n_items)[:1]
         s = float(self.counts[int(item)])
         return Explanation(
             item=int(item),

@@ -13,7 +13,8 @@ import hashlib
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_engine.models.base import Recommender, _as_csr
+from recsys_engine.models.base import Recommender
+from recsys_engine.models.data import as_csr
 from recsys_engine.models.keras_files import KerasFiles
 
 
@@ -62,12 +63,12 @@ class UserEmbeddingModel(KerasFiles, Recommender):
 
     def can_score(self, histories: sp.csr_matrix) -> np.ndarray:
         self._check_fitted()
-        return self.known.index(_as_csr(histories, self.n_items)) >= 0
+        return self.known.index(as_csr(histories, self.n_items)) >= 0
 
     def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         """Scores of known users; rows of unknown histories are NaN (cannot score)."""
         self._check_fitted()
-        users = self.known.index(_as_csr(histories, self.n_items))
+        users = self.known.index(as_csr(histories, self.n_items))
         items = np.arange(self.n_items) if items is None else np.asarray(items)
         out = np.full((len(users), len(items)), np.nan, dtype=np.float32)
         ok = users >= 0

@@ -13,7 +13,7 @@ only Python loops are over columns and over the metadata rows while parsing JSON
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -25,14 +25,17 @@ from recsys_engine.errors import ConfigError
 
 @dataclass(frozen=True)
 class FeatureOptions:
-    """What goes into the item feature matrix.
+    """What goes into the item feature matrix; the one definition of these settings.
+
+    The content-aware model configs inherit them (``content.ContentConfig``), so the
+    fields, their defaults, checks and help text are written here only.
 
     Attributes:
-        text: include TF-IDF of title + text.
-        categories: include multi-hot categories.
-        numeric: include standardised numeric columns.
-        max_text_features: vocabulary size cap of the TF-IDF block.
-        min_df: a term must occur in at least this many items.
+        text: use the TF-IDF of the items' title, text and tags.
+        categories: use the items' categories (multi-hot).
+        numeric: use the items' numeric columns (standardised).
+        max_text_features: TF-IDF vocabulary cap.
+        min_df: minimum number of items a term must occur in.
     """
 
     text: bool = True
@@ -42,10 +45,18 @@ class FeatureOptions:
     min_df: int = 2
 
     def __post_init__(self) -> None:
+        self.check_feature_options()
+
+    def check_feature_options(self) -> None:
+        """Refuse invalid feature settings (``ConfigError`` naming the field)."""
         for name in ("text", "categories", "numeric"):
             check_bool(name, getattr(self, name))
         check_number("max_text_features", self.max_text_features, low=1, integer=True)
         check_number("min_df", self.min_df, low=1, integer=True)
+
+    def feature_options(self) -> FeatureOptions:
+        """Just the feature settings (of a config that inherits them)."""
+        return FeatureOptions(**{f.name: getattr(self, f.name) for f in fields(FeatureOptions)})
 
 
 @dataclass

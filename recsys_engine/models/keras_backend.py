@@ -1,0 +1,77 @@
+"""Importing Keras (on TensorFlow) quietly, once, from any thread.
+
+TensorFlow is imported inside ``keras_backend()`` only, never at ``recsys_engine`` import
+time, so listing models or opening a page does not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+
+_IMPORT_LOCK = threading.Lock()
+#: What TensorFlow's C++ logger writes at import when its oneDNN kernels are on, whatever
+#: ``TF_CPP_MIN_LOG_LEVEL`` says (absl is not initialised yet). Other lines are kept.
+_IMPORT_NOISE = re.compile(
+    r"oneDNN custom operations are on|All log messages before absl::InitializeLog"
+)
+
+
+def keras_backend() -> ModuleType:
+    """Import Keras quietly on the TensorFlow backend (first call ~2–3 s).
+
+    TensorFlow's oneDNN kernels stay on: they train the models here about 1.3–1.5× faster
+    (BENCHMARKS.md). With them on, TensorFlow writes a notice to the process's standard
+    error during the import, so the first import runs with file descriptor 2 pointed at a
+    temporary file; afterwards every other line of it is written back to stderr. This is
+    process-wide: for those seconds, other threads' stderr output is held back too (and
+    lost if the process dies during the import). One import at a time (a lock), so a
+    second thread never saves the redirected descriptor as the real one.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" not in sys.modules:
+        with _IMPORT_LOCK:
+            if "keras" not in sys.modules:
+                with _stderr_filtered():
+                    import keras  # noqa: F401
+    import keras
+
+    return keras
+
+
+@contextlib.contextmanager
+def _stderr_filtered() -> Iterator[None]:
+    """Send file descriptor 2 to a temporary file for the duration, then write its lines
+    that are not TensorFlow's import notice back to stderr (also when the body raises).
+    Does nothing when stderr is closed or not a file descriptor."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                held.seek(0)
+                kept = [
+                    line
+                    for line in held.read().splitlines(keepends=True)
+                    if not _IMPORT_NOISE.search(line.decode("utf-8", "replace"))
+                ]
+                if kept:
+                    os.write(2, b"".join(kept))
+    finally:
+        os.close(saved)

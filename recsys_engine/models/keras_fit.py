@@ -1,0 +1,320 @@
+"""Shared Keras training loop of the deep models (DESIGN §4).
+
+Examples come from numpy arrays built once per epoch by the model (``EpochSource``), are
+shuffled in numpy, and reach Keras as whole batches: no per-element ``tf.data`` shuffling,
+no Python loop over examples. ``fit_keras`` adds what every model needs: seeds, large
+batches, an optional ``tf.distribute`` strategy, a progress callable, a cancel flag checked
+every few steps, and early stopping on a validation metric computed in numpy (NDCG@10 for
+ranking, RMSE for ratings) that restores the best weights.
+
+``fit_keras`` reads top-down; each part is a function below it: the optimizer, the
+compiled step, one epoch of steps, the swap to averaged weights for validation, early
+stopping, and progress/cancel reports. TensorFlow is imported inside the functions only,
+never at ``recsys_engine`` import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from recsys_engine.errors import ConfigError, FitCancelled
+from recsys_engine.models.base import ProgressFn, StopFn
+from recsys_engine.models.distribution import distribute_batch, make_strategy
+from recsys_engine.models.keras_backend import keras_backend
+from recsys_engine.models.keras_config import KerasTrainConfig, epoch_learning_rate
+
+#: One compiled training step: ``(x, y, batch size) -> loss`` of a global batch (numpy in,
+#: tensor out).
+StepFn = Callable[[Any, Any, int], Any]
+
+
+class EpochSource(Protocol):
+    """Training examples of one model, rebuilt (resampled) at each epoch."""
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        """Draw this epoch's examples; returns how many there are."""
+
+    def batch(self, index: np.ndarray) -> tuple[Any, Any]:
+        """``(x, y)`` of the examples at ``index`` (numpy arrays or a dict of them)."""
+
+
+@dataclass
+class FitResult:
+    """What ``fit_keras`` reports.
+
+    Attributes:
+        epochs: epochs run. best_epoch: 1-based epoch whose weights were kept.
+        best_value: its validation metric (None without validation).
+        history: one dict per epoch (loss, validation metric, seconds).
+        seconds: wall time of training. examples: examples seen.
+    """
+
+    epochs: int = 0
+    best_epoch: int = 0
+    best_value: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    examples: int = 0
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples / self.seconds if self.seconds > 0 else 0.0
+
+
+def fit_keras(
+    build: Callable[[], Any],
+    source: EpochSource,
+    config: KerasTrainConfig,
+    *,
+    loss: Callable[[Any, Any], Any],
+    validate: Callable[[Any], float] | None = None,
+    higher_is_better: bool = True,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    check_every: int = 5,
+    metric_name: str = "val",
+) -> tuple[Any, FitResult]:
+    """Build and train a Keras model with a compiled step over numpy batches.
+
+    Each epoch the source draws its examples and their order is shuffled in numpy; every
+    step feeds one whole batch (split across replicas under a strategy) to a
+    ``tf.function`` doing forward, loss, gradient and Adam update.
+
+    Args:
+        build: returns the model (called under the strategy's scope, after seeding).
+        source: the per-epoch examples.
+        config: epochs, batch size, learning rate, patience, seed, strategy.
+        loss: ``(y_true, y_pred) -> per-example losses`` (no reduction).
+        validate: model → validation metric (numpy); enables early stopping and the
+            restore of the best weights.
+        higher_is_better: direction of the validation metric.
+        on_progress: ``(done_steps, total_steps, info)``; info has epoch, step, loss,
+            the validation metric (at epoch ends) and elapsed seconds.
+        should_stop: cancel flag, checked every ``check_every`` steps.
+        metric_name: key of the validation metric in ``info`` and ``history``.
+
+    Raises:
+        FitCancelled: ``should_stop()`` returned True.
+    """
+    keras = keras_backend()
+    keras.utils.set_random_seed(int(config.seed))  # per thread: set in the training thread
+    rng = np.random.default_rng(int(config.seed))
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        model = build()
+        optimizer = build_optimizer(keras, config, model.trainable_variables)
+    variables = model.trainable_variables
+    step = compiled_step(model, optimizer, loss, strategy)
+
+    result = FitResult()
+    epochs, batch_size = int(config.epochs), int(config.effective_batch_size())
+    n = source.new_epoch(rng)
+    if n == 0:
+        raise ConfigError("no training examples (every user has too few interactions)")
+    steps = math.ceil(n / batch_size)
+    progress = _Progress(epochs * steps, on_progress, should_stop)
+    stopping = _EarlyStopping(config, higher_is_better)
+    # validate the averaged weights, then train on from the raw ones
+    swap = config.ema > 0 and validate is not None
+
+    progress.report(0, {"epoch": 0, "step": 0, "loss": None})
+    for epoch in range(epochs):
+        e0 = time.perf_counter()
+        if epoch:
+            if source.new_epoch(rng) != n:
+                raise RuntimeError("the number of examples changed between epochs")
+            if config.lr_decay != 1:
+                optimizer.learning_rate.assign(epoch_learning_rate(config, epoch))
+        mean_loss = _train_epoch(
+            step, source, rng.permutation(n), batch_size, epoch, progress, check_every
+        )
+        with _averaged_weights(optimizer, variables, swap):
+            value = float(validate(model)) if validate is not None else None
+            result.epochs, result.examples = epoch + 1, result.examples + n
+            result.history.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": mean_loss,
+                    metric_name: value,
+                    "seconds": time.perf_counter() - e0,
+                }
+            )
+            stop = stopping.update(value, model, result)
+        info = {"epoch": epoch + 1, "step": steps, "loss": mean_loss}
+        if value is not None:
+            info[metric_name] = value
+        progress.report((epoch + 1) * steps, info)
+        if stop:
+            break
+    _keep_final_weights(model, optimizer, variables, stopping.best_weights, result, config)
+    result.seconds = progress.elapsed()
+    return model, result
+
+
+def build_optimizer(keras: Any, config: KerasTrainConfig, variables: list[Any]) -> Any:
+    """Adam (AdamW when ``weight_decay`` > 0), with the weight average when ``ema`` > 0,
+    built for ``variables`` (call under the strategy's scope)."""
+    settings = {
+        "learning_rate": float(config.learning_rate),
+        "use_ema": config.ema > 0,
+        "ema_momentum": float(config.ema or 0.99),
+    }
+    if config.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(weight_decay=float(config.weight_decay), **settings)
+    else:
+        optimizer = keras.optimizers.Adam(**settings)
+    optimizer.build(variables)
+    return optimizer
+
+
+def compiled_step(
+    model: Any, optimizer: Any, loss: Callable[[Any, Any], Any], strategy: Any
+) -> StepFn:
+    """One training step as a ``tf.function``: forward, loss (summed over the global batch
+    and divided by its size, plus the model's regularisation losses), gradient and update.
+
+    Under a strategy with several replicas each replica gets its contiguous share of the
+    batch and the replicas' losses are summed.
+    """
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    variables = model.trainable_variables
+
+    def replica_step(x, y, global_batch):
+        with tf.GradientTape() as tape:
+            per_example = loss(y, model(x, training=True))
+            value = tf.reduce_sum(per_example) / global_batch
+            if model.losses:
+                value += tf.add_n(model.losses) / replicas
+        grads = tape.gradient(value, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return value
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, global_batch):
+        if replicas == 1:
+            return replica_step(x, y, global_batch)
+        values = strategy.run(replica_step, args=(x, y, global_batch))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
+
+    def train_step(x: Any, y: Any, size: int) -> Any:
+        x, y = distribute_batch(strategy, x), distribute_batch(strategy, y)
+        return step(x, y, tf.constant(size, "float32"))
+
+    return train_step
+
+
+def _train_epoch(
+    step: StepFn,
+    source: EpochSource,
+    order: np.ndarray,
+    batch_size: int,
+    epoch: int,
+    progress: _Progress,
+    check_every: int,
+) -> float:
+    """Run one epoch of steps over the examples in ``order``; returns the mean step loss.
+
+    Reports progress (and honours cancellation) every ``check_every`` steps, except after
+    the last step, which the epoch's end reports.
+    """
+    steps = math.ceil(len(order) / batch_size)
+    every = max(1, int(check_every))
+    losses = []
+    for s in range(steps):
+        index = np.sort(order[s * batch_size : (s + 1) * batch_size])
+        x, y = source.batch(index)
+        losses.append(step(x, y, len(index)))
+        if (s + 1) % every == 0 and s + 1 < steps:
+            progress.report(
+                epoch * steps + s + 1,
+                {"epoch": epoch + 1, "step": s + 1, "loss": float(losses[-1])},
+            )
+    return float(np.mean([float(v) for v in losses]))
+
+
+@contextlib.contextmanager
+def _averaged_weights(optimizer: Any, variables: list[Any], active: bool) -> Iterator[None]:
+    """While active, the model holds the optimizer's averaged (EMA) weights; the raw
+    weights are put back afterwards so training goes on from them."""
+    if not active:
+        yield
+        return
+    raw = [np.array(v) for v in variables]
+    optimizer.finalize_variable_values(variables)
+    yield
+    for v, w in zip(variables, raw, strict=True):
+        v.assign(w)
+
+
+class _EarlyStopping:
+    """Keeps the best weights by the (smoothed) validation metric and counts the epochs
+    since, to stop after ``patience`` epochs without a better value."""
+
+    def __init__(self, config: KerasTrainConfig, higher_is_better: bool):
+        self.smoothing, self.patience = int(config.smoothing), config.patience
+        self.higher_is_better = higher_is_better
+        self.best: float | None = None
+        self.best_weights: list[np.ndarray] | None = None
+        self.wait = 0
+        self.values: list[float] = []
+
+    def update(self, value: float | None, model: Any, result: FitResult) -> bool:
+        """Record the epoch ``result.epochs`` just validated (``value``; None without
+        validation: the last epoch is the best); returns whether to stop."""
+        if value is None:
+            result.best_epoch = result.epochs
+            return False
+        self.values.append(value)
+        window = self.values[-self.smoothing :]
+        smoothed = float(np.mean(window))
+        best = self.best
+        if best is None or (smoothed > best if self.higher_is_better else smoothed < best):
+            self.best, self.wait = smoothed, 0
+            self.best_weights = [np.array(w) for w in model.get_weights()]
+            result.best_epoch, result.best_value = result.epochs, value
+            return False
+        self.wait += 1
+        return bool(self.patience) and self.wait >= self.patience
+
+
+def _keep_final_weights(
+    model: Any,
+    optimizer: Any,
+    variables: list[Any],
+    best_weights: list[np.ndarray] | None,
+    result: FitResult,
+    config: KerasTrainConfig,
+) -> None:
+    """Restore the best epoch's weights, or when the last epoch is kept, its average."""
+    if best_weights is not None and result.best_epoch != result.epochs:
+        model.set_weights(best_weights)
+    elif config.ema > 0:  # the last epoch is kept: its average
+        optimizer.finalize_variable_values(variables)
+
+
+class _Progress:
+    """Progress reports to ``on_progress`` (with elapsed seconds) and the cancel check."""
+
+    def __init__(self, total: int, on_progress: ProgressFn | None, should_stop: StopFn | None):
+        self.total, self.on_progress, self.should_stop = total, on_progress, should_stop
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since training started."""
+        return time.perf_counter() - self.t0
+
+    def report(self, done: int, info: dict[str, Any]) -> None:
+        """Report ``done`` of ``total`` steps; raise ``FitCancelled`` when asked to stop."""
+        if self.on_progress is not None:
+            self.on_progress(done, self.total, {**info, "elapsed": self.elapsed()})
+        if self.should_stop is not None and self.should_stop():
+            raise FitCancelled("training was cancelled")

@@ -1,0 +1,343 @@
+"""The history-pooled two-tower base (DESIGN §4) of ``two_tower``, ``content`` and ``hybrid``.
+
+The item tower gives every catalogue item an input vector, an output vector and a bias (ID
+embeddings in ``two_tower``; ``content`` and ``hybrid`` add or swap in a projection of content
+features). The user tower is the weighted mean of the input vectors of the user's history —
+no per-user embedding, so a new user is scored from a handful of items without retraining:
+
+    score(h, i) = b_i + Σ_j w̃_j ⟨v_in_j, v_out_i⟩,   w̃ = w / Σ w  (or w / √Σw²)
+
+which is also an exact explanation (contribution of history item j = w̃_j ⟨v_in_j, v_out_i⟩).
+
+Training, per user and epoch: a random ``input_fraction`` of the history is pooled as input,
+the rest are the targets, which never appear in their own input. Loss ``softmax``: full
+softmax over the catalogue with the input items masked (cheap below ~50k items);
+``sampled_softmax``: one target per user, the batch's other targets as negatives, log-Q
+corrected; ``bpr``: one target against one uniform negative. ``auto`` picks ``softmax``
+up to ``max_softmax_items`` items. ``targets="all"`` trains Mult-DAE style instead (the
+whole history is the target of its dropout-corrupted self, nothing masked). Inference
+always pools the whole history, and adds a fixed popularity prior α · log q_i to the item
+bias (``popularity_prior``; tuned on validation, it makes up for the training split seeing
+only half-histories). Scoring and explanations run in numpy on the item vectors, which are
+saved next to the ``.keras`` file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.config import check_bool, check_choice, check_number
+from recsys_engine.errors import ConfigError
+from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.keras_backend import keras_backend
+from recsys_engine.models.keras_config import KerasTrainConfig
+from recsys_engine.models.keras_files import KerasFiles
+from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.pooled_examples import HalfSplitSource
+from recsys_engine.models.validation import ndcg_at_10
+
+LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
+WEIGHTINGS = ("binary", "log", "raw")
+TARGETS = ("rest", "all")
+POOLINGS = ("mean", "sqrt")
+
+
+@dataclass(frozen=True)
+class TwoTowerConfig(KerasTrainConfig):
+    """Two-tower settings (plus the shared training settings).
+
+    Attributes:
+        dim: size of the item ID embeddings (input and output tables are separate).
+        loss: ``auto``, ``softmax``, ``sampled_softmax`` or ``bpr`` (see the module doc).
+        max_softmax_items: ``auto`` uses the full softmax up to this catalogue size.
+        input_fraction: share of a user's history pooled as input at each epoch (the rest
+            are targets).
+        weighting: history weights used for pooling: ``binary`` (1 per item), ``log``
+            (1 + log w) or ``raw`` (w).
+        pooling: ``mean`` (w̃ = w / Σw) or ``sqrt`` (w̃ = w / √Σw²: longer histories give
+            more confident users).
+        dropout: dropout on the pooled user vector during training.
+        l2: L2 penalty on the embeddings.
+        targets: ``rest`` (the history items not pooled as input, input items masked from
+            the softmax) or ``all`` (the whole history, Mult-DAE style, no masking).
+        item_bias: learn a per-item output bias.
+        popularity_prior: inference-only prior α added to every item's base score as
+            α · log(item's share of training interactions); > 0 favours popular items,
+            < 0 is a log-Q popularity correction, 0 turns it off.
+    """
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        **KerasTrainConfig.choices,
+        "loss": LOSSES,
+        "weighting": WEIGHTINGS,
+        "pooling": POOLINGS,
+        "targets": TARGETS,
+    }
+    advanced: ClassVar[tuple[str, ...]] = (
+        *KerasTrainConfig.advanced,
+        "loss",
+        "max_softmax_items",
+        "input_fraction",
+        "weighting",
+        "pooling",
+        "dropout",
+        "l2",
+        "targets",
+        "item_bias",
+        "popularity_prior",
+    )
+    presets: ClassVar[dict[str, dict]] = {
+        # a few dozen steps are too few for an average of the weights to forget the start
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
+        "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
+    }
+
+    # defaults tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
+    epochs: int = 80
+    batch_size: int = 128
+    learning_rate: float = 1e-2
+    lr_decay: float = 0.96
+    patience: int = 15
+    smoothing: int = 5
+    ema: float = 0.99
+    dim: int = 512
+    loss: str = "auto"
+    max_softmax_items: int = 50_000
+    input_fraction: float = 0.5
+    weighting: str = "binary"
+    pooling: str = "sqrt"
+    dropout: float = 0.5
+    l2: float = 1e-4
+    targets: str = "rest"
+    item_bias: bool = True
+    popularity_prior: float = 0.6
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("dim", self.dim, low=1, high=4096, integer=True)
+        self._check_common()
+
+    def _check_common(self) -> None:
+        check_choice("loss", self.loss, LOSSES)
+        check_number("max_softmax_items", self.max_softmax_items, low=1, integer=True)
+        check_number("input_fraction", self.input_fraction, low=0, high=1, low_open=True)
+        if self.input_fraction >= 1:
+            raise ConfigError(f"input_fraction must be < 1 (got {self.input_fraction!r})")
+        check_choice("weighting", self.weighting, WEIGHTINGS)
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_number("dropout", self.dropout, low=0, high=0.95)
+        check_number("l2", self.l2, low=0)
+        check_choice("targets", self.targets, TARGETS)
+        check_bool("item_bias", self.item_bias)
+        check_number("popularity_prior", self.popularity_prior, low=-2, high=2)
+
+    # what the item tower is made of (overridden by the content / hybrid configs)
+    def tower_sizes(self) -> tuple[int, int, float]:
+        """(ID embedding size, content projection size, ID dropout)."""
+        return int(self.dim), 0, 0.0
+
+
+@dataclass(frozen=True)
+class PooledExplanation(Explanation):
+    """An exact explanation plus the score breakdown.
+
+    ``parts`` maps ``base`` (the item bias), ``collaborative`` and/or ``content`` to their
+    share of the score; they sum to ``score``.
+    """
+
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+class PooledHistoryModel(KerasFiles, Recommender):
+    """Base of ``two_tower``, ``content`` and ``hybrid`` (history-pooled user tower)."""
+
+    name = "two_tower"
+    config_class = TwoTowerConfig
+    family = "collaborative"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._keras_model = None
+        self.v_in = self.v_out = self.bias = None
+        self.id_dim = 0
+        self.fit_result = None
+
+    # -- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        train: TrainData,
+        on_progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> PooledHistoryModel:
+        cfg = self.config
+        x = self._weights(sp.csr_matrix(train.matrix, dtype=np.float32))
+        n_items = x.shape[1]
+        features = self._features(train)
+        loss_name = cfg.loss
+        if loss_name == "auto":
+            loss_name = "softmax" if n_items <= cfg.max_softmax_items else "sampled_softmax"
+        popularity = np.diff(x.tocsc().indptr).astype(np.float64)
+        id_mask = (popularity > 0).astype(np.float32)
+        log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
+        source = HalfSplitSource(x, loss_name, float(cfg.input_fraction), cfg.targets)
+        keras = keras_backend()
+        from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
+
+        n_features = 0 if features is None else features.shape[1]
+        nnz = 0 if features is None else features.nnz
+
+        def build():
+            inputs = {"history": keras.Input((n_items,), name="history")}
+            if loss_name != "softmax":
+                inputs["target"] = keras.Input((), dtype="int32", name="target")
+            if loss_name == "bpr":
+                inputs["negative"] = keras.Input((), dtype="int32", name="negative")
+            id_dim, content_dim, id_dropout = cfg.tower_sizes()
+            if features is None:
+                content_dim = 0
+            layer = PooledTowers(
+                n_items,
+                id_dim=id_dim,
+                content_dim=content_dim,
+                n_features=n_features,
+                content_nnz=nnz,
+                mode=loss_name,
+                id_dropout=id_dropout,
+                dropout=float(cfg.dropout),
+                l2=float(cfg.l2),
+                seed=int(cfg.seed),
+                pooling=cfg.pooling,
+                mask_inputs=cfg.targets == "rest",
+                item_bias=bool(cfg.item_bias),
+                name="towers",
+            )
+            model = keras.Model(inputs, layer(inputs), name=self.name)
+            layer.set_catalogue(features, id_mask, log_q)
+            return model
+
+        losses = {
+            "softmax": lambda y, p: keras.losses.categorical_crossentropy(y, p, from_logits=True),
+            "sampled_softmax": in_batch_softmax_loss,
+            "bpr": lambda y, p: keras.ops.softplus(-p),  # -log σ(s_pos - s_neg)
+        }
+        validate = None
+        if train.validation is not None and train.validation.nnz > 0:
+            validation = sp.csr_matrix(train.validation)
+
+            def validate(model):
+                self._set_from_keras(model)
+                return ndcg_at_10(lambda _, h: self._score_raw(h), x, validation)
+
+        self.item_ids = np.asarray(train.item_ids, dtype=object)
+        model, self.fit_result = fit_keras(
+            build,
+            source,
+            cfg,
+            loss=losses[loss_name],
+            validate=validate,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            metric_name="val_ndcg@10",
+        )
+        self._keras_model = model
+        self._set_from_keras(model)
+        return self
+
+    def _features(self, train: TrainData) -> sp.csr_matrix | None:
+        """Item content features (None for the ID-only two-tower)."""
+        return None
+
+    def _weights(self, h: sp.csr_matrix) -> sp.csr_matrix:
+        h = sp.csr_matrix(h, dtype=np.float32, copy=True)
+        h.data = np.maximum(h.data, 0.0)
+        if self.config.weighting == "binary":
+            h.data[h.data > 0] = 1.0
+        elif self.config.weighting == "log":
+            h.data = np.where(h.data > 0, 1.0 + np.log1p(h.data), 0.0).astype(np.float32)
+        h.eliminate_zeros()
+        return h
+
+    def _set_from_keras(self, model) -> None:
+        from recsys_engine.models.keras_layers import catalogue_arrays
+
+        arrays = catalogue_arrays(model.get_layer("towers"))
+        alpha = float(self.config.popularity_prior)
+        if alpha:
+            # inference-only popularity prior: a fixed per-item offset α·log q_i (it stays
+            # part of the item's base score, so explanations remain exact)
+            arrays["bias"] = arrays["bias"] + alpha * arrays["log_q"]
+        self._set_arrays(arrays)
+
+    # -- scoring -------------------------------------------------------------------------
+    def _norms(self, h: sp.csr_matrix) -> np.ndarray:
+        """Per-row pooling denominators (Σw or √Σw²)."""
+        if self.config.pooling == "mean":
+            return np.asarray(h.sum(axis=1)).ravel()
+        return np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel())
+
+    def _user_vectors(self, h: sp.csr_matrix) -> np.ndarray:
+        total = self._norms(h)
+        pooled = np.asarray(h @ self.v_in, dtype=np.float32)
+        return pooled / np.maximum(total, 1e-12).astype(np.float32)[:, None]
+
+    def _score_raw(self, h: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        u = self._user_vectors(h)
+        if items is None:
+            return u @ self.v_out.T + self.bias[None, :]
+        items = np.asarray(items)
+        return u @ self.v_out[items].T + self.bias[items][None, :]
+
+    def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        self._check_fitted()
+        h = self._weights(as_csr(histories, self.n_items))
+        return np.asarray(self._score_raw(h, items), dtype=np.float32)
+
+    def explain(self, history: sp.csr_matrix, item: int) -> PooledExplanation:
+        """Exact: contribution of history item j = w̃_j ⟨v_in_j, v_out_i⟩; parts split the
+        score into the item bias and the collaborative (ID) and content dot products."""
+        self._check_fitted()
+        h = self._weights(as_csr(history, self.n_items)[:1])
+        item = int(item)
+        if not 0 <= item < self.n_items:
+            raise ConfigError(f"item index must be in [0, {self.n_items}) (got {item!r})")
+        w = h.data.astype(np.float64) / max(float(self._norms(h)[0]), 1e-12)
+        vin = self.v_in[h.indices].astype(np.float64)
+        vout = self.v_out[item].astype(np.float64)
+        d = self.id_dim
+        collab = w * (vin[:, :d] @ vout[:d])
+        content = w * (vin[:, d:] @ vout[d:])
+        base = float(self.bias[item])
+        parts = {"base": base}
+        if d:
+            parts["collaborative"] = float(collab.sum())
+        if self.v_in.shape[1] > d:
+            parts["content"] = float(content.sum())
+        return PooledExplanation(
+            item=item,
+            score=float(self.score(h, np.array([item]))[0, 0]),
+            base=base,
+            history_items=h.indices.copy(),
+            contributions=collab + content,
+            exact=True,
+            parts=parts,
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "v_in": self.v_in,
+            "v_out": self.v_out,
+            "bias": self.bias,
+            "id_dim": np.asarray(self.id_dim),
+        }
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.v_in = np.asarray(arrays["v_in"], dtype=np.float32)
+        self.v_out = np.asarray(arrays["v_out"], dtype=np.float32)
+        self.bias = np.asarray(arrays["bias"], dtype=np.float32)
+        self.id_dim = int(arrays["id_dim"])

@@ -1,0 +1,68 @@
+"""Training examples of the history-pooled towers (``pooled.PooledHistoryModel``).
+
+Per user and epoch, a random ``input_fraction`` of the history is pooled as input and the
+rest are the targets (see ``pooled``); for the sampled losses, one random target per user
+and one uniform negative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+class HalfSplitSource:
+    """Per-user examples: a random part of each history as input, the rest as targets."""
+
+    def __init__(
+        self,
+        x: sp.csr_matrix,
+        mode: str,
+        input_fraction: float,
+        targets: str = "rest",
+    ):
+        counts = np.diff(x.indptr)
+        self.x = x[counts >= 2]
+        self.x.sort_indices()
+        self.mode, self.fraction = mode, input_fraction
+        self.all_targets = targets == "all" and mode == "softmax"
+        self.rows = np.repeat(np.arange(self.x.shape[0]), np.diff(self.x.indptr))
+        self.inputs = self.targets = None
+        self.target = self.negative = None
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        x, rows = self.x, self.rows
+        n_rows, lengths = x.shape[0], np.diff(x.indptr)
+        is_input = rng.random(x.nnz) < self.fraction
+        n_in = np.bincount(rows, weights=is_input, minlength=n_rows)
+        pick = x.indptr[:-1] + np.floor(rng.random(n_rows) * lengths).astype(np.int64)
+        is_input[pick[n_in == 0]] = True  # at least one input and one target per row
+        is_input[pick[n_in == lengths]] = False
+        self.inputs = _masked(x, is_input)
+        self.targets = x if self.all_targets else _masked(x, ~is_input)
+        if self.mode != "softmax":
+            t_rows = rows[~is_input]
+            t_items = x.indices[~is_input]
+            perm = rng.permutation(len(t_rows))
+            _, first = np.unique(t_rows[perm], return_index=True)
+            self.target = t_items[perm][first].astype(np.int32)  # one random target per row
+            self.negative = rng.integers(0, x.shape[1], n_rows).astype(np.int32)
+        return n_rows
+
+    def batch(self, index: np.ndarray):
+        history = self.inputs[index].toarray()
+        if self.mode == "softmax":
+            y = self.targets[index].toarray()
+            y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
+            return {"history": history}, y
+        x = {"history": history, "target": self.target[index]}
+        if self.mode == "bpr":
+            x["negative"] = self.negative[index]
+            return x, np.ones(len(index), dtype=np.float32)
+        return x, np.zeros(len(index), dtype=np.int32)  # labels: the diagonal
+
+
+def _masked(x: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    out = sp.csr_matrix((x.data * keep, x.indices.copy(), x.indptr.copy()), shape=x.shape)
+    out.eliminate_zeros()
+    return out

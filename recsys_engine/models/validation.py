@@ -1,0 +1,36 @@
+"""Validation metrics the Keras models compute in numpy between epochs (early stopping)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.metrics import hit_matrix, ndcg_at_k
+from recsys_engine.models.data import mask_items, top_k
+
+
+def ndcg_at_10(
+    score: Callable[[np.ndarray, sp.csr_matrix], np.ndarray],
+    histories: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    max_users: int = 2000,
+    batch_size: int = 512,
+) -> float:
+    """Mean NDCG@10 of ``score(user_indexes, histories)`` on the users with relevant items
+    (full ranking, history items excluded); at most ``max_users`` users (the first ones)
+    to keep it cheap."""
+    users = np.flatnonzero(np.diff(relevant.indptr) > 0)[:max_users]
+    if len(users) == 0:
+        return 0.0
+    values = []
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        h = histories[batch]
+        s = np.array(score(batch, h), dtype=np.float32)
+        mask_items(s, h)
+        items, _ = top_k(s, 10)
+        hits = hit_matrix(items, relevant[batch])
+        values.append(ndcg_at_k(hits, np.diff(relevant[batch].indptr), 10))
+    return float(np.concatenate(values).mean())
