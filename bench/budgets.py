@@ -33,7 +33,7 @@ DATA = REPO.parent / "shared" / "data" / "ml-latest-small"
 
 from recsys_engine.errors import FitCancelled  # noqa: E402
 from recsys_engine.models import create_model, list_models  # noqa: E402
-from recsys_engine.models.base import TrainData  # noqa: E402
+from recsys_engine.models.data import TrainData  # noqa: E402
 from recsys_engine.splits import SplitConfig, assign_folds  # noqa: E402
 
 

@@ -26,7 +26,8 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.models import create_model, get_model, list_models
-from recsys_engine.models.base import Explanation, Recommender, TrainData
+from recsys_engine.models.base import Explanation, Recommender
+from recsys_engine.models.data import TrainData
 
 MODEL_NAMES = [spec.name for spec in list_models()]
 N_CLUSTERS, PER_CLUSTER, N_USERS = 4, 6, 48
