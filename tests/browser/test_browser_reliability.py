@@ -32,6 +32,7 @@ from browser_support import (
     snap,
     status_line,
 )
+from crash_support import RESULT_TABLES, kill, orphan_rows, result_rows
 from test_browser_journey import choose
 from test_browser_train import (  # noqa: F401  (browser: a fixture used by name)
     TRAIN_TIMEOUT_S,
@@ -43,7 +44,6 @@ from test_browser_train import (  # noqa: F401  (browser: a fixture used by name
     wait_status,
 )
 from test_browser_train import new_session as new_session  # noqa: F401  (a fixture)
-from test_crash import RESULT_TABLES, kill, orphan_rows, result_rows
 
 from recsys_engine.models import model_title
 from recsys_engine.store import Store

@@ -15,7 +15,7 @@ from recsys_engine import evaluation
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_DB", str(tmp_path / "db.duckdb"))
     st.cache_resource.clear()
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    at = AppTest.from_file("../../app.py", default_timeout=60).run()
     assert not at.exception
     yield at
     from ui.resources import get_runner

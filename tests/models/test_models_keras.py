@@ -25,7 +25,7 @@ from recsys_engine.models import create_model, get_model
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import TrainData
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_CLUSTERS, PER_CLUSTER = 4, 10
 KERAS_MODELS = ("two_tower", "content", "hybrid", "neumf", "mf_explicit")
 POOLED = ("two_tower", "content", "hybrid")

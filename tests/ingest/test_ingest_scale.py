@@ -19,7 +19,7 @@ import pytest
 
 from recsys_engine.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_IDS = 10_000_000
 #: Peak RSS seen here is ~1.3 GiB; the machine has 24 GiB. A leak or a Python-side copy of
 #: the id columns would blow through this.

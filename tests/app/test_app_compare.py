@@ -15,7 +15,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_DB", str(tmp_path / "db.duckdb"))
     st.cache_resource.clear()
     st.cache_data.clear()
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    at = AppTest.from_file("../../app.py", default_timeout=60).run()
     assert not at.exception
     yield at
     from ui.resources import get_runner
@@ -71,7 +71,7 @@ def test_page_runs_standalone(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_DB", str(tmp_path / "db.duckdb"))
     st.cache_resource.clear()
     st.cache_data.clear()
-    at = AppTest.from_file("../pages/compare.py", default_timeout=60).run()
+    at = AppTest.from_file("../../pages/compare.py", default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value == "Compare"
     _train_two()

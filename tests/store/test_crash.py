@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -23,16 +22,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from badfiles import db_state, good_csv
+from crash_support import RESULT_TABLES, kill, orphan_rows, reap, result_rows
 
 from recsys_engine.evaluation import run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 from recsys_engine.store.schema import DDL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_BIG = 3_000_000
 DATA_TABLES = ("datasets", "interactions", "items", "users", "splits", "split_rows")
-RESULT_TABLES = ("metrics", "user_metrics", "recommendations")
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -62,22 +61,6 @@ def child_env() -> dict[str, str]:
     }
 
 
-def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL a child that must still be running, and reap it."""
-    assert proc.poll() is None, f"the child finished before the kill (code {proc.returncode})"
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=10) == -signal.SIGKILL
-
-
-def reap(proc: subprocess.Popen) -> None:
-    """Make sure a child is gone and its pipes are closed (also when the test failed)."""
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=10)
-    proc.stdout.close()
-    proc.stderr.close()
-
-
 def state(store: Store) -> dict:
     """``db_state`` with NaN as None, so that equal states compare equal."""
     out = db_state(store)
@@ -89,24 +72,6 @@ def state(store: Store) -> dict:
         for row in out["listing"]
     ]
     return out
-
-
-def orphan_rows(store: Store) -> dict[str, int]:
-    """Rows whose owner (dataset, split or run) does not exist, per table."""
-    cur = store.cursor()
-    checks = {
-        **{
-            t: f"SELECT count(*) FROM {t} WHERE dataset_id NOT IN (SELECT id FROM datasets)"
-            for t in ("interactions", "items", "users", "splits", "runs")
-        },
-        "split_rows": "SELECT count(*) FROM split_rows WHERE split_id NOT IN "
-        "(SELECT id FROM splits)",
-        **{
-            t: f"SELECT count(*) FROM {t} WHERE run_id NOT IN (SELECT id FROM runs)"
-            for t in ("run_progress", *RESULT_TABLES)
-        },
-    }
-    return {t: n for t, sql in checks.items() if (n := cur.execute(sql).fetchall()[0][0])}
 
 
 def schema_tables() -> set[str]:
@@ -219,14 +184,6 @@ TRAIN_CHILD = textwrap.dedent(
     print("finished", flush=True)
     """
 )
-
-
-def result_rows(store: Store, run_id: int) -> dict[str, int]:
-    cur = store.cursor()
-    return {
-        t: cur.execute(f"SELECT count(*) FROM {t} WHERE run_id = ?", [run_id]).fetchall()[0][0]
-        for t in RESULT_TABLES
-    }
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from recsys_engine.splits import SplitConfig, create_split
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_DB", str(tmp_path / "db.duckdb"))
     st.cache_resource.clear()
-    at = AppTest.from_file("../app.py", default_timeout=60).run()
+    at = AppTest.from_file("../../app.py", default_timeout=60).run()
     assert not at.exception
     from ui.resources import get_store
 
@@ -62,6 +62,6 @@ def test_user_cards_with_explanations_and_what_if(app):
 
 
 def test_page_runs_standalone(app, monkeypatch):
-    page = AppTest.from_file("../pages/explain.py", default_timeout=60).run()
+    page = AppTest.from_file("../../pages/explain.py", default_timeout=60).run()
     assert not page.exception
     assert any(m.value.startswith("**#1 · ") for m in page.markdown)

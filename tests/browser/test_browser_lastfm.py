@@ -25,7 +25,7 @@ from test_browser import (  # noqa: F401  (fixtures are used by name)
 
 pytestmark = pytest.mark.browser
 
-LASTFM = Path(__file__).resolve().parents[2] / "shared" / "data" / "hetrec2011-lastfm-2k"
+LASTFM = Path(__file__).resolve().parents[3] / "shared" / "data" / "hetrec2011-lastfm-2k"
 FILES = ("user_artists.dat", "artists.dat", "tags.dat", "user_taggedartists.dat")
 
 
