@@ -30,6 +30,7 @@ import pandas as pd
 
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
+from recsys_engine.store import Store
 from recsys_engine.store.datasets import check_name
 from recsys_engine.store.splits import FOLDS
 
@@ -287,7 +288,7 @@ def split_stats(
 
 
 # -- store-facing API ---------------------------------------------------------------------
-def preview_split(store: Any, dataset: str | int, config: SplitConfig) -> SplitPreview:
+def preview_split(store: Store, dataset: str | int, config: SplitConfig) -> SplitPreview:
     """Compute a split and its stats without storing it (the Train page's preview)."""
     did = store.resolve_dataset(dataset)
     arrays = store.coded_interactions(did)
@@ -298,7 +299,7 @@ def preview_split(store: Any, dataset: str | int, config: SplitConfig) -> SplitP
 
 
 def create_split(
-    store: Any,
+    store: Store,
     dataset: str | int,
     config: SplitConfig,
     name: str | None = None,
@@ -342,7 +343,7 @@ def create_split(
     )
 
 
-def list_splits(store: Any, dataset: str | int | None = None) -> pd.DataFrame:
+def list_splits(store: Store, dataset: str | int | None = None) -> pd.DataFrame:
     """Stored splits (newest first), optionally of one dataset; ``params``/``stats`` JSON."""
     did = None if dataset is None else store.resolve_dataset(dataset)
     return store.list_splits(did)

@@ -11,7 +11,7 @@ import pytest
 from recsys_engine.ab_test import CompareOptions
 from recsys_engine.cli import main
 from recsys_engine.compare import compare_runs
-from recsys_engine.evaluation import run_model
+from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 

@@ -13,8 +13,8 @@ from recsys_engine import leaderboard as lb
 from recsys_engine import paired_stats as ps
 from recsys_engine import segments as segs
 from recsys_engine.errors import RecsysError
-from recsys_engine.evaluation import queue_run, run_model
 from recsys_engine.report import html_report, per_user_csv
+from recsys_engine.runs import queue_run, run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 

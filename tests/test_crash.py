@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from badfiles import db_state, good_csv
 
-from recsys_engine.evaluation import run_model
+from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 from recsys_engine.store.schema import DDL
@@ -209,7 +209,7 @@ def test_sigkill_during_ingest_leaves_no_trace(tmp_path, when):
 TRAIN_CHILD = textwrap.dedent(
     """
     import sys
-    from recsys_engine.evaluation import execute_run
+    from recsys_engine.runs import execute_run
     from recsys_engine.store import Store
 
     store = Store(sys.argv[1])
@@ -231,7 +231,7 @@ def result_rows(store: Store, run_id: int) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_sigkill_during_training_marks_the_run_interrupted(tmp_path):
-    from recsys_engine.evaluation import queue_run
+    from recsys_engine.runs import queue_run
 
     db = tmp_path / "db" / "train.duckdb"
     store = Store(db)

@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.ingest.sniff import FileSniff, find_column, is_number, sniff_file
+
+if TYPE_CHECKING:
+    from recsys_engine.store import Store
+    from recsys_engine.store.staging import StageSource
 
 ROLES = ("interactions", "items", "users", "tags", "tag_names", "ignore")
 DUPLICATE_RULES = ("reject", "keep-last", "sum")
@@ -141,7 +145,7 @@ class UploadPlan:
 def guess_plan(
     paths: list[Path] | list[tuple[Path, str]],
     name: str | None = None,
-    store: Any = None,
+    store: Store | None = None,
 ) -> UploadPlan:
     """Sniff files and guess a complete plan (roles, mappings, feedback, scale, name).
 
@@ -176,7 +180,7 @@ def guess_plan(
     return refine_scale(store, plan) if store is not None else plan
 
 
-def stage_source(f: FilePlan) -> Any:
+def stage_source(f: FilePlan) -> StageSource:
     """How the store reads an interactions file planned as ``f`` (time format not set)."""
     from recsys_engine.store.staging import StageSource
 
@@ -198,7 +202,7 @@ def stage_source(f: FilePlan) -> Any:
     )
 
 
-def observed_range(store: Any, f: FilePlan) -> tuple[float | None, float | None]:
+def observed_range(store: Store, f: FilePlan) -> tuple[float | None, float | None]:
     """Min and max of an interactions file's value column (first million rows, DuckDB)."""
     m = f.mapping
     if not isinstance(m, InteractionMapping) or not m.value_col or not f.sniff.ok:
@@ -218,7 +222,7 @@ def snap_scale(lo: float, hi: float) -> tuple[float, float] | None:
     return None
 
 
-def refine_scale(store: Any, plan: UploadPlan) -> UploadPlan:
+def refine_scale(store: Store, plan: UploadPlan) -> UploadPlan:
     """Set feedback and rating scale from the full value column's range."""
     inter = plan.by_role("interactions")
     if not inter or plan.options.feedback != "explicit":
