@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compare(args: argparse.Namespace, store: Store) -> int:
+    """Compare two runs (A baseline, B candidate); optionally write the HTML report and
+    the per-user differences."""
     from recsys_engine.ab_test import CompareOptions
     from recsys_engine.compare import compare_runs
     from recsys_engine.report import html_report, per_user_csv

@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # -- handlers -----------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace, store: Store) -> int:
+    """Train and evaluate one model in the foreground; print its metrics (exit 1 unless
+    the run succeeded)."""
     from recsys_engine.evaluation import EvalOptions
     from recsys_engine.runs import run_metric_dict, run_model
 
@@ -111,6 +113,7 @@ def cmd_train(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, store: Store) -> int:
+    """List runs (of one dataset when given) with status, timings and ndcg@10."""
     did = None if args.dataset is None else store.resolve_dataset(args.dataset)
     frame = store.list_runs(did)
     payload = []
@@ -140,6 +143,7 @@ def cmd_runs(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
+    """Re-evaluate a finished run from its saved model, at other cut-offs if given."""
     from recsys_engine.runs import evaluate_run, run_metric_dict
 
     run_id = store.resolve_run(args.run)
@@ -155,6 +159,7 @@ def cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_export(args: argparse.Namespace, store: Store) -> int:
+    """Write one result table of a run, or the rows of a split, to CSV or Parquet."""
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError(f"--out must end in .csv or .parquet (got '{out}')")

@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_split(args: argparse.Namespace, store: Store) -> int:
+    """Compute, store and summarise one split; its warnings go to stderr."""
     from recsys_engine.splits import SplitConfig, create_split, preview_split
 
     config = SplitConfig(
@@ -78,6 +79,7 @@ def cmd_split(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_splits(args: argparse.Namespace, store: Store) -> int:
+    """List splits (of one dataset when given) with their stats and run counts."""
     did = None if args.dataset is None else store.resolve_dataset(args.dataset)
     frame = store.list_splits(did)
     payload = []
