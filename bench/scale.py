@@ -114,8 +114,8 @@ def generate(path: Path, rows: int, users: int, items: int, seed: int) -> dict:
 
 # -- measured stages -----------------------------------------------------------------------
 def run_stages(workdir: Path, csv: Path, tt_config: dict) -> list[dict]:
-    from recsys_engine.evaluation import execute_run, queue_run
     from recsys_engine.ingest import guess_plan, load_dataset
+    from recsys_engine.runs import execute_run, queue_run
     from recsys_engine.splits import SplitConfig, create_split
     from recsys_engine.store import Store
 

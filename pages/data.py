@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from recsys_engine.errors import RecsysError, ValidationError
-from recsys_engine.evaluation import remove_artefacts
 from recsys_engine.ingest import UploadPlan, load_dataset
+from recsys_engine.runs import remove_artefacts
 from ui import data as data_ui
 from ui import state
 from ui.resources import datasets_frame, get_store

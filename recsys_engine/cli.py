@@ -17,7 +17,8 @@ from recsys_engine.paths import default_db_path
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    from recsys_engine.commands import data, evaluation
+    from recsys_engine.commands import compare as compare_commands
+    from recsys_engine.commands import data, runs, splits
     from recsys_engine.commands import explain as explain_commands
 
     parser = argparse.ArgumentParser(
@@ -31,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.register(sub)
-    evaluation.register(sub)
+    splits.register(sub)
+    runs.register(sub)
+    compare_commands.register(sub)
     explain_commands.register(sub)
     return parser
 

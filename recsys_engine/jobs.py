@@ -14,10 +14,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from recsys_engine.store import Store
+
 log = logging.getLogger(__name__)
 
 #: ``execute(store, run_id, should_stop)`` trains and evaluates one queued run.
-Executor = Callable[[Any, int, Callable[[], bool]], None]
+Executor = Callable[[Store, int, Callable[[], bool]], None]
 
 
 class JobRunner:
@@ -25,13 +27,13 @@ class JobRunner:
 
     Args:
         store: the ``Store``; each worker thread uses its own cursor.
-        execute: the executor (default ``recsys_engine.evaluation.execute_run``).
+        execute: the executor (default ``recsys_engine.runs.execute_run``).
         workers: how many runs train at once (default 1: TensorFlow already uses the cores).
     """
 
-    def __init__(self, store: Any, execute: Executor | None = None, workers: int = 1):
+    def __init__(self, store: Store, execute: Executor | None = None, workers: int = 1):
         if execute is None:
-            from recsys_engine.evaluation import execute_run
+            from recsys_engine.runs import execute_run
 
             execute = _adapt(execute_run)
         self.store = store
@@ -102,7 +104,7 @@ class JobRunner:
 
 
 def _adapt(fn: Callable[..., Any]) -> Executor:
-    def execute(store: Any, run_id: int, should_stop: Callable[[], bool]) -> None:
+    def execute(store: Store, run_id: int, should_stop: Callable[[], bool]) -> None:
         fn(store, run_id, should_stop=should_stop)
 
     return execute

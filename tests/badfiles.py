@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from recsys_engine.store import Store
+
 HEADER = "user_id,item_id,rating,timestamp"
 
 #: A small valid ratings file: 3 users, 3 items, ratings 1-5, unix seconds.
@@ -104,7 +106,7 @@ def write_parquet(folder: Path, name: str, columns: dict[str, list[Any]]) -> Pat
 TABLES = ("datasets", "interactions", "items", "users")
 
 
-def db_state(store: Any) -> dict[str, Any]:
+def db_state(store: Store) -> dict[str, Any]:
     """What a load may change: the dataset list and the row count of every data table."""
     cur = store.cursor()
     listing = store.list_datasets()
@@ -117,7 +119,7 @@ def db_state(store: Any) -> dict[str, Any]:
     }
 
 
-def leftovers(store: Any) -> list[str]:
+def leftovers(store: Store) -> list[str]:
     """Temporary tables and registered views still alive on this thread's cursor."""
     cur = store.cursor()
     tables = cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()

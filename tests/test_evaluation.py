@@ -14,15 +14,17 @@ from recsys_engine.evaluation import (
     RECOMMENDATION_DEPTH,
     EvalOptions,
     EvaluationResult,
-    delete_run,
     evaluate,
+    load_split_data,
+)
+from recsys_engine.models import create_model
+from recsys_engine.runs import (
+    delete_run,
     evaluate_run,
     load_run_model,
-    load_split_data,
     run_metric_dict,
     run_model,
 )
-from recsys_engine.models import create_model
 from recsys_engine.splits import SplitConfig, create_split
 
 RANKING = ("precision", "recall", "ndcg", "map", "mrr", "hitrate")
@@ -292,7 +294,7 @@ def test_validation_view(store, split):
 
 
 def test_queue_then_execute(store, split):
-    from recsys_engine.evaluation import execute_run, queue_run
+    from recsys_engine.runs import execute_run, queue_run
 
     run_id = queue_run(store, split, "itemknn", {"neighbours": 5})
     assert store.get_run(run_id)["status"] == "queued"

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_engine.evaluation import execute_run, queue_run
 from recsys_engine.jobs import JobRunner
+from recsys_engine.runs import execute_run, queue_run
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 
@@ -86,12 +86,10 @@ def test_cancel_queued_run_before_it_starts(split_store):
 
 def test_failed_run_leaves_no_result_rows(split_store, monkeypatch):
     store, sid = split_store
-    from recsys_engine import evaluation
-
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(evaluation, "evaluate", broken)
+    monkeypatch.setattr("recsys_engine.runs.evaluate", broken)
     runner = JobRunner(store)
     run_id = queue_run(store, sid, "popularity", {})
     runner.submit(run_id)

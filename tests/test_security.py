@@ -157,7 +157,7 @@ def test_hostile_ids_and_titles_survive_to_escaped_exports(capsys, sandbox):
         assert exported[FORMULA] == f"{SCRIPT} {FORMULA}"  # starts with "<": no formula
         assert all(not c.startswith(export.FORMULA_PREFIXES) for r in rows for c in r)
 
-        from recsys_engine.evaluation import run_model
+        from recsys_engine.runs import run_model
         from recsys_engine.splits import SplitConfig, create_split
 
         split = create_split(store, did, SplitConfig(min_interactions=1, test_fraction=0.3))
@@ -216,7 +216,7 @@ def test_names_with_control_characters_or_too_long_are_refused(capsys, sandbox):
 def test_html_report_escapes_user_text(sandbox):
     from recsys_engine.compare import compare_runs
     from recsys_engine.compare.report import html_report
-    from recsys_engine.evaluation import run_model
+    from recsys_engine.runs import run_model
     from recsys_engine.splits import SplitConfig, create_split
 
     rows = [

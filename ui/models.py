@@ -8,8 +8,8 @@ import streamlit as st
 from recsys_engine import export
 from recsys_engine.compare import names
 from recsys_engine.errors import RecsysError
-from recsys_engine.evaluation import delete_run, run_metric_dict
 from recsys_engine.models import model_title
+from recsys_engine.runs import delete_run, run_metric_dict
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
 from ui.train import STATUS_ICON, config_json, loss_figure
@@ -115,7 +115,7 @@ def run_details(run_id: int) -> None:
             )
     c1, c2 = st.columns(2)
     if c1.button("Re-run with the same config", key=f"rerun_{run_id}"):
-        from recsys_engine.evaluation import queue_run
+        from recsys_engine.runs import queue_run
 
         new_id = queue_run(store, run["split_id"], run["model"], export.stored_config(run))
         get_runner().submit(new_id)

@@ -173,8 +173,8 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
 
 def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:
     """Validate every config first, then queue all runs; nothing queued on a bad config."""
-    from recsys_engine.evaluation import queue_run
     from recsys_engine.models import get_model
+    from recsys_engine.runs import queue_run
 
     for name, values in chosen:
         get_model(name).config_class.from_dict(values)  # raises ConfigError
@@ -257,7 +257,7 @@ def run_card(run: pd.Series) -> None:
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
         elif status == "succeeded":
-            from recsys_engine.evaluation import run_metric_dict
+            from recsys_engine.runs import run_metric_dict
 
             m = run_metric_dict(store, rid)
             keys = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from recsys_engine.commands.common import add_json_flag, emit
 from recsys_engine.errors import ConfigError
+from recsys_engine.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_recommend)
 
 
-def cmd_recommend(args: argparse.Namespace, store: Any) -> int:
+def cmd_recommend(args: argparse.Namespace, store: Store) -> int:
     from recsys_engine.explain import Explainer
 
     if args.k < 1:

@@ -27,6 +27,7 @@ from recsys_engine.explain.taste import taste_reasons
 from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import top_k
+from recsys_engine.store import Store
 
 #: Models that learn one embedding per training user (cannot score new histories).
 USER_EMBEDDING_MODELS = ("neumf", "mf_explicit")
@@ -62,9 +63,10 @@ class Explainer(Catalogue):
         self._vectors = item_vectors(model) if self.per_user else None
 
     @classmethod
-    def from_run(cls, store: Any, run_id: int) -> Explainer:
+    def from_run(cls, store: Store, run_id: int) -> Explainer:
         """Load a succeeded run's model and split."""
-        from recsys_engine.evaluation import EvalOptions, load_run_model, load_split_data
+        from recsys_engine.evaluation import EvalOptions, load_split_data
+        from recsys_engine.runs import load_run_model
 
         run = store.get_run(run_id)
         model = load_run_model(store, run_id)

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from recsys_engine.store import Store
     from recsys_engine.store.readers import StageSource
 
+if TYPE_CHECKING:
+    from recsys_engine.store import Store
+    from recsys_engine.store.staging import StageSource
+
 ROLES = ("interactions", "items", "users", "tags", "tag_names", "ignore")
 DUPLICATE_RULES = ("reject", "keep-last", "sum")
 

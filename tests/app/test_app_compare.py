@@ -6,7 +6,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from recsys_engine.evaluation import run_model
+from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
 
 

@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from recsys_engine import evaluation
+from recsys_engine.runs import execute_run
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_bad_config_is_refused_before_anything_starts(app):
 
 
 def test_cancel_a_running_run(app, monkeypatch):
-    real = evaluation.execute_run
+    real = execute_run
 
     def slow(store, run_id, on_progress=None, should_stop=None):
         end = time.time() + 20
@@ -140,7 +140,7 @@ def test_cancel_a_running_run(app, monkeypatch):
             return
         real(store, run_id, on_progress, should_stop)
 
-    monkeypatch.setattr(evaluation, "execute_run", slow)
+    monkeypatch.setattr("recsys_engine.runs.execute_run", slow)
     st.cache_resource.clear()
     app.run()
     _create_split(app)

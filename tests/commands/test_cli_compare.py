@@ -10,7 +10,7 @@ import pytest
 
 from recsys_engine.cli import main
 from recsys_engine.compare import CompareOptions, compare_runs
-from recsys_engine.evaluation import run_model
+from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 

@@ -15,7 +15,7 @@ from recsys_engine.compare import stats as ps
 from recsys_engine.compare import verdict as vd
 from recsys_engine.compare.report import html_report, per_user_csv
 from recsys_engine.errors import RecsysError
-from recsys_engine.evaluation import queue_run, run_model
+from recsys_engine.runs import queue_run, run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 

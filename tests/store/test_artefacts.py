@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_evaluation import _frame
 
-from recsys_engine.evaluation import delete_run, load_run_model, remove_artefacts, run_model
+from recsys_engine.runs import delete_run, load_run_model, remove_artefacts, run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 
@@ -83,7 +83,7 @@ def test_nothing_is_deleted_under_a_training_run(tmp_path):
     """A dataset (or run) with a run in progress cannot be deleted; a run deleted anyway
     (e.g. by another process) gets no progress or result rows afterwards."""
     from recsys_engine.errors import ConfigError, NotFoundError
-    from recsys_engine.evaluation import execute_run, queue_run
+    from recsys_engine.runs import execute_run, queue_run
 
     store = Store(tmp_path / "db.duckdb")
     did = store.create_dataset_from_frames("toy", _frame())

@@ -24,7 +24,7 @@ import pytest
 from badfiles import db_state, good_csv
 from crash_support import RESULT_TABLES, kill, orphan_rows, reap, result_rows
 
-from recsys_engine.evaluation import run_model
+from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 from recsys_engine.store.schema import DDL
@@ -174,7 +174,7 @@ def test_sigkill_during_ingest_leaves_no_trace(tmp_path, when):
 TRAIN_CHILD = textwrap.dedent(
     """
     import sys
-    from recsys_engine.evaluation import execute_run
+    from recsys_engine.runs import execute_run
     from recsys_engine.store import Store
 
     store = Store(sys.argv[1])
@@ -188,7 +188,7 @@ TRAIN_CHILD = textwrap.dedent(
 
 @pytest.mark.slow
 def test_sigkill_during_training_marks_the_run_interrupted(tmp_path):
-    from recsys_engine.evaluation import queue_run
+    from recsys_engine.runs import queue_run
 
     db = tmp_path / "db" / "train.duckdb"
     store = Store(db)

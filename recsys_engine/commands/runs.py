@@ -1,46 +1,26 @@
-"""CLI: split, splits, train, runs, evaluate, export (DESIGN §8)."""
+"""CLI: ``train``, ``runs``, ``evaluate`` and ``export`` (a run's life and its results)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from recsys_engine.commands.common import add_json_flag, emit, warn
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.export import escape_formulas
+from recsys_engine.store import Store
 
-#: Leading characters that make a spreadsheet treat a cell as a formula.
+if TYPE_CHECKING:
+    from recsys_engine.models.base import ProgressFn
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Register the evaluation sub-commands."""
+    """Register ``train``, ``runs``, ``evaluate`` and ``export``."""
     from recsys_engine.models import list_models
-    from recsys_engine.splits import STRATEGIES
-
-    p = sub.add_parser("split", help="split a dataset into train/validation/test")
-    p.add_argument("dataset", help="dataset id or name")
-    p.add_argument("--strategy", choices=STRATEGIES, default="random")
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--validation-fraction", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--min-interactions", type=int, default=2)
-    p.add_argument("--n-last", type=int, default=1, help="leave-last: test items per user")
-    p.add_argument(
-        "--validation-last", type=int, default=0, help="leave-last: validation items per user"
-    )
-    p.add_argument("--cut-date", default=None, help="temporal: ISO date of the test cut")
-    p.add_argument("--name", default=None, help="split name (default from the parameters)")
-    add_json_flag(p)
-    p.set_defaults(func=cmd_split)
-
-    p = sub.add_parser("splits", help="list splits")
-    p.add_argument("dataset", nargs="?", default=None)
-    add_json_flag(p)
-    p.set_defaults(func=cmd_splits)
 
     names = ", ".join(s.name for s in list_models())
     p = sub.add_parser("train", help="train and evaluate a model on a split")
@@ -83,99 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json_flag(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("compare", help="A/B comparison of two runs on one split")
-    p.add_argument("run_a", help="baseline run id (A)")
-    p.add_argument("run_b", help="candidate run id (B)")
-    p.add_argument("--primary", default="ndcg@10", help="decision metric (default ndcg@10)")
-    p.add_argument(
-        "--secondary", default=None, help="comma-separated, e.g. recall@10,mrr@10 (Holm-adjusted)"
-    )
-    p.add_argument(
-        "--test", choices=("ttest", "permutation", "wilcoxon"), default="ttest", help="p-value"
-    )
-    p.add_argument("--threshold", type=float, default=0.01, help="relative change that matters")
-    p.add_argument(
-        "--guardrail-margin", type=float, default=0.10, help="largest tolerated guardrail drop"
-    )
-    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--report", default=None, help="also write the HTML report to this file")
-    p.add_argument("--csv", default=None, help="also write the per-user differences (CSV)")
-    add_json_flag(p)
-    p.set_defaults(func=cmd_compare)
-
 
 # -- handlers -----------------------------------------------------------------------------
-def cmd_split(args: argparse.Namespace, store: Any) -> int:
-    from recsys_engine.splits import SplitConfig, create_split, preview_split
-
-    config = SplitConfig(
-        strategy=args.strategy,
-        test_fraction=args.test_fraction,
-        validation_fraction=args.validation_fraction,
-        min_interactions=args.min_interactions,
-        seed=args.seed,
-        cut_date=args.cut_date,
-        n_last=args.n_last,
-        validation_last=args.validation_last,
-    )
-    did = store.resolve_dataset(args.dataset)
-    preview = preview_split(store, did, config)
-    split_id = create_split(store, did, config, name=args.name, preview=preview)
-    split = store.get_split(split_id)
-    for w in split["stats"]["warnings"]:
-        warn(w)
-    st = split["stats"]
-    text = (
-        f"split {split_id} '{split['name']}' ({config.strategy}, seed {config.seed}): "
-        f"train {st['train_rows']}, validation {st['validation_rows']}, test {st['test_rows']} "
-        f"rows; {st['test_users']} test users ({st['test_users_unseen']} unseen in train), "
-        f"{st['test_items']} test items ({st['test_items_unseen']} unseen in train)"
-    )
-    emit(
-        args,
-        {
-            "split_id": split_id,
-            "name": split["name"],
-            "dataset_id": did,
-            "strategy": config.strategy,
-            "seed": config.seed,
-            "params": split["params"],
-            "stats": st,
-        },
-        text,
-    )
-    return 0
-
-
-def cmd_splits(args: argparse.Namespace, store: Any) -> int:
-    did = None if args.dataset is None else store.resolve_dataset(args.dataset)
-    frame = store.list_splits(did)
-    payload = []
-    for row in frame.itertuples(index=False):
-        payload.append(
-            {
-                "split_id": int(row.id),
-                "dataset_id": int(row.dataset_id),
-                "name": row.name,
-                "strategy": row.strategy,
-                "seed": row.seed,
-                "params": json.loads(row.params),
-                "stats": json.loads(row.stats),
-                "runs": int(row.n_runs),
-            }
-        )
-    lines = [
-        f"{p['split_id']:>4}  {p['name']}  ({p['strategy']}, dataset {p['dataset_id']}, "
-        f"{p['stats']['test_users']} test users, {p['runs']} runs)"
-        for p in payload
-    ]
-    emit(args, {"splits": payload}, "\n".join(lines) or "no splits")
-    return 0
-
-
-def cmd_train(args: argparse.Namespace, store: Any) -> int:
-    from recsys_engine.evaluation import EvalOptions, run_metric_dict, run_model
+def cmd_train(args: argparse.Namespace, store: Store) -> int:
+    """Train and evaluate one model in the foreground; print its metrics (exit 1 unless
+    the run succeeded)."""
+    from recsys_engine.evaluation import EvalOptions
+    from recsys_engine.runs import run_metric_dict, run_model
 
     did = store.resolve_dataset(args.dataset)
     split_id = store.resolve_split(args.split, did)
@@ -218,7 +112,8 @@ def cmd_train(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_runs(args: argparse.Namespace, store: Any) -> int:
+def cmd_runs(args: argparse.Namespace, store: Store) -> int:
+    """List runs (of one dataset when given) with status, timings and ndcg@10."""
     did = None if args.dataset is None else store.resolve_dataset(args.dataset)
     frame = store.list_runs(did)
     payload = []
@@ -247,8 +142,9 @@ def cmd_runs(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace, store: Any) -> int:
-    from recsys_engine.evaluation import evaluate_run, run_metric_dict
+def cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
+    """Re-evaluate a finished run from its saved model, at other cut-offs if given."""
+    from recsys_engine.runs import evaluate_run, run_metric_dict
 
     run_id = store.resolve_run(args.run)
     ks = parse_ks(args.k) if args.k else None
@@ -262,7 +158,8 @@ def cmd_evaluate(args: argparse.Namespace, store: Any) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace, store: Any) -> int:
+def cmd_export(args: argparse.Namespace, store: Store) -> int:
+    """Write one result table of a run, or the rows of a split, to CSV or Parquet."""
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError(f"--out must end in .csv or .parquet (got '{out}')")
@@ -284,53 +181,6 @@ def cmd_export(args: argparse.Namespace, store: Any) -> int:
     write_table(frame, out)
     emit(args, {"path": str(out), "rows": len(frame)}, f"wrote {len(frame)} rows to {out}")
     return 0
-
-
-def cmd_compare(args: argparse.Namespace, store: Any) -> int:
-    from recsys_engine.compare import CompareOptions, compare_runs
-    from recsys_engine.compare.report import html_report, per_user_csv
-
-    secondary = None
-    if args.secondary is not None:
-        secondary = tuple(s.strip() for s in args.secondary.split(",") if s.strip())
-    options = CompareOptions(
-        primary=args.primary,
-        secondary=secondary,
-        test=args.test,
-        threshold=args.threshold,
-        guardrail_margin=args.guardrail_margin,
-        n_resamples=args.resamples,
-        seed=args.seed,
-    )
-    result = compare_runs(
-        store, store.resolve_run(args.run_a), store.resolve_run(args.run_b), options
-    )
-    payload = result.to_dict()
-    for flag, data in (
-        ("report", lambda: html_report(result).encode("utf-8")),
-        ("csv", lambda: per_user_csv(result)),
-    ):
-        path = getattr(args, flag)
-        if path:
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                Path(path).write_bytes(data())
-            except OSError as exc:
-                raise RecsysError(f"cannot write '{path}': {exc.strerror or exc}") from None
-            payload[f"{flag}_path"] = str(path)
-    lines = [f"{result.verdict}: {result.sentence}"]
-    for r in [result.primary, *result.secondary]:
-        lines.append(
-            f"  {r.label:<14} A {r.mean_a:.4f}  B {r.mean_b:.4f}  "
-            f"change {r.rel_change * 100:+.1f}% "
-            f"[{r.rel_ci_low * 100:+.1f}%, {r.rel_ci_high * 100:+.1f}%]  p {r.p_value:.3g}"
-        )
-    for g in result.guardrails:
-        change = "n/a" if g.rel_change is None else f"{g.rel_change * 100:+.1f}%"
-        lines.append(f"  guardrail {g.label:<14} {change}  {g.status}")
-    emit(args, payload, "\n".join(lines))
-    return 0
-
 
 # -- helpers ------------------------------------------------------------------------------
 def parse_ks(text: str) -> tuple[int, ...]:
@@ -384,7 +234,7 @@ def _num(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
-def terminal_progress() -> Any:
+def terminal_progress() -> ProgressFn | None:
     """A progress bar on stderr when it is a terminal (silent in scripts and tests)."""
     import sys
 

@@ -1,0 +1,212 @@
+"""The run lifecycle: queue, execute (fit, evaluate, save), reload, re-evaluate, delete.
+
+A run is one model config trained on one split and evaluated with ``evaluation.evaluate``;
+its status, timings, result rows and artefact folder live in the ``Store``. The background
+jobs (``jobs.JobRunner``) and the CLI both call ``execute_run``, so a run behaves the same
+whichever way it was started.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recsys_engine.errors import FitCancelled, RecsysError
+from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate, load_split_data
+from recsys_engine.models import get_model
+from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.store import Store
+
+
+def queue_run(
+    store: Store,
+    split_id: int,
+    model_name: str,
+    config: dict[str, Any] | None = None,
+    *,
+    options: EvalOptions | dict[str, Any] | None = None,
+) -> int:
+    """Validate a model config and create a ``queued`` run; returns its id.
+
+    Nothing is written when the model name, config or options are invalid.
+    """
+    spec = get_model(model_name)
+    model_config = spec.config_class.from_dict(config)
+    opts = options if isinstance(options, EvalOptions) else EvalOptions.from_dict(options)
+    split = store.get_split(split_id)
+    return store.create_run(
+        split["dataset_id"],
+        split_id,
+        model_name,
+        model_config.to_dict(),
+        status="queued",
+        options=opts.to_dict(),
+    )
+
+
+def execute_run(
+    store: Store,
+    run_id: int,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> None:
+    """Fit, evaluate and save a ``queued`` run (the background jobs' executor).
+
+    On success the run is ``succeeded`` with timings, artefact path and its metrics,
+    per-user metrics and recommendations (written in one transaction). When
+    ``should_stop()`` turns True it is ``cancelled``. On any error it is ``failed`` with the
+    error text, without result rows or artefacts, and the exception propagates. A run that
+    is no longer queued (e.g. cancelled meanwhile) is left alone.
+    """
+    run = store.get_run(run_id)
+    if run["status"] != "queued":
+        return
+    store.set_run_status(run_id, "running")
+    path = Path(store.artefact_dir) / f"run_{run_id}"
+    t0 = time.perf_counter()
+
+    def fit_progress(done: int, total: int, info: dict[str, Any]) -> None:
+        val = next((v for k, v in info.items() if k.startswith("val_")), None)
+        store.add_progress(
+            run_id,
+            epoch=info.get("epoch"),
+            step=int(done),
+            total=int(total),
+            loss=info.get("loss"),
+            val_metric=val,
+            stage="fit",
+            wall_time=time.perf_counter() - t0,
+        )
+        if on_progress is not None:
+            on_progress(done, total, {"stage": "fit", "detail": info})
+
+    last_eval = [0.0]
+
+    def eval_progress(done: int, total: int, info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if done >= total or now - last_eval[0] > 0.5:  # a row per half second at most
+            last_eval[0] = now
+            store.add_progress(
+                run_id, step=int(done), total=int(total), stage="evaluate", wall_time=now - t0
+            )
+        if on_progress is not None:
+            on_progress(done, total, info)
+
+    try:
+        spec = get_model(run["model"])
+        model = spec.cls(spec.config_class.from_dict(run["config"]))
+        opts = EvalOptions.from_dict(run["options"])
+        data = load_split_data(store, run["split_id"], opts.positive_threshold)
+        t_fit = time.perf_counter()  # fit time excludes loading the split and imports
+        model.fit(data.train, on_progress=fit_progress, should_stop=should_stop)
+        fit_seconds = time.perf_counter() - t_fit
+        result = evaluate(model, data, opts, on_progress=eval_progress)
+        # Run ids are never reused within a database, so anything already here is left
+        # over from an earlier file at this path: start from an empty folder.
+        shutil.rmtree(path, ignore_errors=True)
+        model.save(path)
+        store.write_results(
+            run_id,
+            result.metrics_frame(),
+            result.user_metrics_frame(),
+            result.recommendations_frame(data.train.item_ids),
+        )
+        store.set_run_status(
+            run_id,
+            "succeeded",
+            fit_seconds=fit_seconds,
+            eval_seconds=result.info["seconds"],
+            artefact_path=str(path),
+            eval_info=result.info,
+        )
+    except FitCancelled as exc:
+        store.set_run_status(run_id, "cancelled", error=str(exc))
+    except BaseException as exc:
+        shutil.rmtree(path, ignore_errors=True)
+        store.set_run_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def run_model(
+    store: Store,
+    split_id: int,
+    model_name: str,
+    config: dict[str, Any] | None = None,
+    on_progress: ProgressFn | None = None,
+    *,
+    options: EvalOptions | dict[str, Any] | None = None,
+    should_stop: StopFn | None = None,
+) -> int:
+    """Create a run, fit, evaluate, save artefacts and results, in the foreground.
+
+    ``queue_run`` then ``execute_run``; returns the run id (see ``execute_run`` for the
+    final statuses). Invalid names/configs raise ``ConfigError`` before anything is written.
+    """
+    run_id = queue_run(store, split_id, model_name, config, options=options)
+    execute_run(store, run_id, on_progress=on_progress, should_stop=should_stop)
+    return run_id
+
+
+def load_run_model(store: Store, run_id: int) -> Recommender:
+    """The fitted model saved by a run."""
+    run = store.get_run(run_id)
+    if run["status"] != "succeeded" or not run["artefact_path"]:
+        raise RecsysError(f"run {run_id} has no saved model (status {run['status']})")
+    return Recommender.load(run["artefact_path"])
+
+
+def evaluate_run(
+    store: Store,
+    run_id: int,
+    ks: tuple[int, ...] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> EvaluationResult:
+    """Re-evaluate a finished run from its saved model (e.g. at other K); replaces its
+    result rows in one transaction."""
+    run = store.get_run(run_id)
+    model = load_run_model(store, run_id)
+    old = EvalOptions.from_dict(run["options"])
+    opts = EvalOptions(
+        ks=tuple(ks) if ks else old.ks,
+        positive_threshold=old.positive_threshold,
+        batch_size=old.batch_size,
+    )
+    data = load_split_data(store, run["split_id"], opts.positive_threshold)
+    result = evaluate(model, data, opts, on_progress=on_progress)
+    store.write_results(
+        run_id,
+        result.metrics_frame(),
+        result.user_metrics_frame(),
+        result.recommendations_frame(data.train.item_ids),
+    )
+    store.update_run_evaluation(
+        run_id, eval_seconds=result.info["seconds"], eval_info=result.info, options=opts.to_dict()
+    )
+    return result
+
+
+def delete_run(store: Store, run_id: int) -> None:
+    """Delete a run's rows and its artefact folder."""
+    path = store.delete_run(run_id)
+    remove_artefacts(store, [path] if path else [])
+
+
+def remove_artefacts(store: Store, paths: list[str]) -> None:
+    """Remove run folders from disk, but only folders this database owns (a tampered or
+    foreign ``artefact_path`` is left alone)."""
+    for path in paths:
+        if store.owns_artefact(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def run_metric_dict(store: Store, run_id: int) -> dict[str, float | None]:
+    """A run's stored means keyed like ``"ndcg@10"``."""
+    out: dict[str, float | None] = {}
+    for row in store.run_metrics(run_id).itertuples(index=False):
+        key = row.metric if pd.isna(row.k) else f"{row.metric}@{int(row.k)}"
+        out[key] = None if pd.isna(row.value) else float(row.value)
+    return out
