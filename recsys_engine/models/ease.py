@@ -8,10 +8,17 @@ When users ≪ items the **dual** (user-space) form avoids the items × items in
 K = λI + XXᵀ (users × users) and W = K⁻¹X, Woodbury gives P = (I − XᵀW)/λ, hence
 diag P_i = (1 − Σ_u X_ui W_ui)/λ and h·P = (h − (hXᵀ)W)/λ, and score(h) = h − (h·P)/diag P.
 Both forms give the same scores.
+
+Both forms hold dense matrices: the primal one items × items, the dual one users × users
+plus users × items. ``fit`` refuses, before allocating anything, when the chosen form would
+need more than ``memory_limit()`` (half the machine's memory): EASE cannot run on a
+real-sized catalogue (10⁵–10⁶ items) and Item-kNN or the two-tower models are the
+alternatives there. ``auto`` takes the other form when only that one fits.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,6 +27,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from recsys_engine.config import check_bool, check_choice, check_number
+from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.model_config import ModelConfig
@@ -51,6 +59,49 @@ class EASEConfig(ModelConfig):
         check_bool("binary", self.binary)
 
 
+def memory_limit() -> int:
+    """Bytes EASE may hold in dense matrices: half this machine's physical memory, so a
+    fit never pushes the machine into swap or the out-of-memory killer."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")) // 2
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def dense_bytes(n_users: int, n_items: int, dual: bool) -> int:
+    """Peak bytes of EASE's dense matrices: primal, the float64 Gram matrix and its inverse
+    plus the float32 B (20 bytes × items²); dual, the float64 users × users kernel plus
+    X, W (float64) and the float32 W kept for scoring (8 × users² + 20 × users × items)."""
+    u, n = int(n_users), int(n_items)
+    return 8 * u * u + 20 * u * n if dual else 20 * n * n
+
+
+def choose_solver(solver: str, n_users: int, n_items: int) -> bool:
+    """Whether to use the dual form (``auto``: dual when users < items, or when only the
+    dual form fits in ``memory_limit()``).
+
+    Raises:
+        ConfigError: the form to use would not fit in memory (one sentence: what it needs,
+            the limit, and what to use instead).
+    """
+    if solver == "auto":
+        dual = n_users < n_items
+        if dense_bytes(n_users, n_items, dual) > memory_limit():
+            dual = dense_bytes(n_users, n_items, True) < dense_bytes(n_users, n_items, False)
+    else:
+        dual = solver == "dual"
+    need, limit = dense_bytes(n_users, n_items, dual), memory_limit()
+    if need > limit:
+        shape = "users × users" if dual else "items × items"
+        raise ConfigError(
+            f"EASE ({'dual' if dual else 'primal'} solver) on {n_users:,} users × "
+            f"{n_items:,} items would need about {need / 2**30:,.1f} GiB for its dense "
+            f"{shape} matrices, above the {limit / 2**30:,.1f} GiB limit (half this "
+            "machine's memory); use Item-kNN or Two-tower for a catalogue this large"
+        )
+    return dual
+
+
 class EASE(Recommender):
     """Embarrassingly shallow autoencoder."""
 
@@ -64,10 +115,10 @@ class EASE(Recommender):
         on_progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
     ) -> EASE:
+        n_users, n_items = train.matrix.shape
+        dual = choose_solver(self.config.solver, n_users, n_items)
         x = self._prepare(train.matrix).astype(np.float64)
-        n_users, n_items = x.shape
         lam = float(self.config.l2)
-        dual = self.config.solver == "dual" or (self.config.solver == "auto" and n_users < n_items)
         self._report(on_progress, should_stop, 0, 2, stage="gram")
         if dual:
             k = (x @ x.T).toarray()

@@ -5,6 +5,12 @@ matrix. Each candidate item i keeps only its ``neighbours`` most similar items j
 classic item-based neighbourhood: column i of S), and the score is additive over the
 history: score(u, i) = Σ_{j ∈ N(i)} h_uj · s(j, i), so "because you interacted with j"
 explanations are exact.
+
+Similarities are computed a block of candidate items at a time and only the top
+``neighbours`` per item are kept (sparse), so memory never holds items × items. Up to
+``DENSE_ITEMS`` items a block is a dense block × items array (fast on small catalogues);
+above, a block is the sparse co-occurrence product, so time and memory follow the
+co-occurring pairs instead of items² (issue 14).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from recsys_engine.models.model_config import ModelConfig
 
 #: Dense cells per similarity block: bounds fit memory to ~16 bytes × this (~130 MB).
 _BLOCK_CELLS = 8_000_000
+#: Catalogues up to this size use dense similarity blocks; bigger ones sparse blocks.
+DENSE_ITEMS = 20_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,16 @@ class ItemKNN(Recommender):
         n_users, n_items = x.shape
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float32).ravel())
         keep = min(self.config.neighbours, max(n_items - 1, 1))
+        self.item_ids = np.asarray(train.item_ids, dtype=object)
+        if n_items > DENSE_ITEMS:
+            self.similarity = sparse_top_k(
+                xt,
+                norms,
+                keep,
+                float(self.config.shrinkage),
+                self._block_reporter(on_progress, should_stop),
+            )
+            return self
         block = max(1, _BLOCK_CELLS // max(n_items, n_users, 1))
         # zero similarities get distinct negative keys: argpartition is slow on mass ties
         zero_key = -(np.arange(n_items, dtype=np.float32) + 1) / n_items
@@ -102,6 +120,12 @@ class ItemKNN(Recommender):
         self.similarity = sim_matrix
         self.item_ids = np.asarray(train.item_ids, dtype=object)
         return self
+
+    def _block_reporter(self, on_progress, should_stop):
+        def report(done: int, total: int) -> None:
+            self._report(on_progress, should_stop, done, total, stage="similarities")
+
+        return report
 
     def _prepare(self, histories: sp.csr_matrix) -> sp.csr_matrix:
         h = sp.csr_matrix(histories, dtype=np.float32, copy=True)
@@ -143,3 +167,64 @@ class ItemKNN(Recommender):
         self.similarity = sp.csr_matrix(
             (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
         )
+
+
+def sparse_top_k(
+    xt: sp.csr_matrix,
+    norms: np.ndarray,
+    keep: int,
+    shrinkage: float,
+    report=None,
+    block_pairs: int = 4_000_000,
+) -> sp.csr_matrix:
+    """S with column i = the ``keep`` most similar items j of item i (positive
+    similarities only), computed from sparse co-occurrence blocks.
+
+    ``xt`` is items × users. A block of candidate items i takes its co-occurrence rows
+    C = X_iᵀX (sparse: only pairs of items sharing a user), s = C / (‖x_i‖‖x_j‖ +
+    shrinkage), the diagonal dropped, then each row's top ``keep`` by value (ties by the
+    lower item index). Blocks are sized so a block's estimated pairs stay under
+    ``block_pairs``.
+    """
+    n_items = xt.shape[0]
+    x = xt.T.tocsr()
+    # pairs produced by item i: Σ over its users of their history lengths
+    user_len = np.diff(x.indptr).astype(np.int64)
+    pairs = np.asarray(xt @ user_len).ravel() if xt.nnz else np.zeros(n_items)
+    bounds = [0]
+    run = 0
+    for i, p in enumerate(pairs):
+        run += int(p)
+        if run > block_pairs and i + 1 > bounds[-1]:
+            bounds.append(i + 1)
+            run = 0
+    if bounds[-1] != n_items:
+        bounds.append(n_items)
+    shrink = np.float32(shrinkage + 1e-12)
+    rows, cols, vals = [], [], []
+    for b, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        co = (xt[start:stop] @ x).tocoo()
+        cand = co.row.astype(np.int64) + start
+        sim = co.data / (norms[cand] * norms[co.col] + shrink)
+        ok = (co.col != cand) & (sim > 0)
+        cand, other, sim = cand[ok], co.col[ok].astype(np.int64), sim[ok].astype(np.float32)
+        order = np.lexsort((other, -sim, cand))
+        cand, other, sim = cand[order], other[order], sim[order]
+        first = np.searchsorted(cand, cand, side="left")
+        top = np.arange(len(cand)) - first < keep
+        # candidate i's neighbours j are stored at S[j, i]
+        rows.append(other[top])
+        cols.append(cand[top])
+        vals.append(sim[top])
+        if report is not None:
+            report(b + 1, len(bounds) - 1)
+    empty = np.zeros(0, np.int64)
+    matrix = sp.csr_matrix(
+        (
+            np.concatenate(vals or [np.zeros(0, np.float32)]),
+            (np.concatenate(rows or [empty]), np.concatenate(cols or [empty])),
+        ),
+        shape=(n_items, n_items),
+    )
+    matrix.sort_indices()
+    return matrix

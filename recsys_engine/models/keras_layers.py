@@ -9,6 +9,13 @@ items): item vector = ID embedding (items with training interactions only) ⊕ l
 projection of the item's sparse content features. The user side is the weighted mean of
 the history's input item vectors, so scores are additive over history items:
 score(h, i) = b_i + Σ_j w̃_j ⟨v_in_j, v_out_i⟩ with w̃ = w / Σw.
+
+The history reaches the towers as an *embedding bag*: ``history_items`` (batch × L item
+indices) and ``history_weights`` (batch × L, 0 = padding), L the longest history of the
+batch. Only the history's item vectors are gathered, so a step costs the batch's
+interactions × dim, never batch × catalogue (issue 14). Model files saved before that
+took a dense ``history`` (batch × n_items) input; ``PooledTowers`` still accepts it, so
+they keep loading.
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ _MASK = -1e9
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class HistoryPooling(keras.layers.Layer):
-    """Weighted pooling of item vectors: ``(h @ V) / Σh`` per row (``mean``) or
-    ``(h @ V) / √Σh²`` (``sqrt``); empty rows give 0.
+    """Weighted pooling of item vectors: ``Σ_j w_j V_j / Σw`` per row (``mean``) or
+    ``Σ_j w_j V_j / √Σw²`` (``sqrt``); empty rows give 0.
 
-    Call with ``[history, vectors]``: history is a dense batch × n_items matrix of
-    non-negative weights (0 = not in the history), vectors is n_items × d.
+    Call with ``[items, weights, vectors]`` (an embedding bag: items and weights are
+    batch × L, weight 0 = padding, vectors is n_items × d; only the rows of ``vectors``
+    named in ``items`` are read), or — for model files saved before issue 14 — with
+    ``[history, vectors]``, history a dense batch × n_items matrix of weights.
     """
 
     def __init__(self, mode: str = "mean", **kwargs):
@@ -44,12 +53,53 @@ class HistoryPooling(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
     def call(self, inputs):
-        history, vectors = inputs
+        if len(inputs) == 2:  # dense history (files saved before issue 14)
+            history, vectors = inputs
+            if self.mode == "mean":
+                total = ops.sum(history, axis=1, keepdims=True)
+            else:
+                total = ops.sqrt(ops.sum(history * history, axis=1, keepdims=True))
+            return ops.matmul(history, vectors) / ops.maximum(total, 1e-12)
+        items, weights, vectors = inputs
+        bag = HistoryBag.of(items, weights)
+        pooled = tf.math.unsorted_segment_sum(
+            tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
+        )
         if self.mode == "mean":
-            total = ops.sum(history, axis=1, keepdims=True)
+            total = tf.math.unsorted_segment_sum(bag.weights, bag.rows, bag.n_rows)
         else:
-            total = ops.sqrt(ops.sum(history * history, axis=1, keepdims=True))
-        return ops.matmul(history, vectors) / ops.maximum(total, 1e-12)
+            total = tf.sqrt(
+                tf.math.unsorted_segment_sum(bag.weights * bag.weights, bag.rows, bag.n_rows)
+            )
+        return pooled / tf.maximum(total, 1e-12)[:, None]
+
+
+class HistoryBag:
+    """The stored entries of a padded history batch as flat (row, item, weight) lists."""
+
+    def __init__(self, rows, items, weights, n_rows):
+        self.rows, self.items, self.weights, self.n_rows = rows, items, weights, n_rows
+
+    @classmethod
+    def of(cls, items, weights) -> HistoryBag:
+        """Flatten batch × L ``items``/``weights``, dropping padding (weight ≤ 0)."""
+        items = tf.cast(items, "int32")
+        weights = tf.cast(weights, "float32")
+        n_rows = tf.shape(items)[0]
+        rows = tf.broadcast_to(tf.range(n_rows)[:, None], tf.shape(items))
+        keep = weights > 0
+        return cls(
+            tf.boolean_mask(rows, keep),
+            tf.boolean_mask(items, keep),
+            tf.boolean_mask(weights, keep),
+            n_rows,
+        )
+
+    def contains(self, columns):
+        """batch × len(columns) bool: whether row r's history holds item ``columns[c]``
+        (costs the batch's entries × len(columns), never the catalogue)."""
+        hit = tf.cast(self.items[:, None] == tf.cast(columns, "int32")[None, :], "float32")
+        return tf.math.unsorted_segment_sum(hit, self.rows, self.n_rows) > 0
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -202,16 +252,26 @@ class PooledTowers(keras.layers.Layer):
         return cat(ins), cat(outs), bias
 
     def call(self, inputs, training=False):
-        history = inputs["history"]
+        """Logits of ``mode``. ``inputs`` holds ``history_items`` and ``history_weights``
+        (the embedding bag), or ``history`` (dense, files saved before issue 14)."""
+        dense = "history" in inputs
         v_in, v_out, bias = self.catalogue(training)
-        user = self.pooling([history, v_in])
+        if dense:
+            history = inputs["history"]
+            user = self.pooling([history, v_in])
+        else:
+            bag = HistoryBag.of(inputs["history_items"], inputs["history_weights"])
+            user = self.pooling([inputs["history_items"], inputs["history_weights"], v_in])
         if training and self.dropout > 0:
             user = keras.random.dropout(user, self.dropout, seed=self.seed_generator)
         if self.mode == "softmax":
             logits = ops.matmul(user, ops.transpose(v_out)) + bias[None, :]
             if not self.mask_inputs:
                 return logits
-            return logits + _MASK * ops.cast(history > 0, logits.dtype)
+            if dense:
+                return logits + _MASK * ops.cast(history > 0, logits.dtype)
+            where = tf.stack([bag.rows, bag.items], axis=1)
+            return tf.tensor_scatter_nd_add(logits, where, tf.fill(tf.shape(bag.rows), _MASK))
         target = ops.cast(inputs["target"], "int32")
         t_vec = ops.take(v_out, target, axis=0)
         if self.mode == "bpr":
@@ -220,16 +280,35 @@ class PooledTowers(keras.layers.Layer):
             pos = ops.sum(user * t_vec, axis=1) + ops.take(bias, target)
             neg = ops.sum(user * n_vec, axis=1) + ops.take(bias, negative)
             return pos - neg
-        # in-batch sampled softmax with log-Q correction: column j is row j's target
-        logits = ops.matmul(user, ops.transpose(t_vec))
-        logits = logits + (ops.take(bias, target) - ops.take(self.log_q, target))[None, :]
-        # another row's target that is in this row's history, or equals this row's
-        # target, is not a negative for this row (the diagonal stays)
-        in_history = ops.take(history, target, axis=1) > 0
-        same = target[:, None] == target[None, :]
-        eye = ops.eye(ops.shape(target)[0], dtype="bool")
-        drop = ops.logical_and(ops.logical_or(in_history, same), ops.logical_not(eye))
-        return logits + _MASK * ops.cast(drop, logits.dtype)
+        # in-batch sampled softmax: column j is row j's target
+        logits = ops.matmul(user, ops.transpose(t_vec)) + ops.take(bias, target)[None, :]
+        logits = log_q_corrected(logits, ops.take(self.log_q, target))
+        if dense:
+            in_history = ops.take(history, target, axis=1) > 0
+        else:
+            in_history = bag.contains(target)
+        return remove_accidental_hits(logits, target, in_history)
+
+
+def log_q_corrected(logits, log_q):
+    """In-batch logits with the sampling correction of Yi et al. (2019): column j's logit
+    minus log q_j, q_j the probability that item j is drawn as a negative (its share of the
+    training targets), so popular items are not punished just for being sampled often:
+    s'_rj = s_rj − log q_j."""
+    return logits - log_q[None, :]
+
+
+def remove_accidental_hits(logits, target, in_history):
+    """Mask the in-batch negatives that are in fact positives of the row.
+
+    Column j (row j's target) is not a negative of row r ≠ j when it equals row r's own
+    target or is in row r's history (``in_history[r, j]``); its logit becomes
+    s_rj + ``_MASK`` (≈ −10⁹, probability 0). The diagonal — each row's positive — stays.
+    """
+    same = target[:, None] == target[None, :]
+    eye = ops.eye(ops.shape(target)[0], dtype="bool")
+    drop = ops.logical_and(ops.logical_or(in_history, same), ops.logical_not(eye))
+    return logits + _MASK * ops.cast(drop, logits.dtype)
 
 
 def in_batch_softmax_loss(y_true, y_pred):

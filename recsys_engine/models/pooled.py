@@ -192,7 +192,10 @@ class PooledHistoryModel(KerasFiles, Recommender):
         nnz = 0 if features is None else features.nnz
 
         def build():
-            inputs = {"history": keras.Input((n_items,), name="history")}
+            inputs = {  # the history as an embedding bag (keras_layers)
+                "history_items": keras.Input((None,), dtype="int32", name="history_items"),
+                "history_weights": keras.Input((None,), name="history_weights"),
+            }
             if loss_name != "softmax":
                 inputs["target"] = keras.Input((), dtype="int32", name="target")
             if loss_name == "bpr":

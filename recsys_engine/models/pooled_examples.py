@@ -2,7 +2,9 @@
 
 Per user and epoch, a random ``input_fraction`` of the history is pooled as input and the
 rest are the targets (see ``pooled``); for the sampled losses, one random target per user
-and one uniform negative.
+and one uniform negative. The input history of a batch is handed over as an embedding bag
+(``padded_history``): item indices and weights padded to the batch's longest history, so
+its size is bounded by the batch, never by the catalogue.
 """
 
 from __future__ import annotations
@@ -50,16 +52,37 @@ class HalfSplitSource:
         return n_rows
 
     def batch(self, index: np.ndarray):
-        history = self.inputs[index].toarray()
+        items, weights = padded_history(self.inputs[index])
+        x = {"history_items": items, "history_weights": weights}
         if self.mode == "softmax":
+            # the full softmax's targets are batch × catalogue like its logits (it is only
+            # chosen below ``max_softmax_items``)
             y = self.targets[index].toarray()
             y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
-            return {"history": history}, y
-        x = {"history": history, "target": self.target[index]}
+            return x, y
+        x["target"] = self.target[index]
         if self.mode == "bpr":
             x["negative"] = self.negative[index]
             return x, np.ones(len(index), dtype=np.float32)
         return x, np.zeros(len(index), dtype=np.int32)  # labels: the diagonal
+
+
+def padded_history(h: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``(items, weights)``, both rows × L with L the longest row of ``h`` (at least 1):
+    row r holds its stored item indices and weights, then item 0 with weight 0 (padding).
+
+    Only entries with a positive weight count as history (as in the dense form).
+    """
+    h = sp.csr_matrix(h)
+    lengths = np.diff(h.indptr)
+    width = max(int(lengths.max(initial=0)), 1)
+    items = np.zeros((h.shape[0], width), dtype=np.int32)
+    weights = np.zeros((h.shape[0], width), dtype=np.float32)
+    rows = np.repeat(np.arange(h.shape[0]), lengths)
+    cols = np.arange(h.nnz) - np.repeat(h.indptr[:-1], lengths)
+    items[rows, cols] = h.indices
+    weights[rows, cols] = h.data
+    return items, weights
 
 
 def _masked(x: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:

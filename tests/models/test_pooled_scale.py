@@ -1,0 +1,188 @@
+"""History-pooled models at catalogue scale (issue 14): the embedding-bag history input,
+the sampled-softmax corrections, and a 50k-item catalogue whose training batches stay
+bounded by the batch, not by users × items.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys_engine.models import create_model
+from recsys_engine.models.data import TrainData
+from recsys_engine.models.pooled_examples import HalfSplitSource, padded_history
+
+OLD_FILE = Path(__file__).parent / "data" / "two_tower_dense_history"
+
+
+def test_padded_history_lists_each_rows_items_then_padding():
+    h = sp.csr_matrix(np.array([[0, 2.0, 0, 1.0], [0, 0, 0, 0], [3.0, 0, 0, 0]], np.float32))
+    items, weights = padded_history(h)
+    assert items.tolist() == [[1, 3], [0, 0], [0, 0]]
+    assert weights.tolist() == [[2.0, 1.0], [0.0, 0.0], [3.0, 0.0]]
+    # an all-empty batch still has one (padding) column
+    items, weights = padded_history(sp.csr_matrix((2, 5), dtype=np.float32))
+    assert items.shape == weights.shape == (2, 1) and not weights.any()
+
+
+@pytest.mark.parametrize("mode", ["mean", "sqrt"])
+def test_bag_pooling_equals_the_dense_computation(mode):
+    from recsys_engine.models.keras_layers import HistoryPooling
+
+    vectors = np.array([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0], [-2.0, 6.0]], np.float32)
+    dense = np.array([[1.0, 0, 3.0, 0], [0, 2.0, 0, 0], [0, 0, 0, 0]], np.float32)
+    items, weights = padded_history(sp.csr_matrix(dense))
+    layer = HistoryPooling(mode)
+    bag = np.asarray(layer([items, weights, vectors]))
+    full = np.asarray(layer([dense, vectors]))
+    # by hand: row 0 sums 1·(1,0) + 3·(4,4) = (13, 12); row 1 = 2·(0,2) = (0, 4)
+    if mode == "mean":
+        expected = [[13 / 4, 12 / 4], [0.0, 2.0], [0.0, 0.0]]
+    else:
+        expected = [[13 / np.sqrt(10), 12 / np.sqrt(10)], [0.0, 2.0], [0.0, 0.0]]
+    np.testing.assert_allclose(bag, expected, rtol=1e-6)
+    np.testing.assert_allclose(full, expected, rtol=1e-6)
+
+
+def _towers(mode: str):
+    from recsys_engine.models.keras_layers import PooledTowers
+
+    layer = PooledTowers(6, id_dim=3, mode=mode, pooling="sqrt", seed=3)
+    layer.build(None)
+    rng = np.random.default_rng(0)
+    layer.id_in.assign(rng.normal(size=(6, 3)).astype(np.float32))
+    layer.id_out.assign(rng.normal(size=(6, 3)).astype(np.float32))
+    layer.id_bias.assign(rng.normal(size=6).astype(np.float32))
+    layer.set_catalogue(None, np.ones(6, np.float32), np.log(np.full(6, 1 / 6, np.float32)))
+    return layer
+
+
+@pytest.mark.parametrize("mode", ["softmax", "sampled_softmax", "bpr"])
+def test_towers_give_the_same_logits_from_a_bag_and_from_a_dense_history(mode):
+    """The bag input (training since issue 14) and the dense input (older files) agree in
+    every mode, including the masking of a row's own history."""
+    dense = np.array([[1, 0, 1, 0, 0, 0], [0, 1, 0, 0, 1, 1], [0, 0, 0, 1, 0, 0]], np.float32)
+    items, weights = padded_history(sp.csr_matrix(dense))
+    extra = {}
+    if mode != "softmax":
+        extra["target"] = np.array([3, 0, 2], np.int32)  # row 1's history holds none of them
+    if mode == "bpr":
+        extra["negative"] = np.array([5, 2, 4], np.int32)
+    layer = _towers(mode)
+    bag = np.asarray(layer({"history_items": items, "history_weights": weights, **extra}))
+    full = np.asarray(layer({"history": dense, **extra}))
+    np.testing.assert_allclose(bag, full, rtol=1e-5, atol=1e-5)
+    if mode == "softmax":
+        assert (bag[dense > 0] < -1e8).all() and (bag[dense == 0] > -1e8).all()
+    if mode == "sampled_softmax":
+        # row 0's history {0, 2} holds rows 1 and 2's targets, row 2's history {3} holds
+        # row 0's target; row 1's history {1, 4, 5} holds none; diagonals stay
+        masked = bag < -1e8
+        assert masked.tolist() == [[False, True, True], [False] * 3, [True, False, False]]
+
+
+def test_log_q_correction_subtracts_each_columns_log_probability():
+    from recsys_engine.models.keras_layers import log_q_corrected
+
+    logits = np.array([[2.0, 1.0], [0.5, 3.0]], np.float32)
+    log_q = np.log(np.array([0.5, 0.25], np.float32))
+    out = np.asarray(log_q_corrected(logits, log_q))
+    expected = [[2.0 + np.log(2), 1.0 + np.log(4)], [0.5 + np.log(2), 3.0 + np.log(4)]]
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_accidental_hits_are_removed_but_the_positives_stay():
+    from recsys_engine.models.keras_layers import in_batch_softmax_loss, remove_accidental_hits
+
+    logits = np.zeros((3, 3), np.float32)
+    target = np.array([7, 9, 7], np.int32)  # rows 0 and 2 share their target
+    in_history = np.array([[False, True, False], [False, False, False], [True, False, True]])
+    out = np.asarray(remove_accidental_hits(logits, target, in_history))
+    masked = out < -1e8
+    # row 0: item 9 is in its history, item 7 (row 2's target) is its own target;
+    # row 2: the diagonal stays even though in_history says so
+    assert masked.tolist() == [[False, True, True], [False, False, False], [True, False, False]]
+    # equal logits: row 0 keeps only its positive (loss 0), row 1 three (log 3), row 2
+    # two (log 2)
+    loss = np.asarray(in_batch_softmax_loss(None, out))
+    np.testing.assert_allclose(loss, [0.0, np.log(3), np.log(2)], atol=1e-6)
+
+
+def test_model_files_saved_with_a_dense_history_input_still_load():
+    """``two_tower_dense_history`` was saved by the code before issue 14 (4-dim, 8 items,
+    dense ``history`` input); its scores were recorded then."""
+    from recsys_engine.models.two_tower import TwoTower
+
+    model = TwoTower.load(OLD_FILE)
+    assert [t.name for t in model._keras_model.inputs] == ["history"]
+    h = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 0, 0, 0]], np.float32))
+    recorded = [-1.1874348, -1.3783779, -1.3018215, -1.0004189]
+    recorded += [-1.1525044, -1.3105808, -1.5707586, -1.2530224]
+    np.testing.assert_allclose(model.score(h)[0], recorded, rtol=1e-5)
+
+
+def big_catalogue(n_users: int = 40, n_items: int = 50_000) -> TrainData:
+    """A few users with 5–60 items each from a 50k-item catalogue."""
+    rng = np.random.default_rng(1)
+    rows, cols = [], []
+    for u in range(n_users):
+        picked = rng.choice(n_items, int(rng.integers(5, 61)), replace=False)
+        rows += [u] * len(picked)
+        cols += picked.tolist()
+    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
+    return TrainData(
+        matrix=matrix,
+        user_ids=np.array([f"u{u}" for u in range(n_users)], dtype=object),
+        item_ids=np.array([f"i{i}" for i in range(n_items)], dtype=object),
+    )
+
+
+@pytest.mark.parametrize("mode", ["sampled_softmax", "bpr"])
+def test_big_catalogue_batches_are_bounded_by_the_batch(mode):
+    """A training batch holds the batch's histories, not batch × 50k: its arrays are
+    batch × (longest history) and building a whole epoch's batches allocates well under
+    one dense batch × catalogue row block (16 × 50k floats = 3.2 MB)."""
+    data = big_catalogue()
+    source = HalfSplitSource(data.matrix, mode, 0.5)
+    n = source.new_epoch(np.random.default_rng(0))
+    longest = int(np.diff(data.matrix.indptr).max())
+    tracemalloc.start()
+    try:
+        for start in range(0, n, 16):
+            x, y = source.batch(np.arange(start, min(start + 16, n)))
+            assert x["history_items"].shape[1] <= longest
+            assert all(np.asarray(v).size <= 16 * longest for v in x.values())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 50_000 * 4 / 10
+
+
+def test_two_tower_trains_and_scores_on_a_50k_item_catalogue():
+    """Above ``max_softmax_items`` the sampled loss is used; the Keras graph's history
+    inputs have no catalogue-sized dimension, and scoring a few users works."""
+    data = big_catalogue()
+    model = create_model(
+        "two_tower",
+        {
+            "dim": 8,
+            "epochs": 2,
+            "batch_size": 16,
+            "patience": 0,
+            "ema": 0.0,
+            "max_softmax_items": 10_000,
+        },
+    ).fit(data)
+    inputs = {t.name: tuple(t.shape) for t in model._keras_model.inputs}
+    assert inputs == {
+        "history_items": (None, None),
+        "history_weights": (None, None),
+        "target": (None,),
+    }
+    assert model.fit_result.epochs == 2 and np.isfinite(model.fit_result.history[-1]["loss"])
+    scores = model.score(data.matrix[:3])
+    assert scores.shape == (3, 50_000) and np.isfinite(scores).all()
