@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys_engine.compare.decision import Decision, decide
 from recsys_engine.compare.names import metric_label, parse_metric
 from recsys_engine.compare.options import CompareOptions
 from recsys_engine.compare.overlap import list_overlap
@@ -52,6 +53,11 @@ class Comparison:
     overlap: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def decision(self) -> Decision:
+        """What to do: switch, keep, no difference or trade-off (``compare.decision``)."""
+        return decide(self)
+
     def metrics_table(self) -> pd.DataFrame:
         """Primary and secondary metrics, one row each, for tables and the report."""
         rows = [{"role": "primary", **asdict(self.primary)}]
@@ -69,6 +75,7 @@ class Comparison:
                 "run_a": self.run_a,
                 "run_b": self.run_b,
                 "options": opts,
+                "decision": self.decision.to_dict(),
                 "verdict": self.verdict,
                 "sentence": self.sentence,
                 "primary": asdict(self.primary),
