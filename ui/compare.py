@@ -14,19 +14,7 @@ from recsys_engine.compare.curves import metric_curves
 from recsys_engine.models import model_title
 from ui.resources import get_store
 
-HELP = {
-    "ndcg": "Ranking quality: relevant items near the top of the list score more (0–1).",
-    "recall": "Share of each user's held-out items found in the list.",
-    "precision": "Share of the list that the user actually interacted with.",
-    "hitrate": "Share of users with at least one relevant item in the list.",
-    "map": "Mean average precision: rewards relevant items early in the list.",
-    "mrr": "How high the first relevant item is (1 = always first).",
-    "coverage": "Share of the catalogue recommended to at least one user.",
-    "novelty": "How unfamiliar the recommended items are (higher = less mainstream).",
-    "arp": "Average popularity of recommended items (lower = more niche).",
-    "ild": "How different the items within one list are (content-based).",
-    "personalization": "How different the lists of different users are.",
-}
+HELP = names.MEANINGS  # column help of the leaderboard: what each metric means
 
 
 # -- cached computations (inputs are ids and options, never frames) -----------------------
@@ -148,6 +136,18 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     if "popularity" not in set(board["model"]):
         st.caption("Tip: train the **popularity** model on this split as a baseline to beat.")
     return board
+
+
+def glossary_section(board: pd.DataFrame) -> None:
+    """An always-visible short glossary: the metrics of this leaderboard in plain words,
+    then the statistical terms of the A/B test."""
+    rows = names.glossary(tables.board_metrics(board))
+    half = (len(rows) + 1) // 2
+    with st.container(border=True):
+        st.markdown("**What the words mean**")
+        left, right = st.columns(2)
+        for col, part in ((left, rows[:half]), (right, rows[half:])):
+            col.markdown("\n".join(f"- **{term}**: {text}" for term, text in part))
 
 
 def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:

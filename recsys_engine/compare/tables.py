@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_engine.compare.names import ACCURACY, BEYOND, metric_label
+from recsys_engine.compare.names import ACCURACY, BEYOND, metric_label, plain_label
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
 
@@ -43,7 +43,11 @@ def metrics_frame(comparison: Comparison) -> pd.DataFrame:
     t = comparison.metrics_table()
     return pd.DataFrame(
         {
-            "Metric": t["label"] + np.where(t["role"] == "primary", " (primary)", ""),
+            "Metric": [
+                f"{plain_label(m)[0].upper()}{plain_label(m)[1:]}"
+                + (" · decision metric" if r == "primary" else "")
+                for m, r in zip(t["metric"], t["role"], strict=True)
+            ],
             "A": t["mean_a"],
             "B": t["mean_b"],
             "Change": t["diff"],
