@@ -301,3 +301,31 @@ def test_segment_caveats_name_the_segments_that_go_the_other_way():
     assert notes[1].startswith("light users (200 users): EASE (run 2) does worse")
     neutral = SimpleNamespace(verdict="Neutral", segments=segments, primary=primary, run_b=run_b)
     assert cmp.segment_caveats(neutral) == []
+
+
+# -- leaderboard rank groups --------------------------------------------------------------
+def test_rank_groups_tie_runs_a_paired_test_cannot_tell_from_the_best():
+    users = [f"u{i}" for i in range(200)]
+    base = pd.Series(np.linspace(0.2, 0.8, 200), index=users)
+    wiggle = pd.Series(np.tile([0.001, -0.001], 100), index=users)  # mean 0: tied
+    values = {
+        1: base,
+        2: base + wiggle,
+        3: base - 0.2,  # every user 0.2 lower: clearly worse
+        4: base - 0.2 + wiggle,  # tied with run 3
+        5: pd.Series([np.nan] * 200, index=users),  # no per-user values: no group
+    }
+    assert lb.rank_groups(values) == {1: 1, 2: 1, 3: 2, 4: 2}
+    # lower is better (ARP): the order flips
+    assert lb.rank_groups({k: values[k] for k in (1, 3)}, lower_is_better=True) == {3: 1, 1: 2}
+
+
+def test_leaderboard_has_rank_groups(runs):
+    store, sid, ids = runs
+    board = lb.leaderboard(store, sid, k=10)
+    assert board.loc[0, "rank_group"] == 1  # the best run is in group 1
+    assert board["rank_group"].is_monotonic_increasing
+    from recsys_engine.compare.tables import leaderboard_frame
+
+    frame = leaderboard_frame(board, 10)
+    assert frame.columns[0] == "Rank group" and frame.loc[0, "Rank group"] == "1 · tied for best"
