@@ -112,8 +112,9 @@ def run_label(run: dict[str, Any]) -> str:
 
 
 def run_info(store: Store, run_id: int) -> dict[str, Any]:
-    """A succeeded run's id, model, label, split, dataset, reference flag, positive
-    threshold and fit time; a ``RecsysError`` for a run that has not succeeded."""
+    """A succeeded run's id, model, label, split and dataset (ids and names), reference
+    flag, positive threshold and fit time; a ``RecsysError`` for a run that has not
+    succeeded."""
     run = store.get_run(run_id)
     if run["status"] != "succeeded":
         raise RecsysError(
@@ -127,6 +128,8 @@ def run_info(store: Store, run_id: int) -> dict[str, Any]:
         "label": run_label(run),
         "split_id": int(run["split_id"]),
         "dataset_id": int(run["dataset_id"]),
+        "split_name": str(store.get_split(int(run["split_id"]))["name"]),
+        "dataset_name": str(store.get_dataset(int(run["dataset_id"]))["name"]),
         "reference": bool(spec is not None and spec.family == "reference"),
         "positive_threshold": (run["options"] or {}).get("positive_threshold"),
         "fit_seconds": run["fit_seconds"],
