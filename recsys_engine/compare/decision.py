@@ -200,7 +200,8 @@ def decide(comparison: Comparison) -> Decision:
     winning = reliable_segments(c, +1)
     reasons = [_primary_sentence(c, status)]
     reasons += [_guardrail_sentence(g, c) for g in breached]
-    reasons += [_segment_sentence(s, c, "worse") for s in losing]
+    if status != "worse":  # when B is worse overall, its losing segments add nothing
+        reasons += [_segment_sentence(s, c, "worse") for s in losing]
     if status != "better":
         reasons += [_segment_sentence(s, c, "better") for s in winning]
     unavailable = [plain_label(g.metric) for g in c.guardrails if g.status == "unavailable"]

@@ -133,7 +133,9 @@ def test_segment_not_significant_after_correction_does_not_count():
 
 
 def test_keep_when_b_is_worse_and_says_who_still_gains():
-    c = _comparison("Worse", _primary(-0.08, -0.12, -0.04), [COVERAGE_OK], [NEW_GAIN])
+    c = _comparison(
+        "Worse", _primary(-0.08, -0.12, -0.04), [COVERAGE_OK], [NEW_GAIN, ESTABLISHED_LOSS]
+    )
     d = c.decision
     assert d.kind == "keep"
     assert d.headline == "Keep Popularity (run 1)"
@@ -144,6 +146,7 @@ def test_keep_when_b_is_worse_and_says_who_still_gains():
     assert d.reasons[1].startswith(
         "New users (≤5 interactions) (81 of 1,000 test users, 8%) do reliably better"
     )
+    assert len(d.reasons) == 2  # segments that lose like the whole add nothing
 
 
 def test_keep_when_b_shows_no_proven_gain_without_suggesting_to_wait():
