@@ -30,6 +30,7 @@ st.subheader("Leaderboard")
 board = compare.leaderboard_section(split_id, k)
 if board.empty:
     st.stop()
+compare.glossary_section(board)
 with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):
     compare.charts_section(split_id, board, k)
 
@@ -42,13 +43,15 @@ if len(board) < 2:
     st.stop()
 st.caption(
     "Both models were tested on the same users, so we compare them user by user. "
-    "Pick the model you use today as A and the challenger as B, then press Compare."
+    "Pick the model you use today as A and the challenger as B, then press Compare: "
+    "the answer starts with what to do."
 )
-request = compare_ab.ab_form(board, k)
+request, changed = compare_ab.ab_form(board, k)
 if request is None:
     st.caption("Choose A and B above and press **Compare A and B**.")
-elif request["a"] == request["b"]:
-    st.warning("A and B are the same run; pick two different runs to learn something.")
-    compare_ab.ab_result(split_id, request)
+elif changed:
+    compare_ab.stale_notice(changed)
 else:
+    if request["a"] == request["b"]:
+        st.warning("A and B are the same run; pick two different runs to learn something.")
     compare_ab.ab_result(split_id, request)

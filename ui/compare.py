@@ -14,19 +14,7 @@ from recsys_engine.compare.curves import metric_curves
 from recsys_engine.models import model_title
 from ui.resources import get_store
 
-HELP = {
-    "ndcg": "Ranking quality: relevant items near the top of the list score more (0–1).",
-    "recall": "Share of each user's held-out items found in the list.",
-    "precision": "Share of the list that the user actually interacted with.",
-    "hitrate": "Share of users with at least one relevant item in the list.",
-    "map": "Mean average precision: rewards relevant items early in the list.",
-    "mrr": "How high the first relevant item is (1 = always first).",
-    "coverage": "Share of the catalogue recommended to at least one user.",
-    "novelty": "How unfamiliar the recommended items are (higher = less mainstream).",
-    "arp": "Average popularity of recommended items (lower = more niche).",
-    "ild": "How different the items within one list are (content-based).",
-    "personalization": "How different the lists of different users are.",
-}
+HELP = names.MEANINGS  # column help of the leaderboard: what each metric means
 
 
 # -- cached computations (inputs are ids and options, never frames) -----------------------
@@ -111,30 +99,44 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
         return board
     metrics = tables.board_metrics(board)
     table = tables.leaderboard_frame(board, k)
-    best = lb.best_runs(board)
+    primary_col = names.metric_label(f"{primary}@{k}")
+    marked = {"Rank group", "Model", primary_col}
 
-    def highlight(column: pd.Series) -> list[str]:
-        name = next((m for m in metrics if names.metric_label(f"{m}@{k}") == column.name), None)
-        if name is None or name not in best:
-            return [""] * len(column)
-        return [
-            "background-color: #d4edda; font-weight: 600" if rid == best[name] else ""
-            for rid in table["Run"]
-        ]
+    def highlight(row: pd.Series) -> list[str]:
+        top = str(row["Rank group"]).startswith("1 ")
+        style = "background-color: #d4edda; font-weight: 600"
+        return [style if top and col in marked else "" for col in row.index]
 
     st.dataframe(
-        table.style.apply(highlight, axis=0),
+        table.style.apply(highlight, axis=1),
         hide_index=True,
         width="stretch",
         column_config={
-            names.metric_label(f"{m}@{k}"): st.column_config.TextColumn(help=HELP.get(m))
-            for m in metrics
+            "Rank group": st.column_config.TextColumn(
+                pinned=True,
+                help="Runs in group 1 cannot be told apart from the best one on "
+                f"{primary_col} (paired test over test users, Holm-corrected).",
+            ),
+            "Model": st.column_config.TextColumn(pinned=True),
+            **{
+                names.metric_label(f"{m}@{k}"): st.column_config.TextColumn(
+                    f"{names.PLAIN[m]} · {names.metric_label(f'{m}@{k}')}"
+                    if m in names.PLAIN
+                    else None,
+                    help=HELP.get(m),
+                )
+                for m in metrics
+            },
         },
     )
+    top = int((board["rank_group"] == 1).sum()) if "rank_group" in board else 0
     st.caption(
-        "Rows are sorted by NDCG (best first); the best value of each column is highlighted "
-        "(for ARP the lowest). ± is the half-width of the 95% confidence interval over test "
-        "users; coverage and personalization describe all lists together, so they have none. "
+        f"Rows are sorted by {names.PLAIN.get(primary, primary).lower()} ({primary_col}), best "
+        f"first. **{top} run{'s are' if top != 1 else ' is'} tied for best** (highlighted): a "
+        "paired test over the test users, corrected for testing several runs (Holm), cannot "
+        "tell them apart from the top one, so the small differences between them may be luck. "
+        "± is the half-width of the 95% confidence range over test users; coverage and "
+        "personalization describe all lists together, so they have none. "
         "★ marks reference models (simple, strong baselines)."
     )
     losers = board[board["loses_to_popularity"]]
@@ -148,6 +150,18 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
     if "popularity" not in set(board["model"]):
         st.caption("Tip: train the **popularity** model on this split as a baseline to beat.")
     return board
+
+
+def glossary_section(board: pd.DataFrame) -> None:
+    """An always-visible short glossary: the metrics of this leaderboard in plain words,
+    then the statistical terms of the A/B test."""
+    rows = names.glossary(tables.board_metrics(board))
+    half = (len(rows) + 1) // 2
+    with st.container(border=True):
+        st.markdown("**What the words mean**")
+        left, right = st.columns(2)
+        for col, part in ((left, rows[:half]), (right, rows[half:])):
+            col.markdown("\n".join(f"- **{term}**: {text}" for term, text in part))
 
 
 def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:

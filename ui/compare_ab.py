@@ -1,5 +1,6 @@
-"""Compare page, A/B panel: baseline and candidate pickers, options, the verdict and its
-tables, charts, segments and downloads."""
+"""Compare page, A/B panel: baseline and candidate pickers, options, then the result top-down:
+the decision in plain words, why (verdict and headline numbers), details (tables), charts
+and downloads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from recsys_engine.compare import (
     TEST_LABELS,
     TESTS,
     CompareOptions,
+    Comparison,
     charts,
     compare_runs,
     names,
@@ -39,15 +41,36 @@ def _comparison(run_a: int, run_b: int, options: CompareOptions, version: tuple)
     return result, html_report(result), per_user_csv(result)
 
 
-def ab_form(board: pd.DataFrame, k: int) -> dict | None:
-    """Baseline/candidate pickers and options; returns the submitted request."""
+def _describe(req: dict, labels: dict[int, str]) -> dict[str, str]:
+    """A request in words, per setting (to say what changed since the last comparison)."""
+    return {
+        "Baseline A": labels.get(req["a"], f"run {req['a']}"),
+        "Candidate B": labels.get(req["b"], f"run {req['b']}"),
+        "Decision metric": names.metric_label(req["primary"]),
+        "Also check": ", ".join(names.metric_label(m) for m in req["secondary"]) or "none",
+        "Significance test": TEST_LABELS[req["test"]],
+        "Smallest change that matters": f"{req['threshold']:.1%}",
+        "Largest tolerated guardrail drop": f"{req['margin']:.0%}",
+        "Bootstrap resamples": f"{req['resamples']:,}",
+        "Random seed": str(req["seed"]),
+    }
+
+
+def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
+    """Baseline/candidate pickers and options.
+
+    Returns the last submitted request (None when there is none for this K and these runs)
+    and what has changed in the pickers since it was submitted, e.g. ``["Candidate B: EASE
+    (run 2) → Two-tower (run 4)"]``: a result for an older choice is never shown as current.
+    The pickers are plain widgets, not a form, so a change reruns the page and is seen.
+    """
     ids = [int(i) for i in board["run_id"]]
     labels = {int(r.run_id): f"{model_title(r.model)} (run {r.run_id})" for r in board.itertuples()}
     pop = [int(r) for r in board.loc[board["model"] == "popularity", "run_id"]]
     base = pop[0] if pop else ids[-1]
     cand = next(i for i in ids if i != base) if len(ids) > 1 else base
     accuracy = [m for m in names.ACCURACY if m in board]
-    with st.form("ab_form"):
+    with st.container(border=True):
         c1, c2 = st.columns(2)
         a = c1.selectbox(
             "Baseline A (what you have today)",
@@ -68,15 +91,15 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
             "Decision metric",
             accuracy,
             index=accuracy.index("ndcg") if "ndcg" in accuracy else 0,
-            format_func=lambda m: names.metric_label(f"{m}@{k}"),
+            format_func=lambda m: f"{names.PLAIN.get(m, m)} ({names.metric_label(f'{m}@{k}')})",
             key="ab_primary",
-            help="The one metric the verdict is based on. Decide it before looking at results.",
+            help="The one metric the decision is based on. Decide it before looking at results.",
         )
         secondary = c2.multiselect(
             "Also check",
             accuracy,
             default=[m for m in ("recall", "hitrate", "mrr") if m in accuracy],
-            format_func=lambda m: names.metric_label(f"{m}@{k}"),
+            format_func=lambda m: f"{names.PLAIN.get(m, m)} ({names.metric_label(f'{m}@{k}')})",
             key="ab_secondary",
             help="Supporting metrics; their p-values are Holm-adjusted for testing several.",
         )
@@ -116,27 +139,90 @@ def ab_form(board: pd.DataFrame, k: int) -> dict | None:
                 key="ab_resamples",
             )
             seed = o2.number_input("Random seed", 0, 2**31 - 1, 0, key="ab_seed")
-        submitted = st.form_submit_button("Compare A and B", type="primary")
+        submitted = st.button("Compare A and B", type="primary", key="ab_go")
+    current = {
+        "a": int(a),
+        "b": int(b),
+        "primary": f"{primary}@{k}",
+        "secondary": tuple(f"{m}@{k}" for m in secondary if m != primary),
+        "test": test,
+        "threshold": float(threshold) / 100,
+        "margin": float(margin) / 100,
+        "resamples": int(resamples),
+        "seed": int(seed),
+    }
     if submitted:
-        st.session_state[REQUEST] = {
-            "a": int(a),
-            "b": int(b),
-            "primary": f"{primary}@{k}",
-            "secondary": tuple(f"{m}@{k}" for m in secondary if m != primary),
-            "test": test,
-            "threshold": float(threshold) / 100,
-            "margin": float(margin) / 100,
-            "resamples": int(resamples),
-            "seed": int(seed),
-        }
+        st.session_state[REQUEST] = current
     req = st.session_state.get(REQUEST)
-    if req and req["a"] in ids and req["b"] in ids and req["primary"].endswith(f"@{k}"):
-        return req
-    return None
+    if not (req and req["a"] in ids and req["b"] in ids and req["primary"].endswith(f"@{k}")):
+        return None, []
+    was, now = _describe(req, labels), _describe(current, labels)
+    changed = [f"{key}: {was[key]} → {now[key]}" for key in was if was[key] != now[key]]
+    return req, changed
+
+
+def stale_notice(changed: list[str]) -> None:
+    """Say that the shown choice differs from the last comparison, instead of its result."""
+    lines = "\n".join(f"- {md_escape(c)}" for c in changed)
+    st.info(
+        "**The choice above has changed since the last comparison**, so its decision is "
+        f"hidden:\n{lines}\n\nPress **Compare A and B** for the decision on this choice.",
+        icon=":material/update:",
+    )
+
+
+DECISION_BOX = {
+    "switch": (st.success, ":material/check_circle:"),
+    "keep": (st.info, ":material/shield:"),
+    "no_difference": (st.info, ":material/drag_handle:"),
+    "trade_off": (st.warning, ":material/balance:"),
+}
+
+
+def decision_block(result: Comparison) -> None:
+    """What to do, in plain words, then the reasons and what the test set can detect."""
+    d = result.decision
+    box, icon = DECISION_BOX[d.kind]
+    reasons = "\n".join(f"- {md_escape(r)}" for r in d.reasons)
+    box(f"### {md_escape(d.headline)}\n{reasons}", icon=icon)
+    st.caption(md_escape(d.detectable))
+
+
+def _why(result: Comparison, threshold: float) -> None:
+    """The statistical verdict, the headline numbers and who does not follow it."""
+    _, colour, icon = VERDICT_BOX[result.verdict]
+    st.markdown("**Why: the numbers behind the decision**")
+    st.badge(f"Statistical verdict: {result.verdict}", color=colour, icon=icon)
+    st.markdown(md_escape(result.sentence))
+    for note in result.notes:
+        st.caption(note)
+    lead = {"Better": "Not everyone gains", "Worse": "Not everyone loses"}.get(result.verdict)
+    for caveat in segment_caveats(result, threshold):
+        st.warning(f"{lead} — {caveat}", icon=":material/group:")
+    p = result.primary
+    plain = names.PLAIN.get(names.parse_metric(p.metric)[0], p.label)
+    reliable = p.ci_low > 0 or p.ci_high < 0
+    c = st.columns(4)
+    c[0].metric(f"{plain} · A", f"{p.mean_a:.4f}", help=f"{p.label}: {names.meaning(p.metric)}")
+    c[1].metric(
+        f"{plain} · B",
+        f"{p.mean_b:.4f}",
+        f"{p.rel_change * 100:+.1f}%" + ("" if reliable else " (could be no change)"),
+        delta_color="normal" if reliable else "off",
+        delta_arrow="auto" if reliable else "off",
+        help="The arrow and colour appear only when the 95% confidence range excludes zero.",
+    )
+    c[2].metric("Users: B better / same / A better", f"{p.wins:,} / {p.ties:,} / {p.losses:,}")
+    c[3].metric(
+        "Smallest detectable change",
+        "–" if not np.isfinite(p.mde_rel) else f"{p.mde_rel * 100:.1f}%",
+        help="With this many test users, smaller changes cannot be told apart from noise "
+        "(80% power, 2.8 × sd / √n).",
+    )
 
 
 def ab_result(split_id: int, req: dict) -> None:
-    """Verdict, metric table, guardrails, charts, segments and downloads of one request."""
+    """One request, top-down: decision → why → details (tables) → charts → downloads."""
     options = CompareOptions(
         primary=req["primary"],
         secondary=req["secondary"],
@@ -152,93 +238,81 @@ def ab_result(split_id: int, req: dict) -> None:
     except RecsysError as exc:
         st.error(md_escape(exc), icon=":material/block:")
         return
-    box, colour, icon = VERDICT_BOX[result.verdict]
-    st.badge(result.verdict, color=colour, icon=icon)
-    box(f"#### {result.sentence}", icon=icon)
-    for note in result.notes:
-        st.caption(note)
-    for caveat in segment_caveats(result, req["threshold"]):
-        st.warning(f"Not everyone gains — {caveat}", icon=":material/group:")
-    p = result.primary
-    c = st.columns(4)
-    c[0].metric(f"{p.label} · A", f"{p.mean_a:.4f}")
-    c[1].metric(f"{p.label} · B", f"{p.mean_b:.4f}", f"{p.rel_change * 100:+.1f}%")
-    c[2].metric("Users: B better / same / A better", f"{p.wins:,} / {p.ties:,} / {p.losses:,}")
-    c[3].metric(
-        "Smallest detectable change",
-        "–" if not np.isfinite(p.mde_rel) else f"{p.mde_rel * 100:.1f}%",
-        help="With this many users, changes smaller than this are easily missed "
-        "(80% power, 2.8 × sd / √n).",
+    st.markdown(
+        f"**Decision for {md_escape(result.run_b['label'])} (B) against "
+        f"{md_escape(result.run_a['label'])} (A)**"
     )
-    table = tables.metrics_frame(result)
-    for col in ("Relative change", "95% CI low", "95% CI high", "Detectable change"):
-        table[col] = table[col] * 100
-    for col in ("p-value", "p (Holm)"):
-        table[col] = [tables.fmt(v, "p") for v in table[col]]
+    decision_block(result)
+    _why(result, req["threshold"])
     pct = st.column_config.NumberColumn(format="%+.1f%%")
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "A": st.column_config.NumberColumn(format="%.4f"),
-            "B": st.column_config.NumberColumn(format="%.4f"),
-            "Change": st.column_config.NumberColumn(format="%+.4f"),
-            "Relative change": pct,
-            "95% CI low": pct,
-            "95% CI high": pct,
-            "Detectable change": st.column_config.NumberColumn(format="%.1f%%"),
-            "Effect size (dz)": st.column_config.NumberColumn(format="%.2f"),
-        },
-    )
+    with st.expander("Details: every metric", expanded=False):
+        table = tables.metrics_frame(result)
+        for col in ("Relative change", "95% CI low", "95% CI high", "Detectable change"):
+            table[col] = table[col] * 100
+        for col in ("p-value", "p (Holm)"):
+            table[col] = [tables.fmt(v, "p") for v in table[col]]
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Metric": st.column_config.TextColumn(pinned=True),
+                "A": st.column_config.NumberColumn(format="%.4f"),
+                "B": st.column_config.NumberColumn(format="%.4f"),
+                "Change": st.column_config.NumberColumn(format="%+.4f"),
+                "Relative change": pct,
+                "95% CI low": pct,
+                "95% CI high": pct,
+                "Detectable change": st.column_config.NumberColumn(format="%.1f%%"),
+                "Effect size (dz)": st.column_config.NumberColumn(format="%.2f"),
+            },
+        )
     guards = tables.guardrails_frame(result)
-    for g in result.guardrails:
-        if g.status == "breached":
-            st.warning(
-                f"Guardrail: {g.label} falls {abs(g.rel_change):.0%}, more than the "
-                f"{options.guardrail_margin:.0%} allowed.",
-                icon=":material/shield:",
-            )
-    with st.expander("Guardrails", expanded=any(g.status != "ok" for g in result.guardrails)):
+    with st.expander("Details: guardrails", expanded=False):
         guards["Relative change"] = guards["Relative change"] * 100
         st.dataframe(
             guards, hide_index=True, width="stretch", column_config={"Relative change": pct}
         )
+        st.caption(
+            f"A guardrail must not fall by more than {options.guardrail_margin:.0%} (relative)."
+        )
+    seg = tables.segments_frame(result)
+    if not seg.empty:
+        with st.expander("Details: by user segment", expanded=False):
+            seg["p (BH)"] = [tables.fmt(v, "p") for v in seg["p (BH)"]]
+            for col in ("Relative change", "95% CI low", "95% CI high"):
+                seg[col] = seg[col] * 100
+            st.dataframe(
+                seg,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "Segment": st.column_config.TextColumn(pinned=True),
+                    "Relative change": pct,
+                    "95% CI low": pct,
+                    "95% CI high": pct,
+                    "A": st.column_config.NumberColumn(format="%.4f"),
+                    "B": st.column_config.NumberColumn(format="%.4f"),
+                },
+            )
+            st.caption(
+                "Light / medium / heavy users: thirds of the test users by training activity. "
+                f"Mostly popular items: at least half of a user's held-out items are among the "
+                f"{options.head_fraction:.0%} most popular items. New users: at most "
+                f"{options.cold_max} training interactions. p-values are adjusted "
+                "(Benjamini–Hochberg) because several segments are tested."
+            )
+    st.markdown("**Charts**")
     left, right = st.columns(2)
     left.plotly_chart(charts.metric_forest(result), width="stretch", key="fig_forest")
     right.plotly_chart(charts.difference_histogram(result), width="stretch", key="fig_hist")
     left.plotly_chart(charts.segment_forest(result), width="stretch", key="fig_segments")
     right.plotly_chart(charts.overlap_histogram(result), width="stretch", key="fig_overlap")
     st.caption(
-        "Dots are the change of B against A, bars its 95% confidence interval: green = "
+        "Dots are the change of B against A, bars its 95% confidence range: green = "
         "reliably up, red = reliably down, grey = could be no change. The shaded band is "
         f"the ±{options.threshold:.0%} too small to matter."
     )
-    seg = tables.segments_frame(result)
-    if not seg.empty:
-        seg["p (BH)"] = [tables.fmt(v, "p") for v in seg["p (BH)"]]
-        for col in ("Relative change", "95% CI low", "95% CI high"):
-            seg[col] = seg[col] * 100
-        st.markdown("**By user segment**")
-        st.dataframe(
-            seg,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "Relative change": pct,
-                "95% CI low": pct,
-                "95% CI high": pct,
-                "A": st.column_config.NumberColumn(format="%.4f"),
-                "B": st.column_config.NumberColumn(format="%.4f"),
-            },
-        )
-        st.caption(
-            "Light / medium / heavy users: thirds of the test users by training activity. "
-            f"Mostly popular items: at least half of a user's held-out items are among the "
-            f"{options.head_fraction:.0%} most popular items. New users: at most "
-            f"{options.cold_max} training interactions. p-values are adjusted "
-            "(Benjamini–Hochberg) because several segments are tested."
-        )
     d1, d2 = st.columns(2)
     d1.download_button(
         "Download the report (HTML)",
@@ -256,14 +330,3 @@ def ab_result(split_id: int, req: dict) -> None:
         icon=":material/table:",
         key="dl_csv",
     )
-    with st.expander("How to read this"):
-        st.markdown(
-            "- **Relative change**: how much B moves the average metric, in % of A.\n"
-            "- **95% CI**: the range the true change lies in, from resampling the test "
-            "users. If it is entirely above 0, the gain is not luck.\n"
-            "- **p-value**: the chance of a difference at least this large if the two "
-            "models were really equal; below 0.05 counts as significant.\n"
-            "- **Verdict**: *Better* needs the interval above 0 **and** a change of at "
-            f"least {options.threshold:.1%}; *Neutral* means the interval rules out any change "
-            "that matters; *Inconclusive* means more users (or a bigger difference) are needed."
-        )

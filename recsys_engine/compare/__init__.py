@@ -13,6 +13,7 @@ Layout (one idea per module; imports flow down this list, never up):
 - ``options`` — ``CompareOptions``: how two runs are compared, validated once.
 - ``verdict`` — one metric's paired statistics, the verdict and its plain sentence.
 - ``segments`` — user segments of a split and the primary metric within each.
+- ``decision`` — what to do: switch to B, keep A, no meaningful difference, or trade-off.
 - ``overlap`` — how alike two runs' top-K lists are (Jaccard@K, rank-biased overlap).
 - ``pair`` — ``compare_runs``: the comparison of two stored runs, and ``run_info``.
 - ``leaderboard`` — the succeeded runs of a split, best first.
@@ -30,20 +31,24 @@ does not load plotly.
 from __future__ import annotations
 
 from recsys_engine.compare.curves import metric_curves
+from recsys_engine.compare.decision import KINDS, Decision, decide
 from recsys_engine.compare.options import TEST_LABELS, CompareOptions
 from recsys_engine.compare.pair import Comparison, compare_runs, run_info, segment_caveats
 from recsys_engine.compare.stats import TESTS
 from recsys_engine.compare.verdict import VERDICTS, Guardrail, MetricComparison
 
 __all__ = [
+    "KINDS",
     "TESTS",
     "TEST_LABELS",
     "VERDICTS",
     "CompareOptions",
     "Comparison",
+    "Decision",
     "Guardrail",
     "MetricComparison",
     "compare_runs",
+    "decide",
     "metric_curves",
     "run_info",
     "segment_caveats",

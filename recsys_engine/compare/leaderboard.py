@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_engine.compare.names import ACCURACY, BEYOND, LOWER_IS_BETTER
+from recsys_engine.compare.stats import holm, paired_pvalue
 from recsys_engine.models import REGISTRY
 
 if TYPE_CHECKING:
@@ -25,14 +26,13 @@ def available_ks(store: Store, split_id: int) -> list[int]:
     return sorted(common or [])
 
 
-def leaderboard(
-    store: Store, split_id: int, k: int = 10, primary: str = "ndcg"
-) -> pd.DataFrame:
+def leaderboard(store: Store, split_id: int, k: int = 10, primary: str = "ndcg") -> pd.DataFrame:
     """Every succeeded run on a split, one row each, best ``primary``@K first.
 
     Columns: run_id, model, family, reference, fit_seconds, for each metric at K its
-    value with ``<metric> low``/``<metric> high`` CI bounds (when stored), and
-    ``loses_to_popularity`` (the run's primary metric is below the best Popularity run's).
+    value with ``<metric> low``/``<metric> high`` CI bounds (when stored),
+    ``loses_to_popularity`` (the run's primary metric is below the best Popularity run's)
+    and ``rank_group`` (``rank_groups`` on the per-user ``primary``@K; 1 = tied for best).
     """
     runs = store.list_runs()
     runs = runs[(runs["split_id"] == split_id) & (runs["status"] == "succeeded")]
@@ -64,7 +64,21 @@ def leaderboard(
     )
     order = [c for c in (*ACCURACY, *BEYOND) if c in board]
     cis = [f"{c} {s}" for c in order for s in ("low", "high") if f"{c} {s}" in board]
-    head = ["run_id", "model", "family", "reference", "loses_to_popularity", "fit_seconds"]
+    per_user = {}
+    for rid in board["run_id"]:
+        frame = store.user_metrics_frame(int(rid), primary, k)
+        per_user[int(rid)] = frame.set_index("user_id")["value"].astype(float)
+    groups = rank_groups(per_user, lower_is_better=primary in LOWER_IS_BETTER)
+    board["rank_group"] = [groups.get(int(r)) for r in board["run_id"]]
+    head = [
+        "run_id",
+        "model",
+        "family",
+        "reference",
+        "rank_group",
+        "loses_to_popularity",
+        "fit_seconds",
+    ]
     board = board[head + order + cis].sort_values(primary, ascending=False, na_position="last")
     return board.reset_index(drop=True)
 
@@ -77,3 +91,38 @@ def best_runs(board: pd.DataFrame) -> dict[str, int]:
             idx = board[col].idxmin() if col in LOWER_IS_BETTER else board[col].idxmax()
             out[col] = int(board.loc[idx, "run_id"])
     return out
+
+
+def rank_groups(
+    values: dict[int, pd.Series], alpha: float = 0.05, lower_is_better: bool = False
+) -> dict[int, int]:
+    """Rank group of each run from its per-user values (index: user_id).
+
+    Group 1 is the run with the best mean and every run that a paired t-test against it,
+    over the users both runs scored, cannot tell apart: Holm-adjusted p ≥ alpha across the
+    runs tested against that best run (so several comparisons do not inflate false
+    "worse" calls). The remaining runs form groups 2, 3, … the same way. Runs without
+    per-user values get no group. Runs in one group are statistically tied: highlight
+    the group, not the single largest number.
+    """
+    remaining = {rid: v.dropna() for rid, v in values.items() if v.notna().any()}
+    sign = -1.0 if lower_is_better else 1.0
+    groups: dict[int, int] = {}
+    group = 0
+    while remaining:
+        group += 1
+        best = max(remaining, key=lambda rid: (sign * remaining[rid].mean(), -rid))
+        others = [rid for rid in remaining if rid != best]
+        pvalues = []
+        for rid in others:
+            both = pd.concat([remaining[best], remaining[rid]], axis=1, join="inner")
+            pvalues.append(
+                paired_pvalue(both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy())
+                if len(both) >= 2
+                else 0.0
+            )
+        tied = [rid for rid, p in zip(others, holm(pvalues), strict=True) if p >= alpha]
+        for rid in (best, *tied):
+            groups[rid] = group
+            del remaining[rid]
+    return groups

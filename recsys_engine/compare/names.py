@@ -21,6 +21,46 @@ LABELS = {
     "ild": "ILD",
     "personalization": "Personalization",
 }
+#: Short plain names a business reader understands; the technical label goes beside them.
+PLAIN = {
+    "ndcg": "Ranking quality",
+    "recall": "Share of next choices found",
+    "precision": "Share of the list that was chosen",
+    "hitrate": "Users with a hit",
+    "map": "Early hits",
+    "mrr": "First hit position",
+    "coverage": "Catalogue coverage",
+    "novelty": "Novelty",
+    "arp": "Popularity of picks",
+    "ild": "Variety within a list",
+    "personalization": "Personalization",
+}
+#: What each metric means to a business, in one phrase (glossary, help, decision sentences).
+MEANINGS = {
+    "ndcg": "how near the top of the list a user's next choices appear (0–1)",
+    "recall": "share of each user's next choices that appear in the list",
+    "precision": "share of the list that the user went on to choose",
+    "hitrate": "share of users whose list holds at least one of their next choices",
+    "map": "how early in the list all of a user's next choices appear",
+    "mrr": "how near the top the first of a user's next choices appears (1 = always first)",
+    "coverage": "share of the catalogue ever recommended to anyone",
+    "novelty": "how unfamiliar the recommended items are (higher = less mainstream)",
+    "arp": "average popularity of the recommended items (lower = more niche)",
+    "ild": "how different the items within one list are from each other",
+    "personalization": "how different the lists of different users are",
+}
+#: The statistical words of the page and the report, in plain language (the glossary).
+TERMS = {
+    "Confidence range (95% CI)": "the range the true change lies in, given which users happened "
+    "to be in the test set; when it excludes zero the change is not luck",
+    "Smallest change that matters": "the relative change below which a difference is not worth "
+    "acting on (set in the options)",
+    "Smallest detectable change": "the smallest change this test set can reliably reveal; "
+    "smaller true changes look like noise",
+    "Guardrail": "a metric that must not fall by more than the tolerated margin, whatever "
+    "happens to the decision metric",
+    "Segment": "a group of test users (by activity, taste for popular items, or newness)",
+}
 #: Deepest K of the metric@K curves (recommendation lists are stored 50 deep).
 MAX_CURVE_K = 50
 
@@ -42,3 +82,27 @@ def metric_label(key: str) -> str:
     """``"ndcg@10"`` → ``"NDCG@10"`` for people."""
     name, k = parse_metric(key)
     return f"{LABELS.get(name, name)}@{k}"
+
+
+def plain_label(key: str) -> str:
+    """``"ndcg@10"`` → ``"ranking quality (NDCG@10)"``: the business name first, the
+    technical one beside it (lower case, to sit inside a sentence)."""
+    name, _ = parse_metric(key)
+    plain = PLAIN.get(name)
+    technical = metric_label(key)
+    return f"{plain[0].lower()}{plain[1:]} ({technical})" if plain else technical
+
+
+def meaning(key: str) -> str:
+    """What a metric key (``"coverage@10"`` or ``"coverage"``) means to a business reader."""
+    name = parse_metric(key)[0] if "@" in str(key) else str(key).strip().lower()
+    return MEANINGS.get(name, "")
+
+
+def glossary(metrics: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(term, meaning) pairs for the given metric names (``"ndcg"``) followed by the
+    statistical terms: the page's always-visible glossary and the report's."""
+    rows = [
+        (f"{PLAIN[m]} ({LABELS[m]})", MEANINGS[m]) for m in metrics if m in PLAIN and m in MEANINGS
+    ]
+    return rows + list(TERMS.items())

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recsys_engine.compare.decision import Decision, decide
 from recsys_engine.compare.names import metric_label, parse_metric
 from recsys_engine.compare.options import CompareOptions
 from recsys_engine.compare.overlap import list_overlap
@@ -52,6 +53,11 @@ class Comparison:
     overlap: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def decision(self) -> Decision:
+        """What to do: switch, keep, no difference or trade-off (``compare.decision``)."""
+        return decide(self)
+
     def metrics_table(self) -> pd.DataFrame:
         """Primary and secondary metrics, one row each, for tables and the report."""
         rows = [{"role": "primary", **asdict(self.primary)}]
@@ -69,6 +75,7 @@ class Comparison:
                 "run_a": self.run_a,
                 "run_b": self.run_b,
                 "options": opts,
+                "decision": self.decision.to_dict(),
                 "verdict": self.verdict,
                 "sentence": self.sentence,
                 "primary": asdict(self.primary),
@@ -105,8 +112,9 @@ def run_label(run: dict[str, Any]) -> str:
 
 
 def run_info(store: Store, run_id: int) -> dict[str, Any]:
-    """A succeeded run's id, model, label, split, dataset, reference flag, positive
-    threshold and fit time; a ``RecsysError`` for a run that has not succeeded."""
+    """A succeeded run's id, model, label, split and dataset (ids and names), reference
+    flag, positive threshold and fit time; a ``RecsysError`` for a run that has not
+    succeeded."""
     run = store.get_run(run_id)
     if run["status"] != "succeeded":
         raise RecsysError(
@@ -120,6 +128,8 @@ def run_info(store: Store, run_id: int) -> dict[str, Any]:
         "label": run_label(run),
         "split_id": int(run["split_id"]),
         "dataset_id": int(run["dataset_id"]),
+        "split_name": str(store.get_split(int(run["split_id"]))["name"]),
+        "dataset_name": str(store.get_dataset(int(run["dataset_id"]))["name"]),
         "reference": bool(spec is not None and spec.family == "reference"),
         "positive_threshold": (run["options"] or {}).get("positive_threshold"),
         "fit_seconds": run["fit_seconds"],

@@ -1,7 +1,9 @@
 """Exports of a comparison: a self-contained HTML report and the per-user CSV.
 
-The report is one HTML file (plotly.js inlined once) that opens offline. Every text that
-could come from a user (dataset and run names, ids) is escaped with ``html.escape``.
+The report is one HTML file that opens offline and stays small (well under 1 MB): it opens
+with the decision, and its charts are inline SVG drawn here from the numbers (plotly.js
+alone is 4.8 MB). Every text that could come from a user (dataset, split and run names) is
+escaped with ``html.escape``.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
-import plotly.io as pio
 
-from recsys_engine.compare import charts
+from recsys_engine.compare.names import glossary, parse_metric
 from recsys_engine.compare.options import TEST_LABELS
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.compare.tables import fmt, guardrails_frame, metrics_frame, segments_frame
@@ -35,7 +37,55 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right}
 th:first-child,td:first-child,td.text{text-align:left}td{white-space:nowrap}
 .muted{color:#666;font-size:.85rem}
+.decision{border-left:6px solid;padding:.6rem 1rem;margin:1rem 0;background:#fafafa}
+.decision h2{margin:.2rem 0 .5rem}
 """
+DECISION_COLOURS = {
+    "switch": "#2E7D32",
+    "keep": "#1565C0",
+    "no_difference": "#546E7A",
+    "trade_off": "#EF6C00",
+}
+
+
+def svg_forest(rows: list[tuple[str, float, float, float]], threshold: float) -> str:
+    """Relative changes with their CIs as an inline SVG (one row per label): green when the
+    CI lies above zero, red below, grey when it includes zero; the shaded band is
+    ±threshold. ``rows`` are (label, change, CI low, CI high) as fractions."""
+    rows = [r for r in rows if all(np.isfinite(x) for x in r[1:])]
+    if not rows:
+        return "<p>No interval to draw.</p>"
+    label_w, plot_w, row_h, top = 300, 460, 26, 24
+    span = max(max(abs(r[2]), abs(r[3])) for r in rows)
+    span = max(span, threshold) * 1.1 or 0.01
+
+    def x(v: float) -> float:
+        return label_w + (v + span) / (2 * span) * plot_w
+
+    height = top + row_h * len(rows) + 10
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 20}" '
+        f'height="{height}" font-family="system-ui,sans-serif" font-size="12">',
+        f'<rect x="{x(-threshold):.1f}" y="{top - 6}" width="{x(threshold) - x(-threshold):.1f}"'
+        f' height="{row_h * len(rows)}" fill="#eee"/>',
+        f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top - 6}" y2="{height - 10}" stroke="#999"/>',
+    ]
+    for v in (-span / 1.1, span / 1.1):
+        parts.append(
+            f'<text x="{x(v):.1f}" y="{top - 10}" text-anchor="middle" fill="#666">'
+            f"{v * 100:+.0f}%</text>"
+        )
+    for i, (label, rel, low, high) in enumerate(rows):
+        y = top + i * row_h + row_h / 2 - 6
+        colour = "#2E7D32" if low > 0 else "#C62828" if high < 0 else "#757575"
+        parts += [
+            f'<text x="{label_w - 8}" y="{y + 4:.1f}" text-anchor="end">{html.escape(label)}'
+            "</text>",
+            f'<line x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{colour}" stroke-width="3"/>',
+            f'<circle cx="{x(rel):.1f}" cy="{y:.1f}" r="5" fill="{colour}"/>',
+        ]
+    return "".join(parts) + "</svg>"
 
 
 def _table(frame: pd.DataFrame, kinds: dict[str, str]) -> str:
@@ -58,19 +108,29 @@ def html_report(comparison: Comparison, title: str | None = None) -> str:
     c = comparison
     o = c.options
     esc = html.escape
-    figures = [
-        charts.metric_forest(c),
-        charts.difference_histogram(c),
-        charts.segment_forest(c),
-        charts.overlap_histogram(c),
+    metric_rows = [
+        (r.label, r.rel_change, r.rel_ci_low, r.rel_ci_high) for r in (c.primary, *c.secondary)
     ]
-    plots = "".join(
-        pio.to_html(f, full_html=False, include_plotlyjs=(i == 0), config={"responsive": True})
-        for i, f in enumerate(figures)
+    segment_rows = (
+        []
+        if c.segments.empty
+        else [
+            (r.segment, r.rel_change, r.rel_ci_low, r.rel_ci_high)
+            for r in c.segments.itertuples(index=False)
+        ]
     )
     colour = VERDICT_COLOURS[c.verdict]
-    title = title or (
-        f"A/B comparison: candidate {c.run_b['label']} vs baseline {c.run_a['label']}"
+    a, b = c.run_a, c.run_b
+    dataset = a.get("dataset_name") or f"dataset {a['dataset_id']}"
+    split = a.get("split_name") or f"split {a['split_id']}"
+    title = title or f"{b['label']} vs {a['label']} on {dataset} · {split}"
+    d = c.decision
+    reasons = "".join(f"<li>{esc(r)}</li>" for r in d.reasons)
+    words = "".join(
+        f"<li><b>{esc(term)}</b>: {esc(text)}</li>"
+        for term, text in glossary(
+            [parse_metric(m)[0] for m in (o.primary, *o.secondary, *o.guardrails)]
+        )
     )
     mt = metrics_frame(c)
     metric_kinds = {
@@ -125,8 +185,11 @@ def html_report(comparison: Comparison, title: str | None = None) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{esc(title)}</title><style>{_CSS}</style></head><body>
 <h1>{esc(title)}</h1>
-<p class="muted">Baseline A: {esc(c.run_a["label"])} · Candidate B: {esc(c.run_b["label"])} ·
-split {c.run_a["split_id"]} · generated {stamp}</p>
+<p class="muted">Baseline A: {esc(a["label"])} · Candidate B: {esc(b["label"])} ·
+dataset {esc(dataset)} · split {esc(split)} (id {a["split_id"]}) · generated {stamp}</p>
+<div class="decision" style="border-color:{DECISION_COLOURS[d.kind]}">
+<h2>{esc(d.headline)}</h2><ul>{reasons}</ul><p class="muted">{esc(d.detectable)}</p></div>
+<h2>Why: the statistical verdict</h2>
 <p><span class="badge" style="background:{colour}">{esc(c.verdict)}</span></p>
 <p class="verdict">{esc(c.sentence)}</p>
 {f"<ul>{notes}</ul>" if notes else ""}
@@ -149,7 +212,13 @@ training interactions.</p>
 <h2>List overlap</h2>
 <p>{esc(overlap_line)}</p>
 <h2>Charts</h2>
-{plots}
+<p class="muted">Change of B against A with its 95% confidence range: green = reliably up,
+red = reliably down, grey = could be no change; the shaded band is the
+±{o.threshold:.0%} too small to matter.</p>
+{svg_forest(metric_rows, o.threshold)}
+{svg_forest(segment_rows, o.threshold) if segment_rows else ""}
+<h2>What the words mean</h2>
+<ul>{words}</ul>
 </body></html>
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_engine.compare.names import ACCURACY, BEYOND, metric_label
+from recsys_engine.compare.names import ACCURACY, BEYOND, metric_label, plain_label
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
 
@@ -43,7 +43,11 @@ def metrics_frame(comparison: Comparison) -> pd.DataFrame:
     t = comparison.metrics_table()
     return pd.DataFrame(
         {
-            "Metric": t["label"] + np.where(t["role"] == "primary", " (primary)", ""),
+            "Metric": [
+                f"{plain_label(m)[0].upper()}{plain_label(m)[1:]}"
+                + (" · decision metric" if r == "primary" else "")
+                for m, r in zip(t["metric"], t["role"], strict=True)
+            ],
             "A": t["mean_a"],
             "B": t["mean_b"],
             "Change": t["diff"],
@@ -111,8 +115,9 @@ def _cell(value: float | None, low: float | None, high: float | None, metric: st
 
 
 def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The leaderboard as people read it: model, run, type, each metric@K as ``value ± CI
-    half-width``, training time and a note for runs below the Popularity baseline."""
+    """The leaderboard as people read it: rank group (runs in group 1 are statistically
+    tied with the best), model, run, type, each metric@K as ``value ± CI half-width``,
+    training time and a note for runs below the Popularity baseline."""
     table = pd.DataFrame(
         {
             "Model": [
@@ -123,6 +128,15 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
             "Type": [FAMILY_LABEL.get(f, f) for f in board["family"]],
         }
     )
+    if "rank_group" in board:
+        table.insert(
+            0,
+            "Rank group",
+            [
+                "–" if pd.isna(g) else ("1 · tied for best" if int(g) == 1 else str(int(g)))
+                for g in board["rank_group"]
+            ],
+        )
     for mt in board_metrics(board):
         table[metric_label(f"{mt}@{k}")] = [
             _cell(r[mt], r.get(f"{mt} low"), r.get(f"{mt} high"), mt) for _, r in board.iterrows()

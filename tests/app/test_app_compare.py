@@ -35,6 +35,117 @@ def _train_two(config: SplitConfig | None = None) -> tuple[int, int]:
     return run_model(store, sid, "popularity"), run_model(store, sid, "ease")
 
 
+def _synthetic_run(store, base: int, model: str, shift: float, coverage: float, fit: float) -> int:
+    """A succeeded run on ``base``'s split whose per-user accuracy is ``base``'s plus
+    ``shift`` (every user moves the same way) and whose coverage is ``coverage`` × base's:
+    each decision branch follows from these numbers by hand."""
+    run = store.get_run(base)
+    rid = store.create_run(
+        run["dataset_id"], run["split_id"], model, {}, status="running", options=run["options"]
+    )
+    users = store.user_metrics_frame(base)
+    accuracy = users["metric"].isin(["ndcg", "recall", "precision", "hitrate", "map", "mrr"])
+    wobble = 1.0 + 0.5 * (users.index.to_numpy() % 2)  # every user moves, by 1 or 1.5 shifts
+    users.loc[accuracy, "value"] = users.loc[accuracy, "value"] + shift * wobble[accuracy]
+    metrics = store.run_metrics(base)
+    means = users.groupby(["metric", "k"])["value"].mean()
+    for i, row in metrics.iterrows():
+        if (row["metric"], row["k"]) in means.index:
+            metrics.loc[i, "value"] = means[(row["metric"], row["k"])]
+        elif row["metric"] == "coverage":
+            metrics.loc[i, "value"] = row["value"] * coverage
+    store.write_results(rid, metrics, users, store.recommendations_frame(base))
+    store.set_run_status(rid, "succeeded", fit_seconds=fit, eval_seconds=0.1)
+    return rid
+
+
+#: branch → (model, shift of every user's accuracy, coverage factor, training seconds)
+BRANCHES = {
+    "switch": ("ease", 0.05, 1.0, 2.0),
+    "trade_off": ("itemknn", 0.05, 0.5, 2.0),
+    "keep": ("two_tower", -0.05, 1.0, 2.0),
+    "no_difference": ("hybrid", 0.0, 1.0, 100.0),
+}
+HEADLINES = {
+    "switch": "Switch to EASE (run",
+    "trade_off": "Trade-off: Item-kNN (run",
+    "keep": "Keep Popularity (run",
+    "no_difference": "No meaningful difference — choose on cost: Popularity (run",
+}
+
+
+@pytest.fixture
+def branches(app):
+    """Popularity on the demo data plus one synthetic run per decision branch."""
+    from ui.resources import get_store
+
+    store = get_store()
+    did = int(store.list_datasets()["id"].iloc[0])
+    sid = create_split(store, did, SplitConfig(test_fraction=0.2, seed=3))
+    pop = run_model(store, sid, "popularity")
+    store.set_run_status(pop, "succeeded", fit_seconds=0.5)
+    return pop, {b: _synthetic_run(store, pop, *spec) for b, spec in BRANCHES.items()}
+
+
+def _decision_text(at) -> str:
+    text = " ".join(e.value for e in (*at.success, *at.info, *at.warning, *at.error))
+    return text.replace("\\", "")  # markdown escapes of run names and numbers
+
+
+@pytest.mark.parametrize("branch", list(BRANCHES))
+def test_each_decision_branch_opens_the_result(app, branches, branch):
+    pop, runs = branches
+    app.switch_page("pages/compare.py").run()
+    app.selectbox(key="ab_a").set_value(pop)
+    app.selectbox(key="ab_b").set_value(runs[branch])
+    app.select_slider(key="ab_resamples").set_value(1_000)
+    app.button(key="ab_go").click().run()
+    assert not app.exception
+    text = _decision_text(app)
+    assert HEADLINES[branch] in text, text
+    # decision first: the headline comes before the statistical verdict and the tables
+    blocks = [m.value for m in app.markdown]
+    why = next(i for i, v in enumerate(blocks) if v.startswith("**Why"))
+    decision = next(i for i, v in enumerate(blocks) if v.startswith("**Decision for"))
+    assert decision < why
+    if branch == "trade_off":
+        assert "catalogue coverage (Coverage@10)" in text
+    if branch == "no_difference":
+        assert "trained in 0.5 s" in text and "in 100.0 s" in text
+    captions = " ".join(c.value for c in app.caption).replace("\\", "")
+    assert "this comparison reliably detects changes" in captions
+
+
+def test_changing_a_choice_hides_the_old_decision(app, branches):
+    pop, runs = branches
+    app.switch_page("pages/compare.py").run()
+    app.selectbox(key="ab_a").set_value(pop)
+    app.selectbox(key="ab_b").set_value(runs["switch"])
+    app.select_slider(key="ab_resamples").set_value(1_000)
+    app.button(key="ab_go").click().run()
+    assert HEADLINES["switch"] in _decision_text(app)
+    for key, value in (("ab_b", runs["keep"]), ("ab_threshold", 5.0)):
+        widget = app.selectbox(key=key) if key == "ab_b" else app.number_input(key=key)
+        widget.set_value(value).run()
+        assert not app.exception
+        text = _decision_text(app)
+        assert "has changed since the last comparison" in text
+        assert HEADLINES["switch"] not in text and not app.get("download_button")
+    assert "Candidate B: EASE (run" in text and "→ Two-tower (run" in text
+    assert "Smallest change that matters: 1.0% → 5.0%" in text
+    app.button(key="ab_go").click().run()
+    text = _decision_text(app)
+    assert HEADLINES["keep"] in text and "has changed" not in text
+
+
+def test_glossary_is_always_visible(app, branches):
+    app.switch_page("pages/compare.py").run()
+    words = " ".join(m.value for m in app.markdown)
+    assert "What the words mean" in words
+    assert "Ranking quality (NDCG)" in words and "share of the catalogue ever recommended" in words
+    assert "Smallest detectable change" in words
+
+
 def test_without_runs_the_page_says_what_to_do(app):
     app.switch_page("pages/compare.py").run()
     assert not app.exception
@@ -51,9 +162,10 @@ def test_leaderboard_and_verdict(app):
     assert list(shown["Run"]) == [ease, pop]  # sorted by NDCG, EASE first
     assert "NDCG@10" in shown.columns and "Coverage@10" in shown.columns
     assert app.selectbox(key="ab_a").value == pop and app.selectbox(key="ab_b").value == ease
-    app.button[0].click().run()  # the form's "Compare A and B"
+    app.button(key="ab_go").click().run()
     assert not app.exception
-    sentences = [s.value for s in (*app.success, *app.error, *app.info, *app.warning)]
+    assert HEADLINES["switch"] in _decision_text(app)  # EASE beats Popularity on the demo data
+    sentences = [m.value.replace("\\", "") for m in app.markdown]
     assert any("NDCG@10" in s and "95% CI" in s for s in sentences), sentences
     assert any("EASE (run" in s and "raises NDCG@10" in s for s in sentences)
     assert len(app.get("plotly_chart")) >= 6  # curves, trade-off, forest, hist, segments, overlap
@@ -63,7 +175,7 @@ def test_leaderboard_and_verdict(app):
     ]
     # the options change the test; the page recomputes without error
     app.radio(key="ab_test").set_value("wilcoxon")
-    app.button[0].click().run()
+    app.button(key="ab_go").click().run()
     assert not app.exception
 
 

@@ -73,6 +73,8 @@ def test_compare_json_matches_the_engine(capsys, db, tmp_path):
     for key in ("mean_a", "mean_b", "diff", "ci_low", "ci_high", "rel_ci_low", "p_value"):
         assert doc["primary"][key] == pytest.approx(getattr(ref.primary, key)), key
     assert doc["sentence"] == ref.sentence
+    assert doc["decision"] == ref.decision.to_dict()
+    assert doc["decision"]["kind"] in ("switch", "keep", "no_difference", "trade_off")
     assert sum(s["users"] for s in doc["segments"] if s["family"] == "Cold start") == ref.primary.n
 
 
