@@ -68,7 +68,9 @@ def cmd_compare(args: argparse.Namespace, store: Store) -> int:
             except OSError as exc:
                 raise RecsysError(f"cannot write '{path}': {exc.strerror or exc}") from None
             payload[f"{flag}_path"] = str(path)
-    lines = [f"{result.verdict}: {result.sentence}"]
+    decision = result.decision
+    lines = [f"Decision: {decision.sentence}", f"  {decision.detectable}"]
+    lines.append(f"{result.verdict}: {result.sentence}")
     for r in [result.primary, *result.secondary]:
         lines.append(
             f"  {r.label:<14} A {r.mean_a:.4f}  B {r.mean_b:.4f}  "

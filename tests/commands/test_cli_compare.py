@@ -83,6 +83,14 @@ def test_compare_text_and_refusal(capsys, db):
     assert main(["--db", path, "compare", str(pop), str(ease), "--resamples", "500"]) == 0
     out, _ = capsys.readouterr()
     assert "NDCG@10" in out and "guardrail Coverage@10" in out
+    store = Store(path, read_only=True)
+    try:
+        decision = compare_runs(store, pop, ease, CompareOptions(n_resamples=500)).decision
+    finally:
+        store.close()
+    first, second = out.splitlines()[:2]
+    assert first == f"Decision: {decision.sentence}"
+    assert second.strip() == decision.detectable
     assert main(["--db", path, "compare", str(pop), str(elsewhere)]) == 1
     _, err = capsys.readouterr()
     assert err.startswith("error: ") and "same split" in err and len(err.splitlines()) == 1
