@@ -169,6 +169,8 @@ def show_reasons(item, key: str) -> None:
     """Every reason of one item, each with its fidelity badge."""
     for reason in item.reasons:
         st.markdown(f"**{md_escape(reason.title)}** {badge_markdown(reason.fidelity)}")
+        if reason.downgraded:
+            st.caption(f"Badge lowered by its own check: {md_escape(reason.downgraded)}.")
         st.markdown(md_escape(reason.summary))
         if reason.kind == "breakdown":
             st.plotly_chart(
