@@ -53,17 +53,20 @@ with tab_load:
         except RecsysError as exc:
             st.error(md_escape(exc))
             options = None
-        if options is not None and st.button("Validate and load", type="primary"):
-            final = UploadPlan(tuple(edited), options, plan.notes)
+        final = None if options is None else UploadPlan(tuple(edited), options, plan.notes)
+        problems = data_ui.current_problems(final)  # none left over from an older mapping
+        if final is not None and st.button("Validate and load", type="primary"):
             bar = st.progress(0.0, text="Starting…")
             try:
                 result = load_dataset(
                     get_store(), final, lambda d, t, info: bar.progress(d / t, text=info)
                 )
             except ValidationError as exc:
-                st.session_state[state.UPLOAD_PROBLEMS] = exc.problems
+                data_ui.remember_problems(final, exc.problems)
+                problems = exc.problems
             except RecsysError as exc:
-                st.session_state[state.UPLOAD_PROBLEMS] = None
+                data_ui.remember_problems(None, None)
+                problems = None
                 st.error(md_escape(exc))
             else:
                 data_ui.discard_upload()
@@ -71,8 +74,8 @@ with tab_load:
                 st.session_state[state.LAST_LOADED] = result.as_dict()
                 st.rerun()
             bar.empty()
-        if st.session_state[state.UPLOAD_PROBLEMS]:
-            problems_table(st.session_state[state.UPLOAD_PROBLEMS])
+        if problems:
+            problems_table(problems)
     loaded = st.session_state[state.LAST_LOADED]
     if loaded:
         st.success(

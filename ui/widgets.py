@@ -76,7 +76,8 @@ def problems_table(problems: list[Problem]) -> None:
         {
             "severity": p.severity,
             "file": p.file,
-            "line": p.line,
+            # file-level problems have no line: show a blank, not "None"
+            "line": "" if p.line is None else str(p.line),
             "column": p.column or "",
             "problem": p.message,
         }

@@ -224,6 +224,34 @@ def test_data_broken_file_shows_problems_and_loads_nothing() -> None:
     assert list(at.dataframe[0].value["name"]) == [DEMO]
 
 
+def test_file_level_problem_shows_no_line() -> None:
+    from badfiles import png_bytes
+
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value(("photo.csv", png_bytes(), "text/csv"))
+    rerun(at)
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    problems = problems_frame(at)
+    assert "PNG" in problems["problem"].iloc[0]
+    assert list(problems["line"]) == [""]  # not "None"
+
+
+def test_problems_of_an_earlier_mapping_are_cleared_when_it_changes() -> None:
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value(("broken.csv", BROKEN_CSV, "text/csv"))
+    rerun(at)
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    assert len(problems_frame(at)) == 2
+    rerun(at)  # a rerun with the same mapping keeps them
+    assert len(problems_frame(at)) == 2
+    widget(at.selectbox, "Rating or weight column").set_value("— none —")
+    rerun(at)
+    assert not [d for d in at.dataframe if "problem" in d.value.columns]
+    assert not any("nothing was loaded" in e for e in values(at.error))
+
+
 def test_manage_renames_and_deletes_with_confirmation() -> None:
     at = open_app("data")
     assert managed_datasets(at) == [DEMO]
