@@ -174,3 +174,35 @@ def test_train_a_tiny_keras_model_to_completion(app):
     run = get_store().get_run(1)
     assert run["config"]["epochs"] == 2
     assert run["artefact_path"]
+
+
+def test_content_models_are_not_offered_without_item_metadata(app, tmp_path):
+    from recsys_engine.ingest import guess_plan, load_dataset
+    from recsys_engine.splits import SplitConfig, create_split
+    from ui import state
+    from ui.resources import get_store
+
+    store = get_store()
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "user_id,item_id\n"
+        + "".join(f"u{u},i{(u * 7 + j) % 30}\n" for u in range(40) for j in range(6))
+    )
+    dataset = load_dataset(store, guess_plan([log], name="No metadata")).dataset_id
+    create_split(store, dataset, SplitConfig.from_dict({"strategy": "random", "seed": 1}))
+    app.session_state[state.DATASET_ID] = dataset
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    content = app.checkbox(key="pick_content")
+    assert content.disabled and not content.value
+    assert "needs item metadata" in content.help and "items file" in content.help
+    captions = " ".join(c.value for c in app.caption)
+    assert "Needs item metadata" in captions and "Data page" in captions
+    assert "without its content part" in captions  # Hybrid still runs, and says how
+    assert not app.checkbox(key="pick_hybrid").disabled
+    assert not app.checkbox(key="pick_ease").disabled
+    # the demo dataset has metadata: Content-based is offered there
+    create_split(store, 1, SplitConfig.from_dict({"strategy": "random", "seed": 1}))
+    app.session_state[state.DATASET_ID] = 1
+    app.run()
+    assert not app.checkbox(key="pick_content").disabled
