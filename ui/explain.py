@@ -27,7 +27,7 @@ FIDELITY_HELP = {
     POST_HOC: "An after-the-fact reading; the model does not compute its score this way.",
 }
 SHORT_PARTS = {
-    "base": "Baseline",
+    "base": "Item bias",
     "collaborative": "Collaborative",
     "content": "Content",
     "gmf": "GMF",
@@ -78,19 +78,19 @@ def user_picker(ex: Explainer, run_id: int) -> str | None:
     if not users:
         st.info("This split has no test users.")
         return None
-    current = st.session_state.get(USER_KEY)
+    pick_key = f"user_pick_{run_id}"
+    if st.session_state.get(pick_key) not in users:
+        current = st.session_state.get(USER_KEY)
+        st.session_state[pick_key] = current if current in users else users[0]
+
+    def pick_random() -> None:
+        # A callback runs before the page, so the box and the heading both show the new
+        # user; changing the box's value after it was drawn would leave the old one shown.
+        st.session_state[pick_key] = random.choice(users)
+
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    if right.button("Random test user", icon=":material/casino:", key=f"random_user_{run_id}"):
-        current = random.choice(users)
-        st.session_state[USER_KEY] = current
-        st.session_state.pop(f"user_pick_{run_id}", None)
-    index = users.index(current) if current in users else 0
-    user = left.selectbox(
-        f"User ({len(users):,} test users; type to search)",
-        users,
-        index=index,
-        key=f"user_pick_{run_id}",
-    )
+    right.button("🎲 Random test user", key=f"random_user_{run_id}", on_click=pick_random)
+    user = left.selectbox(f"User ({len(users):,} test users; type to search)", users, key=pick_key)
     st.session_state[USER_KEY] = user
     return user
 
@@ -241,6 +241,7 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
         format_func=lambda i: names.get(i, i),
         key=key,
         placeholder="Type a title…",
+        select_all=False,  # one click must add one item, never every match
     )
     if not picked:
         st.info("Pick a few items to see recommendations for a new user.")

@@ -502,3 +502,20 @@ def test_follow_evidence_rules():
     assert follow_evidence(Reason("taste", "t", RESCORED, "s")).fidelity == POST_HOC
     # post hoc stays post hoc, with no downgrade note
     assert follow_evidence(Reason("history", "t", POST_HOC, "s")).downgraded is None
+
+
+def test_breakdown_names_the_item_bias_so_it_is_not_read_as_popularity():
+    from recsys_engine.explain.breakdown import breakdown_reason
+
+    reason = breakdown_reason({"base": -1.82, "collaborative": 3.0, "content": 0.5}, 1.68, "hybrid")
+    labels = [r["part"] for r in reason.rows]
+    assert labels[0] == "Item bias (learned offset)"
+    assert not any("popularity" in x.lower() for x in labels)
+    assert "not the item's popularity" in reason.summary
+    assert reason.check["residual"] == pytest.approx(0.0, abs=1e-12)  # -1.82 + 3 + 0.5
+
+
+def test_item_labels_name_the_id(data):
+    ex = Explainer(create_model("popularity").fit(data.train), data)
+    labels = dict(zip(ex.item_labels()["item_id"], ex.item_labels()["label"], strict=True))
+    assert labels["i055"] == "Title 55 of cluster4 · id i055"
