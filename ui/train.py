@@ -17,7 +17,13 @@ from recsys_engine.models import FAMILIES, create_model, list_models, model_titl
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.paths import default_db_path
-from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
+from recsys_engine.splits import (
+    STRATEGIES,
+    STRATEGY_LABELS,
+    SplitConfig,
+    create_split,
+    preview_split,
+)
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
@@ -90,12 +96,7 @@ def split_section(dataset_id: int) -> int | None:
         "Strategy",
         list(STRATEGIES),
         key=f"split_strategy_{dataset_id}",
-        format_func=lambda s: {
-            "random": "random per-user holdout",
-            "temporal": "global time cut",
-            "leave-last": "leave the last N per user",
-            "cold-items": "cold items (held-out items)",
-        }.get(s, s),
+        format_func=lambda s: STRATEGY_LABELS.get(s, s),
     )
     relevant = SPLIT_FIELDS[strategy]
     skip = tuple(f for f in SplitConfig.__dataclass_fields__ if f not in relevant)

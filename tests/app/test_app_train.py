@@ -206,3 +206,14 @@ def test_content_models_are_not_offered_without_item_metadata(app, tmp_path):
     app.session_state[state.DATASET_ID] = 1
     app.run()
     assert not app.checkbox(key="pick_content").disabled
+
+
+def test_split_warning_uses_the_dropdown_names(app):
+    at = app.switch_page("pages/train.py").run()
+    strategy = at.selectbox(key="split_strategy_1")
+    labels = [strategy.format_func(o) for o in strategy.options]
+    at.button(key="split_preview_1").click().run()
+    warning = next(w.value for w in at.warning if "random split on timestamped data" in w.value)
+    assert "'global time cut'" in warning and "'leave the last N per user'" in warning
+    assert "global time cut" in labels and "leave the last N per user" in labels
+    assert "consider 'temporal'" not in warning
