@@ -13,7 +13,7 @@ from ui import data as data_ui
 from ui import state
 from ui.resources import datasets_frame, get_store
 from ui.text import md_escape
-from ui.widgets import active_dataset_id, problems_table, show_profile
+from ui.widgets import DONE_KEY, active_dataset_id, problems_table, show_done, show_profile
 
 state.ensure_defaults()
 st.title("Data")
@@ -43,7 +43,7 @@ with tab_load:
         edited = []
         for i, f in enumerate(plan.files):
             with st.expander(
-                f":material/description: {md_escape(f.name)} — {f.role}",
+                f"📄 {md_escape(f.name)} — {f.role}",
                 expanded=f.role != "ignore",
             ):
                 edited.append(data_ui.edit_file(f, i, k))
@@ -96,6 +96,7 @@ with tab_profile:
         show_profile(dataset_id)
 
 with tab_manage:
+    show_done()
     df = datasets_frame()
     if df.empty:
         st.info("No datasets.")
@@ -111,9 +112,11 @@ with tab_manage:
             if c1.button("Rename", key=f"rename_btn_{row.id}"):
                 try:
                     get_store().rename_dataset(int(row.id), new)
-                    st.rerun()
                 except RecsysError as exc:
                     st.error(md_escape(exc))
+                else:
+                    st.session_state[DONE_KEY] = f"Renamed {row.name} to {new.strip()}."
+                    st.rerun()
             sure = c2.checkbox(
                 "Delete this dataset with its splits, runs and models", key=f"confirm_{row.id}"
             )
@@ -126,4 +129,7 @@ with tab_manage:
                 else:
                     if st.session_state[state.DATASET_ID] == int(row.id):
                         st.session_state[state.DATASET_ID] = None
+                    st.session_state[DONE_KEY] = (
+                        f"Deleted {row.name} with its splits, runs and model files."
+                    )
                     st.rerun()

@@ -24,7 +24,7 @@ dataset_id = require_dataset()
 runs = ui_explain.succeeded_runs(dataset_id)
 if runs.empty:
     st.info("Explanations need a trained model: train one on the Train page first.")
-    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+    page_link("pages/train.py", "Go to Train", icon="🏋️")
     st.stop()
 
 left, right = st.columns([3, 1])

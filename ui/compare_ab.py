@@ -26,10 +26,10 @@ from ui.text import md_escape
 
 REQUEST = "compare_request"  # the last submitted A/B request (ids and options only)
 VERDICT_BOX = {
-    "Better": (st.success, "green", ":material/trending_up:"),
-    "Worse": (st.error, "red", ":material/trending_down:"),
-    "Neutral": (st.info, "blue", ":material/drag_handle:"),
-    "Inconclusive": (st.warning, "orange", ":material/help:"),
+    "Better": (st.success, "green", "📈"),
+    "Worse": (st.error, "red", "📉"),
+    "Neutral": (st.info, "blue", "➖"),
+    "Inconclusive": (st.warning, "orange", "❔"),
 }
 
 
@@ -150,7 +150,7 @@ def ab_result(split_id: int, req: dict) -> None:
         version = cache_version(succeeded_runs(split_id))
         result, html_doc, csv = _comparison(req["a"], req["b"], options, version)
     except RecsysError as exc:
-        st.error(md_escape(exc), icon=":material/block:")
+        st.error(md_escape(exc), icon="⛔")
         return
     box, colour, icon = VERDICT_BOX[result.verdict]
     st.badge(result.verdict, color=colour, icon=icon)
@@ -158,7 +158,7 @@ def ab_result(split_id: int, req: dict) -> None:
     for note in result.notes:
         st.caption(note)
     for caveat in segment_caveats(result, req["threshold"]):
-        st.warning(f"Not everyone gains — {caveat}", icon=":material/group:")
+        st.warning(f"Not everyone gains — {caveat}", icon="👥")
     p = result.primary
     c = st.columns(4)
     c[0].metric(f"{p.label} · A", f"{p.mean_a:.4f}")
@@ -197,7 +197,7 @@ def ab_result(split_id: int, req: dict) -> None:
             st.warning(
                 f"Guardrail: {g.label} falls {abs(g.rel_change):.0%}, more than the "
                 f"{options.guardrail_margin:.0%} allowed.",
-                icon=":material/shield:",
+                icon="🛡️",
             )
     with st.expander("Guardrails", expanded=any(g.status != "ok" for g in result.guardrails)):
         guards["Relative change"] = guards["Relative change"] * 100
@@ -245,7 +245,7 @@ def ab_result(split_id: int, req: dict) -> None:
         html_doc.encode("utf-8"),
         file_name=f"compare_run{req['a']}_vs_run{req['b']}.html",
         mime="text/html",
-        icon=":material/description:",
+        icon="📄",
         key="dl_report",
     )
     d2.download_button(
@@ -253,7 +253,7 @@ def ab_result(split_id: int, req: dict) -> None:
         csv,
         file_name=f"compare_run{req['a']}_vs_run{req['b']}_users.csv",
         mime="text/csv",
-        icon=":material/table:",
+        icon="📊",
         key="dl_csv",
     )
     with st.expander("How to read this"):

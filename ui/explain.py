@@ -89,7 +89,7 @@ def user_picker(ex: Explainer, run_id: int) -> str | None:
         st.session_state[pick_key] = random.choice(users)
 
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    right.button("🎲 Random test user", key=f"random_user_{run_id}", on_click=pick_random)
+    right.button("Random test user", icon="🎲", key=f"random_user_{run_id}", on_click=pick_random)
     user = left.selectbox(f"User ({len(users):,} test users; type to search)", users, key=pick_key)
     st.session_state[USER_KEY] = user
     return user
@@ -198,7 +198,7 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
         st.info("No items left to recommend for this history.")
         return
     for note in rec.notes:
-        st.caption(f":material/info: {md_escape(note)}")
+        st.caption(f"ℹ️ {md_escape(note)}")
     for start in range(0, len(rec.items), columns):
         grid = st.columns(columns)  # one row per `columns` items keeps the ranks in order
         for pos in range(start, min(start + columns, len(rec.items))):
@@ -209,7 +209,7 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
                 if item.hit is None:
                     badge = ""
                 elif item.hit:
-                    badge = ":green-badge[:material/check: Hit: chosen later]"
+                    badge = ":green-badge[✅ Hit: chosen later]"
                 else:
                     badge = ":gray-badge[not in held-out data]"
                 st.markdown(f"{badge} score **{item.score:.3g}** · {md_escape(cats)}")

@@ -38,12 +38,12 @@ SPLIT_FIELDS = {
 }
 ACTIVE = ("queued", "running")
 STATUS_ICON = {
-    "queued": ":material/schedule:",
-    "running": ":material/progress_activity:",
-    "succeeded": ":material/check_circle:",
-    "failed": ":material/error:",
-    "cancelled": ":material/cancel:",
-    "interrupted": ":material/warning:",
+    "queued": "⏳",
+    "running": "🔄",
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "🚫",
+    "interrupted": "⚠️",
 }
 
 
@@ -60,7 +60,7 @@ def split_stats_table(stats: dict) -> None:
     )
     c[4].metric("Test items unseen in train", f"{stats['test_items_unseen']:,}")
     for w in stats.get("warnings", []):
-        st.warning(w, icon=":material/warning:")
+        st.warning(w, icon="⚠️")
 
 
 def split_section(dataset_id: int) -> int | None:
@@ -215,7 +215,7 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
             f"This split has no validation fold, so {names} will train for all of {its} "
             f"epochs: nothing stops {it} early or keeps {its} best epoch. To let {it} stop "
             "early, create a split with a validation fraction (e.g. 0.1).",
-            icon=":material/info:",
+            icon="ℹ️",
         )
     for spec in picked:
         cls = spec.config_class
@@ -325,6 +325,9 @@ def run_card(run: pd.Series) -> None:
             for col, k in zip(c, keys, strict=False):
                 col.metric(metric_label(k) if "@" in k else k.upper(), f"{m[k]:.4f}")
             c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
+            fig = loss_figure(store.run_progress(rid))  # the curve stays after the run ends
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
         elif status == "cancelled":
             st.info("Cancelled: nothing was saved for this run.")
         elif run["error"] and not pd.isna(run["error"]):

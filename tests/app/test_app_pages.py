@@ -266,6 +266,7 @@ def test_manage_renames_and_deletes_with_confirmation() -> None:
     widget(at.button, "Rename").click()
     rerun(at)
     assert managed_datasets(at) == ["Renamed demo"]
+    assert f"Renamed {DEMO} to Renamed demo." in [plain(x) for x in values(at.success)]
 
     delete = widget(at.button, "Delete")
     assert delete.disabled, "Delete must wait for the confirmation checkbox"
@@ -278,6 +279,7 @@ def test_manage_renames_and_deletes_with_confirmation() -> None:
     delete.click()
     rerun(at)
     assert managed_datasets(at) == []
+    assert any("Deleted Renamed demo" in plain(x) for x in values(at.success))
     text = text_of(at)
     assert "no datasets." in text
     assert "load a dataset first" in text  # the Profile tab
@@ -364,3 +366,18 @@ def test_names_and_warnings_from_uploads_show_as_literal_text(fresh_db: Path) ->
     assert any(escaped + r"\.csv" in s for s in shown), shown  # the source file's name
     assert any(s.startswith(escaped) and "interactions" in s for s in shown), shown
     assert not any("](https" in s for s in shown), shown  # no live link or image anywhere
+
+
+# -- no outside requests: icons are emoji, never Google's Material Symbols font ------------
+def test_no_page_or_ui_module_uses_material_icons() -> None:
+    files = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]
+    files += sorted((REPO / "ui").glob("*.py"))
+    offenders = [f.name for f in files if ":material/" in f.read_text(encoding="utf-8")]
+    assert not offenders, f"':material/…:' icons make the browser fetch a font: {offenders}"
+
+
+def test_home_getting_started_mentions_every_page() -> None:
+    at = open_app()
+    steps = next(m.value for m in at.markdown if "**Data**" in m.value)
+    for page in ("Data", "Train", "Compare", "Explain", "Models"):
+        assert f"**{page}**" in steps, page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -67,6 +68,11 @@ def test_train_reference_models_then_registry_and_delete(app):
     app.button(key=f"delete_{run_id}").click().run()
     assert not app.exception
     assert len(app.dataframe[0].value) == 2
+    assert any(f"Deleted run {run_id}" in s.value for s in app.success)
+
+    app.switch_page("pages/home.py").run()  # Home's recent runs name their dataset
+    recent = next(d.value for d in app.dataframe if "NDCG@10" in d.value.columns)
+    assert set(recent["dataset"]) == {"Demo: movie nights"}
 
 
 def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):
@@ -174,6 +180,9 @@ def test_train_a_tiny_keras_model_to_completion(app):
     run = get_store().get_run(1)
     assert run["config"]["epochs"] == 2
     assert run["artefact_path"]
+    # the training curve stays on the finished run's card
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in app.get("plotly_chart")]
+    assert "Training curve" in titles
 
 
 def test_content_models_are_not_offered_without_item_metadata(app, tmp_path):
