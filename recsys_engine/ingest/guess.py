@@ -83,7 +83,8 @@ def guess_plan(
             "— change a file's role below if that is wrong"
         )
     feedback, scale = _guess_feedback(files)
-    ds_name = name or _guess_name(sniffs)
+    chosen = [f.sniff for f in files if f.role == "interactions"]
+    ds_name = name or _guess_name(chosen + [s for s in sniffs if s not in chosen])
     plan = UploadPlan(
         files=tuple(files),
         options=LoadOptions(name=ds_name, feedback=feedback, rating_scale=scale),

@@ -285,6 +285,7 @@ def test_interactions_file_is_chosen_by_content_not_size(tmp_path):
     assert [f.sniff.name for f in chosen] == ["ratings.csv"]
     assert {f.sniff.name: f.role for f in plan.files}["photo.csv"] == "ignore"
     assert any("using ratings.csv" in n and "photo.csv" in n for n in plan.notes), plan.notes
+    assert plan.options.name == "ratings"  # named after the chosen file, not the first one
 
 
 def test_named_user_and_item_columns_beat_a_bigger_anonymous_table(tmp_path):
