@@ -57,11 +57,11 @@ def split_picker(dataset_id: int) -> int | None:
             "(e.g. **ease** or **itemknn**; the button *Train all reference models* does all "
             "three).\n"
             "3. Come back here when the runs show *succeeded*.",
-            icon=":material/info:",
+            icon="ℹ️",
         )
         from ui.widgets import page_link
 
-        page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+        page_link("pages/train.py", "Go to Train", icon="🏋️")
         return None
     names = {int(r.id): str(r.name) for r in splits.itertuples()}
     ids = sorted(counts, key=lambda s: (-counts[s], -s))
@@ -145,7 +145,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
             f"**{model_title(r.model)} (run {r.run_id})** scores below the Popularity baseline on "
             f"{names.metric_label(f'{primary}@{k}')}: recommending the most popular items to "
             "everyone would do better. Do not ship it without a reason.",
-            icon=":material/warning:",
+            icon="⚠️",
         )
     if "popularity" not in set(board["model"]):
         st.caption("Tip: train the **popularity** model on this split as a baseline to beat.")

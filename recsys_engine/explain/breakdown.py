@@ -1,6 +1,6 @@
 """Reason 3, "Score breakdown": the model's own additive score parts (*exact*).
 
-Hybrid/two-tower/content: item baseline + collaborative + content; NeuMF: bias + GMF +
+Hybrid/two-tower/content: item bias + collaborative + content; NeuMF: bias + GMF +
 MLP; explicit MF: global mean + user bias + item bias + match. The parts come from
 ``model.explain`` (or, for explicit MF, from its arrays), so they add up to the score.
 """
@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from recsys_engine.explain.results import EXACT, Reason
 
 PART_LABELS = {
-    "base": "Item baseline (popularity)",
+    "base": "Item bias (learned offset)",
     "collaborative": "Collaborative (similar histories)",
     "content": "Content match",
     "gmf": "GMF part (matrix factorisation)",
@@ -25,6 +25,13 @@ PART_LABELS = {
     "item_bias": "Item bias",
     "match": "Taste match (user × item vectors)",
 }
+
+#: What the towers' "base" part is, so it is not read as the item's popularity.
+ITEM_BIAS_NOTE = (
+    "The item bias is a per-item offset learned with the rest of the model (plus any fixed "
+    "popularity prior); it is not the item's popularity, and a popular item can have a "
+    "negative one when the other parts already explain its score."
+)
 
 
 def breakdown_reason(parts: dict[str, float], score: float, model: str) -> Reason:
@@ -38,6 +45,8 @@ def breakdown_reason(parts: dict[str, float], score: float, model: str) -> Reaso
         + " + ".join(f"{r['part'].lower()} {r['value']:.3g}" for r in rows)
         + f"; the largest part is {biggest['part'].lower()}."
     )
+    if "base" in parts and model != "neumf":
+        summary += " " + ITEM_BIAS_NOTE
     return Reason(
         "breakdown",
         "Score breakdown",
