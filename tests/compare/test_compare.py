@@ -341,3 +341,11 @@ def test_leaderboard_has_rank_groups(runs):
 
     frame = leaderboard_frame(board, 10)
     assert frame.columns[0] == "Rank group" and frame.loc[0, "Rank group"] == "1 · tied for best"
+
+
+def test_activity_labels_name_a_single_count_without_a_range():
+    from recsys_engine.compare.segments import _count_range
+
+    assert _count_range(4, 4) == "4 interactions"
+    assert _count_range(1, 1) == "1 interaction"
+    assert _count_range(5, 6) == "5–6 interactions"
