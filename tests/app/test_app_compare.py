@@ -192,3 +192,18 @@ def test_page_runs_standalone(tmp_path, monkeypatch):
     assert len(at.dataframe) >= 1
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def test_best_against_every_other_in_one_click(app, branches):
+    pop, runs = branches
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    app.button(key="sweep_go").click().run()
+    assert not app.exception
+    lines = [m.value.replace("\\", "") for m in app.markdown if "—" in m.value]
+    # the best synthetic run (EASE or Item-kNN, +0.05 per user) leads; one line per other run
+    lead = next(m.value for m in app.markdown if "leads on ranking quality" in m.value)
+    lead = lead.replace("\\", "")
+    assert "EASE (run" in lead or "Item-kNN (run" in lead
+    assert len(lines) == len(runs)  # 5 runs on the split: the best against 4 others
+    assert any("Popularity (run" in line and "Keep" in line for line in lines)

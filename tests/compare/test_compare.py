@@ -349,3 +349,23 @@ def test_activity_labels_name_a_single_count_without_a_range():
     assert _count_range(4, 4) == "4 interactions"
     assert _count_range(1, 1) == "1 interaction"
     assert _count_range(5, 6) == "5–6 interactions"
+
+
+def test_best_against_rest_gives_one_decision_per_challenger(runs):
+    from recsys_engine.compare.sweep import best_against_rest
+
+    store, sid, ids = runs
+    board = lb.leaderboard(store, sid, 10)
+    order = [int(r) for r in board["run_id"]]
+    sweep = best_against_rest(store, order, FAST)
+    assert sweep.best == order[0]
+    assert [c.run_b["id"] for c in sweep.pairs] == order[1:]
+    for c in sweep.pairs:
+        # each pair is exactly the A/B panel's comparison of that pair
+        alone = cmp.compare_runs(store, order[0], c.run_b["id"], FAST)
+        assert c.decision == alone.decision and c.verdict == alone.verdict
+    frame = sweep.frame()
+    assert list(frame["challenger"]) == [c.run_b["label"] for c in sweep.pairs]
+    assert set(frame["kind"]) <= {"switch", "keep", "no_difference", "trade_off"}
+    with pytest.raises(RecsysError, match="at least two runs"):
+        best_against_rest(store, order[:1])
