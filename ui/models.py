@@ -70,7 +70,8 @@ def metrics_table(metrics: dict[str, float | None]) -> pd.DataFrame:
         name, _, k = key.partition("@")
         label = names.LABELS.get(name, name.upper())
         rows.setdefault(label, {})[f"@{k}" if k else "overall"] = value
-    order = [names.LABELS[m] for m in (*names.ACCURACY, *names.BEYOND) if m in names.LABELS]
+    known = (*names.ACCURACY, *names.BEYOND, *names.SHELF)
+    order = [names.LABELS[m] for m in known if m in names.LABELS]
     labels = sorted(rows, key=lambda x: (order.index(x) if x in order else len(order), x))
     table = pd.DataFrame.from_dict({lbl: rows[lbl] for lbl in labels}, orient="index")
     cols = sorted(
