@@ -373,3 +373,17 @@ def test_cold_items_split_reports_the_new_arrivals_shelf(store):
     # Popularity cannot rank new items at all (they have no training interactions): its
     # all-items ranking never shows them, while the shelf still ranks them (all tied)
     assert metrics["recall@10"] == 0.0
+
+
+def test_last_duration_finds_the_newest_run_with_the_same_config(store, split):
+    from recsys_engine.runs import last_duration
+
+    did = store.get_split(split)["dataset_id"]
+    assert last_duration(store, did, "itemknn", {"neighbours": 50}) is None
+    first = run_model(store, split, "itemknn", {"neighbours": 50})
+    run_model(store, split, "itemknn", {"neighbours": 20})  # other settings: not counted
+    found = last_duration(store, did, "itemknn", {"neighbours": 50})
+    run = store.get_run(first)
+    assert found == (first, pytest.approx(run["fit_seconds"] + run["eval_seconds"]))
+    again = run_model(store, split, "itemknn", {"neighbours": 50})
+    assert last_duration(store, did, "itemknn", {"neighbours": 50})[0] == again

@@ -182,7 +182,9 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         index=1,
         horizontal=True,
         key="train_preset",
-        help="Quick: fewer epochs for a first look. Thorough: longer training.",
+        help="Quick: fewer epochs and smaller deep models, for a first look. Thorough: longer "
+        "training. Under each chosen model: how long it took on this dataset the last time "
+        "it ran with the same settings.",
     )
     chosen: list[tuple[str, dict]] = []
     cols = st.columns(len(FAMILIES))
@@ -223,8 +225,24 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         base = {**spec.default_config(), **presets.get(preset.lower(), {})}
         with st.expander(f"{spec.title or spec.name} — {spec.description}", expanded=False):
             values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}")
+        st.caption(_time_note(dataset_id, spec.name, spec.title or spec.name, values))
         chosen.append((spec.name, values))
     return chosen
+
+
+def _time_note(dataset_id: int, name: str, title: str, values: dict) -> str:
+    """How long ``name`` with these settings took here last time (fit + evaluation)."""
+    from recsys_engine.runs import last_duration
+
+    try:
+        found = last_duration(get_store(), dataset_id, name, values)
+    except ConfigError:  # settings being edited into something invalid
+        return f"{title}: these settings are not valid yet."
+    if found is None:
+        return f"{title}: not trained with these settings on this dataset yet."
+    run_id, seconds = found
+    took = f"{seconds:.0f} s" if seconds >= 1 else "under a second"
+    return f"{title} with these settings took {took} here last time (run {run_id})."
 
 
 def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:

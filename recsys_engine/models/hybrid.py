@@ -36,7 +36,7 @@ class HybridConfig(ContentConfig):
     """
 
     presets: ClassVar[dict[str, dict]] = {
-        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128, "content_dim": 32},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
     advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")

@@ -93,7 +93,7 @@ class TwoTowerConfig(KerasTrainConfig):
     )
     presets: ClassVar[dict[str, dict]] = {
         # a few dozen steps are too few for an average of the weights to forget the start
-        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
 

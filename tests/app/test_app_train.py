@@ -168,6 +168,9 @@ def test_train_a_tiny_keras_model_to_completion(app):
     app.checkbox(key="pick_two_tower").check().run()
     epochs = app.number_input(key="cfg_two_tower_Quick_epochs")
     epochs.set_value(2).run()
+    notes = [c.value for c in app.caption]
+    assert "Two-tower: not trained with these settings on this dataset yet." in notes, notes
+    assert app.number_input(key="cfg_two_tower_Quick_dim").value == 128  # Quick is smaller
     app.button[0].click().run()
     assert not app.exception
     assert "Queued run 1" in app.success[0].value
@@ -183,6 +186,10 @@ def test_train_a_tiny_keras_model_to_completion(app):
     # the training curve stays on the finished run's card
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in app.get("plotly_chart")]
     assert "Training curve" in titles
+    # the same settings now come with the time they took here
+    notes = [c.value for c in app.caption]
+    took = [n for n in notes if n.startswith("Two-tower with these settings took")]
+    assert took and took[0].endswith("here last time (run 1)."), notes
 
 
 def test_content_models_are_not_offered_without_item_metadata(app, tmp_path):
