@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError, RecsysError
-from recsys_engine.explain.breakdown import breakdown_reason
+from recsys_engine.explain.breakdown import breakdown_reason, new_item_note
 from recsys_engine.explain.catalogue import Catalogue
 from recsys_engine.explain.content import ContentTower
 from recsys_engine.explain.context import similar_users
@@ -278,7 +278,9 @@ class Explainer(Catalogue):
                 reasons[r].append(reason)
         for r, part in enumerate(parts):
             if part:
-                reasons[r].append(breakdown_reason(part, float(top_scores[r]), model.name))
+                note = new_item_note(model, top[r])
+                score = float(top_scores[r])
+                reasons[r].append(breakdown_reason(part, score, model.name, new_item=note))
         if self.per_user:
             notes.append(
                 f"'What would change it' needs re-scoring an edited history, which "

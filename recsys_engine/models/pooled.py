@@ -269,12 +269,24 @@ class PooledHistoryModel(KerasFiles, Recommender):
         from recsys_engine.models.keras_layers import catalogue_arrays
 
         arrays = catalogue_arrays(model.get_layer("towers"))
+        warm = arrays.pop("warm")
         alpha = float(self.config.popularity_prior)
         if alpha:
             # inference-only popularity prior: a fixed per-item offset α·log q_i (it stays
             # part of the item's base score, so explanations remain exact)
-            arrays["bias"] = arrays["bias"] + alpha * arrays["log_q"]
+            arrays["bias"] = arrays["bias"] + alpha * self._prior_log_q(arrays["log_q"], warm)
         self._set_arrays(arrays)
+
+    def _prior_log_q(self, log_q: np.ndarray, warm: np.ndarray) -> np.ndarray:
+        """The log q_i the popularity prior uses. With ``new_item_prior="median"`` an item
+        nobody interacted with in training (a new arrival) counts as a typical item — the
+        median log q of the others — instead of the least popular one, so the prior does
+        not bury it under every old item; its score then comes from its content."""
+        if getattr(self.config, "new_item_prior", "observed") != "median":
+            return log_q
+        if len(warm) != len(log_q) or warm.all() or not warm.any():
+            return log_q
+        return np.where(warm, log_q, np.float32(np.median(log_q[warm]))).astype(np.float32)
 
     # -- scoring -------------------------------------------------------------------------
     def _norms(self, h: sp.csr_matrix) -> np.ndarray:

@@ -519,3 +519,36 @@ def test_item_labels_name_the_id(data):
     ex = Explainer(create_model("popularity").fit(data.train), data)
     labels = dict(zip(ex.item_labels()["item_id"], ex.item_labels()["label"], strict=True))
     assert labels["i055"] == "Title 55 of cluster4 · id i055"
+
+
+def test_a_new_item_is_said_to_be_scored_from_content_only():
+    from types import SimpleNamespace
+
+    from recsys_engine.explain.breakdown import breakdown_reason, new_item_note
+
+    # item 0 has an ID part (trained), item 1 none (a new arrival, ID vector masked to 0)
+    v_out = np.array([[0.5, 0.1, 0.3], [0.0, 0.0, 0.7]], dtype=np.float32)
+    model = SimpleNamespace(
+        id_dim=2, v_out=v_out, config=SimpleNamespace(popularity_prior=0.6, new_item_prior="median")
+    )
+    assert new_item_note(model, 0) is None
+    note = new_item_note(model, 1)
+    assert "new" in note and "comes from its content" in note and "typical item" in note
+    reason = breakdown_reason(
+        {"base": -0.2, "collaborative": 0.0, "content": 0.9}, 0.7, "hybrid", new_item=note
+    )
+    assert note in reason.summary
+    # a content-only model (no ID part) never gets the note
+    assert new_item_note(SimpleNamespace(id_dim=0, v_out=v_out, config=None), 1) is None
+
+
+def test_median_prior_treats_new_items_as_typical():
+    from recsys_engine.models.hybrid import Hybrid, HybridConfig
+
+    log_q = np.log(np.array([0.5, 0.3, 0.1, 0.05, 0.05], dtype=np.float32))
+    warm = np.array([True, True, True, False, False])
+    median = Hybrid(HybridConfig())._prior_log_q(log_q, warm)
+    assert np.allclose(median[:3], log_q[:3])
+    assert np.allclose(median[3:], np.median(log_q[:3]))  # log 0.3
+    observed = Hybrid(HybridConfig(new_item_prior="observed"))._prior_log_q(log_q, warm)
+    assert np.array_equal(observed, log_q)
