@@ -23,6 +23,7 @@ from recsys_engine.config import check_number
 from recsys_engine.models.content import ContentConfig, content_matrix
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.pooled import PooledHistoryModel
+from recsys_engine.models.search_space import Param, Range
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,12 @@ class HybridConfig(ContentConfig):
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
     advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")
+    search_space: ClassVar[dict[str, Param]] = {
+        **ContentConfig.search_space,
+        "dim": Range(32, 1024, log=True, integer=True),
+        "content_dim": Range(16, 256, log=True, integer=True),
+        "id_dropout": Range(0.0, 0.8),
+    }
 
     # the two-tower's tuned settings (see pooled.TwoTowerConfig) plus the content part
     epochs: int = 80
