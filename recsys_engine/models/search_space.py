@@ -112,7 +112,8 @@ def narrow_space(
 
     - ``[low, high]``: narrow or widen that setting's declared range (same scale);
     - ``{"low": .., "high": .., "log": .., "int": ..}``: a range for any numeric setting;
-    - ``{"choices": [...]}`` or, for a declared choice, a list: the values to try;
+    - ``{"choices": [...]}``, or a list for a declared choice or of strings or
+      booleans: the values to try;
     - ``null``: do not tune it (keep its default);
     - any other value: fix it (every trial uses that value).
 
@@ -150,7 +151,9 @@ def narrow_space(
                 bool(value.get("log", False)),
                 bool(value.get("int", False)),
             )
-        elif isinstance(value, list) and isinstance(declared, Choice):
+        elif isinstance(value, list) and (
+            isinstance(declared, Choice) or any(isinstance(v, bool | str) for v in value)
+        ):
             space[name] = Choice(tuple(value))
         elif isinstance(value, list):
             if len(value) != 2:

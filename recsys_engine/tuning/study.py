@@ -17,6 +17,7 @@ file (or an RDB URL for several machines).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -132,6 +133,7 @@ class Objective:
         spec = get_model(self.model_name)
         config = spec.config_class.from_dict({**self.fixed, **suggest(trial, self.space)})
         trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("process", os.getpid())  # which worker ran it
         t0 = time.perf_counter()
 
         def report(done: int, total: int, info: dict[str, Any]) -> None:
