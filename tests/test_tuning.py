@@ -275,3 +275,15 @@ def test_two_worker_processes_share_one_study(tmp_path):
         assert store.get_study(result.study_id)["storage"] == f"journal:{journal}"
     finally:
         store.close()
+
+
+def test_a_minutes_budget_starts_no_trial_after_the_deadline(store):
+    split = _split(store)
+    # a deadline that has passed once the first trial ends: that trial is the only one
+    result = tune(store, split, "ease", minutes=1e-7)
+    assert len(result.trials) == 1
+    assert store.get_run(result.run_id)["tuning"]["budget"] == {
+        "trials": None,
+        "minutes": 1e-7,
+        "workers": 1,
+    }
