@@ -23,6 +23,7 @@ from recsys_engine.config import check_choice, check_number
 from recsys_engine.models.content import ContentConfig, content_matrix
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.pooled import PooledHistoryModel
+from recsys_engine.models.search_space import Param, Range
 
 NEW_ITEM_PRIORS = ("median", "observed")
 
@@ -57,6 +58,12 @@ class HybridConfig(ContentConfig):
     stored_defaults: ClassVar[dict] = {
         **ContentConfig.stored_defaults,
         "new_item_prior": "observed",
+    }
+    search_space: ClassVar[dict[str, Param]] = {
+        **ContentConfig.search_space,
+        "dim": Range(32, 1024, log=True, integer=True),
+        "content_dim": Range(16, 256, log=True, integer=True),
+        "id_dropout": Range(0.0, 0.8),
     }
 
     # the two-tower's tuned settings (see pooled.TwoTowerConfig) plus the content part

@@ -39,6 +39,7 @@ from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.pooled_examples import HalfSplitSource
+from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10
 
 LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
@@ -95,6 +96,16 @@ class TwoTowerConfig(KerasTrainConfig):
         # a few dozen steps are too few for an average of the weights to forget the start
         "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
+    }
+    search_space: ClassVar[dict[str, Param]] = {
+        **KerasTrainConfig.search_space,
+        "epochs": Range(10, 150, integer=True),
+        "dim": Range(32, 1024, log=True, integer=True),
+        "dropout": Range(0.0, 0.8),
+        "l2": Range(1e-7, 1e-2, log=True),
+        "input_fraction": Range(0.2, 0.8),
+        "weighting": Choice(WEIGHTINGS),
+        "popularity_prior": Range(-1.0, 1.0),
     }
 
     # defaults tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
