@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from recsys_engine.errors import FitCancelled, RecsysError
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate, load_split_data
 from recsys_engine.models import get_model
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import split_order_problem
 from recsys_engine.store import Store
 
 
@@ -32,12 +33,20 @@ def queue_run(
 ) -> int:
     """Validate a model config and create a ``queued`` run; returns its id.
 
-    Nothing is written when the model name, config or options are invalid.
+    Nothing is written when the model name, config or options are invalid, or when an
+    order-aware model (``needs_order``) is asked to train on a split that does not keep
+    time order (e.g. random).
     """
     spec = get_model(model_name)
     model_config = spec.config_class.from_dict(config)
     opts = options if isinstance(options, EvalOptions) else EvalOptions.from_dict(options)
     split = store.get_split(split_id)
+    if spec.cls.needs_order:  # refuse before anything is queued, not after a failed fit
+        problem = split_order_problem(split["strategy"])
+        if problem is not None:
+            raise ConfigError(
+                f"model {model_name!r} learns from the order of events, but {problem}"
+            )
     return store.create_run(
         split["dataset_id"],
         split_id,

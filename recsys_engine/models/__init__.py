@@ -129,6 +129,16 @@ register_model(
         "EASE",
     )
 )
+register_model(
+    ModelSpec(
+        "transitions",
+        "reference",
+        "What comes next: successor counts of your last few items, recency-weighted; "
+        "needs time order",
+        "recsys_engine.models.transitions:Transitions",
+        "Transitions",
+    )
+)
 
 # -- Keras models (issue 4); TensorFlow is imported only when one of them is used ------------
 register_model(
