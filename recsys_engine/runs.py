@@ -37,16 +37,9 @@ def queue_run(
     order-aware model (``needs_order``) is asked to train on a split that does not keep
     time order (e.g. random).
     """
-    spec = get_model(model_name)
-    model_config = spec.config_class.from_dict(config)
+    model_config = check_run(store, split_id, model_name, config)
     opts = options if isinstance(options, EvalOptions) else EvalOptions.from_dict(options)
     split = store.get_split(split_id)
-    if spec.cls.needs_order:  # refuse before anything is queued, not after a failed fit
-        problem = split_order_problem(split["strategy"])
-        if problem is not None:
-            raise ConfigError(
-                f"model {model_name!r} learns from the order of events, but {problem}"
-            )
     return store.create_run(
         split["dataset_id"],
         split_id,
@@ -55,6 +48,26 @@ def queue_run(
         status="queued",
         options=opts.to_dict(),
     )
+
+
+def check_run(
+    store: Store, split_id: int, model_name: str, config: dict[str, Any] | None = None
+) -> Any:
+    """The validated config of a run about to be queued (``ConfigError`` otherwise).
+
+    Besides the model name and config, checks what the model needs from the split: an
+    order-aware model (``needs_order``) is refused on a split that does not keep time order
+    (e.g. random), before anything is queued rather than after a failed fit.
+    """
+    spec = get_model(model_name)
+    model_config = spec.config_class.from_dict(config)
+    if spec.cls.needs_order:
+        problem = split_order_problem(store.get_split(split_id)["strategy"])
+        if problem is not None:
+            raise ConfigError(
+                f"model {model_name!r} learns from the order of events, but {problem}"
+            )
+    return model_config
 
 
 def execute_run(

@@ -313,7 +313,7 @@ def test_queue_then_execute(store, split):
 # -- ordered histories (issue 18) -------------------------------------------------------------
 @pytest.fixture
 def leave_last(store):
-    did = store.create_dataset_from_frames("toy", _frame())
+    did = store.create_dataset_from_frames("toy in order", _frame())
     return create_split(
         store, did, SplitConfig(strategy="leave-last", n_last=1, validation_last=1)
     )
@@ -380,3 +380,12 @@ def test_transitions_run_on_a_leave_last_split(store, leave_last):
     run_id = run_model(store, leave_last, "transitions", {"n_last": 3})
     assert store.get_run(run_id)["status"] == "succeeded"
     assert 0.0 <= run_metric_dict(store, run_id)["ndcg@10"] <= 1.0
+
+
+def test_check_run_names_what_the_model_needs_from_the_split(store, split, leave_last):
+    from recsys_engine.runs import check_run
+
+    with pytest.raises(ConfigError, match="create a temporal or leave-last split"):
+        check_run(store, split, "transitions", {})
+    assert check_run(store, leave_last, "transitions", {"n_last": 2}).n_last == 2
+    assert check_run(store, split, "ease", {"l2": 10.0}).l2 == 10.0

@@ -87,7 +87,7 @@ class Transitions(Recommender):
 
     name = "transitions"
     config_class = TransitionsConfig
-    family = "reference"
+    family = "sequence"
     needs_order = True
 
     def fit(

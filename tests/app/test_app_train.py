@@ -174,3 +174,20 @@ def test_train_a_tiny_keras_model_to_completion(app):
     run = get_store().get_run(1)
     assert run["config"]["epochs"] == 2
     assert run["artefact_path"]
+
+
+def test_order_aware_model_on_a_random_split_is_refused_before_training(app):
+    """Transitions (the "Sequence" column) on a random split: one clear sentence, and
+    nothing queued — not even the other model picked with it."""
+    from ui.resources import get_store
+
+    _create_split(app)
+    assert "**Sequence**" in [m.value for m in app.markdown]
+    app.checkbox(key="pick_popularity").check().run()
+    app.checkbox(key="pick_transitions").check().run()
+    app.button[0].click().run()  # Train 2 models
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "'transitions' learns from the order of events" in app.error[0].value
+    assert "does not keep time order" in app.error[0].value
+    assert get_store().list_runs().empty
