@@ -27,7 +27,7 @@ from recsys_engine import metrics as m
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, Recommender
-from recsys_engine.models.data import TrainData, mask_items, top_k
+from recsys_engine.models.data import TrainData, mask_items, ordered_histories, top_k
 from recsys_engine.store import Store
 
 DEFAULT_KS = (5, 10, 20)
@@ -201,7 +201,9 @@ def mean_ci(values: np.ndarray) -> tuple[float, float | None, float | None]:
 def load_split_data(
     store: Store, split_id: int, positive_threshold: float | None = None
 ) -> SplitData:
-    """Matrices of a stored split (train/validation/test folds over the whole catalogue)."""
+    """Matrices of a stored split (train/validation/test folds over the whole catalogue),
+    with each user's training interactions in time order when the dataset has timestamps
+    (``TrainData.sequence_*``; order-aware models learn from and score with them)."""
     split = store.get_split(split_id)
     a = store.coded_interactions(split["dataset_id"], split_id)
     shape = (len(a["user_ids"]), len(a["item_ids"]))
@@ -225,13 +227,20 @@ def load_split_data(
 
     has_ratings = not np.isnan(a["rating"]).all()
     items = store.items_frame(split["dataset_id"])
+    in_train = (fold == 0) & positive
+    seq_indptr, seq_items = ordered_histories(
+        a["user"][in_train], a["item"][in_train], a["ts"][in_train], shape[0]
+    )
     train = TrainData(
-        matrix=csr((fold == 0) & positive, a["weight"]),
+        matrix=csr(in_train, a["weight"]),
         user_ids=a["user_ids"],
         item_ids=a["item_ids"],
         validation=csr((fold == 1) & positive, a["weight"]),
         ratings=csr((fold == 0) & np.isfinite(a["rating"]), a["rating"]) if has_ratings else None,
         items=items if len(items) else None,
+        sequence_indptr=seq_indptr,
+        sequence_items=seq_items,
+        split_strategy=split.get("strategy"),
     )
     test_rated = (fold == 2) & np.isfinite(a["rating"])
     return SplitData(
@@ -271,11 +280,14 @@ def evaluate(
     top_scores = np.full((n, kmax), -np.inf, dtype=np.float32)
     scorable = np.zeros(n, dtype=bool)
     hits = np.zeros((n, kmax), dtype=bool)
+    # order-aware models score each test user's training history in time order
+    recency = data.train.recency() if model.needs_order and data.train.has_order else None
     for start in range(0, n, opts.batch_size):
         stop = min(start + opts.batch_size, n)
         batch = users[start:stop]
         histories = train[batch]
-        scores = np.asarray(model.score(histories), dtype=np.float32)
+        order = None if recency is None else recency[batch]
+        scores = np.asarray(model.score_in_order(histories, order), dtype=np.float32)
         ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
         mask_items(scores, data.seen[batch])
         items, best = top_k(scores, kmax)

@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from recsys_engine.errors import FitCancelled, RecsysError
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate, load_split_data
 from recsys_engine.models import get_model
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import split_order_problem
 from recsys_engine.store import Store
 
 
@@ -33,10 +34,11 @@ def queue_run(
 ) -> int:
     """Validate a model config and create a ``queued`` run; returns its id.
 
-    Nothing is written when the model name, config or options are invalid.
+    Nothing is written when the model name, config or options are invalid, or when an
+    order-aware model (``needs_order``) is asked to train on a split that does not keep
+    time order (e.g. random).
     """
-    spec = get_model(model_name)
-    model_config = spec.config_class.from_dict(config)
+    model_config = check_run(store, split_id, model_name, config)
     opts = options if isinstance(options, EvalOptions) else EvalOptions.from_dict(options)
     split = store.get_split(split_id)
     return store.create_run(
@@ -47,6 +49,26 @@ def queue_run(
         status="queued",
         options=opts.to_dict(),
     )
+
+
+def check_run(
+    store: Store, split_id: int, model_name: str, config: dict[str, Any] | None = None
+) -> Any:
+    """The validated config of a run about to be queued (``ConfigError`` otherwise).
+
+    Besides the model name and config, checks what the model needs from the split: an
+    order-aware model (``needs_order``) is refused on a split that does not keep time order
+    (e.g. random), before anything is queued rather than after a failed fit.
+    """
+    spec = get_model(model_name)
+    model_config = spec.config_class.from_dict(config)
+    if spec.cls.needs_order:
+        problem = split_order_problem(store.get_split(split_id)["strategy"])
+        if problem is not None:
+            raise ConfigError(
+                f"model {model_name!r} learns from the order of events, but {problem}"
+            )
+    return model_config
 
 
 def execute_run(

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.evaluation import (
@@ -387,3 +388,82 @@ def test_last_duration_finds_the_newest_run_with_the_same_config(store, split):
     assert found == (first, pytest.approx(run["fit_seconds"] + run["eval_seconds"]))
     again = run_model(store, split, "itemknn", {"neighbours": 50})
     assert last_duration(store, did, "itemknn", {"neighbours": 50})[0] == again
+# -- ordered histories (issue 18) -------------------------------------------------------------
+@pytest.fixture
+def leave_last(store):
+    did = store.create_dataset_from_frames("toy in order", _frame())
+    return create_split(
+        store, did, SplitConfig(strategy="leave-last", n_last=1, validation_last=1)
+    )
+
+
+def test_split_data_keeps_each_users_training_run_in_time_order(store, leave_last):
+    data = load_split_data(store, leave_last)
+    train = data.train
+    assert train.split_strategy == "leave-last" and train.has_order
+    folds = store.split_rows_frame(leave_last)
+    stamps = _frame().set_index(["user_id", "item_id"])["ts"]
+    rows = folds[folds.fold == "train"].copy()
+    rows["ts"] = stamps.loc[list(zip(rows.user_id, rows.item_id, strict=True))].to_numpy()
+    for u, user_id in enumerate(train.user_ids):
+        run = train.sequence_items[train.sequence_indptr[u] : train.sequence_indptr[u + 1]]
+        expected = rows[rows.user_id == user_id].sort_values("ts").item_id
+        assert list(train.item_ids[run]) == list(expected)
+    # every training interaction is in the runs once, and the last one has recency 1
+    assert len(train.sequence_items) == train.matrix.nnz
+    recency = train.recency()
+    last = train.sequence_items[train.sequence_indptr[1:] - 1]
+    assert (recency[np.arange(train.n_users), last] == 1).all()
+
+
+def test_random_split_data_has_order_but_says_the_split_does_not_keep_it(store, split):
+    data = load_split_data(store, split)
+    assert data.train.has_order
+    assert "split is 'random', which does not keep time order" in data.train.order_problem()
+
+
+def test_evaluate_scores_order_aware_models_with_each_users_recency(store, leave_last):
+    from recsys_engine.models.transitions import Transitions
+
+    seen: list = []
+
+    class Spy(Transitions):
+        def score_in_order(self, histories, recency, items=None):
+            seen.append(recency)
+            return super().score_in_order(histories, recency, items)
+
+    data = load_split_data(store, leave_last)
+    model = Spy().fit(data.train)
+    result = evaluate(model, data, EvalOptions(ks=(10,), batch_size=7))
+    users = data.train.user_index(result.user_ids)
+    assert len(seen) == -(-len(users) // 7) and all(r is not None for r in seen)
+    got = sp.vstack(seen).tocsr()
+    assert (got != data.train.recency()[users]).nnz == 0
+    # the stored lists are the ordered scores' top items
+    scores = model.score_in_order(data.train.matrix[users], data.train.recency()[users])
+    scores[data.seen[users].toarray() > 0] = -np.inf
+    np.testing.assert_array_equal(result.top_scores[:, 0], scores.max(axis=1))
+
+
+def test_order_aware_model_is_refused_on_a_random_split_before_queueing(store, split):
+    from recsys_engine.runs import queue_run
+
+    before = len(store.list_runs())
+    with pytest.raises(ConfigError, match="'transitions' learns from the order of events"):
+        queue_run(store, split, "transitions")
+    assert len(store.list_runs()) == before
+
+
+def test_transitions_run_on_a_leave_last_split(store, leave_last):
+    run_id = run_model(store, leave_last, "transitions", {"n_last": 3})
+    assert store.get_run(run_id)["status"] == "succeeded"
+    assert 0.0 <= run_metric_dict(store, run_id)["ndcg@10"] <= 1.0
+
+
+def test_check_run_names_what_the_model_needs_from_the_split(store, split, leave_last):
+    from recsys_engine.runs import check_run
+
+    with pytest.raises(ConfigError, match="create a temporal or leave-last split"):
+        check_run(store, split, "transitions", {})
+    assert check_run(store, leave_last, "transitions", {"n_last": 2}).n_last == 2
+    assert check_run(store, split, "ease", {"l2": 10.0}).l2 == 10.0

@@ -247,11 +247,10 @@ def _time_note(dataset_id: int, name: str, title: str, values: dict) -> str:
 
 def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:
     """Validate every config first, then queue all runs; nothing queued on a bad config."""
-    from recsys_engine.models import get_model
-    from recsys_engine.runs import queue_run
+    from recsys_engine.runs import check_run, queue_run
 
     for name, values in chosen:
-        get_model(name).config_class.from_dict(values)  # raises ConfigError
+        check_run(get_store(), split_id, name, values)  # raises ConfigError
     runner = get_runner()
     ids = []
     for name, values in chosen:

@@ -18,6 +18,7 @@ FAMILY_LABEL = {
     "collaborative": "Collaborative",
     "content": "Content",
     "hybrid": "Hybrid",
+    "sequence": "Sequence",
 }
 
 

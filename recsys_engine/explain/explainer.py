@@ -22,6 +22,7 @@ from recsys_engine.explain.content import ContentTower
 from recsys_engine.explain.context import similar_users
 from recsys_engine.explain.counterfactual import counterfactuals
 from recsys_engine.explain.history import history_reason, item_vectors
+from recsys_engine.explain.ordered import InOrder
 from recsys_engine.explain.results import (
     RESCORED,
     ItemExplanation,
@@ -67,6 +68,9 @@ class Explainer(Catalogue):
         self.per_user = model.name in USER_EMBEDDING_MODELS
         self._content = ContentTower.from_model(model, data.train.items, self.item_ids)
         self._vectors = item_vectors(model) if self.per_user else None
+        # order-aware models rank a stored user with their time order, as evaluation does
+        ordered = model.needs_order and data.train.has_order
+        self._recency = data.train.recency() if ordered else None
 
     @classmethod
     def from_run(cls, store: Store, run_id: int) -> Explainer:
@@ -94,7 +98,10 @@ class Explainer(Catalogue):
         history = self.train[row]
         exclude = self.seen[row]
         test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
-        return self._recommend(history, exclude, k, explain, test, user_id=str(user_id), row=row)
+        model = None if self._recency is None else InOrder(self.model, self._recency[row])
+        return self._recommend(
+            history, exclude, k, explain, test, user_id=str(user_id), row=row, model=model
+        )
 
     def recommend_history(
         self,
@@ -179,11 +186,12 @@ class Explainer(Catalogue):
         user_id: str | None,
         row: int | None,
         adhoc: bool = False,
+        model: Any | None = None,
     ) -> Recommendations:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ConfigError(f"k must be a positive integer (got {k!r})")
         t0 = time.perf_counter()
-        model = self.model
+        model = self.model if model is None else model
         history = sp.csr_matrix(history, dtype=np.float32)
         history.sort_indices()
         scores = np.array(model.score(history), dtype=np.float32)
@@ -201,7 +209,9 @@ class Explainer(Catalogue):
         reasons: list[list[Reason]] = [[] for _ in top]
         order: list[np.ndarray] = [np.array([], dtype=np.int64) for _ in top]
         if explain and len(top):
-            reasons, order = self._explain(history, exclude, top, top_scores, scores[0], notes)
+            reasons, order = self._explain(
+                history, exclude, top, top_scores, scores[0], notes, model=model
+            )
         items = []
         for r, (i, s) in enumerate(zip(top, top_scores, strict=True)):
             n_sim, n_chose = similar_users(
@@ -241,10 +251,14 @@ class Explainer(Catalogue):
         top_scores: np.ndarray,
         all_scores: np.ndarray,
         notes: list[str],
+        model: Any | None = None,
     ) -> tuple[list[list[Reason]], list[np.ndarray]]:
-        """Every reason of every listed item; returns reasons and attribution orders."""
+        """Every reason of every listed item; returns reasons and attribution orders.
+
+        ``model`` is the model the list was ranked with (``InOrder`` for a stored user of an
+        order-aware model), so re-scoring keeps the same order."""
         k = len(top)
-        model = self.model
+        model = self.model if model is None else model
         reasons: list[list[Reason]] = [[] for _ in range(k)]
         orders: list[np.ndarray] = []
         parts: list[dict[str, float] | None] = []

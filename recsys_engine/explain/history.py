@@ -1,7 +1,7 @@
 """Reason 1, "Because you interacted with …": each history item's share of the score.
 
-*Exact* for models whose score is additive over the history (EASE, ItemKNN and the
-history-pooled towers: ``model.explain``); for per-user-embedding models (NeuMF, explicit
+*Exact* for models whose score is additive over the history (EASE, ItemKNN, Transitions
+and the history-pooled towers: ``model.explain``); for per-user-embedding models (NeuMF, explicit
 MF) the history items nearest to the item by item-embedding cosine, *post hoc*. The
 history items in attribution order feed the counterfactual search and the similar-users
 context; the model's score parts, when it reports them, feed the score breakdown.
@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import RecsysError
 from recsys_engine.explain.breakdown import mf_parts
+from recsys_engine.explain.ordered import InOrder
 from recsys_engine.explain.results import EXACT, POST_HOC, Reason
 from recsys_engine.explain.wording import join_names
 from recsys_engine.models import model_title
@@ -75,6 +76,16 @@ def history_reason(
             ]
         )
         summary = f"Mostly because of {names} (share of the history-driven score)."
+        if isinstance(model, InOrder):
+            summary = (
+                f"Because you just interacted with {names}: this item often came next "
+                "after them (share of the score)."
+            )
+        elif model.needs_order:
+            summary = (
+                f"Because of {names}: this item often came after them (share of the "
+                "score; this history has no time order, so every item counts as recent)."
+            )
     else:
         summary = "No history item pushes this item up; it is here for its baseline score."
     order = hist[idx][contrib[idx] > 0]

@@ -29,7 +29,7 @@ __all__ = [
     "register_model",
 ]
 
-FAMILIES = ("reference", "collaborative", "content", "hybrid")
+FAMILIES = ("reference", "collaborative", "content", "hybrid", "sequence")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,6 @@ register_model(
         "EASE",
     )
 )
-
 # -- Keras models (issue 4); TensorFlow is imported only when one of them is used ------------
 register_model(
     ModelSpec(
@@ -174,5 +173,17 @@ register_model(
         "Hybrid two-tower: ID + content item tower; exact collaborative/content breakdown",
         "recsys_engine.models.hybrid:Hybrid",
         "Hybrid",
+    )
+)
+
+# -- order-aware models (issue 18): they need a split that keeps time order ---------------
+register_model(
+    ModelSpec(
+        "transitions",
+        "sequence",
+        "What comes next: successor counts of your last few items, recency-weighted; "
+        "needs time order",
+        "recsys_engine.models.transitions:Transitions",
+        "Transitions",
     )
 )

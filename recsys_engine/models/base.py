@@ -5,6 +5,12 @@ interaction weights over the internal item indexes. ``score(histories)`` therefo
 for users the model never saw, explanations can be exact, and an edited history is
 re-scored at once. Internal indexes come from ``TrainData.item_ids``; string ids are only
 translated at the edges.
+
+A CSR row has no order. Order-aware models (``needs_order``) also take the **recency** of
+each history item — a CSR of the same shape, 1 for the most recent item, 2 for the one
+before (``TrainData.recency``) — through ``score_in_order`` and ``explain_in_order``.
+Every other model inherits the default, which ignores it: callers that know the order
+(evaluation, the Explain page) always call these two, and no other model changes.
 """
 
 from __future__ import annotations
@@ -69,6 +75,9 @@ class Recommender(ABC):
     family: ClassVar[str] = ""
     #: Whether ``predict_ratings`` is implemented (explicit-rating models; RMSE/MAE).
     predicts_ratings: ClassVar[bool] = False
+    #: Whether the model uses the time order of histories (``score_in_order``); such models
+    #: refuse data whose order is unknown or a split that does not keep it.
+    needs_order: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None):
         if config is None or isinstance(config, dict):
@@ -106,6 +115,30 @@ class Recommender(ABC):
         """Restore the learned state from ``_arrays`` output."""
 
     # -- provided ------------------------------------------------------------------------
+    def score_in_order(
+        self,
+        histories: sp.csr_matrix,
+        recency: sp.csr_matrix | None,
+        items: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``score`` when each history's time order is known.
+
+        Args:
+            histories: CSR n × n_items of weights.
+            recency: same shape, each history item's recency rank (1 = most recent), or
+                None when unknown. Models with ``needs_order`` False ignore it (this
+                default); order-aware models override this method.
+            items: score only these columns.
+        """
+        return self.score(histories, items)
+
+    def explain_in_order(
+        self, history: sp.csr_matrix, recency: sp.csr_matrix | None, item: int
+    ) -> Explanation:
+        """``explain`` when the history's time order is known (``recency`` as in
+        ``score_in_order``); the default ignores it."""
+        return self.explain(history, item)
+
     @property
     def n_items(self) -> int:
         self._check_fitted()

@@ -1,8 +1,10 @@
 """What models learn from and the matrix helpers every model shares.
 
 ``TrainData`` holds the train fold as a scipy CSR matrix (users × items) over internal
-indexes, with the string ids of its rows and columns; ``as_csr``, ``mask_items`` and
-``top_k`` are the vectorised steps between a score matrix and a top-K list.
+indexes, with the string ids of its rows and columns, and — when the data has timestamps —
+each user's training interactions in time order (``ordered_histories``), which order-aware
+models learn from and score with. ``as_csr``, ``mask_items`` and ``top_k`` are the
+vectorised steps between a score matrix and a top-K list.
 """
 
 from __future__ import annotations
@@ -15,6 +17,21 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
+
+#: Split strategies that keep each user's time order: what is tested comes after what is
+#: trained on. Order-aware models refuse the others (random, cold-items).
+ORDERED_STRATEGIES = ("temporal", "leave-last")
+
+
+def split_order_problem(strategy: str) -> str | None:
+    """Why a split of ``strategy`` does not suit an order-aware model (None when it does)."""
+    if strategy in ORDERED_STRATEGIES:
+        return None
+    return (
+        f"this split is {strategy!r}, which does not keep time order: its test interactions "
+        "are not the ones that come after each training history; create a "
+        f"{' or '.join(ORDERED_STRATEGIES)} split"
+    )
 
 
 @dataclass
@@ -29,6 +46,13 @@ class TrainData:
         ratings: explicit ratings of the train fold in the same shape (for rating tasks),
             or None.
         items: item metadata (``item_id``, title, text, categories, numeric) or None.
+        sequence_indptr: CSR-style row pointers of the ordered histories (n_users + 1), or
+            None when the order is unknown (no timestamps, or some missing).
+        sequence_items: item index of every training interaction, each user's run
+            (``sequence_items[sequence_indptr[u]:sequence_indptr[u + 1]]``) oldest first;
+            equal timestamps are ordered by item index. None when the order is unknown.
+        split_strategy: the strategy of the split the data comes from (``random``,
+            ``temporal``, ``leave-last``, ``cold-items``), or None when not from a split.
     """
 
     matrix: sp.csr_matrix
@@ -37,6 +61,44 @@ class TrainData:
     validation: sp.csr_matrix | None = None
     ratings: sp.csr_matrix | None = None
     items: pd.DataFrame | None = None
+    sequence_indptr: np.ndarray | None = None
+    sequence_items: np.ndarray | None = None
+    split_strategy: str | None = None
+
+    @property
+    def has_order(self) -> bool:
+        """Whether the time order of each user's training interactions is known."""
+        return self.sequence_indptr is not None and self.sequence_items is not None
+
+    def order_problem(self) -> str | None:
+        """Why an order-aware model cannot learn from this data (None when it can).
+
+        Two reasons: the order is unknown (no timestamps), or the split does not keep time
+        order (a random split scatters the test interactions through each history, so
+        "what comes next" is not what is tested).
+        """
+        if self.split_strategy is not None:
+            problem = split_order_problem(self.split_strategy)
+            if problem is not None:
+                return problem
+        if not self.has_order:
+            return (
+                "the order of the training interactions is unknown: the dataset has no "
+                "timestamps (or some are missing); upload it with a timestamp column"
+            )
+        return None
+
+    def recency(self) -> sp.csr_matrix:
+        """Each user's training items ranked by recency, users × items (CSR, float32):
+        1 for the most recently interacted item, 2 for the one before, … (an item seen
+        several times takes the rank of its last interaction; ranks count distinct items).
+
+        Raises:
+            ConfigError: the order is unknown (``order_problem``).
+        """
+        if not self.has_order:
+            raise ConfigError(self.order_problem() or "the order is unknown")
+        return recency_matrix(self.sequence_indptr, self.sequence_items, self.n_items)
 
     @property
     def n_users(self) -> int:
@@ -63,8 +125,10 @@ class TrainData:
         *,
         user_ids: Any | None = None,
         item_ids: Any | None = None,
+        timestamps: Any | None = None,
     ) -> TrainData:
-        """Build from parallel arrays of string ids (tests, notebooks, new data)."""
+        """Build from parallel arrays of string ids (tests, notebooks, new data); with
+        ``timestamps`` (numbers, NaN when missing) the ordered histories too."""
         u_codes, u_vocab = _factorize(users, user_ids)
         i_codes, i_vocab = _factorize(items, item_ids)
         w = np.ones(len(u_codes)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -73,7 +137,80 @@ class TrainData:
         )
         matrix.sum_duplicates()
         matrix.sort_indices()
-        return cls(matrix=matrix, user_ids=u_vocab, item_ids=i_vocab)
+        order = (None, None)
+        if timestamps is not None:
+            order = ordered_histories(u_codes, i_codes, timestamps, len(u_vocab))
+        return cls(
+            matrix=matrix,
+            user_ids=u_vocab,
+            item_ids=i_vocab,
+            sequence_indptr=order[0],
+            sequence_items=order[1],
+        )
+
+
+def ordered_histories(
+    users: Any, items: Any, timestamps: Any, n_users: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each user's interactions in time order, as CSR-style ``(indptr, items)``.
+
+    One ``lexsort`` by (user, timestamp, item): vectorised, and deterministic when
+    timestamps tie (the lower item index comes first). When any timestamp is missing (NaN)
+    the order is unknown and both arrays are None: a made-up position would mislead an
+    order-aware model.
+
+    Args:
+        users: internal user index of each interaction (0 ≤ u < n_users).
+        items: internal item index of each interaction.
+        timestamps: a number per interaction (e.g. epoch seconds), NaN when missing.
+        n_users: number of users (rows of the result).
+
+    Returns:
+        ``indptr`` (int64, n_users + 1) and ``items`` (int64, one per interaction), user u's
+        run oldest first in ``items[indptr[u]:indptr[u + 1]]``; or ``(None, None)``.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if not len(users) == len(items) == len(ts):
+        raise ConfigError(
+            f"users, items and timestamps must have the same length (got {len(users)}, "
+            f"{len(items)} and {len(ts)})"
+        )
+    if np.isnan(ts).any():
+        return None, None
+    order = np.lexsort((items, ts, users))
+    indptr = np.zeros(int(n_users) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=int(n_users)), out=indptr[1:])
+    return indptr, items[order]
+
+
+def recency_matrix(indptr: np.ndarray, items: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """Recency ranks (1 = most recent distinct item) from ordered histories, users × items.
+
+    Vectorised: the last occurrence of each (user, item) is kept, and its rank is one plus
+    the number of the user's distinct items last seen after it.
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    n_users = len(indptr) - 1
+    users = np.repeat(np.arange(n_users), np.diff(indptr))
+    pos = np.arange(len(items))
+    # latest first within each user; the first row of each (user, item) is its last time
+    order = np.lexsort((-pos, items, users))
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (users[order][1:] != users[order][:-1]) | (items[order][1:] != items[order][:-1])
+    last = np.sort(order[keep])  # positions of last occurrences, in (user, time) order
+    u_last = users[last]
+    counts = np.bincount(u_last, minlength=n_users)
+    ends = np.cumsum(counts)
+    # rank = (index of the user's last distinct item) − (this index) + 1
+    rank = ends[u_last] - np.arange(len(last))
+    out = sp.csr_matrix(
+        (rank.astype(np.float32), (u_last, items[last])), shape=(n_users, int(n_items))
+    )
+    out.sort_indices()
+    return out
 
 
 # -- shared array helpers -----------------------------------------------------------------

@@ -233,3 +233,20 @@ def test_split_warning_uses_the_dropdown_names(app):
     assert "'global time cut'" in warning and "'leave the last N per user'" in warning
     assert "global time cut" in labels and "leave the last N per user" in labels
     assert "consider 'temporal'" not in warning
+
+
+def test_order_aware_model_on_a_random_split_is_refused_before_training(app):
+    """Transitions (the "Sequence" column) on a random split: one clear sentence, and
+    nothing queued — not even the other model picked with it."""
+    from ui.resources import get_store
+
+    _create_split(app)
+    assert "**Sequence**" in [m.value for m in app.markdown]
+    app.checkbox(key="pick_popularity").check().run()
+    app.checkbox(key="pick_transitions").check().run()
+    app.button[0].click().run()  # Train 2 models
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "'transitions' learns from the order of events" in app.error[0].value
+    assert "does not keep time order" in app.error[0].value
+    assert get_store().list_runs().empty

@@ -7,9 +7,9 @@ data, exact explanations, ratings) stays in ``test_models_reference.py`` and
 ``test_models_keras.py``.
 
 The dataset is tiny and deterministic, with everything any model may need: implicit
-interactions, explicit ratings (``mf_explicit``) and item metadata (``content``,
-``hybrid``). Each model runs its default config made small through the settings it has
-(``SMALL``), so the whole file takes seconds, not minutes.
+interactions in time order (``transitions``), explicit ratings (``mf_explicit``) and item
+metadata (``content``, ``hybrid``). Each model runs its default config made small through
+the settings it has (``SMALL``), so the whole file takes seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -60,16 +60,17 @@ def tiny() -> TrainData:
     Titles, text and categories name the item's cluster, so content models can learn too.
     """
     rng = np.random.default_rng(3)
-    users, items, ratings = [], [], []
+    users, items, ratings, times = [], [], [], []
     for u in range(N_USERS):
         c = u % N_CLUSTERS
-        for i in rng.choice(PER_CLUSTER, 4, replace=False) + c * PER_CLUSTER:
+        for t, i in enumerate(rng.choice(PER_CLUSTER, 4, replace=False) + c * PER_CLUSTER):
             users.append(f"u{u:02d}")
             items.append(f"i{i:02d}")
             ratings.append(float(rng.integers(1, 6)))
+            times.append(float(t))
     n_items = N_CLUSTERS * PER_CLUSTER
     item_ids = [f"i{i:02d}" for i in range(n_items)]
-    data = TrainData.from_interactions(users, items, item_ids=item_ids)
+    data = TrainData.from_interactions(users, items, item_ids=item_ids, timestamps=times)
     data.ratings = TrainData.from_interactions(users, items, ratings, item_ids=item_ids).matrix
     data.items = pd.DataFrame(
         {

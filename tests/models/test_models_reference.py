@@ -58,7 +58,7 @@ def random_train():
 def test_registry_entries():
     assert {"popularity", "itemknn", "ease"} <= set(MODEL_NAMES)
     for spec in list_models():
-        assert spec.family in ("reference", "collaborative", "content", "hybrid")
+        assert spec.family in ("reference", "collaborative", "content", "hybrid", "sequence")
         assert spec.description and "\n" not in spec.description
         assert issubclass(spec.cls, Recommender)
         assert spec.cls.name == spec.name
