@@ -16,11 +16,14 @@ file (or an RDB URL for several machines).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import sys
 import time
+import types
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -353,8 +356,9 @@ def _run_workers(
         )
         for i, share in enumerate(shares)
     ]
-    for p in procs:
-        p.start()
+    with _neutral_main():
+        for p in procs:
+            p.start()
     try:
         while any(p.is_alive() for p in procs):
             if should_stop is not None and should_stop():
@@ -369,6 +373,24 @@ def _run_workers(
     failed = [p.exitcode for p in procs if p.exitcode != 0]
     if failed:
         raise RecsysError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed})")
+
+
+@contextlib.contextmanager
+def _neutral_main() -> Iterator[None]:
+    """Start spawned workers with a neutral ``__main__``.
+
+    A spawned process first re-runs the parent's main module. Under Streamlit (and its
+    AppTest) that module is the app script, which would open the database and draw the
+    app in every worker; the workers need nothing from it (their target and objective
+    are importable), so they are started while ``__main__`` is an empty module.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _shares(trials: int, workers: int) -> list[int]:
