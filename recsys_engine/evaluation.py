@@ -310,7 +310,7 @@ def evaluate(
         globals_[("coverage", k)] = m.coverage_at_k(top_items, train.shape[1], k)
         globals_[("personalization", k)] = m.personalization_at_k(top_items, k)
     rating = _rating_metrics(model, data)
-    beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size))
+    beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size, recency))
     train_users = np.diff(train.indptr) > 0
     train_items = np.diff(train.tocsc().indptr) > 0
     test_items = np.unique(test.indices)
@@ -354,6 +354,7 @@ def shelf_metrics(
     users: np.ndarray,
     ks: tuple[int, ...],
     batch_size: int = 1024,
+    recency: sp.csr_matrix | None = None,
 ) -> dict[tuple[str, int], np.ndarray]:
     """The new-arrivals shelf: rank only the new items (``new_arrivals``) for each test user.
 
@@ -364,6 +365,9 @@ def shelf_metrics(
     ranking formulas over that shelf: shelf_recall@K = |L_u ∩ T_u| / |T_u|,
     shelf_hitrate@K = 1[|L_u ∩ T_u| > 0] and shelf_ndcg@K = DCG/IDCG over L_u.
     A random shelf has expected recall min(K, m) / m for m new items.
+
+    ``recency`` is the time order ``evaluate`` gives order-aware models (None for others),
+    so the shelf is scored exactly as the all-items ranking is.
 
     Returns:
         {("shelf_ndcg" | "shelf_recall" | "shelf_hitrate", k): values aligned with
@@ -383,7 +387,13 @@ def shelf_metrics(
         stop = min(start + batch_size, len(users))
         batch = users[start:stop]
         histories = data.train.matrix[batch]
-        scores = np.asarray(model.score(histories, new), dtype=np.float32)
+        # scored the way the all-items ranking is (in time order for order-aware models)
+        raw = (
+            model.score(histories, new)
+            if recency is None
+            else model.score_in_order(histories, recency[batch], new)
+        )
+        scores = np.asarray(raw, dtype=np.float32)
         ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
         local, _ = top_k(scores, kmax)
         local[~ok] = -1
