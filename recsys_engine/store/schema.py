@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -116,4 +116,8 @@ DDL: list[str] = [
     # -- issue 5 (train from the browser): progress bar total and stage ----------------------
     "ALTER TABLE run_progress ADD COLUMN IF NOT EXISTS total BIGINT",
     "ALTER TABLE run_progress ADD COLUMN IF NOT EXISTS stage VARCHAR",
+    # -- issue 17 (one database for the app and the CLI): which process trains a run ---------
+    # owner: "host:pid" of the process that queued or runs it, so a server start interrupts
+    # only runs whose process is gone, not a CLI training that shares the file.
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner VARCHAR",
 ]

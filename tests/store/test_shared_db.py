@@ -11,6 +11,8 @@ either side with SIGKILL.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,13 +20,15 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from crash_support import reap, result_rows
+from crash_support import RESULT_TABLES, kill, orphan_rows, reap, result_rows
 from test_crash import child_env, cli_cmd, frame
 
 from recsys_engine.cli import main as cli_main
 from recsys_engine.errors import DatabaseLockedError, RecsysError
-from recsys_engine.runs import run_model
+from recsys_engine.runs import queue_run, run_model
+from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 from recsys_engine.store.readers import StageSource
 
@@ -269,5 +273,236 @@ def test_cli_ingest_split_train_while_this_process_keeps_reading(tmp_path):
         # and the app can write next to it: a run of its own on the CLI's split
         split_id = int(app.list_splits()["id"].iloc[0])
         assert app.get_run(run_model(app, split_id, "popularity"))["status"] == "succeeded"
+    finally:
+        app.close()
+
+
+# -- runs owned by another live process ------------------------------------------------
+def test_server_start_leaves_runs_of_a_live_cli_alone(tmp_path):
+    """A server starting while a CLI trains on the same file must not mark the CLI's run
+    interrupted; runs of a process that is gone still are."""
+    db = tmp_path / "a.duckdb"
+    store = Store(db)
+    did = store.create_dataset_from_frames("toy", frame())
+    split = create_split(store, did, SplitConfig(seed=1))
+    alive = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    try:
+        live_run = store.create_run(did, split, "ease", {}, status="running")
+        dead_run = store.create_run(did, split, "ease", {}, status="running")
+        mine = store.create_run(did, split, "ease", {})
+        host = socket.gethostname()
+        cur = store.cursor()
+        cur.execute("UPDATE runs SET owner = ? WHERE id = ?", [f"{host}:{alive.pid}", live_run])
+        cur.execute(
+            "UPDATE runs SET owner = ? WHERE id = ?", [f"{host}:{gone.stdout.strip()}", dead_run]
+        )
+        assert store.mark_unfinished_runs_interrupted() == 2
+        assert store.get_run(live_run)["status"] == "running"
+        assert store.get_run(dead_run)["status"] == "interrupted"
+        assert store.get_run(mine)["status"] == "interrupted"
+    finally:
+        alive.stdin.close()
+        alive.wait(10)
+        store.close()
+
+
+def test_a_run_records_the_process_that_trains_it(tmp_path):
+    store = Store(tmp_path / "a.duckdb")
+    try:
+        did = store.create_dataset_from_frames("toy", frame())
+        split = create_split(store, did, SplitConfig(seed=1))
+        rid = store.create_run(did, split, "ease", {})
+        owner = store.cursor().execute("SELECT owner FROM runs WHERE id = ?", [rid]).fetchall()
+        assert owner == [(f"{socket.gethostname()}:{os.getpid()}",)]
+        assert "owner" not in store.get_run(rid)  # the run's public row is unchanged
+    finally:
+        store.close()
+
+
+# -- two processes, long training and SIGKILL (slow: TensorFlow) -------------------------
+def wait_for(check, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
+        time.sleep(0.1)
+
+
+def seeded_db(db: Path) -> tuple[int, int, int]:
+    """A dataset, a split and a finished Popularity run; returns their ids."""
+    store = Store(db)
+    try:
+        did = store.create_dataset_from_frames("toy", frame())
+        split = create_split(store, did, SplitConfig(seed=1), name="s1")
+        return did, split, run_model(store, split, "popularity")
+    finally:
+        store.close()
+
+
+LONG = {"epochs": 10_000, "patience": 0, "dim": 8}
+
+
+@pytest.mark.slow
+def test_cli_works_during_a_long_training_in_the_app(tmp_path):
+    from recsys_engine.jobs import JobRunner
+
+    db = tmp_path / "shared.duckdb"
+    did, split, _ = seeded_db(db)
+    app = Store(db)
+    runner = JobRunner(app)
+    try:
+        rid = queue_run(app, split, "two_tower", LONG)
+        runner.submit(rid)
+        wait_for(lambda: len(app.run_progress(rid)) >= 2, "two epochs of the app's training")
+        listing = subprocess.run(
+            cli_cmd(db, "runs", "--json"),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=child_env(),
+        )
+        assert listing.returncode == 0, listing.stderr
+        status = {r["run_id"]: r["status"] for r in json.loads(listing.stdout)["runs"]}
+        assert status[rid] == "running"
+        trained = subprocess.run(
+            cli_cmd(db, "train", "--json", "toy", "--split", "s1", "--model", "popularity"),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=child_env(),
+        )
+        assert trained.returncode == 0, trained.stderr
+        cli_run = json.loads(trained.stdout)["run_id"]
+        assert app.get_run(rid)["status"] == "running"  # still training
+        assert app.get_run(cli_run)["status"] == "succeeded"
+        runner.cancel(rid)
+        wait_for(lambda: app.get_run(rid)["status"] == "cancelled", "the cancel")
+    finally:
+        runner.shutdown()
+        app.close()
+
+
+KILLABLE_APP = textwrap.dedent(
+    """
+    import sys, time
+    from recsys_engine.jobs import JobRunner
+    from recsys_engine.runs import queue_run
+    from recsys_engine.store import Store
+
+    store = Store(sys.argv[1])
+    runner = JobRunner(store)
+    rid = queue_run(store, int(sys.argv[2]), "two_tower",
+                    {"epochs": 10_000, "patience": 0, "dim": 8})
+    runner.submit(rid)
+    print(rid, flush=True)
+    while True:
+        store.list_runs(); store.list_datasets()  # page renders
+        time.sleep(0.05)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_app_during_a_cli_train_loses_nothing(tmp_path):
+    """The app (another process, rendering and training) is killed while the CLI trains;
+    the CLI's run finishes, the app's run is interrupted at the next start, nothing of
+    what either side committed is lost."""
+    db = tmp_path / "shared.duckdb"
+    did, split, done_run = seeded_db(db)
+    probe = Store(db)
+    app = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_APP, str(db), str(split)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+        text=True,
+    )
+    cli = None
+    try:
+        line = app.stdout.readline()
+        assert line.strip().isdigit(), app.stderr.read()
+        app_run = int(line)
+        wait_for(lambda: len(probe.run_progress(app_run)) >= 2, "the app's training")
+        cli = subprocess.Popen(
+            cli_cmd(db, "train", "--json", "toy", "--split", "s1", "--model", "itemknn"),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+            text=True,
+        )
+        wait_for(lambda: len(probe.list_runs()) >= 3, "the CLI's run row")
+        kill(app)
+        out, err = cli.communicate(timeout=180)
+        assert cli.returncode == 0, err
+        cli_run = json.loads(out)["run_id"]
+    finally:
+        reap(app)
+        if cli is not None:
+            reap(cli)
+    try:
+        assert probe.get_run(cli_run)["status"] == "succeeded"
+        assert all(result_rows(probe, cli_run).values())
+        assert probe.get_run(done_run)["status"] == "succeeded"
+        assert all(result_rows(probe, done_run).values())
+        assert probe.get_run(app_run)["status"] == "running"  # what the kill left
+        assert probe.mark_unfinished_runs_interrupted() == 1  # the next server start
+        assert probe.get_run(app_run)["status"] == "interrupted"
+        assert result_rows(probe, app_run) == dict.fromkeys(RESULT_TABLES, 0)
+        assert orphan_rows(probe) == {}
+    finally:
+        probe.close()
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_cli_during_training_loses_nothing_in_the_app(tmp_path):
+    db = tmp_path / "shared.duckdb"
+    did, split, done_run = seeded_db(db)
+    app = Store(db)
+    before = app.run_metrics(done_run)
+    cli = subprocess.Popen(
+        cli_cmd(
+            db,
+            "train",
+            "toy",
+            "--split",
+            "s1",
+            "--model",
+            "two_tower",
+            "--config",
+            json.dumps(LONG),
+        ),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    try:
+        wait_for(lambda: len(app.list_runs()) == 2, "the CLI's run row")
+        cli_run = int(app.list_runs()["id"].iloc[0])
+        wait_for(lambda: len(app.run_progress(cli_run)) >= 2, "the CLI's training")
+        # the app keeps working while the CLI trains: a run of its own
+        mine = run_model(app, split, "popularity")
+        kill(cli)
+    finally:
+        reap(cli)
+    try:
+        assert app.get_run(mine)["status"] == "succeeded"
+        assert all(result_rows(app, mine).values())
+        pd.testing.assert_frame_equal(app.run_metrics(done_run), before)
+        assert result_rows(app, cli_run) == dict.fromkeys(RESULT_TABLES, 0)
+        assert app.mark_unfinished_runs_interrupted() == 1  # the CLI is gone
+        assert app.get_run(cli_run)["status"] == "interrupted"
+        assert orphan_rows(app) == {}
     finally:
         app.close()
