@@ -119,8 +119,8 @@ class StoreConnection:
 
         The table mixins run their SQL on it inside their own unit. Code outside
         ``recsys_engine/store/`` calls ``Store`` methods instead; tests use it to look
-        inside the tables, and outside a unit it then holds the file until this thread's
-        next unit ends or ``close()`` (``holds_file()`` says whether it is held).
+        inside the tables: called outside a unit, it holds the file (for every later call
+        on this thread, too) until ``close()``, so the app and the CLI never do that.
         """
         local = self._local
         if getattr(local, "depth", 0) == 0 and not getattr(local, "loose", False):
@@ -175,13 +175,12 @@ class StoreConnection:
         depth = getattr(local, "depth", 0)
         if depth == 0 and not getattr(local, "loose", False):
             self._acquire()
-        local.loose = False
         local.depth = depth + 1
 
     def _exit(self) -> None:
         local = self._local
         local.depth -= 1
-        if local.depth == 0:
+        if local.depth == 0 and not getattr(local, "loose", False):
             self._release()
 
     def _acquire(self) -> None:
@@ -364,7 +363,7 @@ def _locked_error(path: str, exc: Exception, timeout: float) -> DatabaseLockedEr
     pid = re.search(r"PID (\d+)", text)
     who = f"process {pid.group(1)}" if pid else "another process"
     return DatabaseLockedError(
-        f"database '{path}' stayed busy: {who} held it for more than {timeout:g} s "
+        f"database '{path}' is in use: {who} held it for more than {timeout:g} s "
         "(a long write such as a big upload); try again when it finishes, or pass a "
         "different file with --db"
     )
