@@ -9,7 +9,9 @@ the CLI can share the file. This measures what that costs on what a page render 
    metrics and progress), each call its own unit: the file is opened once per call;
 3. kept open — the same calls inside one ``store.unit()`` (what the old store did: one
    open for the life of the process);
-4. one unit per render — the same calls, one ``unit()`` per simulated render.
+4. one unit per render — the same calls, one ``unit()`` per simulated render;
+5. linger (the app) — each call its own unit on a store made as the app makes it
+   (``linger=APP_LINGER``): the file stays open between the calls of a render.
 
 The database is the demo dataset with a few Popularity runs, in a temporary folder.
 Medians over ``--repeat`` renders; the ratio is per call ÷ kept open.
@@ -36,6 +38,8 @@ from recsys_engine.demo import load_demo  # noqa: E402
 from recsys_engine.runs import run_model  # noqa: E402
 from recsys_engine.splits import SplitConfig, create_split  # noqa: E402
 from recsys_engine.store import Store  # noqa: E402
+
+APP_LINGER = 0.25  # ui.resources.APP_LINGER (the bench does not import Streamlit)
 
 
 def render(store: Store, run_id: int) -> None:
@@ -98,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         per_render = timed(one_unit, args.repeat)
         store.close()
 
+        app = Store(db, linger=APP_LINGER)
+        opens_before = app.opens
+        lingered = timed(lambda: render(app, run_id), args.repeat)
+        linger_opens = app.opens - opens_before
+        app.close()
+
     base = statistics.median(kept)
     print(
         f"database: demo dataset + 3 runs, {size:.1f} MiB; {args.repeat} renders of "
@@ -113,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"one unit() per render              {ms(per_render)} per render, "
         f"ratio {statistics.median(per_render) / base:.2f}x"
+    )
+    print(
+        f"linger {APP_LINGER} s (the app)          {ms(lingered)} per render "
+        f"({linger_opens} opens in all), ratio {statistics.median(lingered) / base:.2f}x"
     )
     return 0
 

@@ -46,6 +46,8 @@ class Store(DatasetTables, ProfileQueries, StagingQueries, FastLoad, SplitTables
         read_only: open without write access (still needs the file lock).
         lock_timeout: seconds to wait for another process holding the file (default
             ``$RECSYS_DB_LOCK_TIMEOUT`` or 10).
+        linger: seconds an idle file stays open after the last unit of work (default 0;
+            the app uses a fraction of a second so one page render opens the file once).
 
     Raises:
         DatabaseLockedError: another process held the file for longer than

@@ -13,8 +13,10 @@ method a subclass defines is wrapped, see ``__init_subclass__``), a ``transactio
 block, or a ``unit()`` block; calls nested inside a unit, on the same thread, reuse its
 connection. Threads of one process share one DuckDB connection (each has its own cursor),
 held while any of them is inside a unit. Opening retries on the lock error for up to
-``lock_timeout`` seconds with backoff, then raises ``DatabaseLockedError``. A
-``":memory:"`` store cannot be reopened, so it keeps its one connection for its life.
+``lock_timeout`` seconds with backoff, then raises ``DatabaseLockedError``; while it
+waits it leaves a ``<file>.waiting`` marker, and a holder that sees it closes without
+lingering and lets the waiter in before opening again, so a busy app cannot starve the CLI.
+A ``":memory:"`` store cannot be reopened, so it keeps its one connection for its life.
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ from recsys_engine.store.schema import DDL, SCHEMA_VERSION
 #: ``$RECSYS_DB_LOCK_TIMEOUT`` overrides it.
 DEFAULT_LOCK_TIMEOUT = 10.0
 #: Backoff between tries: the first wait, the factor, the longest wait (seconds).
-RETRY_FIRST, RETRY_FACTOR, RETRY_MAX = 0.005, 1.6, 0.25
+RETRY_FIRST, RETRY_FACTOR, RETRY_MAX = 0.005, 1.6, 0.05
+#: A process waiting for the file says so in ``<file>.waiting`` (its pid, touched at each
+#: try); a holder that sees a marker younger than this closes at once instead of lingering
+#: and, before its next open, gives the waiter ``COURTESY`` seconds to get in.
+WAITING_FRESH, COURTESY = 1.0, 0.1
 
 #: Methods of ``StoreConnection`` that manage units themselves and are never wrapped.
 _NOT_A_UNIT = frozenset({"cursor", "transaction", "unit", "close", "holds_file"})
@@ -56,6 +62,10 @@ class StoreConnection:
         read_only: open without write access (still needs the file lock).
         lock_timeout: seconds to wait for another process holding the file (default
             ``$RECSYS_DB_LOCK_TIMEOUT`` or 10).
+        linger: seconds an idle file stays open after the last unit (default 0). The app
+            uses a fraction of a second so the calls of one page render share one open
+            (about 20 ms each here, see ``bench/db_open.py``); it closes at once when
+            another process is waiting for the file.
 
     Raises:
         DatabaseLockedError: another process held the file for longer than
@@ -67,6 +77,7 @@ class StoreConnection:
         path: str | Path = ":memory:",
         read_only: bool = False,
         lock_timeout: float | None = None,
+        linger: float = 0.0,
     ):
         self.path = str(path)
         self.read_only = read_only
@@ -75,10 +86,13 @@ class StoreConnection:
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._lock = threading.Lock()  # guards _db and _holders
+        self._lock = threading.Condition()  # guards _db and _holders; notified on release
         self._db: duckdb.DuckDBPyConnection | None = None
         self._holders = 0  # threads inside a unit (file stores close _db when it drops to 0)
         self._closed = False
+        self.linger = max(0.0, float(linger))
+        self._linger_timer: threading.Timer | None = None
+        self._waiting_marker = None if self._memory else Path(self.path + ".waiting")
         self._temp_artefacts: Path | None = None
         self.opens = 0  # how many times the file was opened (tests and the bench read it)
         if self._memory:
@@ -164,6 +178,9 @@ class StoreConnection:
         with self._lock:
             self._closed = True
             db, self._db, self._holders = self._db, None, 0
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
         self._local = threading.local()
         if db is not None:
             db.close()
@@ -188,6 +205,19 @@ class StoreConnection:
         with self._lock:
             if self._closed:
                 raise RecsysError(f"the store for '{self.path}' was closed")
+            if self._linger_timer is not None:  # reuse the lingering open
+                self._linger_timer.cancel()
+                self._linger_timer = None
+            if not self._memory and self._db is not None and self._someone_waiting():
+                # another process waits: start no new hold until the current ones end and
+                # the file is closed (else overlapping threads could keep it forever)
+                while self._holders and not self._closed:
+                    self._lock.wait(0.05)
+                if self._closed:
+                    raise RecsysError(f"the store for '{self.path}' was closed")
+                if self._db is not None:
+                    db, self._db = self._db, None
+                    db.close()
             if self._db is None:
                 self._db = self._connect()
             self._holders += 1
@@ -213,31 +243,78 @@ class StoreConnection:
                 cur.close()
         with self._lock:
             self._holders = max(0, self._holders - 1)
+            self._lock.notify_all()
             if self._holders or self._db is None:
+                return
+            if self.linger > 0 and not self._someone_waiting():
+                self._start_linger()
                 return
             db, self._db = self._db, None
         db.close()
+
+    def _start_linger(self) -> None:
+        """Keep the idle file open ``linger`` seconds (called with ``_lock`` held): the
+        calls of one page render then share one open."""
+        timer = threading.Timer(self.linger, self._end_linger)
+        timer.daemon = True
+        self._linger_timer = timer
+        timer.start()
+
+    def _end_linger(self) -> None:
+        with self._lock:
+            if self._holders or self._db is None or self._linger_timer is None:
+                return
+            self._linger_timer = None
+            db, self._db = self._db, None
+        db.close()
+
+    def _someone_waiting(self) -> bool:
+        """Whether another process left a fresh ``.waiting`` marker for this file."""
+        marker = self._waiting_marker
+        try:
+            fresh = time.time() - marker.stat().st_mtime < WAITING_FRESH
+            return fresh and marker.read_text().strip() != str(os.getpid())
+        except (OSError, AttributeError):
+            return False
+
+    def _mark_waiting(self, waiting: bool) -> None:
+        """Leave (or, once in, remove our) ``.waiting`` marker; best effort."""
+        marker = self._waiting_marker
+        with suppress(OSError):
+            if waiting:
+                marker.write_text(str(os.getpid()))
+            elif marker.read_text().strip() == str(os.getpid()):
+                marker.unlink()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """Open the file, retrying with backoff while another process holds its lock."""
         deadline = time.monotonic() + self.lock_timeout
         wait = RETRY_FIRST
-        while True:
-            try:
-                con = duckdb.connect(self.path, read_only=self.read_only)
-            except duckdb.IOException as exc:
-                if not _is_lock_error(exc):
+        waited = False
+        if not self._memory and self._someone_waiting():
+            time.sleep(COURTESY)  # let the other process in first; it retries every 50 ms
+        try:
+            while True:
+                try:
+                    con = duckdb.connect(self.path, read_only=self.read_only)
+                except duckdb.IOException as exc:
+                    if not _is_lock_error(exc):
+                        raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _locked_error(self.path, exc, self.lock_timeout) from None
+                    self._mark_waiting(True)
+                    waited = True
+                    time.sleep(min(wait, left))
+                    wait = min(wait * RETRY_FACTOR, RETRY_MAX)
+                    continue
+                except duckdb.Error as exc:
                     raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise _locked_error(self.path, exc, self.lock_timeout) from None
-                time.sleep(min(wait, left))
-                wait = min(wait * RETRY_FACTOR, RETRY_MAX)
-                continue
-            except duckdb.Error as exc:
-                raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
-            self.opens += 1
-            return con
+                self.opens += 1
+                return con
+        finally:
+            if waited:
+                self._mark_waiting(False)
 
     # -- small query helpers for the table mixins ----------------------------------------
     def _first(self, sql: str, params: Any = None) -> tuple | None:

@@ -178,6 +178,35 @@ def test_bad_lock_timeout_is_named(tmp_path, monkeypatch):
         Store(tmp_path / "a.duckdb", lock_timeout=-1)
 
 
+def test_linger_shares_one_open_between_calls_then_lets_go(tmp_path):
+    store = Store(tmp_path / "a.duckdb", linger=0.2)
+    try:
+        wait_for(lambda: not store.holds_file(), "the end of the migration's linger", 30)
+        opens = store.opens
+        for _ in range(5):  # one page render's queries
+            store.list_datasets()
+            store.list_runs()
+        assert store.opens == opens + 1
+        wait_for(lambda: not store.holds_file(), "the end of the linger", timeout=30)
+        store.list_datasets()
+        assert store.opens == opens + 2
+    finally:
+        store.close()
+
+
+def test_linger_is_skipped_while_another_process_waits(tmp_path):
+    db = tmp_path / "a.duckdb"
+    store = Store(db, linger=60)
+    try:
+        store.list_datasets()
+        assert store.holds_file()  # lingering
+        store._waiting_marker.write_text("999999999")  # what a waiting CLI leaves
+        store.list_datasets()
+        assert not store.holds_file()  # released at once for the waiter
+    finally:
+        store.close()
+
+
 # -- two processes: contention -----------------------------------------------------------
 def test_lock_held_too_long_gives_a_one_line_error_naming_the_process(tmp_path):
     db = tmp_path / "a.duckdb"
@@ -217,6 +246,50 @@ def test_cli_waits_for_a_short_hold_and_reports_a_long_one(tmp_path, monkeypatch
         reap(proc)
 
 
+def test_a_busy_app_does_not_starve_the_cli(tmp_path):
+    """Two threads query the app's store a few ms apart with a linger, so without the
+    CLI's waiting marker the file would never be free; the app lets go and the CLI gets in
+    (twice: a second command finds the app holding the file again)."""
+    db = tmp_path / "shared.duckdb"
+    did, _, _ = seeded_db(db)
+    app = Store(db, linger=0.25)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def renders() -> None:
+        while not stop.is_set():
+            try:
+                app.list_runs()
+                app.get_dataset(did)
+            except BaseException as exc:  # pragma: no cover - asserted below
+                errors.append(exc)
+            time.sleep(0.005)  # leave the CPU to the CLI (2 cores here)
+
+    threads = [threading.Thread(target=renders) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(2):
+            wait_for(app.holds_file, "the app holding the file", timeout=30)
+            done = subprocess.run(
+                cli_cmd(db, "runs", "--json"),
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**child_env(), "RECSYS_DB_LOCK_TIMEOUT": "20"},
+            )
+            assert done.returncode == 0, done.stderr
+            assert len(json.loads(done.stdout)["runs"]) == 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        app.close()
+    assert errors == []
+    assert not Path(str(db) + ".waiting").exists()
+
+
 def test_cli_ingest_split_train_while_this_process_keeps_reading(tmp_path):
     """The app's store stays in use (a reader thread, like page renders) while the CLI
     ingests, splits and trains in another process; the app then sees all of it."""
@@ -233,7 +306,7 @@ def test_cli_ingest_split_train_while_this_process_keeps_reading(tmp_path):
                 reads[0] += 1
             except BaseException as exc:  # pragma: no cover - asserted below
                 errors.append(exc)
-            time.sleep(0.01)
+            time.sleep(0.05)
 
     t = threading.Thread(target=renders)
     t.start()
