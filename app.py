@@ -13,20 +13,20 @@ from ui import state  # noqa: E402
 from ui.resources import get_store  # noqa: E402
 from ui.widgets import dataset_picker  # noqa: E402
 
-st.set_page_config(page_title="Recsys Workbench", page_icon=":material/recommend:", layout="wide")
+st.set_page_config(page_title="Recsys Workbench", page_icon="🎯", layout="wide")
 st.session_state[state.FRAME] = True
 state.ensure_defaults()
 get_store()
 
-home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+home = st.Page("pages/home.py", title="Home", icon="🏠", default=True)
 work = {
     path: st.Page(path, title=title, icon=icon)
     for path, title, icon in [
-        ("pages/data.py", "Data", ":material/upload_file:"),
-        ("pages/train.py", "Train", ":material/model_training:"),
-        ("pages/compare.py", "Compare", ":material/balance:"),
-        ("pages/explain.py", "Explain", ":material/lightbulb:"),
-        ("pages/models.py", "Models", ":material/inventory_2:"),
+        ("pages/data.py", "Data", "📤"),
+        ("pages/train.py", "Train", "🏋️"),
+        ("pages/compare.py", "Compare", "⚖️"),
+        ("pages/explain.py", "Explain", "💡"),
+        ("pages/models.py", "Models", "🗂️"),
     ]
 }
 nav = st.navigation({"Overview": [home], "Work": list(work.values())})

@@ -31,6 +31,7 @@ board = compare.leaderboard_section(split_id, k)
 if board.empty:
     st.stop()
 compare.glossary_section(board)
+compare.sweep_section(split_id, board, k)
 with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):
     compare.charts_section(split_id, board, k)
 

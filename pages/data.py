@@ -13,7 +13,7 @@ from ui import data as data_ui
 from ui import state
 from ui.resources import datasets_frame, get_store
 from ui.text import md_escape
-from ui.widgets import active_dataset_id, problems_table, show_profile
+from ui.widgets import DONE_KEY, active_dataset_id, problems_table, show_done, show_profile
 
 state.ensure_defaults()
 st.title("Data")
@@ -43,7 +43,7 @@ with tab_load:
         edited = []
         for i, f in enumerate(plan.files):
             with st.expander(
-                f":material/description: {md_escape(f.name)} — {f.role}",
+                f"📄 {md_escape(f.name)} — {f.role}",
                 expanded=f.role != "ignore",
             ):
                 edited.append(data_ui.edit_file(f, i, k))
@@ -53,17 +53,20 @@ with tab_load:
         except RecsysError as exc:
             st.error(md_escape(exc))
             options = None
-        if options is not None and st.button("Validate and load", type="primary"):
-            final = UploadPlan(tuple(edited), options, plan.notes)
+        final = None if options is None else UploadPlan(tuple(edited), options, plan.notes)
+        problems = data_ui.current_problems(final)  # none left over from an older mapping
+        if final is not None and st.button("Validate and load", type="primary"):
             bar = st.progress(0.0, text="Starting…")
             try:
                 result = load_dataset(
                     get_store(), final, lambda d, t, info: bar.progress(d / t, text=info)
                 )
             except ValidationError as exc:
-                st.session_state[state.UPLOAD_PROBLEMS] = exc.problems
+                data_ui.remember_problems(final, exc.problems)
+                problems = exc.problems
             except RecsysError as exc:
-                st.session_state[state.UPLOAD_PROBLEMS] = None
+                data_ui.remember_problems(None, None)
+                problems = None
                 st.error(md_escape(exc))
             else:
                 data_ui.discard_upload()
@@ -71,8 +74,8 @@ with tab_load:
                 st.session_state[state.LAST_LOADED] = result.as_dict()
                 st.rerun()
             bar.empty()
-        if st.session_state[state.UPLOAD_PROBLEMS]:
-            problems_table(st.session_state[state.UPLOAD_PROBLEMS])
+        if problems:
+            problems_table(problems)
     loaded = st.session_state[state.LAST_LOADED]
     if loaded:
         st.success(
@@ -93,6 +96,7 @@ with tab_profile:
         show_profile(dataset_id)
 
 with tab_manage:
+    show_done()
     df = datasets_frame()
     if df.empty:
         st.info("No datasets.")
@@ -108,9 +112,11 @@ with tab_manage:
             if c1.button("Rename", key=f"rename_btn_{row.id}"):
                 try:
                     get_store().rename_dataset(int(row.id), new)
-                    st.rerun()
                 except RecsysError as exc:
                     st.error(md_escape(exc))
+                else:
+                    st.session_state[DONE_KEY] = f"Renamed {row.name} to {new.strip()}."
+                    st.rerun()
             sure = c2.checkbox(
                 "Delete this dataset with its splits, runs and models", key=f"confirm_{row.id}"
             )
@@ -123,4 +129,7 @@ with tab_manage:
                 else:
                     if st.session_state[state.DATASET_ID] == int(row.id):
                         st.session_state[state.DATASET_ID] = None
+                    st.session_state[DONE_KEY] = (
+                        f"Deleted {row.name} with its splits, runs and model files."
+                    )
                     st.rerun()

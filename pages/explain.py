@@ -17,13 +17,14 @@ st.write(
     "item, why it was recommended. Every reason carries a badge: **exact** (the parts add "
     "up to the score), "
     "**verified by re-scoring** (checked by asking the model again) or **post hoc** (an "
-    "after-the-fact reading)."
+    "after-the-fact reading). Each badge is decided by its own check: when the parts do "
+    "not add up to the score or the re-scoring disagrees, the badge is lowered and says why."
 )
 dataset_id = require_dataset()
 runs = ui_explain.succeeded_runs(dataset_id)
 if runs.empty:
     st.info("Explanations need a trained model: train one on the Train page first.")
-    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+    page_link("pages/train.py", "Go to Train", icon="🏋️")
     st.stop()
 
 left, right = st.columns([3, 1])

@@ -49,7 +49,7 @@ st.subheader("Recent runs")
 if runs.empty:
     st.caption("No model has been trained yet. Runs appear here with their status and metrics.")
 else:
-    st.dataframe(runs_table(runs.head(10)), hide_index=True, width="stretch")
+    st.dataframe(runs_table(runs.head(10), with_dataset=True), hide_index=True, width="stretch")
 
 st.subheader("Getting started")
 st.markdown(
@@ -58,6 +58,8 @@ st.markdown(
     "read the profile.\n"
     "2. **Train** — create a split and train reference and deep-learning models.\n"
     "3. **Compare** — read the leaderboard and an A/B verdict between two runs.\n"
-    "4. **Explain** — pick a user and see each recommendation with its reasons."
+    "4. **Explain** — pick a user and see each recommendation with its reasons.\n"
+    "5. **Models** — every run with its settings, metrics and training curve: download "
+    "its recommendations or model, repeat it from the command line, re-run or delete it."
 )
-page_link("pages/data.py", "Open the Data page", icon=":material/upload_file:")
+page_link("pages/data.py", "Open the Data page", icon="📤")

@@ -9,7 +9,7 @@ from ui import models as models_ui
 from ui import state
 from ui.resources import get_store
 from ui.text import md_escape
-from ui.widgets import page_link, require_dataset
+from ui.widgets import page_link, require_dataset, show_done
 
 state.ensure_defaults()
 st.title("Models")
@@ -18,10 +18,11 @@ st.write(
     "Runs made from the command line appear here too."
 )
 dataset_id = require_dataset()
+show_done()
 runs = get_store().list_runs(dataset_id)
 if runs.empty:
     st.info("No runs yet for this dataset. Train a model on the Train page.")
-    page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+    page_link("pages/train.py", "Go to Train", icon="🏋️")
     st.stop()
 
 view = models_ui.filtered_runs(runs)

@@ -22,7 +22,7 @@ from recsys_engine.paths import default_db_path
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     from recsys_engine.commands import compare as compare_commands
-    from recsys_engine.commands import data, runs, splits
+    from recsys_engine.commands import data, runs, splits, tune
     from recsys_engine.commands import explain as explain_commands
 
     parser = argparse.ArgumentParser(
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(sub)
     splits.register(sub)
     runs.register(sub)
+    tune.register(sub)
     compare_commands.register(sub)
     explain_commands.register(sub)
     return parser

@@ -36,6 +36,21 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return escape_formulas(frame).to_csv(index=False).encode("utf-8")
 
 
+def recommendations_with_titles(recs: pd.DataFrame, items: pd.DataFrame | None) -> pd.DataFrame:
+    """A run's top-K lists with each item's title next to its id (user_id, rank, item_id,
+    title, score), so an exported list reads without a lookup; the title is blank for an
+    item without metadata."""
+    titles = (
+        items.drop_duplicates("item_id", keep="last").set_index("item_id")["title"]
+        if items is not None and len(items) and "title" in items.columns
+        else pd.Series(dtype=object)
+    )
+    out = recs.copy()
+    title = out["item_id"].astype(str).map(titles.rename(index=str))
+    out.insert(out.columns.get_loc("item_id") + 1, "title", title.fillna("").astype(str))
+    return out
+
+
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     """Parquet file contents (types kept, no escaping needed)."""
     buf = io.BytesIO()

@@ -8,6 +8,7 @@ whichever way it was started.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -210,3 +211,27 @@ def run_metric_dict(store: Store, run_id: int) -> dict[str, float | None]:
         key = row.metric if pd.isna(row.k) else f"{row.metric}@{int(row.k)}"
         out[key] = None if pd.isna(row.value) else float(row.value)
     return out
+
+
+def last_duration(
+    store: Store, dataset_id: int, model: str, config: dict[str, Any]
+) -> tuple[int, float] | None:
+    """How long the newest succeeded run of ``model`` with exactly ``config`` took on this
+    dataset (fit + evaluation seconds), as (run id, seconds); None when there is none.
+
+    The Train page states it next to the presets, so "Quick" and "Thorough" come with the
+    time they really took here rather than a guess.
+    """
+    runs = store.list_runs(int(dataset_id))
+    runs = runs[(runs["model"] == model) & (runs["status"] == "succeeded")]
+    wanted = get_model(model).config_class.from_dict(config).to_dict()
+    for row in runs.itertuples(index=False):  # newest first
+        stored = json.loads(row.config) if isinstance(row.config, str) else dict(row.config)
+        try:
+            same = get_model(model).config_class.from_stored(stored).to_dict() == wanted
+        except RecsysError:
+            continue
+        if same:
+            seconds = float(row.fit_seconds or 0.0) + float(row.eval_seconds or 0.0)
+            return int(row.id), seconds
+    return None

@@ -307,3 +307,83 @@ def test_queue_then_execute(store, split):
     execute_run(store, other)  # no longer queued: left alone
     assert store.get_run(other)["status"] == "cancelled"
     assert store.run_metrics(other).empty
+
+
+class _FixedScores:
+    """A stand-in model with one fixed score per item (every user alike)."""
+
+    def __init__(self, scores: list[float]):
+        self.scores = np.asarray(scores, dtype=np.float32)
+
+    def score(self, histories, items=None):
+        row = self.scores if items is None else self.scores[np.asarray(items)]
+        return np.tile(row, (histories.shape[0], 1))
+
+    def can_score(self, histories):
+        return np.ones(histories.shape[0], dtype=bool)
+
+
+def test_new_arrivals_shelf_by_hand():
+    import scipy.sparse as sp
+
+    from recsys_engine.evaluation import SplitData, new_arrivals, shelf_metrics
+    from recsys_engine.models.data import TrainData
+
+    # 6 items: 0–2 seen in training, 3–5 new in the test period. Three test users:
+    #   u0 chose new item 5 (and old item 1); u1 chose new items 3 and 4; u2 only old item 0.
+    train = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 0], [0, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0]]))
+    test = sp.csr_matrix(np.array([[0, 1, 0, 0, 0, 1], [0, 0, 0, 1, 1, 0], [1, 0, 0, 0, 0, 0]]))
+    data = SplitData(
+        train=TrainData(
+            matrix=train.astype(np.float32),
+            user_ids=np.array(["u0", "u1", "u2"], dtype=object),
+            item_ids=np.array([f"i{i}" for i in range(6)], dtype=object),
+        ),
+        seen=train.astype(np.float32),
+        test=test.astype(np.float32),
+    )
+    assert list(new_arrivals(data)) == [3, 4, 5]
+    # the model prefers old items (never on the shelf), then new items 4 > 3 > 5
+    model = _FixedScores([9, 8, 7, 2, 3, 1])
+    out = shelf_metrics(model, data, np.array([0, 1, 2]), (1, 2))
+    # shelf@1 = [4]: u0 (wants 5) misses, u1 (wants 3, 4) hits; u2 has no new item → NaN
+    assert out[("shelf_hitrate", 1)][:2].tolist() == [0.0, 1.0]
+    assert np.isnan(out[("shelf_hitrate", 1)][2])
+    assert out[("shelf_recall", 1)][:2].tolist() == [0.0, 0.5]
+    # shelf@2 = [4, 3]: u1 has both at the top → NDCG 1; u0 still misses → 0
+    assert out[("shelf_ndcg", 2)][:2].tolist() == [0.0, 1.0]
+    assert out[("shelf_recall", 2)][:2].tolist() == [0.0, 1.0]
+
+
+def test_no_shelf_without_new_items(store, split):
+    data = load_split_data(store, split)
+    model = create_model("popularity").fit(data.train)
+    result = evaluate(model, data)
+    assert not any(name.startswith("shelf_") for name, _ in result.beyond)
+
+
+def test_cold_items_split_reports_the_new_arrivals_shelf(store):
+    did = store.create_dataset_from_frames("cold", _frame(n_users=40, n_items=60))
+    sid = create_split(store, did, SplitConfig(strategy="cold-items", test_fraction=0.2, seed=2))
+    run_id = run_model(store, sid, "popularity")
+    metrics = run_metric_dict(store, run_id)
+    for k in (5, 10, 20):
+        assert 0.0 <= metrics[f"shelf_recall@{k}"] <= 1.0
+        assert f"shelf_ndcg@{k}" in metrics and f"shelf_hitrate@{k}" in metrics
+    # Popularity cannot rank new items at all (they have no training interactions): its
+    # all-items ranking never shows them, while the shelf still ranks them (all tied)
+    assert metrics["recall@10"] == 0.0
+
+
+def test_last_duration_finds_the_newest_run_with_the_same_config(store, split):
+    from recsys_engine.runs import last_duration
+
+    did = store.get_split(split)["dataset_id"]
+    assert last_duration(store, did, "itemknn", {"neighbours": 50}) is None
+    first = run_model(store, split, "itemknn", {"neighbours": 50})
+    run_model(store, split, "itemknn", {"neighbours": 20})  # other settings: not counted
+    found = last_duration(store, did, "itemknn", {"neighbours": 50})
+    run = store.get_run(first)
+    assert found == (first, pytest.approx(run["fit_seconds"] + run["eval_seconds"]))
+    again = run_model(store, split, "itemknn", {"neighbours": 50})
+    assert last_duration(store, did, "itemknn", {"neighbours": 50})[0] == again

@@ -11,10 +11,16 @@ import streamlit as st
 from recsys_engine.compare import charts, names, tables
 from recsys_engine.compare import leaderboard as lb
 from recsys_engine.compare.curves import metric_curves
+from recsys_engine.compare.options import CompareOptions
+from recsys_engine.compare.sweep import Sweep, best_against_rest
+from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
 from ui.resources import get_store
+from ui.text import md_escape
 
 HELP = names.MEANINGS  # column help of the leaderboard: what each metric means
+SWEEP = "compare_sweep"  # (split, K, run ids) of the last "best against every other" request
+SWEEP_ICON = {"switch": "✅", "keep": "🛡️", "no_difference": "🟰", "trade_off": "⚖️"}
 
 
 # -- cached computations (inputs are ids and options, never frames) -----------------------
@@ -57,11 +63,11 @@ def split_picker(dataset_id: int) -> int | None:
             "(e.g. **ease** or **itemknn**; the button *Train all reference models* does all "
             "three).\n"
             "3. Come back here when the runs show *succeeded*.",
-            icon=":material/info:",
+            icon="ℹ️",
         )
         from ui.widgets import page_link
 
-        page_link("pages/train.py", "Go to Train", icon=":material/model_training:")
+        page_link("pages/train.py", "Go to Train", icon="🏋️")
         return None
     names = {int(r.id): str(r.name) for r in splits.itertuples()}
     ids = sorted(counts, key=lambda s: (-counts[s], -s))
@@ -145,7 +151,7 @@ def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.Data
             f"**{model_title(r.model)} (run {r.run_id})** scores below the Popularity baseline on "
             f"{names.metric_label(f'{primary}@{k}')}: recommending the most popular items to "
             "everyone would do better. Do not ship it without a reason.",
-            icon=":material/warning:",
+            icon="⚠️",
         )
     if "popularity" not in set(board["model"]):
         st.caption("Tip: train the **popularity** model on this split as a baseline to beat.")
@@ -203,4 +209,43 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
         st.caption(
             "Accuracy is not everything: a model that recommends a wider part of the "
             "catalogue (coverage) or less obvious items (novelty) can be worth a small loss."
+        )
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner="Comparing the best model with every other…")
+def _sweep(run_ids: tuple[int, ...], primary: str, version: tuple) -> Sweep:
+    return best_against_rest(get_store(), list(run_ids), CompareOptions(primary=primary))
+
+
+def sweep_section(split_id: int, board: pd.DataFrame, k: int) -> None:
+    """One click: the leaderboard's best run against every other, one decision per pair.
+
+    The result belongs to the split, K and runs it was asked for; when any of them changes
+    it is not shown (no stale answers under new choices).
+    """
+    ids = tuple(int(r) for r in board["run_id"])
+    if len(ids) < 2:
+        return
+    request = (split_id, k, ids)
+    if st.button(
+        "Compare the best model against every other",
+        key="sweep_go",
+        help="Runs the A/B test of the leaderboard's best model (as A) against each other "
+        "model (as B), with the default options, and gives one decision per pair.",
+    ):
+        st.session_state[SWEEP] = request
+    if st.session_state.get(SWEEP) != request:
+        return
+    try:
+        sweep = _sweep(ids, f"ndcg@{k}", cache_version(succeeded_runs(split_id)))
+    except RecsysError as exc:
+        st.error(md_escape(exc), icon="⛔")
+        return
+    best = sweep.pairs[0].run_a["label"]
+    st.markdown(f"**{md_escape(best)} leads on ranking quality. Against each other model:**")
+    for c in sweep.pairs:
+        d = c.decision
+        st.markdown(
+            f"{SWEEP_ICON.get(d.kind, '•')} **{md_escape(c.run_b['label'])}** — "
+            f"{md_escape(d.headline)}. {md_escape(' '.join(d.reasons))}"
         )

@@ -28,10 +28,10 @@ from ui.text import md_escape
 
 REQUEST = "compare_request"  # the last submitted A/B request (ids and options only)
 VERDICT_BOX = {
-    "Better": (st.success, "green", ":material/trending_up:"),
-    "Worse": (st.error, "red", ":material/trending_down:"),
-    "Neutral": (st.info, "blue", ":material/drag_handle:"),
-    "Inconclusive": (st.warning, "orange", ":material/help:"),
+    "Better": (st.success, "green", "📈"),
+    "Worse": (st.error, "red", "📉"),
+    "Neutral": (st.info, "blue", "➖"),
+    "Inconclusive": (st.warning, "orange", "❔"),
 }
 
 
@@ -167,15 +167,15 @@ def stale_notice(changed: list[str]) -> None:
     st.info(
         "**The choice above has changed since the last comparison**, so its decision is "
         f"hidden:\n{lines}\n\nPress **Compare A and B** for the decision on this choice.",
-        icon=":material/update:",
+        icon="🔄",
     )
 
 
 DECISION_BOX = {
-    "switch": (st.success, ":material/check_circle:"),
-    "keep": (st.info, ":material/shield:"),
-    "no_difference": (st.info, ":material/drag_handle:"),
-    "trade_off": (st.warning, ":material/balance:"),
+    "switch": (st.success, "✅"),
+    "keep": (st.info, "🛡️"),
+    "no_difference": (st.info, "🟰"),
+    "trade_off": (st.warning, "⚖️"),
 }
 
 
@@ -198,7 +198,7 @@ def _why(result: Comparison, threshold: float) -> None:
         st.caption(note)
     lead = {"Better": "Not everyone gains", "Worse": "Not everyone loses"}.get(result.verdict)
     for caveat in segment_caveats(result, threshold):
-        st.warning(f"{lead} — {caveat}", icon=":material/group:")
+        st.warning(f"{lead} — {caveat}", icon="👥")
     p = result.primary
     plain = names.PLAIN.get(names.parse_metric(p.metric)[0], p.label)
     reliable = p.ci_low > 0 or p.ci_high < 0
@@ -236,7 +236,7 @@ def ab_result(split_id: int, req: dict) -> None:
         version = cache_version(succeeded_runs(split_id))
         result, html_doc, csv = _comparison(req["a"], req["b"], options, version)
     except RecsysError as exc:
-        st.error(md_escape(exc), icon=":material/block:")
+        st.error(md_escape(exc), icon="⛔")
         return
     st.markdown(
         f"**Decision for {md_escape(result.run_b['label'])} (B) against "
@@ -319,7 +319,7 @@ def ab_result(split_id: int, req: dict) -> None:
         html_doc.encode("utf-8"),
         file_name=f"compare_run{req['a']}_vs_run{req['b']}.html",
         mime="text/html",
-        icon=":material/description:",
+        icon="📄",
         key="dl_report",
     )
     d2.download_button(
@@ -327,6 +327,6 @@ def ab_result(split_id: int, req: dict) -> None:
         csv,
         file_name=f"compare_run{req['a']}_vs_run{req['b']}_users.csv",
         mime="text/csv",
-        icon=":material/table:",
+        icon="📊",
         key="dl_csv",
     )

@@ -31,6 +31,7 @@ from ui.resources import get_store
 from ui.text import md_escape
 
 NONE = "— none —"
+PROBLEMS_PLAN = "upload_problems_plan"  # the plan whose failed load found UPLOAD_PROBLEMS
 SEPARATORS = {
     ",": "comma ,",
     "\t": "tab",
@@ -84,6 +85,26 @@ def discard_upload() -> None:
     st.session_state[state.UPLOAD_PLAN] = None
     st.session_state[state.UPLOAD_PROBLEMS] = None
     st.session_state[state.UPLOAD_KEY] += 1
+
+
+def remember_problems(plan: UploadPlan | None, problems: list | None) -> None:
+    """Keep the problems of a failed load together with the plan (mapping) that produced
+    them, so they can be dropped as soon as the mapping changes."""
+    st.session_state[state.UPLOAD_PROBLEMS] = problems
+    st.session_state[PROBLEMS_PLAN] = plan
+
+
+def current_problems(plan: UploadPlan | None) -> list | None:
+    """The last failed load's problems while ``plan`` is still the one that produced them.
+
+    A problem found with an earlier mapping says nothing about the current one, so a
+    changed mapping, reading option or dataset option clears them.
+    """
+    problems = st.session_state[state.UPLOAD_PROBLEMS]
+    if problems and st.session_state.get(PROBLEMS_PLAN) != plan:
+        remember_problems(None, None)
+        return None
+    return problems
 
 
 def _pick(

@@ -27,7 +27,7 @@ FIDELITY_HELP = {
     POST_HOC: "An after-the-fact reading; the model does not compute its score this way.",
 }
 SHORT_PARTS = {
-    "base": "Baseline",
+    "base": "Item bias",
     "collaborative": "Collaborative",
     "content": "Content",
     "gmf": "GMF",
@@ -78,19 +78,19 @@ def user_picker(ex: Explainer, run_id: int) -> str | None:
     if not users:
         st.info("This split has no test users.")
         return None
-    current = st.session_state.get(USER_KEY)
+    pick_key = f"user_pick_{run_id}"
+    if st.session_state.get(pick_key) not in users:
+        current = st.session_state.get(USER_KEY)
+        st.session_state[pick_key] = current if current in users else users[0]
+
+    def pick_random() -> None:
+        # A callback runs before the page, so the box and the heading both show the new
+        # user; changing the box's value after it was drawn would leave the old one shown.
+        st.session_state[pick_key] = random.choice(users)
+
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    if right.button("Random test user", icon=":material/casino:", key=f"random_user_{run_id}"):
-        current = random.choice(users)
-        st.session_state[USER_KEY] = current
-        st.session_state.pop(f"user_pick_{run_id}", None)
-    index = users.index(current) if current in users else 0
-    user = left.selectbox(
-        f"User ({len(users):,} test users; type to search)",
-        users,
-        index=index,
-        key=f"user_pick_{run_id}",
-    )
+    right.button("Random test user", icon="🎲", key=f"random_user_{run_id}", on_click=pick_random)
+    user = left.selectbox(f"User ({len(users):,} test users; type to search)", users, key=pick_key)
     st.session_state[USER_KEY] = user
     return user
 
@@ -169,6 +169,8 @@ def show_reasons(item, key: str) -> None:
     """Every reason of one item, each with its fidelity badge."""
     for reason in item.reasons:
         st.markdown(f"**{md_escape(reason.title)}** {badge_markdown(reason.fidelity)}")
+        if reason.downgraded:
+            st.caption(f"Badge lowered by its own check: {md_escape(reason.downgraded)}.")
         st.markdown(md_escape(reason.summary))
         if reason.kind == "breakdown":
             st.plotly_chart(
@@ -196,7 +198,7 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
         st.info("No items left to recommend for this history.")
         return
     for note in rec.notes:
-        st.caption(f":material/info: {md_escape(note)}")
+        st.caption(f"ℹ️ {md_escape(note)}")
     for start in range(0, len(rec.items), columns):
         grid = st.columns(columns)  # one row per `columns` items keeps the ranks in order
         for pos in range(start, min(start + columns, len(rec.items))):
@@ -207,7 +209,7 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
                 if item.hit is None:
                     badge = ""
                 elif item.hit:
-                    badge = ":green-badge[:material/check: Hit: chosen later]"
+                    badge = ":green-badge[✅ Hit: chosen later]"
                 else:
                     badge = ":gray-badge[not in held-out data]"
                 st.markdown(f"{badge} score **{item.score:.3g}** · {md_escape(cats)}")
@@ -239,6 +241,7 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
         format_func=lambda i: names.get(i, i),
         key=key,
         placeholder="Type a title…",
+        select_all=False,  # one click must add one item, never every match
     )
     if not picked:
         st.info("Pick a few items to see recommendations for a new user.")

@@ -13,6 +13,7 @@ from recsys_engine.runs import delete_run, run_metric_dict
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
 from ui.train import STATUS_ICON, config_json, loss_figure
+from ui.widgets import DONE_KEY
 
 
 def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -36,12 +37,22 @@ def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The columns a reader needs, with readable names."""
-    table = runs[["id", "model", "split", "status", "ndcg_10", "fit_seconds", "created_at"]].copy()
+#: What an empty cell shows: a run still training (or failed) has no NDCG or fit time yet.
+NOT_YET = "—"
+
+
+def runs_table(runs: pd.DataFrame, with_dataset: bool = False) -> pd.DataFrame:
+    """The columns a reader needs, with readable names; a dash, never "None", where a run
+    has no value yet (running, failed). ``with_dataset`` adds the dataset's name, for
+    lists that mix datasets (Home)."""
+    cols = ["id", "model", "split", "status", "ndcg_10", "fit_seconds", "created_at"]
+    if with_dataset:
+        cols.insert(1, "dataset")
+    table = runs[cols].copy()
     table["model"] = table["model"].map(model_title)
-    table["fit_seconds"] = table["fit_seconds"].round(1)
-    table["ndcg_10"] = table["ndcg_10"].round(4)
+    table["split"] = table["split"].map(lambda v: NOT_YET if pd.isna(v) else str(v))
+    table["ndcg_10"] = table["ndcg_10"].map(lambda v: NOT_YET if pd.isna(v) else f"{v:.4f}")
+    table["fit_seconds"] = table["fit_seconds"].map(lambda v: NOT_YET if pd.isna(v) else f"{v:.1f}")
     return table.rename(
         columns={"ndcg_10": "NDCG@10", "fit_seconds": "fit s", "created_at": "created"}
     )
@@ -59,7 +70,8 @@ def metrics_table(metrics: dict[str, float | None]) -> pd.DataFrame:
         name, _, k = key.partition("@")
         label = names.LABELS.get(name, name.upper())
         rows.setdefault(label, {})[f"@{k}" if k else "overall"] = value
-    order = [names.LABELS[m] for m in (*names.ACCURACY, *names.BEYOND) if m in names.LABELS]
+    known = (*names.ACCURACY, *names.BEYOND, *names.SHELF)
+    order = [names.LABELS[m] for m in known if m in names.LABELS]
     labels = sorted(rows, key=lambda x: (order.index(x) if x in order else len(order), x))
     table = pd.DataFrame.from_dict({lbl: rows[lbl] for lbl in labels}, orient="index")
     cols = sorted(
@@ -92,7 +104,9 @@ def run_details(run_id: int) -> None:
         if fig is not None:
             st.plotly_chart(fig, width="stretch")
     if run["status"] == "succeeded":
-        recs = store.recommendations_frame(run_id)
+        recs = export.recommendations_with_titles(
+            store.recommendations_frame(run_id), store.items_frame(run["dataset_id"])
+        )
         c1, c2, c3 = st.columns(3)
         c1.download_button(
             "Recommendations (CSV)",
@@ -132,4 +146,8 @@ def run_details(run_id: int) -> None:
         except RecsysError as exc:  # it started meanwhile (another tab re-ran it)
             st.error(md_escape(exc))
         else:
+            st.session_state[DONE_KEY] = (
+                f"Deleted run {run_id} ({model_title(run['model'])}) with its results "
+                "and model files."
+            )
             st.rerun()

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import scipy.sparse as sp
 import streamlit as st
 
 from recsys_engine.compare.names import metric_label
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.explain.wording import join_names
-from recsys_engine.models import FAMILIES, list_models, model_title
+from recsys_engine.models import FAMILIES, create_model, list_models, model_title
+from recsys_engine.models.data import TrainData
 from recsys_engine.models.keras_config import KerasTrainConfig
-from recsys_engine.splits import STRATEGIES, SplitConfig, create_split, preview_split
+from recsys_engine.paths import default_db_path
+from recsys_engine.splits import (
+    STRATEGIES,
+    STRATEGY_LABELS,
+    SplitConfig,
+    create_split,
+    preview_split,
+)
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
@@ -28,12 +38,12 @@ SPLIT_FIELDS = {
 }
 ACTIVE = ("queued", "running")
 STATUS_ICON = {
-    "queued": ":material/schedule:",
-    "running": ":material/progress_activity:",
-    "succeeded": ":material/check_circle:",
-    "failed": ":material/error:",
-    "cancelled": ":material/cancel:",
-    "interrupted": ":material/warning:",
+    "queued": "⏳",
+    "running": "🔄",
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "🚫",
+    "interrupted": "⚠️",
 }
 
 
@@ -50,7 +60,7 @@ def split_stats_table(stats: dict) -> None:
     )
     c[4].metric("Test items unseen in train", f"{stats['test_items_unseen']:,}")
     for w in stats.get("warnings", []):
-        st.warning(w, icon=":material/warning:")
+        st.warning(w, icon="⚠️")
 
 
 def split_section(dataset_id: int) -> int | None:
@@ -86,12 +96,7 @@ def split_section(dataset_id: int) -> int | None:
         "Strategy",
         list(STRATEGIES),
         key=f"split_strategy_{dataset_id}",
-        format_func=lambda s: {
-            "random": "random per-user holdout",
-            "temporal": "global time cut",
-            "leave-last": "leave the last N per user",
-            "cold-items": "cold items (held-out items)",
-        }.get(s, s),
+        format_func=lambda s: STRATEGY_LABELS.get(s, s),
     )
     relevant = SPLIT_FIELDS[strategy]
     skip = tuple(f for f in SplitConfig.__dataclass_fields__ if f not in relevant)
@@ -131,6 +136,43 @@ def split_section(dataset_id: int) -> int | None:
     return None
 
 
+HOW_TO_ADD_METADATA = (
+    "To provide it, upload the interactions again together with an items file (item id "
+    "plus a title, text, categories or numeric columns) on the Data page."
+)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _content_check(db_path: str, dataset_id: int, name: str) -> tuple[bool, str | None]:
+    """(can run, why not) of a model on a dataset's item metadata, from the model's own
+    feature hook: the same check that would fail after queuing, asked before it."""
+    model = create_model(name)
+    hook = getattr(model, "_features", None)  # only history-pooled towers read content
+    if hook is None:
+        return True, None
+    items = get_store().items_frame(dataset_id)
+    ids = np.asarray(items["item_id"], dtype=object).astype(str)
+    probe = TrainData(
+        matrix=sp.csr_matrix((0, len(ids)), dtype=np.float32),
+        user_ids=np.array([], dtype=object),
+        item_ids=ids,
+        items=items,
+    )
+    try:
+        features = hook(probe)
+    except ConfigError as exc:
+        return False, str(exc)
+    reads_content = hasattr(model.config, "feature_options")  # configs with content options
+    if features is None and reads_content:
+        return True, "this dataset has no item metadata, so it trains without its content part"
+    return True, None
+
+
+def content_check(dataset_id: int, name: str) -> tuple[bool, str | None]:
+    """Whether model ``name`` can run on the dataset, and a note saying why not (cached)."""
+    return _content_check(str(default_db_path()), int(dataset_id), name)
+
+
 def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[str, dict]]:
     """Model checkboxes grouped by family, a config form per chosen model; a note when a
     deep model is picked on a split without a validation fold (no early stopping)."""
@@ -140,7 +182,9 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         index=1,
         horizontal=True,
         key="train_preset",
-        help="Quick: fewer epochs for a first look. Thorough: longer training.",
+        help="Quick: fewer epochs and smaller deep models, for a first look. Thorough: longer "
+        "training. Under each chosen model: how long it took on this dataset the last time "
+        "it ran with the same settings.",
     )
     chosen: list[tuple[str, dict]] = []
     cols = st.columns(len(FAMILIES))
@@ -149,8 +193,22 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         col.markdown(f"**{family.capitalize()}**")
         for spec in list_models(family):
             title = spec.title or spec.name
-            if col.checkbox(title, key=f"pick_{spec.name}", help=spec.description):
+            runnable, why = content_check(dataset_id, spec.name)
+            key = f"pick_{spec.name}"
+            if not runnable:
+                st.session_state[key] = False  # never queued: it would fail on this dataset
+                col.checkbox(
+                    title,
+                    key=key,
+                    disabled=True,
+                    help=f"{spec.description}. Not available: {why}. {HOW_TO_ADD_METADATA}",
+                )
+                col.caption(f"Needs item metadata, which this dataset lacks. {HOW_TO_ADD_METADATA}")
+                continue
+            if col.checkbox(title, key=key, help=spec.description):
                 picked.append(spec)
+            if why:
+                col.caption(f"{title}: {why}.")
     deep = [s for s in picked if issubclass(s.config_class, KerasTrainConfig)]
     if deep and split_id is not None and not _validation_rows(split_id):
         names = join_names([s.title or s.name for s in deep])
@@ -159,7 +217,7 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
             f"This split has no validation fold, so {names} will train for all of {its} "
             f"epochs: nothing stops {it} early or keeps {its} best epoch. To let {it} stop "
             "early, create a split with a validation fraction (e.g. 0.1).",
-            icon=":material/info:",
+            icon="ℹ️",
         )
     for spec in picked:
         cls = spec.config_class
@@ -167,8 +225,24 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         base = {**spec.default_config(), **presets.get(preset.lower(), {})}
         with st.expander(f"{spec.title or spec.name} — {spec.description}", expanded=False):
             values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}")
+        st.caption(_time_note(dataset_id, spec.name, spec.title or spec.name, values))
         chosen.append((spec.name, values))
     return chosen
+
+
+def _time_note(dataset_id: int, name: str, title: str, values: dict) -> str:
+    """How long ``name`` with these settings took here last time (fit + evaluation)."""
+    from recsys_engine.runs import last_duration
+
+    try:
+        found = last_duration(get_store(), dataset_id, name, values)
+    except ConfigError:  # settings being edited into something invalid
+        return f"{title}: these settings are not valid yet."
+    if found is None:
+        return f"{title}: not trained with these settings on this dataset yet."
+    run_id, seconds = found
+    took = f"{seconds:.0f} s" if seconds >= 1 else "under a second"
+    return f"{title} with these settings took {took} here last time (run {run_id})."
 
 
 def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:
@@ -269,6 +343,9 @@ def run_card(run: pd.Series) -> None:
             for col, k in zip(c, keys, strict=False):
                 col.metric(metric_label(k) if "@" in k else k.upper(), f"{m[k]:.4f}")
             c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
+            fig = loss_figure(store.run_progress(rid))  # the curve stays after the run ends
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
         elif status == "cancelled":
             st.info("Cancelled: nothing was saved for this run.")
         elif run["error"] and not pd.isna(run["error"]):

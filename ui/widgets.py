@@ -58,7 +58,7 @@ def require_dataset(*, link: bool = False) -> int:
     if dataset_id is None:
         st.info("First load a dataset on the Data page.")
         if link:
-            page_link("pages/data.py", "Go to Data", icon=":material/upload_file:")
+            page_link("pages/data.py", "Go to Data", icon="📤")
         st.stop()
     return dataset_id
 
@@ -76,7 +76,8 @@ def problems_table(problems: list[Problem]) -> None:
         {
             "severity": p.severity,
             "file": p.file,
-            "line": p.line,
+            # file-level problems have no line: show a blank, not "None"
+            "line": "" if p.line is None else str(p.line),
             "column": p.column or "",
             "problem": p.message,
         }
@@ -118,7 +119,7 @@ def show_profile(dataset_id: int) -> None:
     if p.ts_min is not None:
         st.caption(f"Interactions from {p.ts_min:%Y-%m-%d} to {p.ts_max:%Y-%m-%d}.")
     for w in p.warnings:
-        st.warning(md_escape(w), icon=":material/warning:")
+        st.warning(md_escape(w), icon="⚠️")
     if p.load_warnings:
         with st.expander(f"Notes from loading the files ({len(p.load_warnings)})"):
             for w in p.load_warnings:
@@ -138,3 +139,14 @@ def page_link(path: str, label: str, icon: str | None = None) -> None:
         st.page_link(path, label=label, icon=icon)
     except StreamlitAPIException:
         st.caption(f"{label}: use the navigation in the sidebar.")
+
+
+DONE_KEY = "done_message"  # confirmation of the last rename/delete, shown after the rerun
+
+
+def show_done() -> None:
+    """The confirmation of the last rename or delete, shown once on the page that did it
+    (the action reruns the page, so the message waits in session state)."""
+    message = st.session_state.pop(DONE_KEY, None)
+    if message:
+        st.success(md_escape(message))

@@ -131,6 +131,7 @@ def cmd_runs(args: argparse.Namespace, store: Store) -> int:
                 "eval_seconds": _num(row.eval_seconds),
                 "ndcg@10": _num(row.ndcg_10),
                 "error": None if pd.isna(row.error) else row.error,
+                "tuning": _tuning(row.tuning),
             }
         )
     lines = [
@@ -228,6 +229,11 @@ def _metrics_text(head: str, metrics: dict[str, float | None]) -> str:
         f"{k} {'-' if metrics[k] is None else format(metrics[k], '.4f')}" for k in keys
     )
     return f"{head}\n{body}"
+
+
+def _tuning(value: Any) -> dict[str, Any] | None:
+    """A run's stored tuning budget (None: trained with a given config, not tuned)."""
+    return json.loads(value) if isinstance(value, str) and value else None
 
 
 def _num(value: Any) -> float | None:

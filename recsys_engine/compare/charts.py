@@ -216,6 +216,10 @@ def tradeoff_scatter(
     if board.empty or x not in board or y not in board:
         return _empty("Accuracy vs " + LABELS.get(x, x), f"no run has {x}@{k} and {y}@{k}")
     fig = go.Figure()
+    runs = zip(board["model"], board["run_id"], strict=True)
+    texts = [f"{model_title(m)} (run {r})" for m, r in runs]
+    places = label_positions(board[x].to_numpy(float), board[y].to_numpy(float), texts)
+    where = dict(zip(board["run_id"], places, strict=True))
     for family, part in board.groupby("family", sort=False):
         fig.add_trace(
             go.Scatter(
@@ -227,7 +231,7 @@ def tradeoff_scatter(
                     f"{model_title(m)} (run {r})"
                     for m, r in zip(part["model"], part["run_id"], strict=True)
                 ],
-                textposition="top center",
+                textposition=[where[r] for r in part["run_id"]],
                 marker={"size": 12},
                 cliponaxis=False,
             )
@@ -242,6 +246,63 @@ def tradeoff_scatter(
         metric_label(f"{x}@{k}"),
         metric_label(f"{y}@{k}"),
     )
+
+
+#: Where a point's label may go, in order of preference, with the label's centre offset
+#: from the point in axis fractions (dx, dy) for a label of width w: (name, dx(w), dy).
+_PLACES = (
+    ("top center", lambda w: 0.0, 0.06),
+    ("bottom center", lambda w: 0.0, -0.06),
+    ("middle right", lambda w: w / 2 + 0.03, 0.0),
+    ("middle left", lambda w: -w / 2 - 0.03, 0.0),
+    ("top right", lambda w: w / 2 + 0.02, 0.06),
+    ("bottom left", lambda w: -w / 2 - 0.02, -0.06),
+    ("top left", lambda w: -w / 2 - 0.02, 0.06),
+    ("bottom right", lambda w: w / 2 + 0.02, -0.06),
+)
+_CHAR_WIDTH = 0.013  # one label character as a fraction of the plot width (about 7 px / 520)
+_LABEL_HEIGHT = 0.07  # one label line as a fraction of the plot height
+
+
+def label_positions(xs: np.ndarray, ys: np.ndarray, texts: list[str]) -> list[str]:
+    """A plotly ``textposition`` per point such that no two labels overlap where avoidable.
+
+    Points are placed from the top down; each label takes the first of ``_PLACES`` whose
+    box (approximate: characters × ``_CHAR_WIDTH`` by ``_LABEL_HEIGHT``, in fractions of
+    the axis ranges) overlaps neither an earlier label nor a marker. Coordinates are scaled
+    to [0, 1] per axis first, so the test is the same whatever the metric's scale.
+    """
+    n = len(texts)
+    if n == 0:
+        return []
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        span = float(np.nanmax(v) - np.nanmin(v))
+        return (v - np.nanmin(v)) / span if span > 0 else np.full(len(v), 0.5)
+
+    ux, uy = unit(np.asarray(xs, float)), unit(np.asarray(ys, float))
+    boxes: list[tuple[float, float, float, float]] = []
+    out = ["top center"] * n
+    for i in sorted(range(n), key=lambda j: (-uy[j], ux[j])):
+        w = len(texts[i]) * _CHAR_WIDTH
+        for name, dx, dy in _PLACES:
+            cx, cy = ux[i] + dx(w), uy[i] + dy
+            box = (cx - w / 2, cy - _LABEL_HEIGHT / 2, cx + w / 2, cy + _LABEL_HEIGHT / 2)
+            clash = any(_overlaps(box, b) for b in boxes) or any(
+                _overlaps(box, (ux[j] - 0.01, uy[j] - 0.02, ux[j] + 0.01, uy[j] + 0.02))
+                for j in range(n)
+            )
+            if not clash:
+                out[i] = name
+                boxes.append(box)
+                break
+        else:  # crowded: keep the first choice (plotly still shows the hover text)
+            boxes.append((ux[i] - w / 2, uy[i], ux[i] + w / 2, uy[i] + _LABEL_HEIGHT))
+    return out
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _empty(title: str, message: str) -> go.Figure:

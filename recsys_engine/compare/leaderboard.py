@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recsys_engine.compare.names import ACCURACY, BEYOND, LOWER_IS_BETTER
+from recsys_engine.compare.names import ACCURACY, BEYOND, LOWER_IS_BETTER, SHELF
 from recsys_engine.compare.stats import holm, paired_pvalue
 from recsys_engine.models import REGISTRY
 
@@ -62,7 +62,7 @@ def leaderboard(store: Store, split_id: int, k: int = 10, primary: str = "ndcg")
     board["loses_to_popularity"] = (
         (board["model"] != "popularity") & pd.notna(pop) & (board[primary] < pop)
     )
-    order = [c for c in (*ACCURACY, *BEYOND) if c in board]
+    order = [c for c in (*ACCURACY, *BEYOND, *SHELF) if c in board]
     cis = [f"{c} {s}" for c in order for s in ("low", "high") if f"{c} {s}" in board]
     per_user = {}
     for rid in board["run_id"]:
@@ -86,7 +86,7 @@ def leaderboard(store: Store, split_id: int, k: int = 10, primary: str = "ndcg")
 def best_runs(board: pd.DataFrame) -> dict[str, int]:
     """Run id with the best value of each metric column (lowest for ARP)."""
     out = {}
-    for col in (*ACCURACY, *BEYOND):
+    for col in (*ACCURACY, *BEYOND, *SHELF):
         if col in board and board[col].notna().any():
             idx = board[col].idxmin() if col in LOWER_IS_BETTER else board[col].idxmax()
             out[col] = int(board.loc[idx, "run_id"])

@@ -6,6 +6,8 @@ from recsys_engine.errors import ConfigError
 
 ACCURACY = ("ndcg", "recall", "precision", "hitrate", "map", "mrr")
 BEYOND = ("coverage", "novelty", "arp", "ild", "personalization")
+#: The new-arrivals shelf of a cold-items split: only new items ranked (evaluation.py).
+SHELF = ("shelf_ndcg", "shelf_recall", "shelf_hitrate")
 #: Metrics where a lower value is the desirable direction (for "best" highlighting).
 LOWER_IS_BETTER = ("arp",)
 LABELS = {
@@ -20,6 +22,9 @@ LABELS = {
     "arp": "ARP",
     "ild": "ILD",
     "personalization": "Personalization",
+    "shelf_ndcg": "Shelf NDCG",
+    "shelf_recall": "Shelf recall",
+    "shelf_hitrate": "Shelf hit rate",
 }
 #: Short plain names a business reader understands; the technical label goes beside them.
 PLAIN = {
@@ -34,6 +39,9 @@ PLAIN = {
     "arp": "Popularity of picks",
     "ild": "Variety within a list",
     "personalization": "Personalization",
+    "shelf_ndcg": "New-arrivals ranking quality",
+    "shelf_recall": "New arrivals found",
+    "shelf_hitrate": "Users with a new-arrival hit",
 }
 #: What each metric means to a business, in one phrase (glossary, help, decision sentences).
 MEANINGS = {
@@ -48,6 +56,9 @@ MEANINGS = {
     "arp": "average popularity of the recommended items (lower = more niche)",
     "ild": "how different the items within one list are from each other",
     "personalization": "how different the lists of different users are",
+    "shelf_ndcg": "ranking quality on a shelf of only the items new in the test period",
+    "shelf_recall": "share of each user's chosen new arrivals that a new-arrivals shelf shows",
+    "shelf_hitrate": "share of users whose new-arrivals shelf holds one of their choices",
 }
 #: The statistical words of the page and the report, in plain language (the glossary).
 TERMS = {

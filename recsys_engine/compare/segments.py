@@ -68,7 +68,7 @@ def user_segments(
     for t in range(3):
         sel = tercile == t
         if sel.any():
-            labels[sel] = f"{names[t]} ({act[sel].min()}–{act[sel].max()} interactions)"
+            labels[sel] = f"{names[t]} ({_count_range(act[sel].min(), act[sel].max())})"
     frame["activity"] = labels
     frame["popularity"] = np.where(
         frame["head_share"] >= 0.5, "Mostly popular items", "Mostly long-tail items"
@@ -77,6 +77,13 @@ def user_segments(
         act <= cold_max, f"New users (≤{cold_max} interactions)", f"Established users (>{cold_max})"
     )
     return frame
+
+
+def _count_range(low: int, high: int) -> str:
+    """``"4 interactions"`` for a single value, ``"5–6 interactions"`` for a range."""
+    if low == high:
+        return f"{low} interaction" + ("" if low == 1 else "s")
+    return f"{low}–{high} interactions"
 
 
 SEGMENT_FAMILIES = {

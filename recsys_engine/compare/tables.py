@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys_engine.compare.names import ACCURACY, BEYOND, metric_label, plain_label
+from recsys_engine.compare.names import ACCURACY, BEYOND, SHELF, metric_label, plain_label
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
 
@@ -101,7 +101,7 @@ def guardrails_frame(comparison: Comparison) -> pd.DataFrame:
 
 def board_metrics(board: pd.DataFrame) -> list[str]:
     """The metric columns of a leaderboard that hold at least one value, in display order."""
-    return [c for c in (*ACCURACY, *BEYOND) if c in board and board[c].notna().any()]
+    return [c for c in (*ACCURACY, *BEYOND, *SHELF) if c in board and board[c].notna().any()]
 
 
 def _cell(value: float | None, low: float | None, high: float | None, metric: str) -> str:

@@ -176,7 +176,8 @@ def plain_sentence(
     else:
         mde = pct(r.mde_rel, False) if np.isfinite(r.mde_rel) else f"{r.mde:.4f}"
         text = (
-            f"Not enough evidence yet: {name_b} changes {r.label} by {pct(r.rel_change)} "
+            f"No clear difference on this test set: {name_b} changes {r.label} by "
+            f"{pct(r.rel_change)} "
             f"against {name_a} ({ci}, {users}); with this many users only changes of about "
             f"{mde} or more can be detected reliably"
         )

@@ -36,7 +36,9 @@ Per-user-embedding models know only their training users, so what-if histories r
 
 Layout (one concept per module; this file only re-exports the public API):
 
-- ``results`` — the fidelity badges and the returned dataclasses.
+- ``results`` — the fidelity badges, the rule that lets each reason's check decide its
+  badge (``follow_evidence``: a residual above tolerance or a failed re-score lowers it to
+  *post hoc* and says why), and the returned dataclasses.
 - ``catalogue`` — the split's items and users: ids, titles, categories, lookups.
 - ``context`` — popularity percentile and similar users of a listed item.
 - ``history`` — reason 1, "because you interacted with".
@@ -55,27 +57,33 @@ from recsys_engine.explain.explainer import USER_EMBEDDING_MODELS, Explainer
 from recsys_engine.explain.lists import compare_lists, overlap
 from recsys_engine.explain.results import (
     EXACT,
+    EXACT_TOLERANCE,
     FIDELITIES,
     POST_HOC,
+    RESCORE_TOLERANCE,
     RESCORED,
     ItemExplanation,
     Reason,
     Recommendations,
+    follow_evidence,
 )
 from recsys_engine.explain.taste import MAX_CATEGORIES
 
 __all__ = [
     "EXACT",
+    "EXACT_TOLERANCE",
     "FIDELITIES",
     "MAX_CATEGORIES",
     "MAX_REMOVALS",
     "POST_HOC",
     "RESCORED",
+    "RESCORE_TOLERANCE",
     "USER_EMBEDDING_MODELS",
     "Explainer",
     "ItemExplanation",
     "Reason",
     "Recommendations",
     "compare_lists",
+    "follow_evidence",
     "overlap",
 ]

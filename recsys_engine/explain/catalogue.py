@@ -66,7 +66,11 @@ class Catalogue:
         return int(row)
 
     def item_labels(self) -> pd.DataFrame:
-        """Every item with a display label ``title (id)``, most popular first (pickers)."""
+        """Every item with a display label ``title · id 55``, most popular first (pickers).
+
+        The id is named as an id, so a number in brackets is never read as a count; an
+        item whose title is its id shows once.
+        """
         frame = pd.DataFrame(
             {
                 "item_id": self.item_ids.astype(str),
@@ -74,7 +78,9 @@ class Catalogue:
                 "popularity": self.popularity,
             }
         )
-        frame["label"] = frame["title"] + " (" + frame["item_id"] + ")"
+        frame["label"] = (frame["title"] + " · id " + frame["item_id"]).where(
+            frame["title"] != frame["item_id"], "id " + frame["item_id"]
+        )
         return frame.sort_values(["popularity", "item_id"], ascending=[False, True]).reset_index(
             drop=True
         )

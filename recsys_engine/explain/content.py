@@ -143,6 +143,8 @@ class ContentTower:
                         "sum_of_attributions": total,
                         "score_minus_baseline": float(diff[r]),
                         "relative_error": float(rel),
+                        "score": float(full[r]),
+                        "rescored": True,
                     },
                 )
             )

@@ -75,7 +75,14 @@ def counterfactuals(
                     kind="counterfactual",
                     fidelity=RESCORED,
                     summary=summary,
-                    check={"tried_removals": n},
+                    check={"tried_removals": n, "rescored": n > 0}
+                    if n
+                    else {
+                        "tried_removals": 0,
+                        "rescored": False,
+                        "why_unverified": "no history item raises this item's score, so there "
+                        "was nothing to remove and re-score",
+                    },
                 )
             )
             continue
@@ -101,7 +108,7 @@ def counterfactuals(
                 RESCORED,
                 summary,
                 rows,
-                {"removed": len(rows), "replacement": repl, "verified": True},
+                {"removed": len(rows), "replacement": repl, "verified": True, "rescored": True},
             )
         )
     return results

@@ -16,13 +16,19 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError, RecsysError
-from recsys_engine.explain.breakdown import breakdown_reason
+from recsys_engine.explain.breakdown import breakdown_reason, new_item_note
 from recsys_engine.explain.catalogue import Catalogue
 from recsys_engine.explain.content import ContentTower
 from recsys_engine.explain.context import similar_users
 from recsys_engine.explain.counterfactual import counterfactuals
 from recsys_engine.explain.history import history_reason, item_vectors
-from recsys_engine.explain.results import RESCORED, ItemExplanation, Reason, Recommendations
+from recsys_engine.explain.results import (
+    RESCORED,
+    ItemExplanation,
+    Reason,
+    Recommendations,
+    follow_evidence,
+)
 from recsys_engine.explain.taste import taste_reasons
 from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
@@ -272,27 +278,54 @@ class Explainer(Catalogue):
                 reasons[r].append(reason)
         for r, part in enumerate(parts):
             if part:
-                reasons[r].append(breakdown_reason(part, float(top_scores[r]), model.name))
+                note = new_item_note(model, top[r])
+                score = float(top_scores[r])
+                reasons[r].append(breakdown_reason(part, score, model.name, new_item=note))
         if self.per_user:
             notes.append(
                 f"'What would change it' needs re-scoring an edited history, which "
                 f"{model_title(model.name)} cannot do (one embedding per training user)."
             )
         elif model.name == "popularity":
-            for r in range(k):
-                reasons[r].append(
-                    Reason(
-                        "counterfactual",
-                        "What would change it",
-                        RESCORED,
-                        "No change to the history changes this list: popularity ranks "
-                        "the same items for everyone.",
-                    )
-                )
+            for r, reason in enumerate(popularity_counterfactuals(model, history, exclude, top)):
+                reasons[r].append(reason)
         else:
             changes = counterfactuals(
                 model, history, exclude, top, orders, item_ids=self.item_ids, titles=self.titles
             )
             for r, reason in enumerate(changes):
                 reasons[r].append(reason)
-        return reasons, orders
+        # The checks decide the badges: a residual or a failed re-score lowers them.
+        return [[follow_evidence(x) for x in rs] for rs in reasons], orders
+
+
+def popularity_counterfactuals(
+    model: Recommender, history: sp.csr_matrix, exclude: sp.csr_matrix, top: np.ndarray
+) -> list[Reason]:
+    """Popularity's "what would change it": re-rank with an empty history to check that
+    no change to the history changes the list (the same items stay excluded)."""
+    empty = sp.csr_matrix((1, history.shape[1]), dtype=np.float32)
+    scores = np.array(model.score(empty), dtype=np.float32)
+    scores[0, exclude.indices] = -np.inf
+    new_top, _ = top_k(scores, len(top))
+    same = new_top[0][: len(top)].tolist() == np.asarray(top).tolist()
+    check: dict[str, Any] = {
+        "method": "re-ranked with an empty history",
+        "rescored": True,
+        "verified": same,
+    }
+    if same:
+        summary = (
+            "No change to the history changes this list: popularity ranks the same items "
+            "for everyone (re-ranked with an empty history: the same list)."
+        )
+    else:
+        summary = "Re-ranking with an empty history gave a different list."
+        check["why_unverified"] = (
+            "re-ranking with an empty history gave a different list, so the claim that "
+            "history plays no part does not hold"
+        )
+    return [
+        Reason("counterfactual", "What would change it", RESCORED, summary, check=dict(check))
+        for _ in top
+    ]

@@ -17,6 +17,14 @@ RESCORED = "verified by re-scoring"
 POST_HOC = "post hoc"
 FIDELITIES = (EXACT, RESCORED, POST_HOC)
 
+#: An *exact* badge allows |sum of parts − score| ≤ EXACT_TOLERANCE · max(1, |score|): the
+#: parts are computed in float32 by the model, so bit-equality is too strict, but a gap
+#: larger than this means the parts do not describe the score.
+EXACT_TOLERANCE = 1e-4
+#: A *verified by re-scoring* badge allows the attributions to miss the re-scored change by
+#: RESCORE_TOLERANCE of that change (plus the exact tolerance, for changes near zero).
+RESCORE_TOLERANCE = 0.05
+
 
 @dataclass
 class Reason:
@@ -30,6 +38,7 @@ class Reason:
         summary: one plain sentence.
         rows: details (a list of JSON-ready dicts; columns depend on ``kind``).
         check: numbers backing the fidelity claim (e.g. sum of parts vs score).
+        downgraded: why the check lowered the badge (None when it held).
     """
 
     kind: str
@@ -38,6 +47,53 @@ class Reason:
     summary: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     check: dict[str, Any] = field(default_factory=dict)
+    downgraded: str | None = None
+
+
+def follow_evidence(reason: Reason) -> Reason:
+    """Let the reason's own check decide its badge, and say why when it lowers it.
+
+    - *exact* with a residual: kept when residual ≤ EXACT_TOLERANCE · max(1, |score|),
+      else *post hoc* (the parts only approximate the score).
+    - *verified by re-scoring*: kept only when ``check["rescored"]`` is true (the model was
+      asked again), ``check["verified"]`` is not false (the re-scored answer agreed)
+      and, when the check compares attributions with the re-scored change,
+      |sum of attributions − change| ≤ RESCORE_TOLERANCE · |change| + EXACT_TOLERANCE ·
+      max(1, |score|); else *post hoc*.
+
+    ``check["why_unverified"]`` says, in words, what the re-scoring could not confirm.
+    Returns the same reason, updated in place (``fidelity`` and ``downgraded``).
+    """
+    c = reason.check
+    why = None
+    if reason.fidelity == EXACT and "residual" in c:
+        score = float(c.get("score", 0.0))
+        tol = EXACT_TOLERANCE * max(1.0, abs(score))
+        residual = float(c["residual"])
+        if not residual <= tol:  # also catches NaN
+            why = (
+                f"the parts add up to {float(c.get('sum_of_parts', float('nan'))):.4g}, not to "
+                f"the score {score:.4g} (off by {residual:.2g}; the tolerance is {tol:.2g}), "
+                "so they only approximate the score"
+            )
+    elif reason.fidelity == RESCORED:
+        if not c.get("rescored") or c.get("verified") is False:
+            why = str(c.get("why_unverified") or "the re-scoring did not confirm this reason")
+        elif "score_minus_baseline" in c:
+            change = float(c["score_minus_baseline"])
+            total = float(c["sum_of_attributions"])
+            tol = RESCORE_TOLERANCE * abs(change) + EXACT_TOLERANCE * max(
+                1.0, abs(float(c.get("score", 0.0)))
+            )
+            if not abs(total - change) <= tol:
+                why = (
+                    f"re-scoring moved the score by {change:.4g} but the attributions add up "
+                    f"to {total:.4g} (the tolerance is {tol:.2g}), so they only approximate it"
+                )
+    if why is not None:
+        reason.fidelity = POST_HOC
+        reason.downgraded = why
+    return reason
 
 
 @dataclass

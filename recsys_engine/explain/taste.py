@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_engine.explain.content import ContentTower
-from recsys_engine.explain.results import RESCORED, Reason
+from recsys_engine.explain.results import EXACT, RESCORED, Reason
 from recsys_engine.explain.wording import join_names
 from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
@@ -70,12 +70,14 @@ def category_toggles(
     cats = np.flatnonzero((counts > 0) & wanted)
     cats = cats[np.argsort(-counts[cats], kind="stable")][:MAX_CATEGORIES]
     if len(cats) == 0:
+        # A count, not a model claim: nothing to re-score, so the badge is exact.
         return [
             Reason(
                 "taste",
                 title,
-                RESCORED,
+                EXACT,
                 "None of this item's categories appears in your history.",
+                check={"method": "category count", "shared_categories": 0},
             )
             for _ in top
         ]
@@ -122,14 +124,18 @@ def category_toggles(
             summary = "It shares categories with your history, but they do not raise it."
         else:
             summary = "None of this item's categories appears in your history."
-        out.append(
-            Reason(
-                "taste",
-                title,
-                RESCORED,
-                summary,
-                entries,
-                {"method": "category toggle (remove the category's history items)"},
+        scored = [e for e in entries if e["contribution"] is not None]
+        check = {
+            "method": "category toggle (remove the category's history items)",
+            "rescored": bool(scored) or not entries,
+            "score": float(top_scores[r]),
+        }
+        if entries and not scored:
+            check["why_unverified"] = (
+                "removing these categories empties the history, which the model cannot score"
             )
-        )
+        if not entries:  # a count, as above
+            out.append(Reason("taste", title, EXACT, summary, [], check))
+            continue
+        out.append(Reason("taste", title, RESCORED, summary, entries, check))
     return out

@@ -51,7 +51,6 @@ ML100K_GENRES = (
 )
 
 
-
 def guess_plan(
     paths: list[Path] | list[tuple[Path, str]],
     name: str | None = None,
@@ -73,21 +72,58 @@ def guess_plan(
         plan = _preset(s, names) or _generic(s)
         files.append(plan)
     if sum(f.role == "interactions" for f in files) > 1:
-        # Keep the largest as interactions; the others are probably train/test parts.
-        biggest = max((f for f in files if f.role == "interactions"), key=lambda f: f.sniff.size)
+        best = max((f for f in files if f.role == "interactions"), key=_interaction_evidence)
+        others = [f for f in files if f.role == "interactions" and f is not best]
         files = [
-            f if f.role != "interactions" or f is biggest else replace(f, role="ignore")
-            for f in files
+            f if f.role != "interactions" or f is best else replace(f, role="ignore") for f in files
         ]
-        notes.append("several interaction files found; using the largest, ignoring the others")
+        notes.append(
+            f"several files look like interactions; using {best.sniff.name} "
+            f"({_why_chosen(best)}) and ignoring {', '.join(f.sniff.name for f in others)} "
+            "— change a file's role below if that is wrong"
+        )
     feedback, scale = _guess_feedback(files)
-    ds_name = name or _guess_name(sniffs)
+    chosen = [f.sniff for f in files if f.role == "interactions"]
+    ds_name = name or _guess_name(chosen + [s for s in sniffs if s not in chosen])
     plan = UploadPlan(
         files=tuple(files),
         options=LoadOptions(name=ds_name, feedback=feedback, rating_scale=scale),
         notes=tuple(notes),
     )
     return refine_scale(store, plan) if store is not None else plan
+
+
+def _interaction_evidence(f: FilePlan) -> tuple[bool, bool, int, int, int]:
+    """How much a file's content says it is the interactions table, best first.
+
+    Readable before unreadable (a PNG renamed ``.csv`` never wins), then user and item
+    columns found by name, then how many of the rating/time columns were found, then how
+    many preview rows have every mapped column; the byte size only breaks a tie between
+    equally good files (such as the train and test parts of one log).
+    """
+    s, m = f.sniff, f.mapping
+    if not s.ok or not isinstance(m, InteractionMapping):
+        return (False, False, 0, 0, s.size)
+    named = bool(find_column(s.columns, "user")) and bool(find_column(s.columns, "item"))
+    extras = int(m.value_col is not None) + int(m.time_col is not None)
+    idx = [s.columns.index(c) for c in (m.user_col, m.item_col) if c in s.columns]
+    full = sum(all(j < len(r) and r[j].strip() for j in idx) for r in s.preview)
+    return (True, named, extras, full, s.size)
+
+
+def _why_chosen(f: FilePlan) -> str:
+    """The evidence that picked a file, in words."""
+    s = f.sniff
+    if not s.ok:
+        return "no file could be read"
+    m = f.mapping
+    if not isinstance(m, InteractionMapping):
+        return "readable"
+    found = [f"user column '{m.user_col}'", f"item column '{m.item_col}'"]
+    found += [
+        f"{what} column '{c}'" for what, c in (("rating", m.value_col), ("time", m.time_col)) if c
+    ]
+    return "readable, with " + ", ".join(found)
 
 
 # -- presets ------------------------------------------------------------------------------

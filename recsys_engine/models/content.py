@@ -18,6 +18,7 @@ from recsys_engine.errors import ConfigError
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.features import FeatureOptions, item_features
 from recsys_engine.models.pooled import PooledHistoryModel, TwoTowerConfig
+from recsys_engine.models.search_space import Param, Range
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
         "max_text_features",
         "min_df",
     )
+    search_space: ClassVar[dict[str, Param]] = {
+        **TwoTowerConfig.search_space,
+        "dim": Range(16, 256, log=True, integer=True),
+        "l2": Range(1e-7, 1e-2, log=True),
+    }
 
     # the content model keeps its own settings (the ID two-tower's were tuned for IDs)
     epochs: int = 40

@@ -31,6 +31,7 @@ from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.model_config import ModelConfig
+from recsys_engine.models.search_space import Choice, Param, Range
 
 SOLVERS = ("auto", "primal", "dual")
 
@@ -48,6 +49,10 @@ class EASEConfig(ModelConfig):
 
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"solver": SOLVERS}
     advanced: ClassVar[tuple[str, ...]] = ("solver", "binary")
+    search_space: ClassVar[dict[str, Param]] = {
+        "l2": Range(1.0, 1e5, log=True),
+        "binary": Choice((True, False)),
+    }
 
     l2: float = 200.0
     solver: str = "auto"

@@ -19,10 +19,13 @@ from typing import ClassVar
 
 import scipy.sparse as sp
 
-from recsys_engine.config import check_number
+from recsys_engine.config import check_choice, check_number
 from recsys_engine.models.content import ContentConfig, content_matrix
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.pooled import PooledHistoryModel
+from recsys_engine.models.search_space import Param, Range
+
+NEW_ITEM_PRIORS = ("median", "observed")
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,35 @@ class HybridConfig(ContentConfig):
         dim: size of the ID embeddings.
         content_dim: size of the content projection.
         id_dropout: training-time probability of dropping an item's ID part.
+        new_item_prior: how the popularity prior treats items nobody interacted with in
+            training (new arrivals): ``median`` scores them as a typical item, so their
+            content decides; ``observed`` as the least popular (buries them).
     """
 
     presets: ClassVar[dict[str, dict]] = {
-        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128, "content_dim": 32},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
-    advanced: ClassVar[tuple[str, ...]] = (*ContentConfig.advanced, "id_dropout")
+    advanced: ClassVar[tuple[str, ...]] = (
+        *ContentConfig.advanced,
+        "id_dropout",
+        "new_item_prior",
+    )
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {
+        **ContentConfig.choices,
+        "new_item_prior": NEW_ITEM_PRIORS,
+    }
+    #: runs stored before the setting existed scored new items with the observed prior
+    stored_defaults: ClassVar[dict] = {
+        **ContentConfig.stored_defaults,
+        "new_item_prior": "observed",
+    }
+    search_space: ClassVar[dict[str, Param]] = {
+        **ContentConfig.search_space,
+        "dim": Range(32, 1024, log=True, integer=True),
+        "content_dim": Range(16, 256, log=True, integer=True),
+        "id_dropout": Range(0.0, 0.8),
+    }
 
     # the two-tower's tuned settings (see pooled.TwoTowerConfig) plus the content part
     epochs: int = 80
@@ -54,11 +79,13 @@ class HybridConfig(ContentConfig):
     popularity_prior: float = 0.6
     content_dim: int = 64
     id_dropout: float = 0.2
+    new_item_prior: str = "median"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("content_dim", self.content_dim, low=1, high=4096, integer=True)
         check_number("id_dropout", self.id_dropout, low=0, high=0.95)
+        check_choice("new_item_prior", self.new_item_prior, NEW_ITEM_PRIORS)
 
     def tower_sizes(self) -> tuple[int, int, float]:
         return int(self.dim), int(self.content_dim), float(self.id_dropout)

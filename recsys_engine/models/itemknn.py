@@ -25,6 +25,7 @@ from recsys_engine.config import check_bool, check_number
 from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.model_config import ModelConfig
+from recsys_engine.models.search_space import Choice, Param, Range
 
 #: Dense cells per similarity block: bounds fit memory to ~16 bytes × this (~130 MB).
 _BLOCK_CELLS = 8_000_000
@@ -45,6 +46,11 @@ class ItemKNNConfig(ModelConfig):
 
     advanced: ClassVar[tuple[str, ...]] = ("binary",)
     presets: ClassVar[dict[str, dict]] = {"quick": {"neighbours": 50}}
+    search_space: ClassVar[dict[str, Param]] = {
+        "neighbours": Range(10, 1000, log=True, integer=True),
+        "shrinkage": Range(0.0, 200.0),
+        "binary": Choice((True, False)),
+    }
 
     neighbours: int = 200
     shrinkage: float = 0.0

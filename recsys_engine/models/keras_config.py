@@ -13,6 +13,7 @@ from recsys_engine.config import check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.distribution import STRATEGIES
 from recsys_engine.models.model_config import ModelConfig
+from recsys_engine.models.search_space import Param, Range
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ class KerasTrainConfig(ModelConfig):
     presets: ClassVar[dict[str, dict]] = {
         "quick": {"epochs": 5, "patience": 0},
         "thorough": {"epochs": 100, "patience": 10},
+    }
+
+    #: tuned by ``recsys_engine.tuning``; epochs is an upper bound (early stopping and
+    #: pruning end a trial sooner) and the best trial's run keeps the epochs it needed
+    search_space: ClassVar[dict[str, Param]] = {
+        "epochs": Range(5, 100, integer=True),
+        "learning_rate": Range(1e-4, 5e-2, log=True),
+        "lr_decay": Range(0.9, 1.0),
     }
 
     #: the smallest accepted ``batch_size`` (a subclass may give 0 a meaning)

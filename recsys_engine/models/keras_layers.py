@@ -330,4 +330,6 @@ def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
         "bias": np.asarray(bias, dtype=np.float32),
         "id_dim": np.asarray(layer.id_dim),
         "log_q": np.asarray(layer.log_q, dtype=np.float32),
+        # items with training interactions (only known where there is an ID part)
+        "warm": np.asarray(layer.id_mask) > 0 if layer.id_dim else np.ones(0, dtype=bool),
     }

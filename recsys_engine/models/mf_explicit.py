@@ -24,6 +24,7 @@ from recsys_engine.models.data import TrainData
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.search_space import Param, Range
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
 
 
@@ -39,6 +40,11 @@ class MFExplicitConfig(KerasTrainConfig):
     """
 
     advanced: ClassVar[tuple[str, ...]] = (*KerasTrainConfig.advanced, "l2", "holdout")
+    search_space: ClassVar[dict[str, Param]] = {
+        **KerasTrainConfig.search_space,
+        "factors": Range(8, 256, log=True, integer=True),
+        "l2": Range(1e-3, 1.0, log=True),
+    }
 
     epochs: int = 40
     batch_size: int = 1024

@@ -39,6 +39,7 @@ from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.pooled import PooledExplanation
+from recsys_engine.models.search_space import Param, Range
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
 from recsys_engine.models.validation import ndcg_at_10
 
@@ -76,6 +77,11 @@ class NeuMFConfig(KerasTrainConfig):
         "l2",
         "loss",
     )
+    search_space: ClassVar[dict[str, Param]] = {
+        **KerasTrainConfig.search_space,
+        "factors": Range(8, 256, log=True, integer=True),
+        "l2": Range(1e-5, 1e-1, log=True),
+    }
 
     # tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
     # 30: where early stopping lands on ml-latest-small; without a validation fold every

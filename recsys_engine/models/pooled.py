@@ -39,6 +39,7 @@ from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.pooled_examples import HalfSplitSource
+from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10
 
 LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
@@ -93,8 +94,18 @@ class TwoTowerConfig(KerasTrainConfig):
     )
     presets: ClassVar[dict[str, dict]] = {
         # a few dozen steps are too few for an average of the weights to forget the start
-        "quick": {"epochs": 10, "patience": 0, "ema": 0.0},
+        "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
+    }
+    search_space: ClassVar[dict[str, Param]] = {
+        **KerasTrainConfig.search_space,
+        "epochs": Range(10, 150, integer=True),
+        "dim": Range(32, 1024, log=True, integer=True),
+        "dropout": Range(0.0, 0.8),
+        "l2": Range(1e-7, 1e-2, log=True),
+        "input_fraction": Range(0.2, 0.8),
+        "weighting": Choice(WEIGHTINGS),
+        "popularity_prior": Range(-1.0, 1.0),
     }
 
     # defaults tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
@@ -269,12 +280,24 @@ class PooledHistoryModel(KerasFiles, Recommender):
         from recsys_engine.models.keras_layers import catalogue_arrays
 
         arrays = catalogue_arrays(model.get_layer("towers"))
+        warm = arrays.pop("warm")
         alpha = float(self.config.popularity_prior)
         if alpha:
             # inference-only popularity prior: a fixed per-item offset α·log q_i (it stays
             # part of the item's base score, so explanations remain exact)
-            arrays["bias"] = arrays["bias"] + alpha * arrays["log_q"]
+            arrays["bias"] = arrays["bias"] + alpha * self._prior_log_q(arrays["log_q"], warm)
         self._set_arrays(arrays)
+
+    def _prior_log_q(self, log_q: np.ndarray, warm: np.ndarray) -> np.ndarray:
+        """The log q_i the popularity prior uses. With ``new_item_prior="median"`` an item
+        nobody interacted with in training (a new arrival) counts as a typical item — the
+        median log q of the others — instead of the least popular one, so the prior does
+        not bury it under every old item; its score then comes from its content."""
+        if getattr(self.config, "new_item_prior", "observed") != "median":
+            return log_q
+        if len(warm) != len(log_q) or warm.all() or not warm.any():
+            return log_q
+        return np.where(warm, log_q, np.float32(np.median(log_q[warm]))).astype(np.float32)
 
     # -- scoring -------------------------------------------------------------------------
     def _norms(self, h: sp.csr_matrix) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +12,7 @@ from recsys_engine.config import check_bool
 from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.model_config import ModelConfig
+from recsys_engine.models.search_space import Choice, Param
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class PopularityConfig(ModelConfig):
     Attributes:
         weighted: rank by summed interaction weight instead of the number of users.
     """
+
+    search_space: ClassVar[dict[str, Param]] = {"weighted": Choice((False, True))}
 
     weighted: bool = False
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from recsys_engine.splits.config import (
     STRATEGIES,
+    STRATEGY_LABELS,
     TEST,
     TRAIN,
     VALIDATION,
@@ -42,6 +43,7 @@ from recsys_engine.splits.stored import (
 
 __all__ = [
     "STRATEGIES",
+    "STRATEGY_LABELS",
     "TEST",
     "TRAIN",
     "VALIDATION",

@@ -11,11 +11,19 @@ from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
 
 STRATEGIES = ("random", "temporal", "leave-last", "cold-items")
+#: The names people read (the Train page's dropdown and every message about a strategy).
+STRATEGY_LABELS = {
+    "random": "random per-user holdout",
+    "temporal": "global time cut",
+    "leave-last": "leave the last N per user",
+    "cold-items": "cold items (held-out items)",
+}
 TRAIN, VALIDATION, TEST = 0, 1, 2
 
 RANDOM_ON_TIME_WARNING = (
     "random split on timestamped data: test interactions may be older than training "
-    "ones (future leaks into training); consider 'temporal' or 'leave-last'"
+    f"ones (future leaks into training); consider a '{STRATEGY_LABELS['temporal']}' "
+    f"(strategy temporal) or '{STRATEGY_LABELS['leave-last']}' (strategy leave-last) split"
 )
 
 

@@ -21,6 +21,7 @@ Modules:
 - ``fast_load``: the single-pass load of a clean interactions file.
 - ``splits``: splits and their per-interaction folds.
 - ``runs``: runs, progress, metrics, per-user metrics, recommendations.
+- ``studies``: tuning studies (Optuna keeps their trials in its own storage).
 - ``names``: valid display names and id references (no SQL).
 - ``sql``: quoting of identifiers and literals (no statements).
 """
@@ -34,11 +35,14 @@ from recsys_engine.store.runs import RunTables
 from recsys_engine.store.splits import SplitTables
 from recsys_engine.store.sql import quote_ident
 from recsys_engine.store.staging import StagingQueries
+from recsys_engine.store.studies import StudyTables
 
 __all__ = ["Store", "quote_ident"]
 
 
-class Store(DatasetTables, ProfileQueries, StagingQueries, FastLoad, SplitTables, RunTables):
+class Store(
+    DatasetTables, ProfileQueries, StagingQueries, FastLoad, SplitTables, RunTables, StudyTables
+):
     """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
 
     Args:

@@ -20,7 +20,7 @@ FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
 
 _RUN_COLUMNS = (
     "id, dataset_id, split_id, model, config, status, created_at, started_at, finished_at, "
-    "fit_seconds, eval_seconds, error, artefact_path, options, eval_info"
+    "fit_seconds, eval_seconds, error, artefact_path, options, eval_info, tuning"
 )
 _RESULT_TABLES = ("metrics", "user_metrics", "recommendations")
 
@@ -71,7 +71,22 @@ class RunTables(StoreConnection):
             raise NotFoundError(f"no run with id {run_id}")
         for key in ("config", "options", "eval_info"):
             out[key] = json.loads(out[key]) if out[key] else {}
+        out["tuning"] = json.loads(out["tuning"]) if out["tuning"] else None
         return out
+
+    def set_run_tuning(self, run_id: int, tuning: dict[str, Any]) -> None:
+        """Record the tuning budget of a run trained from a study's best trial (what the
+        run was chosen with: trials, minutes, study)."""
+        done = (
+            self.cursor()
+            .execute(
+                "UPDATE runs SET tuning = ? WHERE id = ? RETURNING id",
+                [json.dumps(tuning, sort_keys=True), int(run_id)],
+            )
+            .fetchall()
+        )
+        if not done:
+            raise NotFoundError(f"no run with id {run_id}")
 
     def resolve_run(self, ref: str | int) -> int:
         """Run id from its id (as int or text)."""
@@ -189,7 +204,7 @@ class RunTables(StoreConnection):
         sql = (
             "SELECT r.id, r.dataset_id, d.name AS dataset, r.split_id, s.name AS split, "
             "r.model, r.status, r.created_at, r.started_at, r.finished_at, r.fit_seconds, "
-            "r.eval_seconds, r.error, r.config, r.artefact_path, "
+            "r.eval_seconds, r.error, r.config, r.artefact_path, r.tuning, "
             "(SELECT m.value FROM metrics m WHERE m.run_id = r.id AND m.metric = 'ndcg' "
             " AND m.k = 10) AS ndcg_10 "
             "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "

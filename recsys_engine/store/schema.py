@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -116,6 +116,28 @@ DDL: list[str] = [
     # -- issue 5 (train from the browser): progress bar total and stage ----------------------
     "ALTER TABLE run_progress ADD COLUMN IF NOT EXISTS total BIGINT",
     "ALTER TABLE run_progress ADD COLUMN IF NOT EXISTS stage VARCHAR",
+    # -- issue 15 (tuning): a run's tuning budget, and the studies that tuned runs ----------
+    # tuning: JSON {study_id, study, trials, complete, pruned, failed, minutes, budget} on
+    # the run trained from a study's best trial; NULL for runs trained with a given config.
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS tuning VARCHAR",
+    "CREATE SEQUENCE IF NOT EXISTS study_ids START 1",
+    """CREATE TABLE IF NOT EXISTS studies (
+        id INTEGER PRIMARY KEY DEFAULT nextval('study_ids'),
+        dataset_id INTEGER NOT NULL,
+        split_id INTEGER NOT NULL,
+        model VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,              -- the Optuna study name
+        storage VARCHAR NOT NULL,           -- where Optuna keeps its trials (no password)
+        space VARCHAR NOT NULL,             -- JSON: the searched ranges and choices
+        fixed VARCHAR NOT NULL,             -- JSON: settings fixed for every trial
+        budget VARCHAR NOT NULL,            -- JSON: {trials, minutes, workers}
+        status VARCHAR NOT NULL,            -- running/succeeded/failed/cancelled
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        finished_at TIMESTAMP,
+        summary VARCHAR,                    -- JSON: trial counts, minutes, best trial
+        best_run_id INTEGER,
+        error VARCHAR
+    )""",
     # -- issue 17 (one database for the app and the CLI): which process trains a run ---------
     # owner: "host:pid" of the process that queued or runs it, so a server start interrupts
     # only runs whose process is gone, not a CLI training that shares the file.

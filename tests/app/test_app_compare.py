@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
+from compare_support import BRANCHES, HEADLINES, synthetic_run
 from streamlit.testing.v1 import AppTest
 
 from recsys_engine.runs import run_model
@@ -35,45 +36,6 @@ def _train_two(config: SplitConfig | None = None) -> tuple[int, int]:
     return run_model(store, sid, "popularity"), run_model(store, sid, "ease")
 
 
-def _synthetic_run(store, base: int, model: str, shift: float, coverage: float, fit: float) -> int:
-    """A succeeded run on ``base``'s split whose per-user accuracy is ``base``'s plus
-    ``shift`` (every user moves the same way) and whose coverage is ``coverage`` × base's:
-    each decision branch follows from these numbers by hand."""
-    run = store.get_run(base)
-    rid = store.create_run(
-        run["dataset_id"], run["split_id"], model, {}, status="running", options=run["options"]
-    )
-    users = store.user_metrics_frame(base)
-    accuracy = users["metric"].isin(["ndcg", "recall", "precision", "hitrate", "map", "mrr"])
-    wobble = 1.0 + 0.5 * (users.index.to_numpy() % 2)  # every user moves, by 1 or 1.5 shifts
-    users.loc[accuracy, "value"] = users.loc[accuracy, "value"] + shift * wobble[accuracy]
-    metrics = store.run_metrics(base)
-    means = users.groupby(["metric", "k"])["value"].mean()
-    for i, row in metrics.iterrows():
-        if (row["metric"], row["k"]) in means.index:
-            metrics.loc[i, "value"] = means[(row["metric"], row["k"])]
-        elif row["metric"] == "coverage":
-            metrics.loc[i, "value"] = row["value"] * coverage
-    store.write_results(rid, metrics, users, store.recommendations_frame(base))
-    store.set_run_status(rid, "succeeded", fit_seconds=fit, eval_seconds=0.1)
-    return rid
-
-
-#: branch → (model, shift of every user's accuracy, coverage factor, training seconds)
-BRANCHES = {
-    "switch": ("ease", 0.05, 1.0, 2.0),
-    "trade_off": ("itemknn", 0.05, 0.5, 2.0),
-    "keep": ("two_tower", -0.05, 1.0, 2.0),
-    "no_difference": ("hybrid", 0.0, 1.0, 100.0),
-}
-HEADLINES = {
-    "switch": "Switch to EASE (run",
-    "trade_off": "Trade-off: Item-kNN (run",
-    "keep": "Keep Popularity (run",
-    "no_difference": "No meaningful difference — choose on cost: Popularity (run",
-}
-
-
 @pytest.fixture
 def branches(app):
     """Popularity on the demo data plus one synthetic run per decision branch."""
@@ -84,7 +46,7 @@ def branches(app):
     sid = create_split(store, did, SplitConfig(test_fraction=0.2, seed=3))
     pop = run_model(store, sid, "popularity")
     store.set_run_status(pop, "succeeded", fit_seconds=0.5)
-    return pop, {b: _synthetic_run(store, pop, *spec) for b, spec in BRANCHES.items()}
+    return pop, {b: synthetic_run(store, pop, *spec) for b, spec in BRANCHES.items()}
 
 
 def _decision_text(at) -> str:
@@ -192,3 +154,18 @@ def test_page_runs_standalone(tmp_path, monkeypatch):
     assert len(at.dataframe) >= 1
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def test_best_against_every_other_in_one_click(app, branches):
+    pop, runs = branches
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    app.button(key="sweep_go").click().run()
+    assert not app.exception
+    lines = [m.value.replace("\\", "") for m in app.markdown if "—" in m.value]
+    # the best synthetic run (EASE or Item-kNN, +0.05 per user) leads; one line per other run
+    lead = next(m.value for m in app.markdown if "leads on ranking quality" in m.value)
+    lead = lead.replace("\\", "")
+    assert "EASE (run" in lead or "Item-kNN (run" in lead
+    assert len(lines) == len(runs)  # 5 runs on the split: the best against 4 others
+    assert any("Popularity (run" in line and "Keep" in line for line in lines)

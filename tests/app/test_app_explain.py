@@ -65,3 +65,37 @@ def test_page_runs_standalone(app, monkeypatch):
     page = AppTest.from_file("../../pages/explain.py", default_timeout=60).run()
     assert not page.exception
     assert any(m.value.startswith("**#1 · ") for m in page.markdown)
+
+
+def _heading_user(at: AppTest) -> str:
+    heading = next(h.value for h in at.subheader if h.value.startswith("Top "))
+    return heading.rsplit(" for user ", 1)[1].replace("\\", "")
+
+
+def test_random_user_moves_the_user_box_and_the_heading_together(app):
+    at = app.switch_page("pages/explain.py").run()
+    box = at.selectbox(key="user_pick_1")
+    assert _heading_user(at) == box.value
+    seen = {box.value}
+    for _ in range(6):  # random picks; the box and the heading must agree every time
+        at.button(key="random_user_1").click().run()
+        assert not at.exception
+        box = at.selectbox(key="user_pick_1")
+        # set_value tells the browser to show the new value; without it the browser keeps
+        # showing (and sends back) the old user while the heading shows the new one
+        assert box.proto.set_value
+        assert _heading_user(at) == box.value == at.session_state["explain_user"]
+        at.run()  # a plain rerun keeps the picked user
+        assert at.selectbox(key="user_pick_1").value == box.value == _heading_user(at)
+        seen.add(box.value)
+    assert len(seen) > 1
+
+
+def test_what_if_adds_one_item_per_click_and_labels_ids_as_ids(app):
+    at = app.switch_page("pages/explain.py").run()
+    at.session_state["explain_view"] = "What-if / new user"
+    at.run()
+    box = at.multiselect(key="whatif_items_1")
+    assert box.proto.select_all == 0  # no "Select N matches" entry
+    assert all(" · id " in o or o.startswith("id ") for o in box.options)
+    assert not any(o.endswith(")") and " (" in o for o in box.options[:50])

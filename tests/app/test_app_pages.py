@@ -224,6 +224,34 @@ def test_data_broken_file_shows_problems_and_loads_nothing() -> None:
     assert list(at.dataframe[0].value["name"]) == [DEMO]
 
 
+def test_file_level_problem_shows_no_line() -> None:
+    from badfiles import png_bytes
+
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value(("photo.csv", png_bytes(), "text/csv"))
+    rerun(at)
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    problems = problems_frame(at)
+    assert "PNG" in problems["problem"].iloc[0]
+    assert list(problems["line"]) == [""]  # not "None"
+
+
+def test_problems_of_an_earlier_mapping_are_cleared_when_it_changes() -> None:
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value(("broken.csv", BROKEN_CSV, "text/csv"))
+    rerun(at)
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    assert len(problems_frame(at)) == 2
+    rerun(at)  # a rerun with the same mapping keeps them
+    assert len(problems_frame(at)) == 2
+    widget(at.selectbox, "Rating or weight column").set_value("— none —")
+    rerun(at)
+    assert not [d for d in at.dataframe if "problem" in d.value.columns]
+    assert not any("nothing was loaded" in e for e in values(at.error))
+
+
 def test_manage_renames_and_deletes_with_confirmation() -> None:
     at = open_app("data")
     assert managed_datasets(at) == [DEMO]
@@ -238,6 +266,7 @@ def test_manage_renames_and_deletes_with_confirmation() -> None:
     widget(at.button, "Rename").click()
     rerun(at)
     assert managed_datasets(at) == ["Renamed demo"]
+    assert f"Renamed {DEMO} to Renamed demo." in [plain(x) for x in values(at.success)]
 
     delete = widget(at.button, "Delete")
     assert delete.disabled, "Delete must wait for the confirmation checkbox"
@@ -250,6 +279,7 @@ def test_manage_renames_and_deletes_with_confirmation() -> None:
     delete.click()
     rerun(at)
     assert managed_datasets(at) == []
+    assert any("Deleted Renamed demo" in plain(x) for x in values(at.success))
     text = text_of(at)
     assert "no datasets." in text
     assert "load a dataset first" in text  # the Profile tab
@@ -336,3 +366,18 @@ def test_names_and_warnings_from_uploads_show_as_literal_text(fresh_db: Path) ->
     assert any(escaped + r"\.csv" in s for s in shown), shown  # the source file's name
     assert any(s.startswith(escaped) and "interactions" in s for s in shown), shown
     assert not any("](https" in s for s in shown), shown  # no live link or image anywhere
+
+
+# -- no outside requests: icons are emoji, never Google's Material Symbols font ------------
+def test_no_page_or_ui_module_uses_material_icons() -> None:
+    files = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]
+    files += sorted((REPO / "ui").glob("*.py"))
+    offenders = [f.name for f in files if ":material/" in f.read_text(encoding="utf-8")]
+    assert not offenders, f"':material/…:' icons make the browser fetch a font: {offenders}"
+
+
+def test_home_getting_started_mentions_every_page() -> None:
+    at = open_app()
+    steps = next(m.value for m in at.markdown if "**Data**" in m.value)
+    for page in ("Data", "Train", "Compare", "Explain", "Models"):
+        assert f"**{page}**" in steps, page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -67,6 +68,11 @@ def test_train_reference_models_then_registry_and_delete(app):
     app.button(key=f"delete_{run_id}").click().run()
     assert not app.exception
     assert len(app.dataframe[0].value) == 2
+    assert any(f"Deleted run {run_id}" in s.value for s in app.success)
+
+    app.switch_page("pages/home.py").run()  # Home's recent runs name their dataset
+    recent = next(d.value for d in app.dataframe if "NDCG@10" in d.value.columns)
+    assert set(recent["dataset"]) == {"Demo: movie nights"}
 
 
 def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):
@@ -162,6 +168,9 @@ def test_train_a_tiny_keras_model_to_completion(app):
     app.checkbox(key="pick_two_tower").check().run()
     epochs = app.number_input(key="cfg_two_tower_Quick_epochs")
     epochs.set_value(2).run()
+    notes = [c.value for c in app.caption]
+    assert "Two-tower: not trained with these settings on this dataset yet." in notes, notes
+    assert app.number_input(key="cfg_two_tower_Quick_dim").value == 128  # Quick is smaller
     app.button[0].click().run()
     assert not app.exception
     assert "Queued run 1" in app.success[0].value
@@ -174,3 +183,53 @@ def test_train_a_tiny_keras_model_to_completion(app):
     run = get_store().get_run(1)
     assert run["config"]["epochs"] == 2
     assert run["artefact_path"]
+    # the training curve stays on the finished run's card
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in app.get("plotly_chart")]
+    assert "Training curve" in titles
+    # the same settings now come with the time they took here
+    notes = [c.value for c in app.caption]
+    took = [n for n in notes if n.startswith("Two-tower with these settings took")]
+    assert took and took[0].endswith("here last time (run 1)."), notes
+
+
+def test_content_models_are_not_offered_without_item_metadata(app, tmp_path):
+    from recsys_engine.ingest import guess_plan, load_dataset
+    from recsys_engine.splits import SplitConfig, create_split
+    from ui import state
+    from ui.resources import get_store
+
+    store = get_store()
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "user_id,item_id\n"
+        + "".join(f"u{u},i{(u * 7 + j) % 30}\n" for u in range(40) for j in range(6))
+    )
+    dataset = load_dataset(store, guess_plan([log], name="No metadata")).dataset_id
+    create_split(store, dataset, SplitConfig.from_dict({"strategy": "random", "seed": 1}))
+    app.session_state[state.DATASET_ID] = dataset
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    content = app.checkbox(key="pick_content")
+    assert content.disabled and not content.value
+    assert "needs item metadata" in content.help and "items file" in content.help
+    captions = " ".join(c.value for c in app.caption)
+    assert "Needs item metadata" in captions and "Data page" in captions
+    assert "without its content part" in captions  # Hybrid still runs, and says how
+    assert not app.checkbox(key="pick_hybrid").disabled
+    assert not app.checkbox(key="pick_ease").disabled
+    # the demo dataset has metadata: Content-based is offered there
+    create_split(store, 1, SplitConfig.from_dict({"strategy": "random", "seed": 1}))
+    app.session_state[state.DATASET_ID] = 1
+    app.run()
+    assert not app.checkbox(key="pick_content").disabled
+
+
+def test_split_warning_uses_the_dropdown_names(app):
+    at = app.switch_page("pages/train.py").run()
+    strategy = at.selectbox(key="split_strategy_1")
+    labels = [strategy.format_func(o) for o in strategy.options]
+    at.button(key="split_preview_1").click().run()
+    warning = next(w.value for w in at.warning if "random split on timestamped data" in w.value)
+    assert "'global time cut'" in warning and "'leave the last N per user'" in warning
+    assert "global time cut" in labels and "leave the last N per user" in labels
+    assert "consider 'temporal'" not in warning

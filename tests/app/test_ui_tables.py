@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from ui.models import metrics_table
+import pandas as pd
+
+from recsys_engine import export
+from ui.models import metrics_table, runs_table
 
 
 def test_metrics_table_is_metric_by_cutoff_with_readable_names():
@@ -16,3 +19,45 @@ def test_metrics_table_is_metric_by_cutoff_with_readable_names():
     assert table.loc["NDCG", "@10"] == 0.1235  # rounded to 4 places
     assert table.loc["RMSE", "overall"] == 0.86
     assert math.isnan(table.loc["NDCG", "@20"])
+
+
+def _runs() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [2, 1],
+            "dataset": ["Books", "Films"],
+            "model": ["ease", "popularity"],
+            "split": ["s1", None],
+            "status": ["running", "succeeded"],
+            "ndcg_10": [None, 0.123456],
+            "fit_seconds": [float("nan"), 2.04],
+            "created_at": pd.to_datetime(["2026-01-02", "2026-01-01"]),
+        }
+    )
+
+
+def test_runs_table_shows_a_dash_not_none_for_missing_values():
+    table = runs_table(_runs())
+    assert list(table["NDCG@10"]) == ["—", "0.1235"]
+    assert list(table["fit s"]) == ["—", "2.0"]
+    assert list(table["split"]) == ["s1", "—"]
+    assert "None" not in table.astype(str).to_string()
+    assert "dataset" not in table.columns
+
+
+def test_runs_table_names_the_dataset_when_lists_mix_datasets():
+    table = runs_table(_runs(), with_dataset=True)
+    assert list(table.columns[:3]) == ["id", "dataset", "model"]
+    assert list(table["dataset"]) == ["Books", "Films"]
+
+
+def test_recommendations_export_has_titles():
+    recs = pd.DataFrame(
+        {"user_id": ["u1", "u1"], "rank": [1, 2], "item_id": ["7", "9"], "score": [0.9, 0.5]}
+    )
+    items = pd.DataFrame({"item_id": ["7", "8"], "title": ["=Heat", "Alien"]})
+    out = export.recommendations_with_titles(recs, items)
+    assert list(out.columns) == ["user_id", "rank", "item_id", "title", "score"]
+    assert list(out["title"]) == ["=Heat", ""]  # 9 has no metadata: blank
+    assert "'=Heat" in export.to_csv_bytes(out).decode()  # still formula-escaped
+    assert list(export.recommendations_with_titles(recs, None)["title"]) == ["", ""]

@@ -163,7 +163,7 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     assert {r["Run"] for r in board} == {str(i) for i in ids}, board
     assert {r["Model"].rstrip(" ★") for r in board} == set(REFERENCE), board
     assert all(r["Model"].endswith("★") for r in board), board  # all reference models
-    assert all(re.match(r"0\.\d{3}", r["NDCG@10"]) for r in board), board
+    assert all(re.match(r"0\.\d{3}", r["Ranking quality · NDCG@10"]) for r in board), board
 
     # A/B: baseline A = popularity, candidate B = ease.
     heading(page, "A/B test: is the candidate really better?").wait_for()
@@ -176,14 +176,19 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
         f"EASE (run {models['EASE']})"
     )
     page.get_by_role("button", name="Compare A and B", exact=True).click()
-    verdict = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="raises")
-    verdict.wait_for()
+    # the decision comes first, in plain words; the statistical verdict follows under "Why"
+    decision = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Switch to")
+    decision.wait_for()
     settle(page)
     assert_no_exception(page)
-    sentence = verdict.get_by_role("heading").inner_text().strip()  # not the icon's name
+    headline = decision.get_by_role("heading").inner_text().strip()  # not the icon's name
+    assert headline == f"Switch to EASE (run {models['EASE']})", headline
+    verdict = page.locator("[data-testid=stMarkdown]").filter(has_text="raises NDCG@10 by").first
+    sentence = verdict.inner_text().strip()
     assert sentence.startswith(f"EASE (run {models['EASE']}) raises NDCG@10 by "), sentence
     assert f"over Popularity (run {models['Popularity']})" in sentence, sentence
-    badge = page.locator("[data-testid=stMain]").get_by_text("Better", exact=True)
+    assert decision.bounding_box()["y"] < verdict.bounding_box()["y"]
+    badge = page.locator("[data-testid=stMain]").get_by_text("Statistical verdict: Better")
     assert badge.count() >= 1, "no 'Better' verdict badge"
     page.get_by_role("button", name="Download the report (HTML)").wait_for()
     snap(page, "journey-compare")  # for review
@@ -196,6 +201,7 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     )
     report = Path(download.path()).read_text(encoding="utf-8")
     assert "<html" in report.lower()
+    assert headline in html.unescape(report), headline
     assert sentence in html.unescape(report), sentence
     timings["compare"] = time.monotonic() - t1
 
@@ -235,7 +241,7 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     page.get_by_text("Pick a few items to see recommendations for a new user.").wait_for()
     history = "History (search items by title; add or remove to see the list change)"
     for n, title in enumerate(WHAT_IF_TITLES, start=1):
-        choose(page, history, re.compile(rf"^{re.escape(title)} \(\d+\)$"), typed=title)
+        choose(page, history, re.compile(rf"^{re.escape(title)} · id \d+$"), typed=title)
         page.keyboard.press("Escape")  # close the option list
         page.get_by_text(re.compile(rf"^{n} items? · answered in \d+ ms$")).wait_for()
         settle(page)

@@ -41,7 +41,7 @@ def test_upload_lastfm_hetrec(server: str, page) -> None:  # noqa: F811
 
     # one expander per file, each with its guessed role
     expanders = page.locator("[data-testid=stExpander] summary").all_inner_texts()
-    titles = {e.split("description")[-1].strip() for e in expanders if "—" in e}
+    titles = {e.split("📄")[-1].strip() for e in expanders if "—" in e}
     assert {
         "user_artists.dat — interactions",
         "artists.dat — items",

@@ -258,7 +258,7 @@ def test_train_two_models_and_download_recommendations(server: str, page) -> Non
     assert download.suggested_filename == f"run_{tower_id}_recommendations.csv"
     text = Path(download.path()).read_text(encoding="utf-8")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["user_id", "rank", "item_id", "score"], rows[0]
+    assert rows[0] == ["user_id", "rank", "item_id", "title", "score"], rows[0]
     assert len(rows) > 1_000, len(rows)  # ~1,000 test users × 10 recommendations
     risky = [
         cell
@@ -267,7 +267,8 @@ def test_train_two_models_and_download_recommendations(server: str, page) -> Non
         if cell.startswith(FORMULA_STARTS) and not is_number(cell)  # -0.07 is a score
     ]
     assert not risky, risky[:10]
-    assert all(is_number(row[3]) for row in rows[1:])
+    assert all(is_number(row[4]) for row in rows[1:])
+    assert sum(bool(row[3]) for row in rows[1:]) > len(rows) // 2  # the demo's titles
     assert {row[1] for row in rows[1:]} >= {"1", "10"}
 
 

@@ -341,3 +341,56 @@ def test_leaderboard_has_rank_groups(runs):
 
     frame = leaderboard_frame(board, 10)
     assert frame.columns[0] == "Rank group" and frame.loc[0, "Rank group"] == "1 · tied for best"
+
+
+def test_activity_labels_name_a_single_count_without_a_range():
+    from recsys_engine.compare.segments import _count_range
+
+    assert _count_range(4, 4) == "4 interactions"
+    assert _count_range(1, 1) == "1 interaction"
+    assert _count_range(5, 6) == "5–6 interactions"
+
+
+def test_best_against_rest_gives_one_decision_per_challenger(runs):
+    from recsys_engine.compare.sweep import best_against_rest
+
+    store, sid, ids = runs
+    board = lb.leaderboard(store, sid, 10)
+    order = [int(r) for r in board["run_id"]]
+    sweep = best_against_rest(store, order, FAST)
+    assert sweep.best == order[0]
+    assert [c.run_b["id"] for c in sweep.pairs] == order[1:]
+    for c in sweep.pairs:
+        # each pair is exactly the A/B panel's comparison of that pair
+        alone = cmp.compare_runs(store, order[0], c.run_b["id"], FAST)
+        assert c.decision == alone.decision and c.verdict == alone.verdict
+    frame = sweep.frame()
+    assert list(frame["challenger"]) == [c.run_b["label"] for c in sweep.pairs]
+    assert set(frame["kind"]) <= {"switch", "keep", "no_difference", "trade_off"}
+    with pytest.raises(RecsysError, match="at least two runs"):
+        best_against_rest(store, order[:1])
+
+
+def test_scatter_labels_of_close_points_do_not_overlap():
+    from recsys_engine.compare.charts import _CHAR_WIDTH, _LABEL_HEIGHT, _PLACES, label_positions
+
+    # two runs with identical metrics, a third close by, a fourth far away
+    xs = np.array([0.068, 0.068, 0.070, 0.035])
+    ys = np.array([0.36, 0.36, 0.30, 0.42])
+    texts = ["Popularity (run 1)", "Hybrid (run 5)", "Two-tower (run 4)", "Item-kNN (run 3)"]
+    places = label_positions(xs, ys, texts)
+    assert places[0] != places[1]  # the identical pair gets two different places
+    offsets = {name: (dx, dy) for name, dx, dy in _PLACES}
+    ux = (xs - xs.min()) / (xs.max() - xs.min())
+    uy = (ys - ys.min()) / (ys.max() - ys.min())
+    boxes = []
+    for x, y, text, place in zip(ux, uy, texts, places, strict=True):
+        w = len(text) * _CHAR_WIDTH
+        dx, dy = offsets[place]
+        cx, cy = x + dx(w), y + dy
+        boxes.append((cx - w / 2, cy - _LABEL_HEIGHT / 2, cx + w / 2, cy + _LABEL_HEIGHT / 2))
+    for i in range(4):
+        for j in range(i + 1, 4):
+            a, b = boxes[i], boxes[j]
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (i, j)
+    assert label_positions(np.array([]), np.array([]), []) == []

@@ -12,6 +12,7 @@ found, and re-runs are identical.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,16 @@ from scipy import stats
 
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.evaluation import SplitData
-from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, compare_lists, overlap
+from recsys_engine.explain import (
+    EXACT,
+    POST_HOC,
+    RESCORED,
+    Explainer,
+    Reason,
+    compare_lists,
+    follow_evidence,
+    overlap,
+)
 from recsys_engine.models import create_model
 from recsys_engine.models.data import TrainData
 
@@ -428,3 +438,117 @@ def test_per_user_models_are_post_hoc_and_refuse_what_if(data):
     with pytest.raises(RecsysError, match="one embedding per training user"):
         ex.recommend_history(["i000"], 5)
     assert len(ex.similar_items("i000", 3)) == 3
+
+
+# -- badges follow the evidence -----------------------------------------------------------------
+def test_a_residual_above_tolerance_downgrades_exact_and_says_why(data, monkeypatch):
+    model = create_model("ease", CONFIGS["ease"]).fit(data.train)
+    ex = Explainer(model, data)
+    user = ex.test_users()[0]
+    good = ex.recommend_user(user, K).items[0].reason("history")
+    assert good.fidelity == EXACT and good.downgraded is None
+    real = model.explain
+    # Parts that no longer add up to the score: the base is off by exactly 1.
+    monkeypatch.setattr(
+        model, "explain", lambda h, i: dataclasses.replace(real(h, i), base=real(h, i).base + 1)
+    )
+    bad = ex.recommend_user(user, K).items[0].reason("history")
+    assert bad.check["residual"] == pytest.approx(1.0, abs=1e-4)
+    assert bad.fidelity == POST_HOC
+    assert "off by 1" in bad.downgraded and "tolerance" in bad.downgraded
+
+
+def test_popularity_counterfactual_is_verified_only_by_re_scoring(data, monkeypatch):
+    model = create_model("popularity").fit(data.train)
+    ex = Explainer(model, data)
+    user = ex.test_users()[0]
+    why = ex.recommend_user(user, 3).items[0].reason("counterfactual")
+    assert why.fidelity == RESCORED
+    assert why.check["rescored"] and why.check["verified"]
+    real = model.score
+
+    def history_matters(histories, items=None):
+        # an empty history ranks the least popular items first: re-scoring disagrees
+        scores = np.asarray(real(histories, items), dtype=np.float64)
+        empty = np.diff(sp.csr_matrix(histories).indptr) == 0
+        scores[empty] = -scores[empty]
+        return scores
+
+    monkeypatch.setattr(model, "score", history_matters)
+    why = ex.recommend_user(user, 3).items[0].reason("counterfactual")
+    assert why.fidelity == POST_HOC and why.check["verified"] is False
+    assert "different list" in why.downgraded
+
+
+def test_follow_evidence_rules():
+    # hand-checked: tolerance 1e-4 · max(1, |score|) = 1e-4 · 2 = 2e-4
+    ok = Reason("breakdown", "t", EXACT, "s", check={"score": 2.0, "residual": 1.5e-4})
+    assert follow_evidence(ok).fidelity == EXACT and ok.downgraded is None
+    off = Reason("breakdown", "t", EXACT, "s", check={"score": 2.0, "residual": 3e-4})
+    assert follow_evidence(off).fidelity == POST_HOC
+    nan = Reason("history", "t", EXACT, "s", check={"score": 2.0, "residual": float("nan")})
+    assert follow_evidence(nan).fidelity == POST_HOC
+    # re-scored change 1.0, attributions 0.9: gap 0.1 > 0.05 · 1 + 1e-4 → downgraded
+    taste = {"score": 1.0, "rescored": True, "score_minus_baseline": 1.0}
+    far = Reason("taste", "t", RESCORED, "s", check={**taste, "sum_of_attributions": 0.9})
+    assert follow_evidence(far).fidelity == POST_HOC and "0.9" in far.downgraded
+    near = Reason("taste", "t", RESCORED, "s", check={**taste, "sum_of_attributions": 0.96})
+    assert follow_evidence(near).fidelity == RESCORED
+    # a "verified by re-scoring" reason that was never re-scored
+    never = Reason(
+        "counterfactual", "t", RESCORED, "s", check={"rescored": False, "why_unverified": "x y"}
+    )
+    assert follow_evidence(never).fidelity == POST_HOC and never.downgraded == "x y"
+    assert follow_evidence(Reason("taste", "t", RESCORED, "s")).fidelity == POST_HOC
+    # post hoc stays post hoc, with no downgrade note
+    assert follow_evidence(Reason("history", "t", POST_HOC, "s")).downgraded is None
+
+
+def test_breakdown_names_the_item_bias_so_it_is_not_read_as_popularity():
+    from recsys_engine.explain.breakdown import breakdown_reason
+
+    reason = breakdown_reason({"base": -1.82, "collaborative": 3.0, "content": 0.5}, 1.68, "hybrid")
+    labels = [r["part"] for r in reason.rows]
+    assert labels[0] == "Item bias (learned offset)"
+    assert not any("popularity" in x.lower() for x in labels)
+    assert "not the item's popularity" in reason.summary
+    assert reason.check["residual"] == pytest.approx(0.0, abs=1e-12)  # -1.82 + 3 + 0.5
+
+
+def test_item_labels_name_the_id(data):
+    ex = Explainer(create_model("popularity").fit(data.train), data)
+    labels = dict(zip(ex.item_labels()["item_id"], ex.item_labels()["label"], strict=True))
+    assert labels["i055"] == "Title 55 of cluster4 · id i055"
+
+
+def test_a_new_item_is_said_to_be_scored_from_content_only():
+    from types import SimpleNamespace
+
+    from recsys_engine.explain.breakdown import breakdown_reason, new_item_note
+
+    # item 0 has an ID part (trained), item 1 none (a new arrival, ID vector masked to 0)
+    v_out = np.array([[0.5, 0.1, 0.3], [0.0, 0.0, 0.7]], dtype=np.float32)
+    model = SimpleNamespace(
+        id_dim=2, v_out=v_out, config=SimpleNamespace(popularity_prior=0.6, new_item_prior="median")
+    )
+    assert new_item_note(model, 0) is None
+    note = new_item_note(model, 1)
+    assert "new" in note and "comes from its content" in note and "typical item" in note
+    reason = breakdown_reason(
+        {"base": -0.2, "collaborative": 0.0, "content": 0.9}, 0.7, "hybrid", new_item=note
+    )
+    assert note in reason.summary
+    # a content-only model (no ID part) never gets the note
+    assert new_item_note(SimpleNamespace(id_dim=0, v_out=v_out, config=None), 1) is None
+
+
+def test_median_prior_treats_new_items_as_typical():
+    from recsys_engine.models.hybrid import Hybrid, HybridConfig
+
+    log_q = np.log(np.array([0.5, 0.3, 0.1, 0.05, 0.05], dtype=np.float32))
+    warm = np.array([True, True, True, False, False])
+    median = Hybrid(HybridConfig())._prior_log_q(log_q, warm)
+    assert np.allclose(median[:3], log_q[:3])
+    assert np.allclose(median[3:], np.median(log_q[:3]))  # log 0.3
+    observed = Hybrid(HybridConfig(new_item_prior="observed"))._prior_log_q(log_q, warm)
+    assert np.array_equal(observed, log_q)

@@ -271,3 +271,28 @@ def test_one_bad_time_among_few_does_not_change_the_reading():
 def test_unknown_time_text_falls_back_to_auto():
     assert detect_time_format(["yesterday", "today"]).kind == "auto"
     assert detect_time_format(["", "  "]).kind == "auto"
+
+
+# -- choosing the interactions file among several -------------------------------------------
+def test_interactions_file_is_chosen_by_content_not_size(tmp_path):
+    from recsys_engine.ingest import guess_plan
+
+    real = write(tmp_path, "ratings.csv", "user_id,item_id,rating\n1,10,4\n2,11,5\n")
+    fake = write(tmp_path, "photo.csv", png_bytes() + b"\0" * 400)  # a PNG, bigger
+    assert fake.stat().st_size > real.stat().st_size
+    plan = guess_plan([fake, real])
+    chosen = plan.by_role("interactions")
+    assert [f.sniff.name for f in chosen] == ["ratings.csv"]
+    assert {f.sniff.name: f.role for f in plan.files}["photo.csv"] == "ignore"
+    assert any("using ratings.csv" in n and "photo.csv" in n for n in plan.notes), plan.notes
+    assert plan.options.name == "ratings"  # named after the chosen file, not the first one
+
+
+def test_named_user_and_item_columns_beat_a_bigger_anonymous_table(tmp_path):
+    from recsys_engine.ingest import guess_plan
+
+    named = write(tmp_path, "log.csv", "user_id,item_id\n1,10\n2,11\n")
+    anonymous = write(tmp_path, "numbers.csv", "a,b\n" + "".join(f"{i},{i}\n" for i in range(50)))
+    plan = guess_plan([anonymous, named])
+    assert [f.sniff.name for f in plan.by_role("interactions")] == ["log.csv"]
+    assert "user column 'user_id'" in plan.notes[0]

@@ -1,0 +1,450 @@
+"""Tune one model on a split's validation fold with Optuna, then train the best as a run.
+
+Each trial samples a config from the model's search space (``models.search_space``, with
+the user's overrides), trains on the train fold and is scored by full-ranking NDCG@10 on
+the **validation** fold only: the objective receives ``tuning_data``, a view of the split
+that holds the train and validation folds and nothing of the test fold. Keras models
+report their per-epoch validation NDCG@10 (``fit_keras``'s progress callable) to the trial,
+so the pruner (the median rule by default) stops weak trials early.
+
+When the budget (trials and/or minutes) is spent, the best trial's config — for Keras
+models with the epochs its early stopping kept — is trained as a normal run and evaluated
+once on test; the run records its tuning budget ("tuned: N trials, M minutes, study S").
+``workers`` > 1 starts that many local processes on one study, sharing Optuna's journal
+file (or an RDB URL for several machines).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
+from recsys_engine.evaluation import EvalOptions, SplitData, evaluate, load_split_data
+from recsys_engine.models import get_model
+from recsys_engine.models.base import StopFn
+from recsys_engine.models.keras_config import KerasTrainConfig
+from recsys_engine.models.search_space import Choice, Param, describe_space, narrow_space
+from recsys_engine.store import Store
+from recsys_engine.tuning.storage import (
+    default_storage,
+    describe_storage,
+    open_storage,
+    shareable,
+)
+
+#: The metric every study maximises, on the validation fold.
+METRIC = "ndcg@10"
+#: The key Keras models report their per-epoch validation NDCG@10 under (``fit_keras``).
+EPOCH_METRIC = "val_ndcg@10"
+
+TrialFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TuneResult:
+    """What a study produced.
+
+    Attributes:
+        study_id: the ``studies`` row. study_name: the Optuna study name.
+        storage: where the trials live (``describe_storage``).
+        trials: one dict per trial (number, state, params, validation metric, epochs,
+            seconds), in trial order.
+        best_trial: number of the best complete trial. best_config: the config trained
+            as the final run. run_id: that run. tuning: the budget recorded on the run.
+    """
+
+    study_id: int
+    study_name: str
+    storage: str
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    best_trial: int | None = None
+    best_value: float | None = None
+    best_config: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None
+    tuning: dict[str, Any] = field(default_factory=dict)
+
+
+def tuning_data(store: Store, split_id: int, positive_threshold: float | None = None) -> SplitData:
+    """The split as the objective sees it: train fold to learn from, validation fold as
+    the held-out set, no test rows at all (``test`` is the validation fold, no test
+    ratings). Refuses a split without a validation fold, naming it."""
+    data = load_split_data(store, split_id, positive_threshold)
+    if data.train.validation is None or data.train.validation.nnz == 0:
+        raise ConfigError(
+            f"split {split_id} has no validation fold, and tuning chooses on validation only "
+            "(never on test); create a split with a validation fraction > 0"
+        )
+    return data.validation_view()
+
+
+def tuning_label(tuning: dict[str, Any] | None) -> str:
+    """``"tuned: 20 trials, 3.1 minutes, study S"`` (``"not tuned"`` for None)."""
+    if not tuning:
+        return "not tuned"
+    return (
+        f"tuned: {tuning['trials']} trials, {tuning['minutes']:.1f} minutes, "
+        f"study {tuning['study']}"
+    )
+
+
+def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
+    """Sample one value of every setting in ``space`` through an Optuna trial."""
+    params: dict[str, Any] = {}
+    for name, param in space.items():
+        if isinstance(param, Choice):
+            params[name] = trial.suggest_categorical(name, list(param.values))
+        elif param.integer:
+            params[name] = trial.suggest_int(name, int(param.low), int(param.high), log=param.log)
+        else:
+            params[name] = trial.suggest_float(
+                name, float(param.low), float(param.high), log=param.log
+            )
+    return params
+
+
+class Objective:
+    """Train one sampled config on the train fold and score it on the validation fold.
+
+    Picklable (a model name, the data and plain dicts), so worker processes build their
+    own copy. ``seen_data`` is what the objective works on: ``tuning_data``'s view, never
+    the test fold.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        data: SplitData,
+        space: dict[str, Param],
+        fixed: dict[str, Any],
+        should_stop: StopFn | None = None,
+    ):
+        self.model_name, self.data = model_name, data
+        self.space, self.fixed, self.should_stop = space, fixed, should_stop
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        spec = get_model(self.model_name)
+        config = spec.config_class.from_dict({**self.fixed, **suggest(trial, self.space)})
+        trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("process", os.getpid())  # which worker ran it
+        t0 = time.perf_counter()
+
+        def report(done: int, total: int, info: dict[str, Any]) -> None:
+            value, epoch = info.get(EPOCH_METRIC), info.get("epoch")
+            if value is None or not epoch:
+                return
+            trial.report(float(value), int(epoch))
+            trial.set_user_attr("epochs", int(epoch))
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        model = spec.cls(config)
+        model.fit(self.data.train, on_progress=report, should_stop=self.should_stop)
+        fit_result = getattr(model, "fit_result", None)
+        if fit_result is not None and isinstance(config, KerasTrainConfig):
+            trial.set_user_attr("best_epoch", int(fit_result.best_epoch))
+            trial.set_user_attr("epochs", int(fit_result.epochs))
+        result = evaluate(model, self.data, EvalOptions(ks=(10,)))
+        trial.set_user_attr("seconds", time.perf_counter() - t0)
+        return float(result.metric_dict()[METRIC])
+
+
+def tune(
+    store: Store,
+    split_id: int,
+    model_name: str,
+    *,
+    trials: int | None = None,
+    minutes: float | None = None,
+    space: dict[str, Any] | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    seed: int = 0,
+    pruner: Any = None,
+    options: EvalOptions | dict[str, Any] | None = None,
+    on_trial: TrialFn | None = None,
+    should_stop: StopFn | None = None,
+) -> TuneResult:
+    """Run a study over ``model_name`` on ``split_id`` and train its best config as a run.
+
+    Args:
+        store: the database; the study row and the final run are written here.
+        split_id: a split with a validation fold.
+        model_name: registry name.
+        trials: at most this many trials (over all workers).
+        minutes: no trial starts after this many minutes. At least one of the two.
+        space: overrides of the declared search space (``search_space.narrow_space``).
+        workers: local processes working on the study (> 1 needs a shareable storage).
+        storage: an Optuna storage URL or journal path (default: ``default_storage``).
+        seed: seeds the sampler (worker i uses ``seed + i``).
+        pruner: an Optuna pruner (default: the median rule after two trials).
+        options: evaluation options of the final run (the threshold also applies to the
+            tuning data).
+        on_trial: called with each finished trial's row (in-process studies).
+        should_stop: cancel flag, checked between trials and during Keras training.
+
+    Raises:
+        ConfigError: no validation fold, no budget, a bad space or worker count.
+        RecsysError: no trial completed (all pruned or failed).
+    """
+    import optuna
+
+    spec = get_model(model_name)
+    trials, minutes, workers = _check_budget(trials, minutes, workers)
+    search, fixed = narrow_space(spec.config_class, space)
+    if not search:
+        raise ConfigError(f"nothing to tune: the search space of {model_name} is empty")
+    opts = options if isinstance(options, EvalOptions) else EvalOptions.from_dict(options)
+    data = tuning_data(store, split_id, opts.positive_threshold)
+    spec_storage = storage if storage is not None else default_storage(store.path)
+    if workers > 1 and not shareable(spec_storage):
+        raise ConfigError(
+            "--workers > 1 needs a study storage that other processes can open; an in-memory "
+            "database keeps its studies in memory: give a storage URL or journal file"
+        )
+    split = store.get_split(split_id)
+    name = f"{model_name}-split{split_id}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    budget = {"trials": trials, "minutes": minutes, "workers": workers}
+    study_id = store.create_study(
+        split["dataset_id"],
+        split_id,
+        model_name,
+        name=name,
+        storage=describe_storage(spec_storage),
+        space=describe_space(search),
+        fixed=fixed,
+        budget=budget,
+    )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    t0 = time.perf_counter()
+    try:
+        objective = Objective(model_name, data, search, fixed, should_stop)
+        study = optuna.create_study(
+            storage=open_storage(spec_storage),
+            study_name=name,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=int(seed)),
+            pruner=pruner or default_pruner(),
+        )
+        if workers == 1:
+            _optimize(study, objective, trials, minutes, on_trial, should_stop)
+        else:
+            # the workers get their own objective: a cancel flag cannot cross processes
+            shared = Objective(model_name, data, search, fixed)
+            _run_workers(spec_storage, name, shared, trials, minutes, workers, seed, should_stop)
+            study = optuna.load_study(study_name=name, storage=open_storage(spec_storage))
+        elapsed = (time.perf_counter() - t0) / 60.0
+        result = _result(study, study_id, name, describe_storage(spec_storage), elapsed, budget)
+        if result.best_trial is None:
+            raise RecsysError(
+                f"no trial of study {name} completed ({len(result.trials)} pruned or failed); "
+                "widen the search space or raise the budget"
+            )
+        result.run_id = _train_best(store, split_id, model_name, result, opts, should_stop)
+    except FitCancelled as exc:
+        store.finish_study(study_id, "cancelled", error=str(exc))
+        raise
+    except BaseException as exc:
+        store.finish_study(study_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    store.finish_study(study_id, "succeeded", summary=result.tuning, best_run_id=result.run_id)
+    return result
+
+
+def default_pruner() -> Any:
+    """The median stopping rule: from the third trial on, stop a trial whose validation
+    NDCG@10 at an epoch (after the second) is below the median of earlier trials there."""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+
+
+def _check_budget(
+    trials: int | None, minutes: float | None, workers: int
+) -> tuple[int | None, float | None, int]:
+    if trials is None and minutes is None:
+        raise ConfigError("a study needs a budget: a number of trials and/or minutes")
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int)):
+        raise ConfigError(f"trials must be a whole number (got {trials!r})")
+    if trials is not None and trials < 1:
+        raise ConfigError(f"trials must be at least 1 (got {trials})")
+    if minutes is not None and (isinstance(minutes, bool) or not minutes > 0):
+        raise ConfigError(f"minutes must be a number > 0 (got {minutes!r})")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a whole number >= 1 (got {workers!r})")
+    if trials is not None and workers > trials:
+        raise ConfigError(f"workers ({workers}) cannot exceed trials ({trials})")
+    return trials, None if minutes is None else float(minutes), workers
+
+
+def _optimize(
+    study: Any,
+    objective: Objective,
+    trials: int | None,
+    minutes: float | None,
+    on_trial: TrialFn | None = None,
+    should_stop: StopFn | None = None,
+) -> None:
+    """Run trials in this process until the budget is spent or ``should_stop()``."""
+
+    def after_trial(study: Any, trial: Any) -> None:
+        if on_trial is not None:
+            on_trial(trial_row(trial))
+        if should_stop is not None and should_stop():
+            study.stop()
+
+    study.optimize(
+        objective,
+        n_trials=trials,
+        timeout=None if minutes is None else minutes * 60.0,
+        callbacks=[after_trial],
+        catch=(ConfigError,),
+    )
+
+
+def _worker(
+    storage: str,
+    name: str,
+    objective: Objective,
+    trials: int | None,
+    minutes: float | None,
+    seed: int,
+) -> None:
+    """One worker process: load the shared study and run its share of the trials."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(
+        study_name=name,
+        storage=open_storage(storage),
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=default_pruner(),
+    )
+    _optimize(study, objective, trials, minutes)
+
+
+def _run_workers(
+    storage: str,
+    name: str,
+    objective: Objective,
+    trials: int | None,
+    minutes: float | None,
+    workers: int,
+    seed: int,
+    should_stop: StopFn | None,
+) -> None:
+    """Start ``workers`` local processes on the study and wait for them; each runs an
+    equal share of ``trials`` (the first ones one more when it does not divide), so the
+    study ends with exactly ``trials`` trials. ``should_stop()`` terminates them."""
+    ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+    shares = [None] * workers if trials is None else _shares(trials, workers)
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(storage, name, objective, share, minutes, int(seed) + i),
+            daemon=True,
+        )
+        for i, share in enumerate(shares)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            if should_stop is not None and should_stop():
+                raise FitCancelled("tuning was cancelled")
+            for p in procs:
+                p.join(timeout=0.5)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join()
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise RecsysError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed})")
+
+
+def _shares(trials: int, workers: int) -> list[int]:
+    """``trials`` split over ``workers`` as evenly as possible (they add up to ``trials``)."""
+    base, extra = divmod(trials, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers)]
+
+
+def trial_row(trial: Any) -> dict[str, Any]:
+    """One finished trial as JSON: number, state, params, validation NDCG@10 (the last
+    reported epoch's for a pruned trial), epochs, seconds."""
+    value = trial.value
+    if value is None and trial.intermediate_values:
+        value = trial.intermediate_values[max(trial.intermediate_values)]
+    seconds = trial.user_attrs.get("seconds")
+    if seconds is None and trial.datetime_start and trial.datetime_complete:
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return {
+        "number": int(trial.number),
+        "state": trial.state.name.lower(),
+        "params": dict(trial.params),
+        f"validation_{METRIC}": None if value is None else float(value),
+        "epochs": trial.user_attrs.get("epochs"),
+        "best_epoch": trial.user_attrs.get("best_epoch"),
+        "seconds": seconds,
+    }
+
+
+def _result(
+    study: Any, study_id: int, name: str, storage: str, minutes: float, budget: dict[str, Any]
+) -> TuneResult:
+    import optuna
+
+    frozen = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    rows = [trial_row(t) for t in frozen]
+    states = [t.state for t in frozen]
+    complete = [t for t in frozen if t.state == optuna.trial.TrialState.COMPLETE]
+    result = TuneResult(study_id=study_id, study_name=name, storage=storage, trials=rows)
+    result.tuning = {
+        "study_id": study_id,
+        "study": name,
+        "trials": len(frozen),
+        "complete": len(complete),
+        "pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "failed": states.count(optuna.trial.TrialState.FAIL),
+        "minutes": round(minutes, 3),
+        "budget": budget,
+        "metric": f"validation {METRIC}",
+    }
+    if complete:
+        best = max(complete, key=lambda t: t.value)
+        config = dict(best.user_attrs["config"])
+        if best.user_attrs.get("best_epoch"):  # Keras: the epochs early stopping kept
+            config["epochs"] = int(best.user_attrs["best_epoch"])
+        result.best_trial, result.best_value = int(best.number), float(best.value)
+        result.best_config = config
+        result.tuning["best_trial"] = result.best_trial
+        result.tuning[f"validation_{METRIC}"] = result.best_value
+    return result
+
+
+def _train_best(
+    store: Store,
+    split_id: int,
+    model_name: str,
+    result: TuneResult,
+    options: EvalOptions,
+    should_stop: StopFn | None,
+) -> int:
+    """Train the best config as a normal run (evaluated once on test) with its budget."""
+    from recsys_engine.runs import execute_run, queue_run
+
+    run_id = queue_run(store, split_id, model_name, result.best_config, options=options)
+    store.set_run_tuning(run_id, result.tuning)
+    execute_run(store, run_id, should_stop=should_stop)
+    run = store.get_run(run_id)
+    if run["status"] != "succeeded":
+        raise RecsysError(f"the tuned run {run_id} {run['status']}: {run['error']}")
+    return run_id
