@@ -2,6 +2,10 @@
 
 Errors a user can fix exit with code 1 and one line on stderr; ``--json`` prints one JSON
 document on stdout for scripts and tests.
+
+The CLI can run while the app's server uses the same database: both hold the file only for
+a unit of work and wait (up to ``$RECSYS_DB_LOCK_TIMEOUT``, 10 s) while the other has it, so
+a long ``train`` leaves the file to the app between its writes.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ The UI holds one ``JobRunner`` (a Streamlit ``cache_resource``); the CLI runs th
 executor in the foreground. Status and progress live in DuckDB, not in the runner, so any
 browser tab (or a new server after a restart) sees them; the runner only knows which runs
 it is working on and which were asked to stop.
+
+A job holds the database file only while it writes (status, a progress row, the results):
+each ``Store`` call is its own unit of work, so a model that trains for minutes leaves the
+file free for the CLI and for other processes in between.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ class JobRunner:
     """Runs queued runs one at a time (or ``workers`` at a time) in daemon threads.
 
     Args:
-        store: the ``Store``; each worker thread uses its own cursor.
+        store: the ``Store``; each worker thread uses its own cursor, opened per call.
         execute: the executor (default ``recsys_engine.runs.execute_run``).
         workers: how many runs train at once (default 1: TensorFlow already uses the cores).
     """

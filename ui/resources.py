@@ -7,17 +7,24 @@ import streamlit as st
 from recsys_engine.paths import clear_uploads, default_db_path, upload_root
 from recsys_engine.store import Store
 
+#: Seconds the server keeps an idle database file open after a query, so the queries of one
+#: page render share one open (an open costs about 20 ms, see ``bench/db_open.py``); the
+#: file is released at once when the CLI is waiting for it.
+APP_LINGER = 0.25
+
 
 @st.cache_resource(show_spinner=False)
 def get_store() -> Store:
-    """The app's one Store (the server is the only process holding the DuckDB file).
+    """The app's one Store. It holds the DuckDB file only while it works (plus
+    ``APP_LINGER``), so ``python -m recsys_engine`` can use the same file while the app runs.
 
-    On first use: runs left unfinished by a previous server are marked interrupted and the
-    demo dataset is loaded into an empty database.
+    On first use: runs left unfinished by a previous server are marked interrupted (not
+    those a live CLI process is training) and the demo dataset is loaded into an empty
+    database.
     """
     from recsys_engine.demo import ensure_demo
 
-    store = Store(default_db_path())
+    store = Store(default_db_path(), linger=APP_LINGER)
     store.mark_unfinished_runs_interrupted()
     clear_uploads(upload_root(store.path))  # left by closed tabs or a killed server
     ensure_demo(store)

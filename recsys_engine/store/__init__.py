@@ -1,6 +1,7 @@
 """The DuckDB store: the one place with SQL (DESIGN §3).
 
-``Store`` is one object: a real base class, ``StoreConnection``, owns the DuckDB connection,
+``Store`` is one object: a real base class, ``StoreConnection``, opens the DuckDB file for
+each unit of work and closes it after (so the app server and the CLI can share the file),
 hands each thread its own cursor (DuckDB 2 refuses a connection shared across threads),
 runs transactions and migrations; the table families are mixins that inherit from it, so
 every method reaches the connection it actually has. Callers use ``Store`` methods only;
@@ -9,8 +10,8 @@ statement uses bound ``?`` parameters and quoted identifiers.
 
 Modules:
 
-- ``connection``: ``StoreConnection`` (connection, cursors, transactions, close, meta,
-  migration, artefact folder).
+- ``connection``: ``StoreConnection`` (units of work, cursors, transactions, the lock
+  retry, close, meta, migration, artefact folder).
 - ``schema``: the DDL and its version.
 - ``datasets``: datasets, interactions, items, users.
 - ``profile``: read-only aggregates for the dataset profile.
@@ -47,7 +48,12 @@ class Store(
     Args:
         path: database file; its folder is created when missing.
         read_only: open without write access (still needs the file lock).
+        lock_timeout: seconds to wait for another process holding the file (default
+            ``$RECSYS_DB_LOCK_TIMEOUT`` or 10).
+        linger: seconds an idle file stays open after the last unit of work (default 0;
+            the app uses a fraction of a second so one page render opens the file once).
 
     Raises:
-        DatabaseLockedError: another process holds the file.
+        DatabaseLockedError: another process held the file for longer than
+            ``lock_timeout``.
     """

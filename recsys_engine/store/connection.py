@@ -1,18 +1,35 @@
-"""The store's connection: one DuckDB connection, a cursor per thread, transactions.
+"""The store's connection: DuckDB held per unit of work, a cursor per thread, transactions.
 
 ``StoreConnection`` is the real base class of every table mixin (``DatasetTables``,
 ``SplitTables``, ...), so each mixin calls ``cursor()``/``transaction()`` it actually
 inherits instead of stubbing them. It also owns what belongs to the file rather than to a
 table family: the schema migration, the ``meta`` key/value table and the artefact folder.
+
+Why per unit of work: DuckDB lets one process at a time open a file (even read-only), and
+the lock lasts while any connection of that process is open. The app server and the CLI
+share one database, so a file-backed store opens the file when a unit of work starts and
+closes it when the unit ends. A unit is one call of a public ``Store`` method (every
+method a subclass defines is wrapped, see ``__init_subclass__``), a ``transaction()``
+block, or a ``unit()`` block; calls nested inside a unit, on the same thread, reuse its
+connection. Threads of one process share one DuckDB connection (each has its own cursor),
+held while any of them is inside a unit. Opening retries on the lock error for up to
+``lock_timeout`` seconds with backoff, then raises ``DatabaseLockedError``; while it
+waits it leaves a ``<file>.waiting`` marker, and a holder that sees it closes without
+lingering and lets the waiter in before opening again, so a busy app cannot starve the CLI.
+A ``":memory:"`` store cannot be reopened, so it keeps its one connection for its life.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
 import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -23,6 +40,19 @@ from recsys_engine.errors import ConflictError, DatabaseLockedError, RecsysError
 from recsys_engine.paths import artefact_root, inside
 from recsys_engine.store.schema import DDL, SCHEMA_VERSION
 
+#: How long opening a file waits for another process to let go of it (seconds);
+#: ``$RECSYS_DB_LOCK_TIMEOUT`` overrides it.
+DEFAULT_LOCK_TIMEOUT = 10.0
+#: Backoff between tries: the first wait, the factor, the longest wait (seconds).
+RETRY_FIRST, RETRY_FACTOR, RETRY_MAX = 0.005, 1.6, 0.05
+#: A process waiting for the file says so in ``<file>.waiting`` (its pid, touched at each
+#: try); a holder that sees a marker younger than this closes at once instead of lingering
+#: and, before its next open, gives the waiter ``COURTESY`` seconds to get in.
+WAITING_FRESH, COURTESY = 1.0, 0.1
+
+#: Methods of ``StoreConnection`` that manage units themselves and are never wrapped.
+_NOT_A_UNIT = frozenset({"cursor", "transaction", "unit", "close", "holds_file"})
+
 
 class StoreConnection:
     """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
@@ -30,40 +60,87 @@ class StoreConnection:
     Args:
         path: database file; its folder is created when missing.
         read_only: open without write access (still needs the file lock).
+        lock_timeout: seconds to wait for another process holding the file (default
+            ``$RECSYS_DB_LOCK_TIMEOUT`` or 10).
+        linger: seconds an idle file stays open after the last unit (default 0). The app
+            uses a fraction of a second so the calls of one page render share one open
+            (about 20 ms each here, see ``bench/db_open.py``); it closes at once when
+            another process is waiting for the file.
 
     Raises:
-        DatabaseLockedError: another process holds the file.
+        DatabaseLockedError: another process held the file for longer than
+            ``lock_timeout``.
     """
 
-    def __init__(self, path: str | Path = ":memory:", read_only: bool = False):
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        read_only: bool = False,
+        lock_timeout: float | None = None,
+        linger: float = 0.0,
+    ):
         self.path = str(path)
-        if self.path != ":memory:":
+        self.read_only = read_only
+        self.lock_timeout = _lock_timeout(lock_timeout)
+        self._memory = self.path == ":memory:"
+        if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as exc:
-            raise _locked_error(self.path, exc) from None
-        except duckdb.Error as exc:
-            raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # guards _db and _holders; notified on release
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._holders = 0  # threads inside a unit (file stores close _db when it drops to 0)
+        self._closed = False
+        self.linger = max(0.0, float(linger))
+        self._linger_timer: threading.Timer | None = None
+        self._waiting_marker = None if self._memory else Path(self.path + ".waiting")
         self._temp_artefacts: Path | None = None
+        self.opens = 0  # how many times the file was opened (tests and the bench read it)
+        if self._memory:
+            self._db = self._connect()
         if not read_only:
             self._migrate()
+        else:  # still check now that the file can be opened at all
+            with self.unit():
+                pass
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make every method a subclass defines one unit of work (see the module doc)."""
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if name.startswith("__") or name in _NOT_A_UNIT or not inspect.isfunction(value):
+                continue
+            if inspect.isgeneratorfunction(value):  # would escape the unit; none exist today
+                raise TypeError(f"Store method {cls.__name__}.{name} must not be a generator")
+            setattr(cls, name, _as_unit(value))
 
     # -- connection handling -------------------------------------------------------------
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor on the shared connection.
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """Hold the database for a block of several calls on this thread (one open, one
+        close), e.g. a whole page render or a staged upload that keeps a temp table.
 
-        The table mixins run their SQL on it; code outside ``recsys_engine/store/`` calls
-        ``Store`` methods instead (tests use it to look inside the tables).
+        Nested units reuse the open connection; the file is released when the outermost
+        unit of the last thread inside one ends.
         """
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            with self._lock:
-                cur = self._con.cursor()
-            self._local.cursor = cur
-        return cur
+        self._enter()
+        try:
+            yield
+        finally:
+            self._exit()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the open connection.
+
+        The table mixins run their SQL on it inside their own unit. Code outside
+        ``recsys_engine/store/`` calls ``Store`` methods instead; tests use it to look
+        inside the tables: called outside a unit, it holds the file (for every later call
+        on this thread, too) until ``close()``, so the app and the CLI never do that.
+        """
+        local = self._local
+        if getattr(local, "depth", 0) == 0 and not getattr(local, "loose", False):
+            self._acquire()
+            local.loose = True
+        return local.cursor
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -71,46 +148,207 @@ class StoreConnection:
 
         Every ``Store`` method called inside the block on the same thread runs on that
         cursor, so several methods (a dataset row, its interactions, its counts) commit or
-        roll back together.
+        roll back together; the file is held until the block ends.
         """
-        cur = self.cursor()
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        try:
-            cur.execute("COMMIT")
-        except duckdb.Error as exc:  # e.g. another session saved the same name just now
-            with suppress(duckdb.Error):
+        with self.unit():
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
                 cur.execute("ROLLBACK")
-            raise ConflictError(
-                "nothing was saved: another session changed the same data at the same moment "
-                f"({str(exc).splitlines()[0]}); try again"
-            ) from None
+                raise
+            try:
+                cur.execute("COMMIT")
+            except duckdb.Error as exc:  # e.g. another session saved the same name just now
+                with suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
+                raise ConflictError(
+                    "nothing was saved: another session changed the same data at the same "
+                    f"moment ({str(exc).splitlines()[0]}); try again"
+                ) from None
+
+    def holds_file(self) -> bool:
+        """Whether this process has the database open now (always True in memory)."""
+        return self._db is not None
 
     def close(self) -> None:
         """Close the connection (cursors die with it); a private temporary artefact
-        folder (in-memory stores) goes with it."""
-        self._con.close()
+        folder (in-memory stores) goes with it. The store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            db, self._db, self._holders = self._db, None, 0
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
+        self._local = threading.local()
+        if db is not None:
+            db.close()
         if self._temp_artefacts is not None:
             shutil.rmtree(self._temp_artefacts, ignore_errors=True)
+
+    def _enter(self) -> None:
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        if depth == 0 and not getattr(local, "loose", False):
+            self._acquire()
+        local.depth = depth + 1
+
+    def _exit(self) -> None:
+        local = self._local
+        local.depth -= 1
+        if local.depth == 0 and not getattr(local, "loose", False):
+            self._release()
+
+    def _acquire(self) -> None:
+        """Give this thread a cursor, opening the file when no thread holds it."""
+        with self._lock:
+            if self._closed:
+                raise RecsysError(f"the store for '{self.path}' was closed")
+            if self._linger_timer is not None:  # reuse the lingering open
+                self._linger_timer.cancel()
+                self._linger_timer = None
+            if not self._memory and self._db is not None and self._someone_waiting():
+                # another process waits: start no new hold until the current ones end and
+                # the file is closed (else overlapping threads could keep it forever)
+                while self._holders and not self._closed:
+                    self._lock.wait(0.05)
+                if self._closed:
+                    raise RecsysError(f"the store for '{self.path}' was closed")
+                if self._db is not None:
+                    db, self._db = self._db, None
+                    db.close()
+            if self._db is None:
+                self._db = self._connect()
+            self._holders += 1
+            if self._memory and getattr(self._local, "cursor", None) is not None:
+                return  # in memory a thread keeps its cursor (and its temp tables) for life
+            try:
+                self._local.cursor = self._db.cursor()
+            except BaseException:
+                self._holders -= 1
+                raise
+
+    def _release(self) -> None:
+        """Drop this thread's cursor; close the file when it was the last holder."""
+        local = self._local
+        local.loose = False
+        if self._memory:
+            with self._lock:
+                self._holders = max(0, self._holders - 1)
+            return
+        cur, local.cursor = getattr(local, "cursor", None), None
+        if cur is not None:
+            with suppress(duckdb.Error):
+                cur.close()
+        with self._lock:
+            self._holders = max(0, self._holders - 1)
+            self._lock.notify_all()
+            if self._holders or self._db is None:
+                return
+            if self.linger > 0 and not self._someone_waiting():
+                self._start_linger()
+                return
+            db, self._db = self._db, None
+        db.close()
+
+    def _start_linger(self) -> None:
+        """Keep the idle file open ``linger`` seconds (called with ``_lock`` held): the
+        calls of one page render then share one open."""
+        timer = threading.Timer(self.linger, self._end_linger)
+        timer.daemon = True
+        self._linger_timer = timer
+        timer.start()
+
+    def _end_linger(self) -> None:
+        with self._lock:
+            if self._holders or self._db is None or self._linger_timer is None:
+                return
+            self._linger_timer = None
+            db, self._db = self._db, None
+        db.close()
+
+    def _someone_waiting(self) -> bool:
+        """Whether another process left a fresh ``.waiting`` marker for this file."""
+        marker = self._waiting_marker
+        try:
+            fresh = time.time() - marker.stat().st_mtime < WAITING_FRESH
+            return fresh and marker.read_text().strip() != str(os.getpid())
+        except (OSError, AttributeError):
+            return False
+
+    def _mark_waiting(self, waiting: bool) -> None:
+        """Leave (or, once in, remove our) ``.waiting`` marker; best effort."""
+        marker = self._waiting_marker
+        with suppress(OSError):
+            if waiting:
+                marker.write_text(str(os.getpid()))
+            elif marker.read_text().strip() == str(os.getpid()):
+                marker.unlink()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, retrying with backoff while another process holds its lock."""
+        deadline = time.monotonic() + self.lock_timeout
+        wait = RETRY_FIRST
+        waited = False
+        if not self._memory and self._someone_waiting():
+            time.sleep(COURTESY)  # let the other process in first; it retries every 50 ms
+        try:
+            while True:
+                try:
+                    con = duckdb.connect(self.path, read_only=self.read_only)
+                except duckdb.IOException as exc:
+                    if not _is_lock_error(exc):
+                        raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _locked_error(self.path, exc, self.lock_timeout) from None
+                    self._mark_waiting(True)
+                    waited = True
+                    time.sleep(min(wait, left))
+                    wait = min(wait * RETRY_FACTOR, RETRY_MAX)
+                    continue
+                except duckdb.Error as exc:
+                    raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
+                self.opens += 1
+                return con
+        finally:
+            if waited:
+                self._mark_waiting(False)
 
     # -- small query helpers for the table mixins ----------------------------------------
     def _first(self, sql: str, params: Any = None) -> tuple | None:
         """First row of a query, or None. (DuckDB 2 leaves a result open after
         fetchone(), so we never use it: the next statement on the cursor would fail.)"""
-        rows = self.cursor().execute(sql, params).fetchall()
+        with self.unit():
+            rows = self.cursor().execute(sql, params).fetchall()
         return rows[0] if rows else None
 
     def _record(self, sql: str, params: Any = None) -> dict[str, Any] | None:
         """First row of a query as a dict keyed by column name, or None."""
-        cur = self.cursor()
-        rows = cur.execute(sql, params).fetchall()
+        with self.unit():
+            cur = self.cursor()
+            rows = cur.execute(sql, params).fetchall()
+            names = [d[0] for d in cur.description]
         if not rows:
             return None
-        return dict(zip([d[0] for d in cur.description], rows[0], strict=True))
+        return dict(zip(names, rows[0], strict=True))
+
+    def _hold_for(self, key: str) -> None:
+        """Keep this thread's unit open past the current call until ``_let_go(key)``:
+        a temp table (an upload's staging) lives only as long as the connection."""
+        self._enter()
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = set()
+        held.add(key)
+
+    def _let_go(self, key: str) -> None:
+        """End a hold started by ``_hold_for(key)`` on this thread (no-op if none)."""
+        held = getattr(self._local, "held", None)
+        if held and key in held:
+            held.discard(key)
+            self._exit()
 
     # -- artefacts -----------------------------------------------------------------------
     @property
@@ -127,7 +365,7 @@ class StoreConnection:
         """Whether ``path`` is a run folder this database may delete: under its artefact
         folder, or (older databases) under ``artefacts/`` next to the file."""
         roots = [self.artefact_dir]
-        if self.path != ":memory:":
+        if not self._memory:
             roots.append(Path(self.path).parent / "artefacts")
         return any(inside(path, r) and Path(path).resolve() != r.resolve() for r in roots)
 
@@ -135,18 +373,20 @@ class StoreConnection:
     def _migrate(self) -> None:
         """Create or upgrade the schema; a file already at ``SCHEMA_VERSION`` is not
         written to at all (opening a database must not change it)."""
-        cur = self.cursor()
-        has_meta = cur.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-        ).fetchall()[0][0]
-        if has_meta and self.schema_version() == SCHEMA_VERSION:
-            return
-        with self.transaction() as cur:
-            for stmt in DDL:
-                cur.execute(stmt)
-            cur.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-            )
+        with self.unit():
+            cur = self.cursor()
+            has_meta = cur.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+            ).fetchall()[0][0]
+            if has_meta and self.schema_version() == SCHEMA_VERSION:
+                return
+            with self.transaction() as cur:
+                for stmt in DDL:
+                    cur.execute(stmt)
+                cur.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    [str(SCHEMA_VERSION)],
+                )
 
     def get_meta(self, key: str) -> str | None:
         """A value from the ``meta`` key/value table (None when absent)."""
@@ -155,7 +395,8 @@ class StoreConnection:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a value in the ``meta`` key/value table."""
-        self.cursor().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+        with self.unit():
+            self.cursor().execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def schema_version(self) -> int:
         """The schema version recorded in the file."""
@@ -163,11 +404,43 @@ class StoreConnection:
         return int(row[0]) if row else 0
 
 
-def _locked_error(path: str, exc: Exception) -> DatabaseLockedError:
+def _as_unit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run inside ``self.unit()``."""
+
+    @functools.wraps(fn)
+    def method(self: StoreConnection, *args: Any, **kwargs: Any) -> Any:
+        with self.unit():
+            return fn(self, *args, **kwargs)
+
+    return method
+
+
+def _lock_timeout(value: float | None) -> float:
+    if value is None:
+        text = os.environ.get("RECSYS_DB_LOCK_TIMEOUT", "").strip()
+        if not text:
+            return DEFAULT_LOCK_TIMEOUT
+        try:
+            value = float(text)
+        except ValueError:
+            raise RecsysError(
+                f"RECSYS_DB_LOCK_TIMEOUT must be a number of seconds, got {text!r}"
+            ) from None
+    if not value >= 0:
+        raise RecsysError(f"lock_timeout must be 0 or more seconds, got {value!r}")
+    return float(value)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _locked_error(path: str, exc: Exception, timeout: float) -> DatabaseLockedError:
     text = str(exc)
     pid = re.search(r"PID (\d+)", text)
     who = f"process {pid.group(1)}" if pid else "another process"
     return DatabaseLockedError(
-        f"database '{path}' is in use by {who} (probably the running app); stop it or "
-        "pass a different file with --db"
+        f"database '{path}' is in use: {who} held it for more than {timeout:g} s "
+        "(a long write such as a big upload); try again when it finishes, or pass a "
+        "different file with --db"
     )

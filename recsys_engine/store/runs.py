@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from typing import Any
 
 import pandas as pd
@@ -44,8 +46,9 @@ class RunTables(StoreConnection):
             self.cursor()
             .execute(
                 "INSERT INTO runs (dataset_id, split_id, model, config, status, options, "
-                "started_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, CASE WHEN ? THEN current_timestamp END) RETURNING id",
+                "started_at, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, CASE WHEN ? THEN current_timestamp END, ?) "
+                "RETURNING id",
                 [
                     int(dataset_id),
                     int(split_id),
@@ -54,6 +57,7 @@ class RunTables(StoreConnection):
                     status,
                     json.dumps(options or {}, sort_keys=True),
                     status == "running",
+                    this_process(),
                 ],
             )
             .fetchall()[0]
@@ -113,6 +117,8 @@ class RunTables(StoreConnection):
         params: list[Any] = [status]
         if status == "running":
             sets.append("started_at = coalesce(started_at, current_timestamp)")
+            sets.append("owner = ?")
+            params.append(this_process())
         if status in FINISHED_STATUSES:
             sets.append("finished_at = current_timestamp")
         for column, value in (
@@ -156,17 +162,24 @@ class RunTables(StoreConnection):
         )
 
     def mark_unfinished_runs_interrupted(self) -> int:
-        """Mark queued/running runs ``interrupted`` (call once at server start); returns count."""
-        rows = (
-            self.cursor()
-            .execute(
+        """Mark queued/running runs ``interrupted`` (call once at server start); returns count.
+
+        A run whose owner is another live process on this machine (a CLI training that
+        shares the file) is left alone: it is still going and will write its own result.
+        """
+        cur = self.cursor()
+        unfinished = cur.execute(
+            "SELECT id, owner FROM runs WHERE status IN ('queued', 'running')"
+        ).fetchall()
+        stale = [rid for rid, owner in unfinished if not _owner_alive(owner)]
+        if stale:
+            cur.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = current_timestamp, "
                 "error = coalesce(error, 'the server stopped before the run finished') "
-                "WHERE status IN ('queued', 'running') RETURNING id"
+                "WHERE id IN (SELECT unnest(?::INTEGER[]))",
+                [stale],
             )
-            .fetchall()
-        )
-        return len(rows)
+        return len(stale)
 
     def delete_run(self, run_id: int) -> str | None:
         """Delete a run and all its rows in one transaction.
@@ -312,6 +325,28 @@ class RunTables(StoreConnection):
             sql += " AND user_id = ?"
             params.append(str(user_id))
         return self.cursor().execute(sql + " ORDER BY user_id, rank", params).df()
+
+
+def this_process() -> str:
+    """``host:pid`` of this process, recorded as the owner of the runs it queues or runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """Whether ``owner`` (``host:pid``) is another process on this machine that still runs.
+
+    This process never counts (at its start it runs nothing), nor does another host (its
+    processes cannot be checked from here)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def _check_status(status: str) -> None:

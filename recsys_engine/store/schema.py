@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -138,4 +138,8 @@ DDL: list[str] = [
         best_run_id INTEGER,
         error VARCHAR
     )""",
+    # -- issue 17 (one database for the app and the CLI): which process trains a run ---------
+    # owner: "host:pid" of the process that queued or runs it, so a server start interrupts
+    # only runs whose process is gone, not a CLI training that shares the file.
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner VARCHAR",
 ]

@@ -76,6 +76,8 @@ class StagingQueries(FileReaders):
             params,
         )
         rejects = self._take_rejects(rt, rs) if src.kind == "csv" else []
+        # the temp table lives as long as the connection: hold the file until drop_stage
+        self._hold_for(table)
         return Staged(table=table, rejects=rejects)
 
     def stage_counts(
@@ -97,12 +99,16 @@ class StagingQueries(FileReaders):
             'max(ts) AS "ts_max"',
         ]
         out = self._record(f"SELECT {', '.join(parts)} FROM {quote_ident(table)}", params)
-        dup = self.cursor().execute(
-            "SELECT count(*), coalesce(sum(n), 0) FROM "
-            f"(SELECT count(*) AS n FROM {quote_ident(table)} "
-            "WHERE user_id IS NOT NULL AND item_id IS NOT NULL "
-            "GROUP BY user_id, item_id HAVING count(*) > 1)"
-        ).fetchall()[0]
+        dup = (
+            self.cursor()
+            .execute(
+                "SELECT count(*), coalesce(sum(n), 0) FROM "
+                f"(SELECT count(*) AS n FROM {quote_ident(table)} "
+                "WHERE user_id IS NOT NULL AND item_id IS NOT NULL "
+                "GROUP BY user_id, item_id HAVING count(*) > 1)"
+            )
+            .fetchall()[0]
+        )
         out["duplicate_pairs"], out["duplicate_rows"] = int(dup[0]), int(dup[1])
         return out
 
@@ -193,5 +199,8 @@ class StagingQueries(FileReaders):
         )
 
     def drop_stage(self, table: str) -> None:
-        """Remove a staged table."""
-        self.cursor().execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+        """Remove a staged table and let go of the file ``stage_interactions`` held."""
+        try:
+            self.cursor().execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+        finally:
+            self._let_go(table)

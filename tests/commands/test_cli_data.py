@@ -174,7 +174,8 @@ def test_bad_rating_scale(capsys, db, tmp_path):
     assert last_error_line(err) == "error: --rating-scale must be MIN,MAX (got 'one to five')"
 
 
-def test_database_locked_by_another_process(capsys, db, tmp_path):
+def test_database_locked_by_another_process(capsys, db, tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB_LOCK_TIMEOUT", "0.5")  # the CLI waits 10 s by default
     ingest_ok(capsys, db, "--name", "first", "--interactions", str(good_csv(tmp_path)))
     holder = subprocess.Popen(
         [
@@ -195,7 +196,7 @@ def test_database_locked_by_another_process(capsys, db, tmp_path):
         assert (code, out) == (1, "")
         line = last_error_line(err)
         assert "is in use" in line and db in line
-        assert f"process {holder.pid}" in line
+        assert f"process {holder.pid} held it for more than 0.5 s" in line
     finally:
         holder.kill()
         holder.wait(timeout=10)
