@@ -1,7 +1,8 @@
 """Full-ranking offline evaluation with per-user metric rows (DESIGN §5).
 
-Every test user is scored against **every** catalogue item (no sampled negatives); the
-user's training and validation items are excluded; the top K_max come from
+Every test user is scored against **every** catalogue item (no sampled negatives) from
+everything they did before the test events (training and validation folds: ``SplitData``
+says why); those items are excluded; the top K_max come from
 ``argpartition``. Users are processed in batches of ``batch_size``, so memory is bounded by
 batch_size × n_items whatever the number of users. A user the model cannot score (empty
 history for a history-based model, or non-finite scores) gets no list and counts as 0 in
@@ -27,12 +28,21 @@ from recsys_engine import metrics as m
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, Recommender
-from recsys_engine.models.data import TrainData, mask_items, ordered_histories, top_k
+from recsys_engine.models.data import (
+    TrainData,
+    mask_items,
+    ordered_histories,
+    recency_matrix,
+    top_k,
+)
 from recsys_engine.store import Store
 
 DEFAULT_KS = (5, 10, 20)
 #: Length of the stored top-K list of every test user (metric@K curves up to 50).
 RECOMMENDATION_DEPTH = 50
+# evaluation info "test_history": what test users were scored from (runs evaluated
+# before this protocol were scored from the training fold only: "train")
+TEST_HISTORY = "train+validation"
 _Z95 = 1.959963984540054
 
 
@@ -84,6 +94,18 @@ class SplitData:
         test: relevant test items (1.0 per stored entry).
         test_ratings: ratings of the test interactions (explicit data) or None.
         seen_train: every train interaction (excluded when evaluating on validation).
+        history: what each user did before the test events — the train and validation
+            folds (positives) — the input a model scores test users from; None means
+            the training fold only.
+        history_sequence: ``history`` in time order (indptr, items) as
+            ``TrainData.sequence_*``, or None when the order is unknown.
+
+    The validation fold is held out while a model *learns* (early stopping, tuning), but
+    at test time those events have happened: a user's most recent interaction before a
+    leave-last test event is the validation event, and an order-aware model that could
+    not see it would be judged on stale input. Every model is scored from the same
+    ``history``, so comparisons stay fair (``TEST_HISTORY`` names the protocol in each
+    run's evaluation info).
     """
 
     train: TrainData
@@ -91,6 +113,24 @@ class SplitData:
     test: sp.csr_matrix
     test_ratings: sp.csr_matrix | None = None
     seen_train: sp.csr_matrix | None = None
+    history: sp.csr_matrix | None = None
+    history_sequence: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def inputs(self) -> sp.csr_matrix:
+        """The histories test users are scored from (``history``, else the train fold)."""
+        return self.history if self.history is not None else self.train.matrix
+
+    def input_recency(self) -> sp.csr_matrix:
+        """Recency ranks of ``inputs`` (``TrainData.recency`` over the same events).
+
+        Raises:
+            ConfigError: the order is unknown.
+        """
+        if self.history is None or self.history_sequence is None:
+            return self.train.recency()
+        indptr, items = self.history_sequence
+        return recency_matrix(indptr, items, self.train.n_items)
 
     def validation_view(self) -> SplitData:
         """The same split with the validation fold as test (for tuning, early stopping);
@@ -100,6 +140,7 @@ class SplitData:
                 "this split has no validation fold; create one with a validation fraction"
             )
         seen = self.seen_train if self.seen_train is not None else self.train.matrix
+        # history=None: validation users are scored from the training fold only
         return SplitData(train=self.train, seen=seen, test=self.train.validation)
 
 
@@ -243,12 +284,18 @@ def load_split_data(
         split_strategy=split.get("strategy"),
     )
     test_rated = (fold == 2) & np.isfinite(a["rating"])
+    before_test = (fold < 2) & positive
+    history_sequence = ordered_histories(
+        a["user"][before_test], a["item"][before_test], a["ts"][before_test], shape[0]
+    )
     return SplitData(
         train=train,
         seen=csr(fold < 2),
         test=csr((fold == 2) & positive),
         test_ratings=csr(test_rated, a["rating"]) if has_ratings else None,
         seen_train=csr(fold == 0),
+        history=csr(before_test, a["weight"]),
+        history_sequence=None if history_sequence[0] is None else history_sequence,
     )
 
 
@@ -274,18 +321,19 @@ def evaluate(
     # to K = 50 can be drawn later from the stored recommendations.
     kmax = max(max(opts.ks), RECOMMENDATION_DEPTH)
     train, test = data.train.matrix, data.test
+    inputs = data.inputs
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     n = len(users)
     top_items = np.full((n, kmax), -1, dtype=np.int64)
     top_scores = np.full((n, kmax), -np.inf, dtype=np.float32)
     scorable = np.zeros(n, dtype=bool)
     hits = np.zeros((n, kmax), dtype=bool)
-    # order-aware models score each test user's training history in time order
-    recency = data.train.recency() if model.needs_order and data.train.has_order else None
+    # order-aware models score each test user's history in time order
+    recency = data.input_recency() if model.needs_order and data.train.has_order else None
     for start in range(0, n, opts.batch_size):
         stop = min(start + opts.batch_size, n)
         batch = users[start:stop]
-        histories = train[batch]
+        histories = inputs[batch]
         order = None if recency is None else recency[batch]
         scores = np.asarray(model.score_in_order(histories, order), dtype=np.float32)
         ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
@@ -321,6 +369,7 @@ def evaluate(
         "test_items": int(len(test_items)),
         "test_items_unseen": int((~train_items[test_items]).sum()),
         "ks": list(opts.ks),
+        "test_history": TEST_HISTORY if data.history is not None else "train",
         "seconds": time.perf_counter() - t0,
     }
     return EvaluationResult(
@@ -386,7 +435,7 @@ def shelf_metrics(
     for start in range(0, len(users), batch_size):
         stop = min(start + batch_size, len(users))
         batch = users[start:stop]
-        histories = data.train.matrix[batch]
+        histories = data.inputs[batch]
         # scored the way the all-items ranking is (in time order for order-aware models)
         raw = (
             model.score(histories, new)
@@ -415,5 +464,5 @@ def _rating_metrics(model: Recommender, data: SplitData) -> dict[str, float]:
     if not model.predicts_ratings or data.test_ratings is None or data.test_ratings.nnz == 0:
         return {}
     coo = data.test_ratings.tocoo()
-    pred = model.predict_ratings(coo.row, data.train.matrix[coo.row], coo.col)
+    pred = model.predict_ratings(coo.row, data.inputs[coo.row], coo.col)
     return {"rmse": m.rmse(pred, coo.data), "mae": m.mae(pred, coo.data)}

@@ -43,4 +43,7 @@ def synthetic_run(
             metrics.loc[i, "value"] = row["value"] * coverage
     store.write_results(rid, metrics, users, store.recommendations_frame(base))
     store.set_run_status(rid, "succeeded", fit_seconds=fit, eval_seconds=0.1)
+    store.update_run_evaluation(
+        rid, eval_seconds=0.1, eval_info=run["eval_info"], options=run["options"]
+    )
     return rid

@@ -19,6 +19,7 @@ from recsys_engine.evaluation import (
     load_split_data,
 )
 from recsys_engine.models import create_model
+from recsys_engine.models.popularity import Popularity
 from recsys_engine.runs import (
     delete_run,
     evaluate_run,
@@ -438,9 +439,9 @@ def test_evaluate_scores_order_aware_models_with_each_users_recency(store, leave
     users = data.train.user_index(result.user_ids)
     assert len(seen) == -(-len(users) // 7) and all(r is not None for r in seen)
     got = sp.vstack(seen).tocsr()
-    assert (got != data.train.recency()[users]).nnz == 0
+    assert (got != data.input_recency()[users]).nnz == 0
     # the stored lists are the ordered scores' top items
-    scores = model.score_in_order(data.train.matrix[users], data.train.recency()[users])
+    scores = model.score_in_order(data.inputs[users], data.input_recency()[users])
     scores[data.seen[users].toarray() > 0] = -np.inf
     np.testing.assert_array_equal(result.top_scores[:, 0], scores.max(axis=1))
 
@@ -467,3 +468,35 @@ def test_check_run_names_what_the_model_needs_from_the_split(store, split, leave
         check_run(store, split, "transitions", {})
     assert check_run(store, leave_last, "transitions", {"n_last": 2}).n_last == 2
     assert check_run(store, split, "ease", {"l2": 10.0}).l2 == 10.0
+
+
+def test_test_users_are_scored_from_train_and_validation_events(store, leave_last):
+    """The validation event happened before the test event: it is in the test-time input
+    (as the most recent item of an ordered history), never in a validation-time input."""
+    data = load_split_data(store, leave_last)
+    val = data.train.validation
+    assert val.nnz > 0
+    expected = ((data.train.matrix + val) > 0).astype(np.float32)
+    assert ((data.inputs > 0).astype(np.float32) != expected).nnz == 0
+    # each user's validation item is their most recent input (leave-last: val just before test)
+    recency = data.input_recency()
+    rows, cols = val.nonzero()
+    assert (np.asarray(recency[rows, cols]).ravel() == 1).all()
+    # validation-time scoring sees the training fold only
+    view = data.validation_view()
+    assert view.history is None and (view.inputs != data.train.matrix).nnz == 0
+
+    class Spy(Popularity):
+        def score(self, histories, items=None):
+            Spy.inputs.append(histories)
+            return super().score(histories, items)
+
+    Spy.inputs = []
+    result = evaluate(Spy().fit(data.train), data, EvalOptions(ks=(10,)))
+    users = data.train.user_index(result.user_ids)
+    assert (sp.vstack(Spy.inputs).tocsr() != data.inputs[users]).nnz == 0
+    assert result.info["test_history"] == "train+validation"
+    Spy.inputs = []
+    assert evaluate(Spy().fit(data.train), view, EvalOptions(ks=(10,))).info[
+        "test_history"
+    ] == "train"

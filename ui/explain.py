@@ -232,7 +232,7 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
     b1, b2, _ = st.columns([1, 1, 2])
     if user_id is not None and b1.button("Start from this user's history", key=f"wi_load_{run_id}"):
         hist = ex.user_history(user_id)
-        st.session_state[key] = hist.loc[hist["fold"] == "train", "item_id"].tolist()
+        st.session_state[key] = hist.loc[hist["fold"] != "test", "item_id"].tolist()
     if b2.button("Clear", key=f"wi_clear_{run_id}"):
         st.session_state[key] = []
     picked = st.multiselect(

@@ -133,6 +133,8 @@ def run_info(store: Store, run_id: int) -> dict[str, Any]:
         "reference": bool(spec is not None and spec.family == "reference"),
         "positive_threshold": (run["options"] or {}).get("positive_threshold"),
         "fit_seconds": run["fit_seconds"],
+        # runs evaluated before test users were scored from train + validation say nothing
+        "test_history": (run.get("eval_info") or {}).get("test_history", "train"),
     }
 
 
@@ -149,6 +151,13 @@ def check_comparable(store: Store, run_a: int, run_b: int) -> tuple[dict, dict]:
         raise RecsysError(
             f"runs {a['id']} and {b['id']} count different ratings as relevant "
             f"(positive threshold {a['positive_threshold']} vs {b['positive_threshold']})"
+        )
+    if a["test_history"] != b["test_history"]:
+        old = a if a["test_history"] == "train" else b
+        raise RecsysError(
+            f"run {old['id']} was evaluated by an earlier version that scored test users "
+            "from their training fold only (the other run also used their validation "
+            f"events); re-evaluate it first: python -m recsys_engine evaluate {old['id']}"
         )
     return a, b
 

@@ -30,6 +30,9 @@ class Catalogue:
     def __init__(self, data: Any, interactions: dict[str, Any] | None = None):
         self.train = sp.csr_matrix(data.train.matrix, dtype=np.float32)
         self.train.sort_indices()
+        # what evaluation scored each user from (training + validation folds)
+        self.inputs = sp.csr_matrix(data.inputs, dtype=np.float32)
+        self.inputs.sort_indices()
         self.seen = sp.csr_matrix(data.seen)
         self.test = sp.csr_matrix(data.test)
         self.item_ids = np.asarray(data.train.item_ids, dtype=object)

@@ -70,7 +70,7 @@ class Explainer(Catalogue):
         self._vectors = item_vectors(model) if self.per_user else None
         # order-aware models rank a stored user with their time order, as evaluation does
         ordered = model.needs_order and data.train.has_order
-        self._recency = data.train.recency() if ordered else None
+        self._recency = data.input_recency() if ordered else None
 
     @classmethod
     def from_run(cls, store: Store, run_id: int) -> Explainer:
@@ -93,9 +93,9 @@ class Explainer(Catalogue):
     # -- recommendations ---------------------------------------------------------------------
     def recommend_user(self, user_id: str, k: int = 10, explain: bool = True) -> Recommendations:
         """Top-``k`` of a stored user, exactly as evaluation ranked it (history = training
-        fold, training and validation items excluded), with hit flags from the test fold."""
+        and validation folds, those items excluded), with hit flags from the test fold."""
         row = self.user_row(user_id)
-        history = self.train[row]
+        history = self.inputs[row]
         exclude = self.seen[row]
         test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
         model = None if self._recency is None else InOrder(self.model, self._recency[row])

@@ -17,7 +17,7 @@ from recsys_engine.compare import stats as ps
 from recsys_engine.compare import verdict as vd
 from recsys_engine.compare.report import html_report, per_user_csv
 from recsys_engine.errors import RecsysError
-from recsys_engine.runs import queue_run, run_model
+from recsys_engine.runs import evaluate_run, queue_run, run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 
@@ -232,6 +232,18 @@ def test_refuses_runs_on_different_splits(runs):
     rid = run_model(store, other, "popularity")
     with pytest.raises(RecsysError, match="same split"):
         cmp.compare_runs(store, ids["ease"], rid, FAST)
+
+
+def test_refuses_a_run_evaluated_from_training_histories_until_re_evaluated(runs):
+    store, sid, ids = runs
+    rid = run_model(store, sid, "popularity")
+    run = store.get_run(rid)
+    old = {k: v for k, v in run["eval_info"].items() if k != "test_history"}
+    store.update_run_evaluation(rid, eval_seconds=0.1, eval_info=old, options=run["options"])
+    with pytest.raises(RecsysError, match=f"re-evaluate it first: .* evaluate {rid}$"):
+        cmp.compare_runs(store, ids["ease"], rid, FAST)
+    evaluate_run(store, rid)
+    assert cmp.compare_runs(store, ids["ease"], rid, FAST).run_b["id"] == rid
 
 
 def test_refuses_unfinished_runs_and_missing_k(runs):
