@@ -1,0 +1,302 @@
+"""Page times of many readers while the app trains and the CLI writes to the same database.
+
+Issue 17: the server and the command line share one DuckDB file, each holding it only per
+unit of work. This bench checks what that costs the people reading the dashboard:
+
+The readers first run alone (the reference), then under load; both are printed.
+
+1. a database with the demo dataset, a split and two runs (Popularity, EASE) is prepared;
+2. the app is started on it (``streamlit run app.py``, headless, on localhost);
+3. one browser session starts a Two-tower training on the Train page (it runs in the
+   server's job runner for the whole measurement);
+4. ``--sessions`` other browser sessions (default 10) each loop Home → Compare → Explain
+   through the sidebar for ``--seconds`` (default 90), timing every page from the click to
+   the end of its script run (nothing loading);
+5. meanwhile the CLI writes in a loop on the same file: ingest a small file, split it,
+   train Popularity.
+
+It prints p50/p95/max page time per page and overall, the number of errors (an exception
+box on a page, a page that did not finish in 60 s, a CLI command that failed) and then
+checks that nothing was lost: every CLI dataset has its rows, every CLI run and the app's
+run succeeded. Goal: p95 ≤ 3 s, zero errors, nothing lost.
+
+Needs Playwright and Debian's chromium (``bash scripts/test.sh`` installs both).
+
+    .venv/bin/python bench/load.py [--sessions 10] [--seconds 90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from recsys_engine.demo import load_demo  # noqa: E402
+from recsys_engine.models import model_title  # noqa: E402
+from recsys_engine.runs import run_model  # noqa: E402
+from recsys_engine.splits import SplitConfig, create_split  # noqa: E402
+from recsys_engine.store import Store  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"]
+PAGES = ("Home", "Compare", "Explain")
+TITLES = {"Home": "Recsys Workbench"}
+PAGE_TIMEOUT_MS = 60_000
+GOAL_P95_S = 3.0
+
+
+def prepare(db: Path) -> None:
+    """The demo dataset, a random split and two finished runs to compare and explain."""
+    store = Store(db)
+    did = load_demo(store)
+    split = create_split(store, did, SplitConfig(seed=42, validation_fraction=0.1))
+    for model in ("popularity", "ease"):
+        run_model(store, split, model)
+    store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "RECSYS_DB": str(folder / "db.duckdb"), "TMPDIR": str(folder)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.headless", "true"]  # fmt: skip
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"server not healthy after 60 s; see {folder / 'server.log'}")
+
+
+async def settle(pg) -> None:
+    await pg.wait_for_selector(
+        "[data-testid=stApp][data-test-script-state=notRunning]", timeout=PAGE_TIMEOUT_MS
+    )
+    await pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton]')", timeout=PAGE_TIMEOUT_MS
+    )
+
+
+async def open_page(pg, name: str) -> None:
+    """Click a sidebar link and wait until the page's script run is over."""
+    link = pg.locator("[data-testid=stSidebarNav] a").filter(has_text=re.compile(f"{name}$"))
+    await link.click()
+    heading = pg.get_by_role("heading", name=TITLES.get(name, name), exact=True)
+    await heading.wait_for(timeout=PAGE_TIMEOUT_MS)
+    await settle(pg)
+
+
+async def start_training(browser, url: str) -> None:
+    """One session: Train page, the prepared split, Two-tower (Thorough), Train."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    pg = await context.new_page()
+    await pg.goto(url)
+    await settle(pg)
+    await open_page(pg, "Train")
+    preset = pg.locator("[data-testid=stRadio] label").filter(has_text=re.compile("^Thorough$"))
+    await preset.click()
+    await settle(pg)
+    title = model_title("two_tower")
+    await pg.locator("[data-testid=stCheckbox] label").filter(
+        has_text=re.compile(f"^{re.escape(title)}$")
+    ).click()
+    await settle(pg)
+    await pg.get_by_role("button", name="Train 1 model", exact=True).click()
+    await pg.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Queued run").wait_for()
+    await context.close()
+
+
+async def reader(browser, url: str, until: float, times: dict, errors: list) -> None:
+    """Loop over the pages until ``until``; record each page's time or the error."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    pg = await context.new_page()
+    try:
+        await pg.goto(url)
+        await settle(pg)
+        while time.monotonic() < until:
+            for name in PAGES:
+                t0 = time.perf_counter()
+                try:
+                    await open_page(pg, name)
+                except Exception as exc:  # a timeout: count it, start the session over
+                    errors.append(f"{name}: {type(exc).__name__}")
+                    await pg.goto(url)
+                    continue
+                times[name].append(time.perf_counter() - t0)
+                if await pg.locator("[data-testid=stException]").count():
+                    errors.append(f"{name}: exception box")
+    finally:
+        await context.close()
+
+
+def cli(db: Path, *args: str) -> tuple[int, float, str, dict]:
+    """Run one CLI command with ``--json``: exit code, seconds, stderr, parsed output."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "recsys_engine", "--db", str(db), *args, "--json"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    out = json.loads(proc.stdout) if proc.returncode == 0 else {}
+    return proc.returncode, time.perf_counter() - t0, proc.stderr.strip(), out
+
+
+def cli_writer(db: Path, folder: Path, until: float, log: list) -> None:
+    """Ingest, split and train Popularity on fresh small datasets until ``until``."""
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        csv = folder / f"cli{n}.csv"
+        rows = [f"u{u},i{(u * 3 + j) % 40},{1_700_000_000 + 60 * (u * 10 + j)}"
+                for u in range(60) for j in range(10)]  # fmt: skip
+        csv.write_text("user_id,item_id,timestamp\n" + "\n".join(rows) + "\n")
+        name = f"cli-{n}"
+        rc, seconds, err, _ = cli(db, "ingest", "--name", name, "--interactions", str(csv))
+        log.append(("ingest", name, rc, seconds, err))
+        rc, seconds, err, out = cli(db, "split", name, "--strategy", "random", "--seed", "1")
+        log.append(("split", name, rc, seconds, err))
+        if rc == 0:
+            train = ("train", name, "--split", str(out["split_id"]), "--model", "popularity")
+            rc, seconds, err, _ = cli(db, *train)
+            log.append(("train", name, rc, seconds, err))
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+async def measure(
+    url: str, db: Path, folder: Path, sessions: int, seconds: float, quiet_seconds: float
+) -> dict:
+    """The readers alone for ``quiet_seconds`` (the reference), then with the app training
+    and the CLI writing for ``seconds``."""
+    from playwright.async_api import async_playwright
+
+    quiet: dict[str, list[float]] = {p: [] for p in PAGES}
+    times: dict[str, list[float]] = {p: [] for p in PAGES}
+    errors: list[str] = []
+    cli_log: list = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        until = time.monotonic() + quiet_seconds
+        await asyncio.gather(*(reader(browser, url, until, quiet, errors) for _ in range(sessions)))
+        await start_training(browser, url)
+        until = time.monotonic() + seconds
+        writer = asyncio.get_running_loop().run_in_executor(
+            None, cli_writer, db, folder, until, cli_log
+        )
+        await asyncio.gather(*(reader(browser, url, until, times, errors) for _ in range(sessions)))
+        await writer
+        await browser.close()
+    return {"quiet": quiet, "times": times, "errors": errors, "cli": cli_log}
+
+
+def table(title: str, times: dict[str, list[float]]) -> list[float]:
+    """Print p50/p95/max per page and overall; return every time."""
+    every = [t for ts in times.values() for t in ts]
+    print(title)
+    print(f"  {'page':<9}{'loads':>7}{'p50 s':>8}{'p95 s':>8}{'max s':>8}")
+    for name, ts in (*times.items(), ("all", every)):
+        top = max(ts) if ts else float("nan")
+        print(f"  {name:<9}{len(ts):>7}{pct(ts, 50):>8.2f}{pct(ts, 95):>8.2f}{top:>8.2f}")
+    return every
+
+
+def nothing_lost(db: Path, cli_log: list) -> list[str]:
+    """Problems found in the database after the run (empty when nothing was lost)."""
+    problems = []
+    store = Store(db, read_only=True)
+    names = {d["name"]: d for d in store.list_datasets().to_dict("records")}
+    for command, name, rc, _, _ in cli_log:
+        if rc != 0:
+            continue
+        if command == "ingest" and int(names.get(name, {}).get("n_interactions", 0)) != 600:
+            problems.append(f"dataset {name} lost rows or is missing")
+    runs = store.list_runs()
+    bad = runs[runs["status"] != "succeeded"]
+    problems += [f"run {r.id} ({r.model}) is {r.status}" for r in bad.itertuples()]
+    store.close()
+    return problems
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=90.0)
+    ap.add_argument("--quiet-seconds", type=float, default=None, help="default: seconds / 3")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"needs Debian chromium at {CHROMIUM}")
+    with tempfile.TemporaryDirectory(prefix="recsys-load-") as tmp:
+        folder = Path(tmp)
+        db = folder / "db.duckdb"
+        prepare(db)
+        server, url = start_server(folder)
+        try:
+            quiet = args.quiet_seconds if args.quiet_seconds is not None else args.seconds / 3
+            out = asyncio.run(measure(url, db, folder, args.sessions, args.seconds, quiet))
+            # let the app's training finish before checking nothing was lost
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                store = Store(db, read_only=True)
+                running = store.list_runs()["status"].isin(["queued", "running"]).any()
+                store.close()
+                if not running:
+                    break
+                time.sleep(2)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        problems = nothing_lost(db, out["cli"])
+    calm = table(f"{args.sessions} reading sessions alone:", out["quiet"])
+    every = table(
+        f"the same sessions for {args.seconds:.0f} s with one Two-tower training in the app "
+        "and the CLI writing in a loop:",
+        out["times"],
+    )
+    cli_failed = [c for c in out["cli"] if c[2] != 0]
+    by_cmd: dict[str, list[float]] = {}
+    for command, _, _, seconds, _ in out["cli"]:
+        by_cmd.setdefault(command, []).append(seconds)
+    for command, ts in by_cmd.items():
+        print(f"CLI {command:<7} {len(ts):>3} calls, median {statistics.median(ts):.2f} s, "
+              f"max {max(ts):.2f} s")  # fmt: skip
+    errors = out["errors"] + [f"CLI {c[0]} {c[1]}: {c[4]}" for c in cli_failed]
+    print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
+    print(f"lost: {len(problems)}" + "".join(f"\n  {p}" for p in problems))
+    p95 = pct(every, 95)
+    print(f"p95 under load {p95:.2f} s vs goal {GOAL_P95_S:.1f} s: ratio {p95 / GOAL_P95_S:.2f}×")
+    print(f"p95 under load vs readers alone: {p95 / pct(calm, 95):.2f}×")
+
+
+if __name__ == "__main__":
+    main()
