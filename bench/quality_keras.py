@@ -37,13 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 
-from recsys_engine.evaluation import (  # noqa: E402
-    EvalOptions,
-    evaluate,
-    load_split_data,
-    new_arrivals,
-)
+from recsys_engine.evaluation import EvalOptions, evaluate, load_split_data  # noqa: E402
 from recsys_engine.models import create_model  # noqa: E402
+from recsys_engine.shelf import new_arrivals  # noqa: E402
 from recsys_engine.splits import SplitConfig, create_split  # noqa: E402
 from recsys_engine.store import Store  # noqa: E402
 

@@ -328,8 +328,9 @@ class _FixedScores:
 def test_new_arrivals_shelf_by_hand():
     import scipy.sparse as sp
 
-    from recsys_engine.evaluation import SplitData, new_arrivals, shelf_metrics
+    from recsys_engine.evaluation import SplitData
     from recsys_engine.models.data import TrainData
+    from recsys_engine.shelf import new_arrivals, shelf_metrics
 
     # 6 items: 0–2 seen in training, 3–5 new in the test period. Three test users:
     #   u0 chose new item 5 (and old item 1); u1 chose new items 3 and 4; u2 only old item 0.
