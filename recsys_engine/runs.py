@@ -127,6 +127,15 @@ def execute_run(
         t_fit = time.perf_counter()  # fit time excludes loading the split and imports
         model.fit(data.train, on_progress=fit_progress, should_stop=should_stop)
         fit_seconds = time.perf_counter() - t_fit
+        # a step-0 row marks the start of evaluation: its pace (and the run's ETA,
+        # run_eta.py) is known after the first batch of users
+        store.add_progress(
+            run_id,
+            step=0,
+            total=int((data.test.getnnz(axis=1) > 0).sum()),
+            stage="evaluate",
+            wall_time=time.perf_counter() - t0,
+        )
         result = evaluate(model, data, opts, on_progress=eval_progress)
         # Run ids are never reused within a database, so anything already here is left
         # over from an earlier file at this path: start from an empty folder.

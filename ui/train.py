@@ -17,6 +17,7 @@ from recsys_engine.models import FAMILIES, create_model, list_models, model_titl
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.paths import default_db_path
+from recsys_engine.run_eta import run_eta, typical_eval_seconds
 from recsys_engine.splits import (
     STRATEGIES,
     STRATEGY_LABELS,
@@ -260,27 +261,6 @@ def queue_models(split_id: int, chosen: list[tuple[str, dict]]) -> list[int]:
     return ids
 
 
-def _eta(progress: pd.DataFrame) -> tuple[float, str]:
-    """Progress fraction and text of the current stage; the time left is projected from
-    this stage's own pace (setup before the first step does not inflate it)."""
-    if progress.empty:
-        return 0.0, "starting…"
-    last = progress.iloc[-1]
-    total, done = last.get("total"), last.get("step")
-    elapsed = float(last["wall_time"] or 0.0)
-    if not total or pd.isna(total) or total <= 0 or done is None or pd.isna(done):
-        return 0.0, f"{elapsed:.0f}s elapsed"
-    stage = last.get("stage") or "fit"
-    frac = min(1.0, float(done) / float(total))
-    text = f"{stage}: {int(done):,}/{int(total):,} · {elapsed:.0f}s elapsed"
-    rows = progress[(progress["stage"] == stage) & (progress["step"] > 0)]
-    if len(rows) >= 2 and frac < 1:
-        first = rows.iloc[0]
-        pace = (elapsed - float(first["wall_time"])) / max(1.0, float(done - first["step"]))
-        text += f" · ~{pace * (float(total) - float(done)):.0f}s left"
-    return frac, text
-
-
 def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
     """Loss and validation metric per epoch, when the model reports them."""
     if progress.empty or progress["loss"].isna().all():
@@ -310,8 +290,10 @@ def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
-def run_card(run: pd.Series) -> None:
-    """One run: status, progress with ETA, curve, cancel button, final metrics or error."""
+def run_card(run: pd.Series, runs: pd.DataFrame | None = None) -> None:
+    """One run: status, progress with the whole run's ETA (fit + evaluation; the
+    evaluation still to come is estimated from earlier runs on the split in ``runs``),
+    curve, cancel button, final metrics or error."""
     store = get_store()
     rid = int(run["id"])
     status = run["status"]
@@ -324,8 +306,9 @@ def run_card(run: pd.Series) -> None:
                 get_runner().cancel(rid)
                 st.toast(f"Cancelling run {rid}…")
             progress = store.run_progress(rid)
-            frac, text = _eta(progress)
-            st.progress(frac, text=text)
+            eval_seconds = typical_eval_seconds(runs, int(run["split_id"]), str(run["model"]))
+            eta = run_eta(progress, eval_seconds)
+            st.progress(eta.fraction, text=eta.text)
             fig = loss_figure(progress)
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
@@ -366,7 +349,7 @@ def runs_monitor(dataset_id: int, split_id: int | None) -> None:
     shown = "" if len(active) + len(recent) == len(runs) else " (the 8 latest finished shown)"
     st.caption(f"{len(runs)} run{'s' if len(runs) != 1 else ''} on this split: {parts}{shown}.")
     for _, run in pd.concat([active, recent]).iterrows():
-        run_card(run)
+        run_card(run, runs)
 
 
 def config_json(config: str | dict) -> str:
