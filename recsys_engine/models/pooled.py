@@ -234,8 +234,22 @@ class PooledHistoryModel(KerasFiles, Recommender):
             layer.set_catalogue(features, id_mask, log_q)
             return model
 
+        # Items nobody interacted with in training may be new arrivals, not on offer then.
+        # A config with ``new_item_negatives`` False (the hybrid's default) leaves them out
+        # of the full softmax's denominator (a −10⁹ logit offset); the ID-only two-tower
+        # has no parameter for them, and sampled softmax never draws them (in-batch).
+        offset = None
+        unknown = popularity == 0
+        if features is not None and unknown.any() and not self._new_item_negatives():
+            offset = keras.ops.convert_to_tensor(np.where(unknown, -1e9, 0.0).astype(np.float32))
+
+        def softmax_loss(y, p):
+            if offset is not None:
+                p = p + offset[None, :]
+            return keras.losses.categorical_crossentropy(y, p, from_logits=True)
+
         losses = {
-            "softmax": lambda y, p: keras.losses.categorical_crossentropy(y, p, from_logits=True),
+            "softmax": softmax_loss,
             "sampled_softmax": in_batch_softmax_loss,
             "bpr": lambda y, p: keras.ops.softplus(-p),  # -log σ(s_pos - s_neg)
         }
@@ -265,6 +279,11 @@ class PooledHistoryModel(KerasFiles, Recommender):
     def _features(self, train: TrainData) -> sp.csr_matrix | None:
         """Item content features (None for the ID-only two-tower)."""
         return None
+
+    def _new_item_negatives(self) -> bool:
+        """Whether items without training interactions are softmax negatives (yes unless
+        the config says otherwise: the hybrid's ``new_item_negatives``)."""
+        return True
 
     def _weights(self, h: sp.csr_matrix) -> sp.csr_matrix:
         h = sp.csr_matrix(h, dtype=np.float32, copy=True)

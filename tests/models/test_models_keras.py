@@ -518,3 +518,24 @@ def test_mult_dae_targets_and_popularity_prior_keep_the_contract(data, tmp_path)
     model.save(tmp_path)
     again = type(model).load(tmp_path)
     np.testing.assert_array_equal(model.score(data.matrix[:4]), again.score(data.matrix[:4]))
+
+
+def test_hybrid_does_not_bury_new_items(fitted, data):
+    """For a history of cluster c, the new item of cluster c scores above every item of the
+    other clusters, and by a wider margin than when new items are trained as softmax
+    negatives (which teaches the content part to push whatever looks new down)."""
+
+    def margins(model):
+        out = []
+        for c in range(N_CLUSTERS):
+            s = model.score(history([c * 10, c * 10 + 3, c * 10 + 5]))[0]
+            other = [i for i in range(40) if cluster_of(i) != c]
+            out.append(s[40 + c] - s[other].max())
+        return np.array(out)
+
+    model = fitted["hybrid"]
+    assert model.config.new_item_negatives is False  # the default leaves them out
+    left_out = margins(model)
+    assert (left_out > 0).all(), left_out
+    buried = create_model("hybrid", {**CONFIGS["hybrid"], "new_item_negatives": True}).fit(data)
+    assert (left_out > margins(buried)).all(), (left_out, margins(buried))
