@@ -217,7 +217,8 @@ def main() -> None:
         best = max((by[m] for m in ("ease", "itemknn", "two_tower") if m in by), default=None)
         if best:
             print(
-                f"sasrec / best of EASE, Item-kNN, two_tower: {by['sasrec'] / best:.2f} (goal ≥ 1.15)"
+                f"sasrec / best of EASE, Item-kNN, two_tower: {by['sasrec'] / best:.2f} "
+                "(goal ≥ 1.15)"
             )
         if "transitions" in by:
             print(f"sasrec / transitions: {by['sasrec'] / by['transitions']:.2f} (goal ≥ 1.00)")
