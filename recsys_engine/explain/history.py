@@ -1,7 +1,9 @@
 """Reason 1, "Because you interacted with …": each history item's share of the score.
 
 *Exact* for models whose score is additive over the history (EASE, ItemKNN, Transitions
-and the history-pooled towers: ``model.explain``); for per-user-embedding models (NeuMF, explicit
+and the history-pooled towers: ``model.explain``); *verified by re-scoring* for the deep
+sequence models (each item's part is the score change when it is removed, with its recency
+rank); for per-user-embedding models (NeuMF, explicit
 MF) the history items nearest to the item by item-embedding cosine, *post hoc*. The
 history items in attribution order feed the counterfactual search and the similar-users
 context; the model's score parts, when it reports them, feed the score breakdown.
@@ -17,7 +19,7 @@ import scipy.sparse as sp
 from recsys_engine.errors import RecsysError
 from recsys_engine.explain.breakdown import mf_parts
 from recsys_engine.explain.ordered import InOrder
-from recsys_engine.explain.results import EXACT, POST_HOC, Reason
+from recsys_engine.explain.results import EXACT, POST_HOC, RESCORED, Reason
 from recsys_engine.explain.wording import join_names
 from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
@@ -67,6 +69,11 @@ def history_reason(
         }
         for j in idx
     ]
+    recency = getattr(ex, "recency", None)
+    if recency is not None and np.any(recency > 0):
+        for r, j in zip(rows, idx, strict=True):
+            r["recency"] = int(recency[j]) or None  # 1 = the most recent item
+    rescored = bool(getattr(ex, "rescored", False))
     positive = [r for r in rows if r["contribution"] > 0]
     if positive:
         names = join_names(
@@ -96,6 +103,20 @@ def history_reason(
         "residual": abs(total - score),
     }
     fidelity = EXACT if ex.exact else POST_HOC
+    if rescored and not ex.exact:
+        # each contribution is the model's own score change when that item is removed
+        fidelity = RESCORED
+        check.update(rescored=True, verified=True, method="score minus score without the item")
+        if positive:
+            summary = (
+                f"Because you interacted with {names}: removing one of them and re-scoring "
+                "lowers this item's score by the amount shown"
+                + (
+                    "."
+                    if isinstance(model, InOrder)
+                    else " (this history has no time order; it is taken in catalogue order)."
+                )
+            )
     return Reason("history", title, fidelity, summary, rows, check), order, parts
 
 
