@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from recsys_engine.config import check_number
-from recsys_engine.errors import ConfigError
 from recsys_engine.models.search_space import Choice, Param
 from recsys_engine.models.sequence import SequenceConfig, SequenceModel
 
@@ -24,7 +23,8 @@ class SASRecConfig(SequenceConfig):
     """SASRec settings (``SequenceConfig``'s plus the attention heads).
 
     Attributes:
-        heads: attention heads per block (``dim`` must be a multiple of it).
+        heads: attention heads per block, each of size ⌈dim / heads⌉ (the attention's output
+            is projected back to ``dim``).
     """
 
     presets: ClassVar[dict[str, dict]] = {
@@ -41,8 +41,6 @@ class SASRecConfig(SequenceConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_number("heads", self.heads, low=1, high=16, integer=True)
-        if self.dim % self.heads:
-            raise ConfigError(f"dim ({self.dim}) must be a multiple of heads ({self.heads})")
 
 
 class SASRec(SequenceModel):

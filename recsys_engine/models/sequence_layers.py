@@ -49,7 +49,7 @@ class CausalBlock(keras.layers.Layer):
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
         self.attention = keras.layers.MultiHeadAttention(
             self.heads,
-            max(1, self.dim // self.heads),
+            -(-self.dim // self.heads),
             dropout=self.dropout,
             seed=self.seed,
             name="attention",
