@@ -113,7 +113,7 @@ def run_one(dataset: str, name: str, config: dict) -> dict:
     )
     data = load_split_data(store, split)
     opts = EvalOptions(ks=(10,))
-    chosen = dict(config)
+    chosen, val = dict(config), None
     if name in GRIDS and not config:
         valid = data.validation_view()
         scores = {}
@@ -121,6 +121,7 @@ def run_one(dataset: str, name: str, config: dict) -> dict:
             m = create_model(name, c).fit(valid.train)
             scores[json.dumps(c)] = evaluate(m, valid, opts).metric_dict()["ndcg@10"]
         chosen = json.loads(max(scores, key=scores.get))
+        val = scores[json.dumps(chosen)]
     t0 = time.perf_counter()
     model = create_model(name, chosen).fit(data.train)
     fit_s = time.perf_counter() - t0
@@ -131,9 +132,12 @@ def run_one(dataset: str, name: str, config: dict) -> dict:
     fr = getattr(model, "fit_result", None)
     epochs = fr.epochs if fr is not None else None
     per_epoch = float(np.mean([h["seconds"] for h in fr.history])) if fr is not None else None
+    if fr is not None and fr.best_value is not None:
+        val = float(fr.best_value)  # validation NDCG@10 of the epoch kept
     return {
         "model": name,
         "config": chosen,
+        "val_ndcg@10": val,
         "ndcg@10": float(ndcg.value),
         "ndcg_ci": [float(ndcg.ci_low), float(ndcg.ci_high)],
         "hr@10": float(hr.value),
@@ -194,6 +198,9 @@ def main() -> None:
     table = pd.DataFrame(
         {
             "model": [f"{r['model']} {json.dumps(r['config'])}" for r in rows],
+            "val ndcg@10": [
+                "" if r["val_ndcg@10"] is None else f"{r['val_ndcg@10']:.4f}" for r in rows
+            ],
             "ndcg@10": [f"{r['ndcg@10']:.4f}" for r in rows],
             "ndcg 95% CI": [f"[{r['ndcg_ci'][0]:.4f}, {r['ndcg_ci'][1]:.4f}]" for r in rows],
             "hr@10": [f"{r['hr@10']:.4f}" for r in rows],
