@@ -27,6 +27,8 @@ class GRU4RecConfig(SequenceConfig):
     }
 
     blocks: int = 1
+    # chosen on the validation folds of ml-100k and the planted-order data (BENCHMARKS.md)
+    learning_rate: float = 5e-3
 
 
 class GRU4Rec(SequenceModel):
