@@ -24,9 +24,7 @@ MAX_CONTEXT_VALUES = 1000
 def context_specs(m: InteractionMapping) -> list[ContextSpec]:
     """The context fields a mapping asks for, mapped columns first, in the stored order."""
     specs = [ContextSpec(c, f"ctx_{j}", c) for j, c in enumerate(m.context_cols)]
-    specs += [
-        ContextSpec(d, f"{DERIVED_PREFIX}{d}", m.time_col or "") for d in m.derived_context
-    ]
+    specs += [ContextSpec(d, f"{DERIVED_PREFIX}{d}", m.time_col or "") for d in m.derived_context]
     return specs
 
 

@@ -88,8 +88,12 @@ class ContextTables(StoreConnection):
             cur.execute(
                 "INSERT INTO context_fields (dataset_id, position, field, source) "
                 "VALUES (?, ?, ?, ?)",
-                [did, pos, spec.field, spec.source if spec.source.startswith(DERIVED_PREFIX)
-                 else spec.column],
+                [
+                    did,
+                    pos,
+                    spec.field,
+                    spec.source if spec.source.startswith(DERIVED_PREFIX) else spec.column,
+                ],
             )
             v = _value_sql(spec)
             if duplicates == "sum":
@@ -112,9 +116,7 @@ class ContextTables(StoreConnection):
                 [did, spec.field],
             )
 
-    def insert_context_frame(
-        self, dataset_id: int, frame: pd.DataFrame, fields: list[str]
-    ) -> None:
+    def insert_context_frame(self, dataset_id: int, frame: pd.DataFrame, fields: list[str]) -> None:
         """Store the context columns ``fields`` of an interactions frame (user_id, item_id,
         field columns; None/"" = unknown) inside the caller's transaction (tests,
         generators)."""

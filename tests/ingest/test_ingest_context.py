@@ -69,7 +69,10 @@ def test_too_many_distinct_values_is_refused_and_nothing_is_written(tmp_path):
     rows = [f"u{k % 7},i{k % 11},3,{1704067200 + k},s{k}" for k in range(MAX_CONTEXT_VALUES + 1)]
     rows = list(dict.fromkeys(rows))
     store = Store(":memory:")
-    plan = plan_with(write(tmp_path, rows), derived=(), )
+    plan = plan_with(
+        write(tmp_path, rows),
+        derived=(),
+    )
     plan = replace(plan, options=replace(plan.options, duplicates="keep-last"))
     with pytest.raises(ValidationError) as info:
         load_dataset(store, plan)
