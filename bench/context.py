@@ -44,7 +44,7 @@ from recsys_engine.store import Store  # noqa: E402
 SETTINGS = {"dim": 64, "batch_size": 256, "seed": 0}
 #: Epoch budgets (early stopping on validation picks the epoch). The context-aware model
 #: takes one example per event, so each of its epochs holds many more steps.
-BUDGET = {False: {"epochs": 80, "patience": 15}, True: {"epochs": 30, "patience": 6}}
+BUDGET = {False: {"epochs": 150, "patience": 25}, True: {"epochs": 30, "patience": 6}}
 
 
 class Neutral:

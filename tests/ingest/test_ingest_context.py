@@ -105,3 +105,20 @@ def test_keep_last_takes_the_context_of_the_last_row(tmp_path):
     plan = replace(plan, options=replace(plan.options, duplicates="keep-last"))
     did = load_dataset(store, plan).dataset_id
     assert context_rows(store, did)[("u1", "a")] == ("tv", "Mon")
+
+
+def test_cli_ingest_maps_context_and_derived_fields(tmp_path, capsys):
+    from recsys_engine import cli
+
+    db = tmp_path / "cli.duckdb"
+    path = write(tmp_path, ROWS)
+    args = ["--db", str(db), "ingest", "--name", "ev", "--interactions", str(path)]
+    code = cli.main([*args, "--context-cols", "device", "--derive-context", "weekday"])
+    assert code == 0, capsys.readouterr().err
+    store = Store(str(db))
+    try:
+        did = store.resolve_dataset("ev")
+        assert [f["field"] for f in store.context_fields(did)] == ["device", "weekday"]
+        assert context_rows(store, did)[("u1", "a")] == ("mobile", "Sat")
+    finally:
+        store.close()
