@@ -175,3 +175,32 @@ def test_stated_rank_change_equals_the_rescored_rank_change(fitted):
 def test_ranks_of_breaks_ties_by_item_index():
     scores = np.array([0.5, 0.9, 0.5, 0.1])
     assert ranks_of(scores, np.array([1]), [0, 2, 3]).tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SplitConfig(strategy="random", test_fraction=0.25, seed=3),
+        SplitConfig(strategy="temporal", test_fraction=0.25),
+        SplitConfig(strategy="leave-last", n_last=2),
+    ],
+    ids=["random", "temporal", "leave-last-2"],
+)
+def test_every_test_event_carries_its_own_context(store, config):
+    frame = groups_frame(n_users=12)
+    did = store.create_dataset_from_frames("g", frame, feedback="implicit", context=("device",))
+    data = load_split_data(store, create_split(store, did, config))
+    test = data.test.tocoo()
+    assert len(data.test_context) == test.nnz > 0
+    codes = data.test_context.lookup(test.row, test.col)[:, 0]
+    users = data.train.user_ids[test.row]
+    items = data.train.item_ids[test.col]
+    stored = frame.set_index(["user_id", "item_id"])["device"]
+    expected = [{"A": 1, "B": 2}[stored[(u, i)]] for u, i in zip(users, items, strict=True)]
+    assert codes.tolist() == expected
+    # each test user is scored in the context of their earliest test event
+    first = data.test_user_context(np.unique(test.row))[:, 0]
+    ts = frame.assign(code=frame.device.map({"A": 1, "B": 2}))
+    ts = ts[ts.set_index(["user_id", "item_id"]).index.isin(list(zip(users, items, strict=True)))]
+    earliest = ts.sort_values(["user_id", "ts", "item_id"]).groupby("user_id").code.first()
+    assert first.tolist() == earliest[data.train.user_ids[np.unique(test.row)]].tolist()
