@@ -35,7 +35,7 @@ from recsys_engine.models.data import (
     recency_matrix,
     top_k,
 )
-from recsys_engine.models.event_context import ContextVocab, EventContext
+from recsys_engine.models.event_context import EventContext, fold_contexts
 from recsys_engine.shelf import shelf_metrics
 from recsys_engine.store import Store
 
@@ -291,7 +291,7 @@ def load_split_data(
     seq_indptr, seq_items = ordered_histories(
         a["user"][in_train], a["item"][in_train], a["ts"][in_train], shape[0]
     )
-    contexts = _fold_contexts(store, split["dataset_id"], a, in_train, positive)
+    contexts = fold_contexts(store.context_values(split["dataset_id"]), a, in_train, positive)
     train = TrainData(
         matrix=csr(in_train, a["weight"]),
         user_ids=a["user_ids"],
@@ -320,29 +320,6 @@ def load_split_data(
         history_sequence=None if history_sequence[0] is None else history_sequence,
         test_context=contexts[2],
     )
-
-
-def _fold_contexts(
-    store: Store,
-    dataset_id: int,
-    a: dict[str, Any],
-    in_train: np.ndarray,
-    positive: np.ndarray,
-) -> tuple[EventContext | None, EventContext | None, EventContext | None]:
-    """Event context of the train, validation and test folds (positives only); the
-    vocabulary holds the values seen in the training fold, others are unknown (0)."""
-    values = store.context_values(dataset_id)
-    if not values:
-        return None, None, None
-    vocab = ContextVocab.from_values({f: v[in_train] for f, v in values.items()})
-    codes = vocab.encode(values)
-    fold = a["fold"]
-    out = []
-    for mask in (in_train, (fold == 1) & positive, (fold == 2) & positive):
-        out.append(
-            EventContext.build(vocab, a["user"][mask], a["item"][mask], codes[mask], a["ts"][mask])
-        )
-    return out[0], out[1], out[2]
 
 
 def evaluate(
@@ -412,7 +389,7 @@ def evaluate(
         globals_[("coverage", k)] = m.coverage_at_k(top_items, train.shape[1], k)
         globals_[("personalization", k)] = m.personalization_at_k(top_items, k)
     rating = _rating_metrics(model, data)
-    beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size, recency))
+    beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size, recency, contexts))
     train_users = np.diff(train.indptr) > 0
     train_items = np.diff(train.tocsc().indptr) > 0
     test_items = np.unique(test.indices)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -189,3 +190,32 @@ def check_context_codes(codes: np.ndarray, sizes: tuple[int, ...], n: int) -> np
     if len(sizes) and ((codes < 0) | (codes >= np.asarray(sizes)[None, :])).any():
         raise ConfigError(f"context codes out of range (codes per field: {list(sizes)})")
     return np.ascontiguousarray(codes)
+
+
+def fold_contexts(
+    values: Mapping[str, np.ndarray],
+    arrays: Mapping[str, Any],
+    in_train: np.ndarray,
+    positive: np.ndarray,
+) -> tuple[EventContext | None, EventContext | None, EventContext | None]:
+    """Event context of a split's train, validation and test folds (positives only).
+
+    Args:
+        values: ``Store.context_values`` (value per interaction and field).
+        arrays: ``Store.coded_interactions`` with folds (same interaction order).
+        in_train: mask of the training events.
+        positive: mask of the positive events.
+
+    The vocabulary holds the values seen in the training fold; others are unknown (0).
+    None for each fold when the dataset has no context.
+    """
+    if not values:
+        return None, None, None
+    vocab = ContextVocab.from_values({f: np.asarray(v)[in_train] for f, v in values.items()})
+    codes = vocab.encode(values)
+    fold = arrays["fold"]
+    out = [
+        EventContext.build(vocab, arrays["user"][m], arrays["item"][m], codes[m], arrays["ts"][m])
+        for m in (in_train, (fold == 1) & positive, (fold == 2) & positive)
+    ]
+    return out[0], out[1], out[2]

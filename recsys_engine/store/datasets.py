@@ -157,7 +157,11 @@ class DatasetTables(StoreConnection):
             )
             cur.execute("DELETE FROM splits WHERE dataset_id = ?", [did])
             for table in (
-                "interactions", "items", "users", "interaction_context", "context_fields"
+                "interactions",
+                "items",
+                "users",
+                "interaction_context",
+                "context_fields",
             ):
                 cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM datasets WHERE id = ?", [did])

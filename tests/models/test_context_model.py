@@ -90,8 +90,10 @@ def test_evaluation_passes_each_test_events_own_context(store):
     data = tiny(store)
     model = Recorder().fit(data.train)
     evaluate(model, data, EvalOptions(ks=(1,)))
-    (codes,) = model.seen_contexts
-    assert codes[:, 0].tolist() == [1, 0]  # u1's test event c: mobile; u2's d: unknown
+    # the all-items ranking, then the new-arrivals shelf (c and d are new items here)
+    ranking, shelf = model.seen_contexts
+    assert ranking[:, 0].tolist() == [1, 0]  # u1's test event c: mobile; u2's d: unknown
+    assert shelf[:, 0].tolist() == [1, 0]
 
 
 def groups_frame(n_users=80, n_items=40, seed=0) -> pd.DataFrame:
