@@ -122,3 +122,12 @@ def test_cli_ingest_maps_context_and_derived_fields(tmp_path, capsys):
         assert context_rows(store, did)[("u1", "a")] == ("mobile", "Sat")
     finally:
         store.close()
+
+
+def test_deleting_a_dataset_removes_its_context(tmp_path):
+    store = Store(":memory:")
+    did = load_dataset(store, plan_with(write(tmp_path, ROWS))).dataset_id
+    store.delete_dataset(did)
+    cur = store.cursor()
+    for table in ("interaction_context", "context_fields"):
+        assert cur.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)]
