@@ -206,3 +206,13 @@ def test_every_test_event_carries_its_own_context(store, config):
     ts = ts[ts.set_index(["user_id", "item_id"]).index.isin(list(zip(users, items, strict=True)))]
     earliest = ts.sort_values(["user_id", "ts", "item_id"]).groupby("user_id").code.first()
     assert first.tolist() == earliest[data.train.user_ids[np.unique(test.row)]].tolist()
+
+
+def test_a_context_run_is_refused_before_queueing_on_data_without_context(store):
+    from recsys_engine.runs import queue_run
+
+    tiny(store, context=())
+    sid = int(store.list_splits()["id"].iloc[0])
+    with pytest.raises(ConfigError, match="use_context is on, but dataset 1 has no context"):
+        queue_run(store, sid, "two_tower", {"use_context": True})
+    assert len(store.list_runs()) == 0
