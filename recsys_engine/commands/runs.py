@@ -183,7 +183,6 @@ def cmd_export(args: argparse.Namespace, store: Store) -> int:
     emit(args, {"path": str(out), "rows": len(frame)}, f"wrote {len(frame)} rows to {out}")
     return 0
 
-
 # -- helpers ------------------------------------------------------------------------------
 def parse_ks(text: str) -> tuple[int, ...]:
     """``"5,10,20"`` → (5, 10, 20); ``ConfigError`` naming the bad value otherwise."""

@@ -18,7 +18,9 @@ from recsys_engine.models import model_title
 from recsys_engine.palette import BAD, GOOD, MUTED, NEUTRAL, PALETTE, TEMPLATE
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380) -> go.Figure:
+def _layout(
+    fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 380
+) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         title={"text": title, "x": 0.0, "xanchor": "left"},

@@ -231,3 +231,4 @@ def minimum_detectable_effect(diffs: np.ndarray) -> float:
     if len(d) < 2:
         return float("nan")
     return 2.8 * float(d.std(ddof=1)) / math.sqrt(len(d))
+
