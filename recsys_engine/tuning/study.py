@@ -10,20 +10,16 @@ so the pruner (the median rule by default) stops weak trials early.
 When the budget (trials and/or minutes) is spent, the best trial's config — for Keras
 models with the epochs its early stopping kept — is trained as a normal run and evaluated
 once on test; the run records its tuning budget ("tuned: N trials, M minutes, study S").
-``workers`` > 1 starts that many local processes on one study, sharing Optuna's journal
-file (or an RDB URL for several machines).
+``workers`` > 1 starts that many local processes on one study (``tuning.workers``), sharing
+Optuna's journal file (or an RDB URL for several machines).
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-import sys
 import time
-import types
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +36,9 @@ from recsys_engine.tuning.storage import (
     open_storage,
     shareable,
 )
+from recsys_engine.tuning.trials import METRIC, trial_row
+from recsys_engine.tuning.workers import run_workers
 
-#: The metric every study maximises, on the validation fold.
-METRIC = "ndcg@10"
 #: The key Keras models report their per-epoch validation NDCG@10 under (``fit_keras``).
 EPOCH_METRIC = "val_ndcg@10"
 
@@ -174,6 +170,7 @@ def tune(
     options: EvalOptions | dict[str, Any] | None = None,
     on_trial: TrialFn | None = None,
     should_stop: StopFn | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """Run a study over ``model_name`` on ``split_id`` and train its best config as a run.
 
@@ -192,6 +189,8 @@ def tune(
             tuning data).
         on_trial: called with each finished trial's row (in-process studies).
         should_stop: cancel flag, checked between trials and during Keras training.
+        on_start: called with the study id once its row exists (the job runner uses it
+            to tell which study a background job is running).
 
     Raises:
         ConfigError: no validation fold, no budget, a bad space or worker count.
@@ -226,6 +225,8 @@ def tune(
         budget=budget,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if on_start is not None:
+        on_start(study_id)
     t0 = time.perf_counter()
     try:
         objective = Objective(model_name, data, search, fixed, should_stop)
@@ -241,8 +242,11 @@ def tune(
         else:
             # the workers get their own objective: a cancel flag cannot cross processes
             shared = Objective(model_name, data, search, fixed)
-            _run_workers(spec_storage, name, shared, trials, minutes, workers, seed, should_stop)
+            run_workers(spec_storage, name, shared, trials, minutes, workers, seed, should_stop)
             study = optuna.load_study(study_name=name, storage=open_storage(spec_storage))
+        if should_stop is not None and should_stop():
+            # stopped between trials: nothing is chosen from a study cut short
+            raise FitCancelled(f"tuning was cancelled after {len(study.trials)} trials")
         elapsed = (time.perf_counter() - t0) / 60.0
         result = _result(study, study_id, name, describe_storage(spec_storage), elapsed, budget)
         if result.best_trial is None:
@@ -310,113 +314,6 @@ def _optimize(
         callbacks=[after_trial],
         catch=(ConfigError,),
     )
-
-
-def _worker(
-    storage: str,
-    name: str,
-    objective: Objective,
-    trials: int | None,
-    minutes: float | None,
-    seed: int,
-) -> None:
-    """One worker process: load the shared study and run its share of the trials."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(
-        study_name=name,
-        storage=open_storage(storage),
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=default_pruner(),
-    )
-    _optimize(study, objective, trials, minutes)
-
-
-def _run_workers(
-    storage: str,
-    name: str,
-    objective: Objective,
-    trials: int | None,
-    minutes: float | None,
-    workers: int,
-    seed: int,
-    should_stop: StopFn | None,
-) -> None:
-    """Start ``workers`` local processes on the study and wait for them; each runs an
-    equal share of ``trials`` (the first ones one more when it does not divide), so the
-    study ends with exactly ``trials`` trials. ``should_stop()`` terminates them."""
-    ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-    shares = [None] * workers if trials is None else _shares(trials, workers)
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(storage, name, objective, share, minutes, int(seed) + i),
-            daemon=True,
-        )
-        for i, share in enumerate(shares)
-    ]
-    with _neutral_main():
-        for p in procs:
-            p.start()
-    try:
-        while any(p.is_alive() for p in procs):
-            if should_stop is not None and should_stop():
-                raise FitCancelled("tuning was cancelled")
-            for p in procs:
-                p.join(timeout=0.5)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join()
-    failed = [p.exitcode for p in procs if p.exitcode != 0]
-    if failed:
-        raise RecsysError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed})")
-
-
-@contextlib.contextmanager
-def _neutral_main() -> Iterator[None]:
-    """Start spawned workers with a neutral ``__main__``.
-
-    A spawned process first re-runs the parent's main module. Under Streamlit (and its
-    AppTest) that module is the app script, which would open the database and draw the
-    app in every worker; the workers need nothing from it (their target and objective
-    are importable), so they are started while ``__main__`` is an empty module.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
-def _shares(trials: int, workers: int) -> list[int]:
-    """``trials`` split over ``workers`` as evenly as possible (they add up to ``trials``)."""
-    base, extra = divmod(trials, workers)
-    return [base + (1 if i < extra else 0) for i in range(workers)]
-
-
-def trial_row(trial: Any) -> dict[str, Any]:
-    """One finished trial as JSON: number, state, params, validation NDCG@10 (the last
-    reported epoch's for a pruned trial), epochs, seconds."""
-    value = trial.value
-    if value is None and trial.intermediate_values:
-        value = trial.intermediate_values[max(trial.intermediate_values)]
-    seconds = trial.user_attrs.get("seconds")
-    if seconds is None and trial.datetime_start and trial.datetime_complete:
-        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
-    return {
-        "number": int(trial.number),
-        "state": trial.state.name.lower(),
-        "params": dict(trial.params),
-        f"validation_{METRIC}": None if value is None else float(value),
-        "epochs": trial.user_attrs.get("epochs"),
-        "best_epoch": trial.user_attrs.get("best_epoch"),
-        "seconds": seconds,
-    }
 
 
 def _result(

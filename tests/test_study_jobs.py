@@ -1,0 +1,154 @@
+"""Study jobs of the background runner (issue 15): a study runs in the runner's thread,
+reports which study it is, can be cancelled queued or running, and its trials are read back
+from Optuna's storage while and after it runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys_engine.errors import ConfigError, FitCancelled
+from recsys_engine.jobs import JobRunner, StudyJob
+from recsys_engine.splits import SplitConfig, create_split
+from recsys_engine.store import Store
+from recsys_engine.tuning import study_trials, trials_table, tune
+from recsys_engine.tuning.storage import reopen_spec
+from recsys_engine.tuning.trials import VALUE_COLUMN, load_study
+
+
+@pytest.fixture(autouse=True)
+def _artefacts(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_ARTEFACTS", str(tmp_path / "artefacts"))
+
+
+@pytest.fixture
+def split_store(tmp_path):
+    store = Store(tmp_path / "db.duckdb")
+    rng = np.random.default_rng(0)
+    rows = [
+        (f"u{u}", f"i{i}")
+        for u in range(40)
+        for i in rng.choice(np.arange(u % 2, 30, 2), size=8, replace=False)
+    ]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    did = store.create_dataset_from_frames("toy", df, feedback="implicit")
+    sid = create_split(
+        store, did, SplitConfig(test_fraction=0.2, validation_fraction=0.15, seed=1)
+    )
+    yield store, sid
+    store.close()
+
+
+def _wait(runner: JobRunner, job_id: int, timeout: float = 60.0) -> StudyJob:
+    end = time.time() + timeout
+    while time.time() < end:
+        job = next(j for j in runner.study_jobs() if j.job_id == job_id)
+        if job.status not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"study job {job_id} still {job.status}")
+
+
+def test_a_study_job_tunes_and_trains_the_best_config(split_store):
+    store, sid = split_store
+    runner = JobRunner(store)
+    job_id = runner.submit_study(StudyJob(sid, "ease", trials=3, space={"binary": True}))
+    job = _wait(runner, job_id)
+    runner.shutdown()
+    assert job.status == "succeeded", job.error
+    row = store.get_study(job.study_id)
+    assert row["status"] == "succeeded" and row["best_run_id"] == job.run_id
+    assert store.get_run(job.run_id)["tuning"]["trials"] == 3
+    # the trials are read back from the journal next to the database
+    assert row["storage"].startswith("journal:")
+    rows = study_trials(store, job.study_id)
+    assert [r["number"] for r in rows] == [0, 1, 2]
+    table = trials_table(rows)
+    assert list(table["Trial"]) == [0, 1, 2]
+    assert set(table["Status"]) == {"complete"}
+    best = table[VALUE_COLUMN].max()
+    assert table["Best so far"].iloc[-1] == pytest.approx(best)
+    assert (table["Best so far"].diff().dropna() >= 0).all()  # never goes down
+    assert "l2" in table.columns and "binary" not in table.columns  # fixed, not searched
+
+
+def test_a_failing_study_job_says_why(split_store, tmp_path):
+    store, _ = split_store
+    did = store.create_dataset_from_frames(
+        "plain", pd.DataFrame({"user_id": ["a", "a", "b", "b"], "item_id": ["x", "y", "x", "y"]})
+    )
+    no_val = create_split(store, did, SplitConfig(test_fraction=0.5, seed=1, min_interactions=1))
+    runner = JobRunner(store)
+    job = _wait(runner, runner.submit_study(StudyJob(no_val, "ease", trials=2)))
+    runner.shutdown()
+    assert job.status == "failed" and "no validation fold" in job.error
+    assert job.study_id is None and job.run_id is None
+
+
+def test_cancel_a_queued_and_a_running_study_job(split_store):
+    store, sid = split_store
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def fake_tune(store, job, should_stop, on_start):
+        calls.append(job.job_id)
+        on_start(100 + job.job_id)
+        started.set()
+        release.wait(10)
+        if should_stop():
+            raise FitCancelled("tuning was cancelled")
+        return 7
+
+    runner = JobRunner(store, tune=fake_tune)
+    first = runner.submit_study(StudyJob(sid, "ease", trials=2))
+    second = runner.submit_study(StudyJob(sid, "ease", trials=2))
+    assert started.wait(10)
+    runner.cancel_study(second)  # still queued: never starts
+    runner.cancel_study(first)  # running: stops at its next check
+    release.set()
+    done = _wait(runner, first)
+    runner.shutdown()
+    assert done.status == "cancelled" and done.study_id == 101 and done.run_id is None
+    queued = next(j for j in runner.study_jobs() if j.job_id == second)
+    assert queued.status == "cancelled" and queued.error == "cancelled before it started"
+    assert calls == [first]
+
+
+def test_tune_cancelled_between_trials_trains_nothing(split_store):
+    store, sid = split_store
+    seen: list[dict] = []
+    with pytest.raises(FitCancelled, match="cancelled after 1 trials"):
+        tune(store, sid, "ease", trials=5, on_trial=seen.append, should_stop=lambda: bool(seen))
+    row = store.list_studies(sid).iloc[0]
+    assert row["status"] == "cancelled" and pd.isna(row["best_run_id"])
+    assert store.list_runs().empty
+
+
+def test_a_study_kept_in_memory_cannot_be_reopened(tmp_path):
+    with pytest.raises(ConfigError, match="kept in memory"):
+        reopen_spec("memory", "s1")
+    with pytest.raises(ConfigError, match="password is not stored"):
+        reopen_spec("postgresql://bob:***@db/optuna", "s1")
+    assert reopen_spec(f"journal:{tmp_path}/x.journal", "s1") == f"{tmp_path}/x.journal"
+    store = Store(":memory:")
+    try:
+        did = store.create_dataset_from_frames(
+            "m",
+            pd.DataFrame({"user_id": list("aabbccdd"), "item_id": list("xyxyxyxy")}),
+        )
+        sid = create_split(
+            store,
+            did,
+            SplitConfig(test_fraction=0.3, validation_fraction=0.3, seed=1, min_interactions=1),
+        )
+        study_id = store.create_study(
+            did, sid, "ease", name="s", storage="memory", space={}, fixed={}, budget={}
+        )
+        with pytest.raises(ConfigError, match="kept in memory"):
+            load_study(store, study_id)
+    finally:
+        store.close()
