@@ -24,6 +24,7 @@ from recsys_engine.splits import (
     create_split,
     preview_split,
 )
+from recsys_engine.tuning.study import tuning_label
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
@@ -319,6 +320,8 @@ def run_card(run: pd.Series) -> None:
         head, btn = st.columns([5, 1])
         name = model_title(run["model"])
         head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {name}** — {status}")
+        if isinstance(run.get("tuning"), str):  # trained from a study's best trial
+            st.caption("🎯 " + tuning_label(json.loads(run["tuning"])))
         if status in ACTIVE:
             if btn.button("Cancel", key=f"cancel_{rid}"):
                 get_runner().cancel(rid)
