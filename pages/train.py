@@ -7,6 +7,7 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import list_models
 from ui import state
+from ui import studies as studies_ui
 from ui import train as train_ui
 from ui import tune as tune_ui
 from ui.text import md_escape
@@ -69,4 +70,4 @@ if split_id is not None:
     monitor()
     if mode == tune_ui.TUNE:
         st.subheader("4 · Tuning studies on this dataset")
-        tune_ui.study_browser(dataset_id)
+        studies_ui.study_browser(dataset_id)

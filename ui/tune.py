@@ -1,5 +1,5 @@
-"""Tune panel of the Train page, its live study monitor, the study browser, and the
-"tune every model with the same budget" action of the Compare page.
+"""Tune panel of the Train page and its live study monitor (the study browser is in
+``ui.studies``, the Compare page's fair-budget action in ``ui.compare_fair``).
 
 Studies run in the app's ``JobRunner`` (``recsys_engine.jobs.StudyJob``); their trials are
 read back from Optuna's storage by study id, so the monitor shows the same thing in any tab.
@@ -14,10 +14,10 @@ from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.jobs import StudyJob
 from recsys_engine.models import get_model, list_models, model_title
 from recsys_engine.splits import SplitConfig, create_split
-from recsys_engine.tuning.charts import best_so_far_figure, importance_figure, slice_figure
+from recsys_engine.tuning.charts import best_so_far_figure
 from recsys_engine.tuning.space_table import COLUMNS, overrides_from_rows, space_rows
 from recsys_engine.tuning.study import tuning_label
-from recsys_engine.tuning.trials import VALUE_COLUMN, load_study, study_trials, trials_table
+from recsys_engine.tuning.trials import VALUE_COLUMN, study_trials, trials_table
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
 
@@ -46,7 +46,7 @@ def mode_picker() -> str:
     )
 
 
-def _validation_rows(split_id: int) -> int:
+def validation_rows(split_id: int) -> int:
     return int(get_store().get_split(split_id)["stats"].get("validation_rows", 0))
 
 
@@ -142,7 +142,7 @@ def tune_panel(dataset_id: int, split_id: int) -> None:
     """Pick models, a budget and each model's search space; start one study per model."""
     from ui.train import content_check
 
-    if not _validation_rows(split_id):
+    if not validation_rows(split_id):
         offer_validation_split(dataset_id, split_id)
         return
     st.caption(WHY_VALIDATION)
@@ -193,7 +193,7 @@ def start_studies(
 
     if trials is None and minutes is None:
         raise ConfigError("set a budget: a number of trials and/or minutes per model")
-    if not _validation_rows(split_id):
+    if not validation_rows(split_id):
         raise ConfigError("this split has no validation fold; tuning needs one")
     for name in names:
         space, _ = narrow_space(get_model(name).config_class, (overrides or {}).get(name))
@@ -211,7 +211,7 @@ def start_studies(
 
 
 # -- live monitor --------------------------------------------------------------------------
-def _budget_text(job: StudyJob) -> str:
+def budget_text(job: StudyJob) -> str:
     parts = []
     if job.trials:
         parts.append(f"{job.trials} trials")
@@ -232,7 +232,7 @@ def study_card(job: StudyJob) -> None:
         head, btn = st.columns([5, 1])
         name = f"Study {job.study_id}" if job.study_id is not None else "Study (not started)"
         text = f"{STUDY_ICON.get(job.status, '')} **{name} · Tuning {title}** — {job.status}"
-        text += f" · {done} of {_budget_text(job)} done"
+        text += f" · {done} of {budget_text(job)} done"
         if not best.empty:
             text += f" · best validation NDCG@10 so far **{best.iloc[-1]:.4f}**"
         head.markdown(text)
@@ -245,7 +245,7 @@ def study_card(job: StudyJob) -> None:
         if job.status == "queued":
             st.caption("Waiting for the studies and runs before it to finish.")
         if job.status == "succeeded" and job.run_id is not None:
-            _tuned_run_note(job.run_id)
+            tuned_run_note(job.run_id)
         elif job.status in ("failed", "cancelled") and job.error:
             (st.error if job.status == "failed" else st.info)(md_escape(job.error))
         if not table.empty:
@@ -265,7 +265,7 @@ def study_card(job: StudyJob) -> None:
             )
 
 
-def _tuned_run_note(run_id: int) -> None:
+def tuned_run_note(run_id: int) -> None:
     from recsys_engine.runs import run_metric_dict
 
     run = get_store().get_run(run_id)
@@ -289,77 +289,3 @@ def studies_monitor(split_id: int) -> None:
             study_card(job)
         except RecsysError as exc:
             st.error(md_escape(exc))
-
-
-# -- browser -------------------------------------------------------------------------------
-def study_browser(dataset_id: int) -> None:
-    """Past studies of the dataset: pick one, see its trials, importance and slice plots."""
-    from recsys_engine.tuning.trials import study_label
-
-    store = get_store()
-    studies = store.list_studies()
-    studies = studies[studies["dataset_id"] == dataset_id]
-    if studies.empty:
-        st.caption("No tuning study on this dataset yet.")
-        return
-    records = {int(r["id"]): r for _, r in studies.iterrows()}
-    sid = st.selectbox(
-        "Study",
-        list(records),
-        format_func=lambda i: study_label(records[i]),
-        key=f"browse_study_{dataset_id}",
-    )
-    row = store.get_study(sid)
-    budget = row["budget"] or {}
-    summary = row["summary"] or {}
-    facts = [
-        f"split {row['split_id']}",
-        f"budget {_budget_text(StudyJob(0, '', budget.get('trials'), budget.get('minutes')))}",
-        f"searched: {', '.join(row['space']) or 'nothing'}",
-    ]
-    if row["fixed"]:
-        facts.append("fixed: " + ", ".join(f"{k} = {v}" for k, v in row["fixed"].items()))
-    if summary:
-        facts.append(
-            f"{summary.get('complete', 0)} complete, {summary.get('pruned', 0)} pruned, "
-            f"{summary.get('failed', 0)} failed in {summary.get('minutes', 0):.1f} min"
-        )
-    st.caption(md_escape(" · ".join(facts)))
-    if row["best_run_id"] is not None and not pd.isna(row["best_run_id"]):
-        _tuned_run_note(int(row["best_run_id"]))
-    elif row["error"]:
-        st.info(md_escape(f"This study {row['status']}: {row['error']}"))
-    try:
-        study = load_study(store, sid)
-    except RecsysError as exc:
-        st.info(md_escape(exc))
-        return
-    table = trials_table(study_trials(store, sid))
-    if table.empty:
-        st.caption("No trial yet.")
-        return
-    st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            VALUE_COLUMN: st.column_config.NumberColumn(format="%.4f"),
-            "Best so far": st.column_config.NumberColumn(format="%.4f"),
-        },
-    )
-    left, right = st.columns(2)
-    left.plotly_chart(best_so_far_figure(table), width="stretch", key="browse_best")
-    fig, note = importance_figure(study)
-    with right:
-        st.markdown("**Which settings mattered**")
-        if fig is not None:
-            st.plotly_chart(fig, width="stretch", key="browse_importance")
-        st.caption(note)
-    sl = slice_figure(study)
-    if sl is not None:
-        st.markdown("**Validation NDCG@10 against each setting**")
-        st.plotly_chart(sl, width="stretch", key="browse_slice")
-        st.caption(
-            "One dot per completed trial; darker dots are later trials. Where the high dots "
-            "bunch up is where that setting works best on this data."
-        )

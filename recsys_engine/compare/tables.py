@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recsys_engine.compare.fairness import budget_text
 from recsys_engine.compare.names import ACCURACY, BEYOND, SHELF, metric_label, plain_label
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
@@ -118,7 +119,7 @@ def _cell(value: float | None, low: float | None, high: float | None, metric: st
 def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
     """The leaderboard as people read it: rank group (runs in group 1 are statistically
     tied with the best), model, run, type, each metric@K as ``value ± CI half-width``,
-    training time and a note for runs below the Popularity baseline."""
+    training time, tuning budget and a note for runs below the Popularity baseline."""
     table = pd.DataFrame(
         {
             "Model": [
@@ -143,5 +144,7 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
             _cell(r[mt], r.get(f"{mt} low"), r.get(f"{mt} high"), mt) for _, r in board.iterrows()
         ]
     table["Training time"] = ["–" if pd.isna(s) else f"{s:.1f} s" for s in board["fit_seconds"]]
+    if "tuning" in board:
+        table["Tuning budget"] = [budget_text(t) for t in board["tuning"]]
     table["Note"] = np.where(board["loses_to_popularity"], "⚠ below Popularity", "")
     return table
