@@ -70,4 +70,9 @@ if split_id is not None:
     monitor()
     if mode == tune_ui.TUNE:
         st.subheader("4 · Tuning studies on this dataset")
-        studies_ui.study_browser(dataset_id)
+
+        @st.fragment(run_every=3.0 if tune_ui.studies_active() else None)
+        def browser() -> None:  # refreshes while studies run, so new ones appear
+            studies_ui.study_browser(dataset_id)
+
+        browser()

@@ -24,10 +24,10 @@ from recsys_engine.splits import (
     create_split,
     preview_split,
 )
-from recsys_engine.tuning.study import tuning_label
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
+from ui.tune import tuned_text
 
 NEW_SPLIT = -1
 #: The settings that matter for each split strategy (the others keep their defaults).
@@ -321,7 +321,7 @@ def run_card(run: pd.Series) -> None:
         name = model_title(run["model"])
         head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {name}** — {status}")
         if isinstance(run.get("tuning"), str):  # trained from a study's best trial
-            st.caption("🎯 " + tuning_label(json.loads(run["tuning"])))
+            st.caption("🎯 " + tuned_text(json.loads(run["tuning"])))
         if status in ACTIVE:
             if btn.button("Cancel", key=f"cancel_{rid}"):
                 get_runner().cancel(rid)

@@ -16,7 +16,6 @@ from recsys_engine.models import get_model, list_models, model_title
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.tuning.charts import best_so_far_figure
 from recsys_engine.tuning.space_table import COLUMNS, overrides_from_rows, space_rows
-from recsys_engine.tuning.study import tuning_label
 from recsys_engine.tuning.trials import VALUE_COLUMN, study_trials, trials_table
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
@@ -243,11 +242,18 @@ def study_card(job: StudyJob) -> None:
             if job.trials:
                 st.progress(min(1.0, done / job.trials), text=f"{done} / {job.trials} trials")
         if job.status == "queued":
-            st.caption("Waiting for the studies and runs before it to finish.")
+            st.caption("Waiting for the studies and runs queued before it to finish.")
+        elif job.status == "running" and job.trials and done >= job.trials:
+            st.caption("All trials done: training the best settings as a run, then testing it.")
         if job.status == "succeeded" and job.run_id is not None:
             tuned_run_note(job.run_id)
-        elif job.status in ("failed", "cancelled") and job.error:
-            (st.error if job.status == "failed" else st.info)(md_escape(job.error))
+        elif job.status == "cancelled":
+            st.info(
+                f"Cancelled ({md_escape(job.error or '')}): a study cut short chooses "
+                "nothing, so no run was trained from it."
+            )
+        elif job.status == "failed" and job.error:
+            st.error(md_escape(job.error))
         if not table.empty:
             left, right = st.columns([3, 2])
             left.dataframe(
@@ -260,29 +266,50 @@ def study_card(job: StudyJob) -> None:
                     "Best so far": st.column_config.NumberColumn(format="%.4f"),
                 },
             )
-            right.plotly_chart(
-                best_so_far_figure(table), width="stretch", key=f"study_fig_{job.job_id}"
-            )
+            if best.empty:
+                right.caption("The chart of the best score so far appears when a trial ends.")
+            else:
+                right.plotly_chart(
+                    best_so_far_figure(table), width="stretch", key=f"study_fig_{job.job_id}"
+                )
+
+
+def tuned_text(tuning: dict) -> str:
+    """How a run was tuned, for people: trials, time and the study's id."""
+    from recsys_engine.tuning.study import _took
+
+    return (
+        f"Tuned: best of {tuning['trials']} trials on the validation fold, found in "
+        f"{_took(float(tuning['minutes']))} (study {tuning['study_id']})"
+    )
 
 
 def tuned_run_note(run_id: int) -> None:
+    """The run a study trained from its best trial, and its one test score."""
     from recsys_engine.runs import run_metric_dict
 
     run = get_store().get_run(run_id)
+    tuning = run["tuning"] or {}
     test = run_metric_dict(get_store(), run_id).get("ndcg@10")
     shown = "–" if test is None else f"{test:.4f}"
+    best = tuning.get("validation_ndcg@10")
+    found = "" if best is None else f" (validation NDCG@10 {best:.4f})"
     st.success(
-        f"The best settings were trained as **run {run_id}** and tested once: test NDCG@10 "
-        f"**{shown}**. {md_escape(tuning_label(run['tuning']))}. It is on the Compare page "
-        "with the other runs of this split."
+        f"**Run {run_id}** was trained with the best settings{found} and tested once: "
+        f"test NDCG@10 **{shown}**. {md_escape(tuned_text(tuning))}. Compare it with the "
+        "other runs of this split on the Compare page."
     )
+
+
+def studies_active() -> bool:
+    """Whether a study job of this server is queued or running."""
+    return any(j.status in ("queued", "running") for j in get_runner().study_jobs())
 
 
 def studies_monitor(split_id: int) -> None:
     """The study jobs of this split, newest first (the 5 latest)."""
     jobs = [j for j in get_runner().study_jobs() if j.split_id == split_id]
     if not jobs:
-        st.caption("No study started on this split since the app started.")
         return
     for job in sorted(jobs, key=lambda j: -j.job_id)[:5]:
         try:

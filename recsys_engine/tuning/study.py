@@ -7,7 +7,9 @@ that holds the train and validation folds and nothing of the test fold. Keras mo
 report their per-epoch validation NDCG@10 (``fit_keras``'s progress callable) to the trial,
 so the pruner (the median rule by default) stops weak trials early.
 
-When the budget (trials and/or minutes) is spent, the best trial's config — for Keras
+The first trial is the model's default settings (those inside the searched space), so a
+study never ends below the defaults on validation. When the budget (trials and/or minutes)
+is spent, the best trial's config — for Keras
 models with the epochs its early stopping kept — is trained as a normal run and evaluated
 once on test; the run records its tuning budget ("tuned: N trials, M minutes, study S").
 ``workers`` > 1 starts that many local processes on one study (``tuning.workers``), sharing
@@ -28,7 +30,13 @@ from recsys_engine.evaluation import EvalOptions, SplitData, evaluate, load_spli
 from recsys_engine.models import get_model
 from recsys_engine.models.base import StopFn
 from recsys_engine.models.keras_config import KerasTrainConfig
-from recsys_engine.models.search_space import Choice, Param, describe_space, narrow_space
+from recsys_engine.models.search_space import (
+    Choice,
+    Param,
+    default_point,
+    describe_space,
+    narrow_space,
+)
 from recsys_engine.store import Store
 from recsys_engine.tuning.storage import (
     default_storage,
@@ -83,13 +91,16 @@ def tuning_data(store: Store, split_id: int, positive_threshold: float | None = 
 
 
 def tuning_label(tuning: dict[str, Any] | None) -> str:
-    """``"tuned: 20 trials, 3.1 minutes, study S"`` (``"not tuned"`` for None)."""
+    """``"tuned: 20 trials, 3.1 minutes, study S"`` (``"not tuned"`` for None; seconds
+    under a minute)."""
     if not tuning:
         return "not tuned"
-    return (
-        f"tuned: {tuning['trials']} trials, {tuning['minutes']:.1f} minutes, "
-        f"study {tuning['study']}"
-    )
+    return f"tuned: {tuning['trials']} trials, {_took(tuning['minutes'])}, study {tuning['study']}"
+
+
+def _took(minutes: float) -> str:
+    """``"3.1 minutes"``, or ``"14 seconds"`` under a minute (not "0.0 minutes")."""
+    return f"{minutes:.1f} minutes" if minutes >= 1 else f"{minutes * 60:.0f} seconds"
 
 
 def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
@@ -237,6 +248,9 @@ def tune(
             sampler=optuna.samplers.TPESampler(seed=int(seed)),
             pruner=pruner or default_pruner(),
         )
+        start = default_point(spec.config_class, search)
+        if start:  # the defaults go first: tuning never ends below them on validation
+            study.enqueue_trial(start, skip_if_exists=True)
         if workers == 1:
             _optimize(study, objective, trials, minutes, on_trial, should_stop)
         else:

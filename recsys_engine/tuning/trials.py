@@ -80,7 +80,8 @@ def _number(trial: Any) -> int:
 def trials_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Trials as people read them: one row per trial with its status, validation NDCG@10,
     the best value so far (complete trials only: a pruned trial never becomes the best),
-    epochs trained, seconds and one column per searched setting."""
+    epochs trained (Keras models only), seconds and one column per searched setting
+    (floats to 4 significant digits)."""
     key = f"validation_{METRIC}"
     best = -math.inf
     table = []
@@ -93,16 +94,24 @@ def trials_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
                 "Status": STATE_LABELS.get(r["state"], r["state"]),
                 VALUE_COLUMN: r[key],
                 "Best so far": None if best == -math.inf else best,
-                "Epochs": r["epochs"],
+                "Epochs trained": r["epochs"],
                 "Seconds": None if r["seconds"] is None else round(float(r["seconds"]), 1),
-                **r["params"],
+                **{k: _short(v) for k, v in r["params"].items()},
             }
         )
     if not table:
         return pd.DataFrame(
-            columns=["Trial", "Status", VALUE_COLUMN, "Best so far", "Epochs", "Seconds"]
+            columns=["Trial", "Status", VALUE_COLUMN, "Best so far", "Epochs trained", "Seconds"]
         )
-    return pd.DataFrame(table)
+    frame = pd.DataFrame(table)
+    if frame["Epochs trained"].isna().all():  # not a Keras model: it has no epochs
+        frame = frame.drop(columns="Epochs trained")
+    return frame
+
+
+def _short(value: Any) -> Any:
+    """A sampled float to 4 significant digits (554.7119… → 554.7): a table to read."""
+    return float(f"{value:.4g}") if isinstance(value, float) else value
 
 
 def study_label(row: dict[str, Any] | pd.Series) -> str:

@@ -83,9 +83,10 @@ def test_tune_a_fast_model_in_the_background_then_browse_the_study(app):
     trials = next(d.value for d in app.dataframe if "Validation NDCG@10" in d.value.columns)
     assert list(trials["Trial"]) == [0, 1] and set(trials["Status"]) == {"complete"}
     done = " ".join(s.value for s in app.success)
-    assert f"trained as **run {job.run_id}**" in done and "tuned\\: 2 trials" in done
+    assert f"**Run {job.run_id}** was trained with the best settings" in done
+    assert "Tuned\\: best of 2 trials on the validation fold" in done
     # the run card below says how it was tuned
-    assert any(c.value.startswith("🎯 tuned: 2 trials") for c in app.caption)
+    assert any(c.value.startswith("🎯 Tuned: best of 2 trials") for c in app.caption)
     # the browser shows the finished study; too few trials for importance, and why
     assert app.selectbox(key="browse_study_1").value == job.study_id
     notes = " ".join(c.value for c in app.caption)
