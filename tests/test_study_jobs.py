@@ -152,3 +152,15 @@ def test_a_study_kept_in_memory_cannot_be_reopened(tmp_path):
             load_study(store, study_id)
     finally:
         store.close()
+
+
+def test_a_keras_trial_stopped_by_cancel_is_shown_as_cancelled(split_store):
+    store, sid = split_store
+    space = {"epochs": 3, "dim": 8, "patience": 0, "ema": 0.0, "learning_rate": [1e-3, 1e-2]}
+    with pytest.raises(FitCancelled):
+        tune(store, sid, "two_tower", trials=3, space=space, should_stop=lambda: True)
+    (row,) = store.list_studies(sid).to_dict("records")
+    assert row["status"] == "cancelled"
+    rows = study_trials(store, int(row["id"]))
+    assert [r["state"] for r in rows] == ["cancelled"]
+    assert trials_table(rows)["Status"].tolist() == ["cancelled"]

@@ -249,8 +249,7 @@ def study_card(job: StudyJob) -> None:
             tuned_run_note(job.run_id)
         elif job.status == "cancelled":
             st.info(
-                f"Cancelled ({md_escape(job.error or '')}): a study cut short chooses "
-                "nothing, so no run was trained from it."
+                "Cancelled: a study cut short chooses nothing, so no run was trained from it."
             )
         elif job.status == "failed" and job.error:
             st.error(md_escape(job.error))

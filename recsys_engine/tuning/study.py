@@ -156,7 +156,11 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         model = spec.cls(config)
-        model.fit(self.data.train, on_progress=report, should_stop=self.should_stop)
+        try:
+            model.fit(self.data.train, on_progress=report, should_stop=self.should_stop)
+        except FitCancelled:
+            trial.set_user_attr("cancelled", True)  # Optuna records it as failed; say why
+            raise
         fit_result = getattr(model, "fit_result", None)
         if fit_result is not None and isinstance(config, KerasTrainConfig):
             trial.set_user_attr("best_epoch", int(fit_result.best_epoch))

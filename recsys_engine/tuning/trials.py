@@ -26,13 +26,15 @@ STATE_LABELS = {
     "complete": "complete",
     "pruned": "pruned (stopped early: weak curve)",
     "fail": "failed",
+    "cancelled": "cancelled",
     "running": "running",
     "waiting": "waiting",
 }
 
 
 def trial_row(trial: Any) -> dict[str, Any]:
-    """One trial as JSON: number, state, params, validation NDCG@10 (the last reported
+    """One trial as JSON: number, state (Optuna's, or ``cancelled`` for a trial stopped by
+    a cancel), params, validation NDCG@10 (the last reported
     epoch's for a pruned or running trial), epochs, seconds (so far, for a running one)."""
     value = trial.value
     if value is None and trial.intermediate_values:
@@ -41,9 +43,12 @@ def trial_row(trial: Any) -> dict[str, Any]:
     if seconds is None and trial.datetime_start is not None:
         end = trial.datetime_complete or datetime.now()
         seconds = (end - trial.datetime_start).total_seconds()
+    state = trial.state.name.lower()
+    if state == "fail" and trial.user_attrs.get("cancelled"):
+        state = "cancelled"  # stopped by a cancel, not broken
     return {
         "number": int(trial.number),
-        "state": trial.state.name.lower(),
+        "state": state,
         "params": dict(trial.params),
         f"validation_{METRIC}": None if value is None else float(value),
         "epochs": trial.user_attrs.get("epochs"),
