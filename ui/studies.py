@@ -36,7 +36,7 @@ def study_browser(dataset_id: int) -> None:
     budget = row["budget"] or {}
     summary = row["summary"] or {}
     facts = [
-        f"split {row['split_id']}",
+        f"split “{store.get_split(int(row['split_id']))['name']}”",
         f"budget {budget_text(StudyJob(0, '', budget.get('trials'), budget.get('minutes')))}",
         f"searched: {', '.join(row['space']) or 'nothing'}",
     ]

@@ -248,9 +248,7 @@ def study_card(job: StudyJob) -> None:
         if job.status == "succeeded" and job.run_id is not None:
             tuned_run_note(job.run_id)
         elif job.status == "cancelled":
-            st.info(
-                "Cancelled: a study cut short chooses nothing, so no run was trained from it."
-            )
+            st.info("Cancelled: a study cut short chooses nothing, so no run was trained from it.")
         elif job.status == "failed" and job.error:
             st.error(md_escape(job.error))
         if not table.empty:

@@ -60,8 +60,8 @@ def budget_note(
         return None
     more, less = ("B", "A") if tb > ta else ("A", "B")
     words = (
-        f"Unequal tuning: {_budget_words(run_a['label'] + ' (A)', ta)}, while "
-        f"{_budget_words(run_b['label'] + ' (B)', tb)}. "
+        f"Unequal tuning: {_budget_words('A, ' + run_a['label'] + ',', ta)}, while "
+        f"{_budget_words('B, ' + run_b['label'] + ',', tb)}. "
     )
     winner = {"Better": "B", "Worse": "A"}.get(verdict or "")
     if winner == more:

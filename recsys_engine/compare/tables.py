@@ -118,8 +118,8 @@ def _cell(value: float | None, low: float | None, high: float | None, metric: st
 
 def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
     """The leaderboard as people read it: rank group (runs in group 1 are statistically
-    tied with the best), model, run, type, each metric@K as ``value ± CI half-width``,
-    training time, tuning budget and a note for runs below the Popularity baseline."""
+    tied with the best), model, run, type, tuning budget, each metric@K as ``value ±
+    CI half-width``, training time and a note for runs below the Popularity baseline."""
     table = pd.DataFrame(
         {
             "Model": [
@@ -139,12 +139,12 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
                 for g in board["rank_group"]
             ],
         )
+    if "tuning" in board:  # next to the model: two runs of one model differ by it
+        table["Tuning budget"] = [budget_text(t) for t in board["tuning"]]
     for mt in board_metrics(board):
         table[metric_label(f"{mt}@{k}")] = [
             _cell(r[mt], r.get(f"{mt} low"), r.get(f"{mt} high"), mt) for _, r in board.iterrows()
         ]
     table["Training time"] = ["–" if pd.isna(s) else f"{s:.1f} s" for s in board["fit_seconds"]]
-    if "tuning" in board:
-        table["Tuning budget"] = [budget_text(t) for t in board["tuning"]]
     table["Note"] = np.where(board["loses_to_popularity"], "⚠ below Popularity", "")
     return table

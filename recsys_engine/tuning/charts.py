@@ -72,7 +72,14 @@ def importance_figure(study: Any) -> tuple[go.Figure | None, str]:
     if len(searched) < 2:
         return None, "Only one setting was searched, so there is nothing to rank."
     fig = optuna.visualization.plot_param_importances(study, target_name="validation NDCG@10")
-    fig.update_layout(template="plotly_white", height=300, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(
+        template="plotly_white",
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        title=None,  # the page names the chart in plain words
+        xaxis_title="share of the change in validation NDCG@10",
+        yaxis_title=None,
+    )
     return fig, (
         "How much of the change in validation NDCG@10 between trials each setting explains "
         f"(Optuna's PED-ANOVA estimate over {len(complete)} completed trials)."
@@ -87,5 +94,7 @@ def slice_figure(study: Any) -> go.Figure | None:
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         return None
     fig = optuna.visualization.plot_slice(study, target_name="validation NDCG@10")
-    fig.update_layout(template="plotly_white", height=320, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(
+        template="plotly_white", height=320, margin=dict(l=10, r=10, t=10, b=10), title=None
+    )
     return fig

@@ -69,8 +69,8 @@ def test_unequal_budgets_are_called_out_next_to_the_decision(app):
     app.button(key="ab_go").click().run()
     assert not app.exception
     (note,) = [w.value.replace("\\", "") for w in app.warning if "Unequal tuning" in w.value]
-    assert f"Popularity (run {pop}) (A) was not tuned (its default settings)" in note
-    assert f"EASE (run {ease}) (B) was tuned with 40 trials" in note
+    assert f"A, Popularity (run {pop}), was not tuned (its default settings)" in note
+    assert f"B, EASE (run {ease}), was tuned with 40 trials" in note
     assert note.endswith("For a fair test, tune both with the same budget.")
     # the note sits with the decision, before the statistical "why"
     blocks = [m.value for m in app.markdown]

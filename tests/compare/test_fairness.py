@@ -48,8 +48,8 @@ def test_the_note_says_who_was_tuned_and_what_it_may_mean():
     b = {"label": "EASE (run 2)", "tuning": _tuned(40)}
     note = budget_note(a, b, "Better")
     assert note == (
-        "Unequal tuning: Popularity (run 1) (A) was not tuned (its default settings), while "
-        "EASE (run 2) (B) was tuned with 40 trials on the validation fold. Part of B's lead "
+        "Unequal tuning: A, Popularity (run 1), was not tuned (its default settings), while "
+        "B, EASE (run 2), was tuned with 40 trials on the validation fold. Part of B's lead "
         "may come from that extra tuning rather than from the model itself. For a fair test, "
         "tune both with the same budget."
     )
@@ -82,7 +82,7 @@ def test_compare_runs_carries_the_note_and_the_budgets(runs):
     store, _, pop, ease = runs
     c = compare_runs(store, pop, ease, CompareOptions(n_resamples=500))
     assert c.run_a["tuning"] is None and c.run_b["tuning"]["trials"] == 40
-    assert c.fairness.startswith("Unequal tuning: Popularity (run ")
+    assert c.fairness.startswith("Unequal tuning: A, Popularity (run ")
     assert "EASE (run" in c.fairness and "tuned with 40 trials" in c.fairness
     assert c.to_dict()["fairness"] == c.fairness
     assert "Unequal tuning" in html_report(c)
