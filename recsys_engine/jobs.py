@@ -44,7 +44,8 @@ class StudyJob:
             minutes (at least one of the two). space: search space overrides
             (``search_space.narrow_space``). seed: seeds the sampler.
         job_id: given by ``JobRunner.submit_study``. status: ``queued``, ``running``,
-            ``succeeded``, ``failed`` or ``cancelled``. study_id: its ``studies`` row,
+            ``succeeded``, ``failed`` or ``cancelled``. stopping: a cancel was asked and
+            the running trial is winding down. study_id: its ``studies`` row,
             once started. run_id: the run of its best config. error: why it failed.
     """
 
@@ -56,6 +57,7 @@ class StudyJob:
     seed: int = 0
     job_id: int = 0
     status: str = "queued"
+    stopping: bool = False
     study_id: int | None = None
     run_id: int | None = None
     error: str | None = None
@@ -127,6 +129,7 @@ class JobRunner:
             if job is None:
                 return
             self._cancelled_studies.add(job.job_id)
+            job.stopping = job.status == "running"
             if job.status == "queued":
                 job.status, job.error = "cancelled", "cancelled before it started"
 
@@ -211,6 +214,7 @@ class JobRunner:
             status, error = "succeeded", None
         with self._lock:
             job.status, job.error, job.run_id = status, error, run_id
+            job.stopping = False
 
 
 def _tune_study(

@@ -36,9 +36,7 @@ def split_store(tmp_path):
     ]
     df = pd.DataFrame(rows, columns=["user_id", "item_id"])
     did = store.create_dataset_from_frames("toy", df, feedback="implicit")
-    sid = create_split(
-        store, did, SplitConfig(test_fraction=0.2, validation_fraction=0.15, seed=1)
-    )
+    sid = create_split(store, did, SplitConfig(test_fraction=0.2, validation_fraction=0.15, seed=1))
     yield store, sid
     store.close()
 
@@ -109,10 +107,12 @@ def test_cancel_a_queued_and_a_running_study_job(split_store):
     assert started.wait(10)
     runner.cancel_study(second)  # still queued: never starts
     runner.cancel_study(first)  # running: stops at its next check
+    assert next(j for j in runner.study_jobs() if j.job_id == first).stopping
     release.set()
     done = _wait(runner, first)
     runner.shutdown()
     assert done.status == "cancelled" and done.study_id == 101 and done.run_id is None
+    assert not done.stopping
     queued = next(j for j in runner.study_jobs() if j.job_id == second)
     assert queued.status == "cancelled" and queued.error == "cancelled before it started"
     assert calls == [first]

@@ -230,13 +230,14 @@ def study_card(job: StudyJob) -> None:
     with st.container(border=True):
         head, btn = st.columns([5, 1])
         name = f"Study {job.study_id}" if job.study_id is not None else "Study (not started)"
-        text = f"{STUDY_ICON.get(job.status, '')} **{name} · Tuning {title}** — {job.status}"
+        shown = "stopping after the current trial" if job.stopping else job.status
+        text = f"{STUDY_ICON.get(job.status, '')} **{name} · Tuning {title}** — {shown}"
         text += f" · {done} of {budget_text(job)} done"
         if not best.empty:
             text += f" · best validation NDCG@10 so far **{best.iloc[-1]:.4f}**"
         head.markdown(text)
         if job.status in ("queued", "running"):
-            if btn.button("Cancel", key=f"cancel_study_{job.job_id}"):
+            if not job.stopping and btn.button("Cancel", key=f"cancel_study_{job.job_id}"):
                 get_runner().cancel_study(job.job_id)
                 st.toast(f"Cancelling the study of {title}: it stops after the current trial.")
             if job.trials:
