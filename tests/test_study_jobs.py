@@ -164,3 +164,39 @@ def test_a_keras_trial_stopped_by_cancel_is_shown_as_cancelled(split_store):
     rows = study_trials(store, int(row["id"]))
     assert [r["state"] for r in rows] == ["cancelled"]
     assert trials_table(rows)["Status"].tolist() == ["cancelled"]
+
+
+def test_a_server_start_interrupts_studies_whose_process_is_gone(split_store):
+    import subprocess
+    import sys
+
+    store, sid = split_store
+    did = int(store.get_split(sid)["dataset_id"])
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        ids = {}
+        for name, pid in (("gone", dead), ("cli", str(alive.pid)), ("mine", None)):
+            ids[name] = store.create_study(
+                did, sid, "ease", name=name, storage="memory", space={}, fixed={}, budget={}
+            )
+            if pid is not None:  # as if another process had started it
+                import socket
+
+                store.cursor().execute(
+                    "UPDATE studies SET owner = ? WHERE id = ?",
+                    [f"{socket.gethostname()}:{pid}", ids[name]],
+                )
+        # this process's own study counts as left over too: at a start it runs nothing
+        assert store.mark_unfinished_studies_interrupted() == 2
+        status = {n: store.get_study(i)["status"] for n, i in ids.items()}
+        assert status == {"gone": "interrupted", "cli": "running", "mine": "interrupted"}
+        assert "stopped before it finished" in store.get_study(ids["gone"])["error"]
+    finally:
+        alive.kill()
+        alive.wait()

@@ -51,7 +51,9 @@ def study_browser(dataset_id: int) -> None:
     if row["best_run_id"] is not None and not pd.isna(row["best_run_id"]):
         tuned_run_note(int(row["best_run_id"]))
     elif row["error"]:
-        st.info(md_escape(f"This study {row['status']}: {row['error']}"))
+        ended = {"cancelled": "was cancelled", "interrupted": "was interrupted"}
+        said = ended.get(str(row["status"]), str(row["status"]))
+        st.info(md_escape(f"This study {said}: {row['error']}"))
     try:
         study = load_study(store, sid)
     except RecsysError as exc:

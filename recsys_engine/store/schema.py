@@ -142,4 +142,7 @@ DDL: list[str] = [
     # owner: "host:pid" of the process that queued or runs it, so a server start interrupts
     # only runs whose process is gone, not a CLI training that shares the file.
     "ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner VARCHAR",
+    # -- issue 15 (Tune panel): which process runs a study, so a server start marks only the
+    # studies whose process is gone ``interrupted`` (not a CLI study sharing the file).
+    "ALTER TABLE studies ADD COLUMN IF NOT EXISTS owner VARCHAR",
 ]
