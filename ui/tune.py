@@ -16,6 +16,7 @@ from recsys_engine.models import get_model, list_models, model_title
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.tuning.charts import best_so_far_figure
 from recsys_engine.tuning.space_table import COLUMNS, overrides_from_rows, space_rows
+from recsys_engine.tuning.study import duration_text
 from recsys_engine.tuning.trials import VALUE_COLUMN, study_trials, trials_table
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
@@ -274,11 +275,9 @@ def study_card(job: StudyJob) -> None:
 
 def tuned_text(tuning: dict) -> str:
     """How a run was tuned, for people: trials, time and the study's id."""
-    from recsys_engine.tuning.study import _took
-
     return (
         f"Tuned: best of {tuning['trials']} trials on the validation fold, found in "
-        f"{_took(float(tuning['minutes']))} (study {tuning['study_id']})"
+        f"{duration_text(float(tuning['minutes']))} (study {tuning['study_id']})"
     )
 
 

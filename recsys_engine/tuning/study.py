@@ -95,10 +95,11 @@ def tuning_label(tuning: dict[str, Any] | None) -> str:
     under a minute)."""
     if not tuning:
         return "not tuned"
-    return f"tuned: {tuning['trials']} trials, {_took(tuning['minutes'])}, study {tuning['study']}"
+    took = duration_text(tuning["minutes"])
+    return f"tuned: {tuning['trials']} trials, {took}, study {tuning['study']}"
 
 
-def _took(minutes: float) -> str:
+def duration_text(minutes: float) -> str:
     """``"3.1 minutes"``, or ``"14 seconds"`` under a minute (not "0.0 minutes")."""
     return f"{minutes:.1f} minutes" if minutes >= 1 else f"{minutes * 60:.0f} seconds"
 
