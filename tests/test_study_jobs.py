@@ -200,3 +200,65 @@ def test_a_server_start_interrupts_studies_whose_process_is_gone(split_store):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_importance_is_shown_only_with_enough_complete_trials():
+    import optuna
+
+    from recsys_engine.tuning.charts import (
+        MIN_IMPORTANCE_TRIALS,
+        best_so_far_figure,
+        importance_figure,
+        slice_figure,
+    )
+
+    def study(n: int, params: int = 2):
+        s = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+        s.optimize(lambda t: sum(t.suggest_float(f"x{i}", 0, 1) for i in range(params)), n_trials=n)
+        return s
+
+    fig, note = importance_figure(study(0))
+    assert fig is None and note == "No trial completed, so there is nothing to rank."
+    assert slice_figure(study(0)) is None
+    fig, note = importance_figure(study(MIN_IMPORTANCE_TRIALS - 1))
+    assert fig is None and f"this study has {MIN_IMPORTANCE_TRIALS - 1}, too few" in note
+    fig, note = importance_figure(study(MIN_IMPORTANCE_TRIALS, params=1))
+    assert fig is None and "Only one setting was searched" in note
+    fig, note = importance_figure(study(MIN_IMPORTANCE_TRIALS))
+    assert {bar.orientation for bar in fig.data} == {"h"} and set(fig.data[0].y) == {"x0", "x1"}
+    assert f"over {MIN_IMPORTANCE_TRIALS} completed trials" in note
+    assert slice_figure(study(3)) is not None
+    rows = [
+        {
+            "number": 0,
+            "state": "complete",
+            "params": {},
+            "validation_ndcg@10": 0.2,
+            "epochs": None,
+            "best_epoch": None,
+            "seconds": 1.0,
+        },
+        {
+            "number": 1,
+            "state": "pruned",
+            "params": {},
+            "validation_ndcg@10": 0.5,
+            "epochs": 2,
+            "best_epoch": None,
+            "seconds": 1.0,
+        },
+        {
+            "number": 2,
+            "state": "complete",
+            "params": {},
+            "validation_ndcg@10": 0.3,
+            "epochs": None,
+            "best_epoch": None,
+            "seconds": 1.0,
+        },
+    ]
+    table = trials_table(rows)
+    # a pruned trial's partial value never becomes the best so far
+    assert table["Best so far"].tolist() == [0.2, 0.2, 0.3]
+    names = [trace.name for trace in best_so_far_figure(table).data]
+    assert names == ["complete", "pruned (last epoch reached)", "best so far"]

@@ -50,9 +50,12 @@ def study_browser(dataset_id: int) -> None:
     st.caption(md_escape(" · ".join(facts)))
     if row["best_run_id"] is not None and not pd.isna(row["best_run_id"]):
         tuned_run_note(int(row["best_run_id"]))
+    elif row["status"] == "cancelled":
+        st.info("This study was cancelled before its budget was spent: nothing was trained.")
+    elif row["status"] == "running":
+        st.info("This study is still running; its trials so far are below.")
     elif row["error"]:
-        ended = {"cancelled": "was cancelled", "interrupted": "was interrupted"}
-        said = ended.get(str(row["status"]), str(row["status"]))
+        said = {"interrupted": "was interrupted"}.get(str(row["status"]), str(row["status"]))
         st.info(md_escape(f"This study {said}: {row['error']}"))
     try:
         study = load_study(store, sid)
@@ -73,7 +76,10 @@ def study_browser(dataset_id: int) -> None:
         },
     )
     left, right = st.columns(2)
-    left.plotly_chart(best_so_far_figure(table), width="stretch", key="browse_best")
+    if table["Best so far"].notna().any():
+        left.plotly_chart(best_so_far_figure(table), width="stretch", key="browse_best")
+    else:
+        left.caption("No trial of this study completed, so there is no best score to chart.")
     fig, note = importance_figure(study)
     with right:
         st.markdown("**Which settings mattered**")

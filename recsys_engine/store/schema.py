@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",

@@ -48,7 +48,7 @@ def best_so_far_figure(table: pd.DataFrame) -> go.Figure:
         yaxis_title="validation NDCG@10",
         legend=dict(orientation="h", y=-0.25),
     )
-    fig.update_xaxes(dtick=1 if len(table) <= 20 else None)
+    fig.update_xaxes(dtick=1 if len(table) <= 12 else None)
     return fig
 
 
@@ -63,6 +63,8 @@ def importance_figure(study: Any) -> tuple[go.Figure | None, str]:
 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     searched = {k for t in complete for k in t.params}
+    if not complete:
+        return None, "No trial completed, so there is nothing to rank."
     if len(complete) < MIN_IMPORTANCE_TRIALS:
         return None, (
             f"Parameter importance needs at least {MIN_IMPORTANCE_TRIALS} completed trials; "
