@@ -18,7 +18,7 @@ from recsys_engine.models.ease import EASEConfig
 from recsys_engine.models.search_space import Choice, Range, check_space, narrow_space, space_of
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
-from recsys_engine.tuning import study as study_module
+from recsys_engine.tuning import objective as objective_module
 from recsys_engine.tuning import tune, tuning_data, tuning_label
 from recsys_engine.tuning.storage import default_storage, open_storage
 
@@ -70,7 +70,7 @@ def test_every_registered_model_declares_a_valid_space(name):
     study = optuna.create_study(sampler=sampler, direction="maximize")
     for _ in range(20):
         trial = study.ask()
-        config = cls.from_dict(study_module.suggest(trial, space))
+        config = cls.from_dict(objective_module.suggest(trial, space))
         for key, param in space.items():
             value = getattr(config, key)
             if isinstance(param, Choice):
@@ -142,13 +142,13 @@ def test_the_objective_never_sees_test_rows(store, monkeypatch):
     test = _pairs(full.test)
     assert test  # the split does have test rows to leak
     seen: list = []
-    real_evaluate = study_module.evaluate
+    real_evaluate = objective_module.evaluate
 
     def spy(model, data, options=None, **kwargs):
         seen.append(data)
         return real_evaluate(model, data, options, **kwargs)
 
-    monkeypatch.setattr(study_module, "evaluate", spy)
+    monkeypatch.setattr(objective_module, "evaluate", spy)
     result = tune(store, split, "ease", trials=3)
     assert len(seen) == 3
     for data in seen:

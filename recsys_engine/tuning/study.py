@@ -2,23 +2,22 @@
 
 Each trial samples a config from the model's search space (``models.search_space``, with
 the user's overrides), trains on the train fold and is scored by full-ranking NDCG@10 on
-the **validation** fold only: the objective receives ``tuning_data``, a view of the split
-that holds the train and validation folds and nothing of the test fold. Keras models
-report their per-epoch validation NDCG@10 (``fit_keras``'s progress callable) to the trial,
-so the pruner (the median rule by default) stops weak trials early.
+the **validation** fold only (``tuning.objective``): the objective receives
+``tuning_data``, a view of the split that holds the train and validation folds and nothing
+of the test fold. Keras models report their per-epoch validation NDCG@10 to the trial, so
+the pruner (the median rule by default) stops weak trials early.
 
 The first trial is the model's default settings (those inside the searched space), so a
 study never ends below the defaults on validation. When the budget (trials and/or minutes)
-is spent, the best trial's config — for Keras
-models with the epochs its early stopping kept — is trained as a normal run and evaluated
-once on test; the run records its tuning budget ("tuned: N trials, M minutes, study S").
+is spent, the best trial's config — for Keras models with the epochs its early stopping
+kept — is trained as a normal run and evaluated once on test; the run records its tuning
+budget ("tuned: N trials, M minutes, study S").
 ``workers`` > 1 starts that many local processes on one study (``tuning.workers``), sharing
 Optuna's journal file (or an RDB URL for several machines).
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -26,18 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
-from recsys_engine.evaluation import EvalOptions, SplitData, evaluate, load_split_data
+from recsys_engine.evaluation import EvalOptions, SplitData, load_split_data
 from recsys_engine.models import get_model
 from recsys_engine.models.base import StopFn
-from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.search_space import (
-    Choice,
-    Param,
     default_point,
     describe_space,
     narrow_space,
 )
 from recsys_engine.store import Store
+from recsys_engine.tuning.objective import Objective
 from recsys_engine.tuning.storage import (
     default_storage,
     describe_storage,
@@ -46,9 +43,6 @@ from recsys_engine.tuning.storage import (
 )
 from recsys_engine.tuning.trials import METRIC, trial_row
 from recsys_engine.tuning.workers import run_workers
-
-#: The key Keras models report their per-epoch validation NDCG@10 under (``fit_keras``).
-EPOCH_METRIC = "val_ndcg@10"
 
 TrialFn = Callable[[dict[str, Any]], None]
 
@@ -102,73 +96,6 @@ def tuning_label(tuning: dict[str, Any] | None) -> str:
 def duration_text(minutes: float) -> str:
     """``"3.1 minutes"``, or ``"14 seconds"`` under a minute (not "0.0 minutes")."""
     return f"{minutes:.1f} minutes" if minutes >= 1 else f"{minutes * 60:.0f} seconds"
-
-
-def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
-    """Sample one value of every setting in ``space`` through an Optuna trial."""
-    params: dict[str, Any] = {}
-    for name, param in space.items():
-        if isinstance(param, Choice):
-            params[name] = trial.suggest_categorical(name, list(param.values))
-        elif param.integer:
-            params[name] = trial.suggest_int(name, int(param.low), int(param.high), log=param.log)
-        else:
-            params[name] = trial.suggest_float(
-                name, float(param.low), float(param.high), log=param.log
-            )
-    return params
-
-
-class Objective:
-    """Train one sampled config on the train fold and score it on the validation fold.
-
-    Picklable (a model name, the data and plain dicts), so worker processes build their
-    own copy. ``seen_data`` is what the objective works on: ``tuning_data``'s view, never
-    the test fold.
-    """
-
-    def __init__(
-        self,
-        model_name: str,
-        data: SplitData,
-        space: dict[str, Param],
-        fixed: dict[str, Any],
-        should_stop: StopFn | None = None,
-    ):
-        self.model_name, self.data = model_name, data
-        self.space, self.fixed, self.should_stop = space, fixed, should_stop
-
-    def __call__(self, trial: Any) -> float:
-        import optuna
-
-        spec = get_model(self.model_name)
-        config = spec.config_class.from_dict({**self.fixed, **suggest(trial, self.space)})
-        trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("process", os.getpid())  # which worker ran it
-        t0 = time.perf_counter()
-
-        def report(done: int, total: int, info: dict[str, Any]) -> None:
-            value, epoch = info.get(EPOCH_METRIC), info.get("epoch")
-            if value is None or not epoch:
-                return
-            trial.report(float(value), int(epoch))
-            trial.set_user_attr("epochs", int(epoch))
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-        model = spec.cls(config)
-        try:
-            model.fit(self.data.train, on_progress=report, should_stop=self.should_stop)
-        except FitCancelled:
-            trial.set_user_attr("cancelled", True)  # Optuna records it as failed; say why
-            raise
-        fit_result = getattr(model, "fit_result", None)
-        if fit_result is not None and isinstance(config, KerasTrainConfig):
-            trial.set_user_attr("best_epoch", int(fit_result.best_epoch))
-            trial.set_user_attr("epochs", int(fit_result.epochs))
-        result = evaluate(model, self.data, EvalOptions(ks=(10,)))
-        trial.set_user_attr("seconds", time.perf_counter() - t0)
-        return float(result.metric_dict()[METRIC])
 
 
 def tune(

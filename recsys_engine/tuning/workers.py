@@ -20,7 +20,7 @@ from recsys_engine.models.base import StopFn
 from recsys_engine.tuning.storage import open_storage
 
 if TYPE_CHECKING:
-    from recsys_engine.tuning.study import Objective
+    from recsys_engine.tuning.objective import Objective
 
 
 def _worker(
