@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -160,4 +160,7 @@ DDL: list[str] = [
         field VARCHAR NOT NULL,
         value VARCHAR                       -- NULL when the cell was empty (unknown)
     )""",
+    # -- issue 15 (Tune panel): which process runs a study, so a server start marks only the
+    # studies whose process is gone ``interrupted`` (not a CLI study sharing the file).
+    "ALTER TABLE studies ADD COLUMN IF NOT EXISTS owner VARCHAR",
 ]
