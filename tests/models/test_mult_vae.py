@@ -271,3 +271,14 @@ def test_explainer_badges_and_counterfactual(vae: mv.MultVAE, data: TrainData) -
         assert change.fidelity == (RESCORED if helped else POST_HOC)
     top = rec.items[0].reason("history")
     assert top.rows[0]["contribution"] > 0  # the best item is lifted by its own cluster
+
+
+def test_presets_are_valid_and_quick_is_smaller() -> None:
+    cls = mv.MultVAEConfig
+    assert set(cls.presets) == {"quick", "thorough"}
+    quick = create_model("mult_vae", cls.presets["quick"]).config
+    default = cls()
+    assert quick.epochs < default.epochs
+    assert quick.hidden_dims[0] < default.hidden_dims[0] and quick.latent_dim < default.latent_dim
+    create_model("mult_vae", cls.presets["thorough"])
+    assert set(cls.advanced) <= {f for f in default.to_dict()}
