@@ -14,6 +14,10 @@ Data is read from ../shared/data (never copied).
         [--config '{"two_tower": {"dim": 512}}']   # config overrides per model (tuning)
         [--refit-epochs 40,56,72]   # robustness: test NDCG@10 of refits for these epoch
                                     # counts, after the tuned row (never used to choose)
+
+``--models`` also takes the variants of ``VARIANTS`` (``mult_dae`` = ``mult_vae`` with
+``kind="dae"``). Each row reports the refit's seconds per epoch and the process's peak
+resident memory so far (``peak_rss_mb``; run one model per process to read its own).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -46,6 +51,8 @@ from recsys_engine.store import Store  # noqa: E402
 EASE_L2 = (50.0, 100.0, 200.0, 400.0, 800.0)
 #: Per-dataset config overrides (what the defaults would not fit).
 OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {}
+#: Benchmark names for a registered model with a setting changed (label → model, config).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"mult_dae": ("mult_vae", {"kind": "dae"})}
 
 
 def interactions(name: str) -> tuple[pd.DataFrame, str]:
@@ -154,6 +161,8 @@ def fit_eval(
 def tuned_run(bench: Bench, model_name: str, config: dict[str, Any]) -> dict[str, Any]:
     """Early stopping on the tuning split's validation fold, refit with the best epoch
     count on the final split, evaluate on its test fold."""
+    model_name, variant = VARIANTS.get(model_name, (model_name, {}))
+    config = {**variant, **config}
     tune = bench.data(bench.tuning)
     model = create_model(model_name, config)
     t0 = time.perf_counter()
@@ -274,6 +283,8 @@ def _row(
         "rmse": None if metrics.get("rmse") is None else round(metrics["rmse"], 4),
         "fit_s": round(fit_s, 2),
         "epochs": epochs,
+        "s_per_epoch": None if not epochs else round(fit_s / epochs, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 

@@ -182,6 +182,7 @@ def main() -> None:
     p.add_argument("--items", type=int, default=ML20M_ITEMS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=1024, help="two_tower batch_size")
+    p.add_argument("--config", default="{}", help="two_tower config overrides (JSON)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -221,6 +222,7 @@ def main() -> None:
             flush=True,
         )
         config = {"epochs": 1, "patience": 0, "batch_size": args.batch_size}
+        config.update(json.loads(args.config))
         print(f"two_tower config: {config}", flush=True)
         results = run_stages(workdir, csv, config)
         print_table(results)

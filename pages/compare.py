@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import compare, compare_ab, state
+from ui import compare, compare_ab, compare_fair, state
 from ui.widgets import require_dataset
 
 state.ensure_defaults()
@@ -27,9 +27,11 @@ if k is None:
     st.stop()
 
 st.subheader("Leaderboard")
-board = compare.leaderboard_section(split_id, k)
+tuned_only = compare_fair.tuned_only_toggle(split_id)
+board = compare.leaderboard_section(split_id, k, tuned_only=tuned_only)
 if board.empty:
     st.stop()
+compare_fair.fair_budget_section(split_id, board)
 compare.glossary_section(board)
 compare.sweep_section(split_id, board, k)
 with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):

@@ -63,7 +63,8 @@ try:
         if user is not None:
             with st.expander("History of this user", expanded=False):
                 ui_explain.show_history(ex, user)
-            rec = ex.recommend_user(user, int(k))
+            context = ui_explain.context_picker(ex, f"{run_id}_{user}", ex.user_context(user))
+            rec = ex.recommend_user(user, int(k), context=context)
             hits = sum(bool(it.hit) for it in rec.items)
             st.subheader(f"Top {len(rec.items)} for user {ui_explain.md_escape(user)}")
             st.caption(

@@ -7,7 +7,9 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import list_models
 from ui import state
+from ui import studies as studies_ui
 from ui import train as train_ui
+from ui import tune as tune_ui
 from ui.text import md_escape
 from ui.widgets import require_dataset
 
@@ -24,30 +26,40 @@ split_id = train_ui.split_section(dataset_id)
 
 if split_id is not None:
     st.subheader("2 · Models")
-    chosen = train_ui.model_section(dataset_id, split_id)
-    c1, c2 = st.columns(2)
-    train = c1.button(
-        f"Train {len(chosen)} model{'s' if len(chosen) != 1 else ''}",
-        type="primary",
-        disabled=not chosen,
-    )
-    reference = c2.button(
-        "Train all reference models",
-        help="Popularity, Item-kNN and EASE with default settings: the "
-        "baselines every deep model must beat.",
-    )
-    if reference:
-        chosen = [(s.name, s.default_config()) for s in list_models("reference")]
-    if train or reference:
-        try:
-            ids = train_ui.queue_models(split_id, chosen)
-        except RecsysError as exc:
-            st.error(md_escape(exc))
-        else:
-            st.success(
-                f"Queued run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}. "
-                "Training continues if you leave this page."
-            )
+    mode = tune_ui.mode_picker()
+    if mode == tune_ui.TUNE:
+        tune_ui.tune_panel(dataset_id, split_id)
+
+        @st.fragment(run_every=2.0)
+        def studies() -> None:
+            tune_ui.studies_monitor(split_id)
+
+        studies()
+    else:
+        chosen = train_ui.model_section(dataset_id, split_id)
+        c1, c2 = st.columns(2)
+        train = c1.button(
+            f"Train {len(chosen)} model{'s' if len(chosen) != 1 else ''}",
+            type="primary",
+            disabled=not chosen,
+        )
+        reference = c2.button(
+            "Train all reference models",
+            help="Popularity, Item-kNN and EASE with default settings: the "
+            "baselines every deep model must beat.",
+        )
+        if reference:
+            chosen = [(s.name, s.default_config()) for s in list_models("reference")]
+        if train or reference:
+            try:
+                ids = train_ui.queue_models(split_id, chosen)
+            except RecsysError as exc:
+                st.error(md_escape(exc))
+            else:
+                st.success(
+                    f"Queued run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}. "
+                    "Training continues if you leave this page."
+                )
 
     st.subheader("3 · Runs on this split")
 
@@ -56,3 +68,11 @@ if split_id is not None:
         train_ui.runs_monitor(dataset_id, split_id)
 
     monitor()
+    if mode == tune_ui.TUNE:
+        st.subheader("4 · Tuning studies on this dataset")
+
+        @st.fragment(run_every=3.0 if tune_ui.studies_active() else None)
+        def browser() -> None:  # refreshes while studies run, so new ones appear
+            studies_ui.study_browser(dataset_id)
+
+        browser()

@@ -35,6 +35,7 @@ from recsys_engine.models.data import (
     recency_matrix,
     top_k,
 )
+from recsys_engine.models.event_context import EventContext, fold_contexts
 from recsys_engine.shelf import shelf_metrics
 from recsys_engine.store import Store
 
@@ -100,6 +101,10 @@ class SplitData:
             the training fold only.
         history_sequence: ``history`` in time order (indptr, items) as
             ``TrainData.sequence_*``, or None when the order is unknown.
+        test_context: the context codes of every test event (``EventContext``, sorted by
+            user then time), or None when the dataset has no context. A context-aware
+            model scores each test user in the context of their first test event — on
+            leave-last-1 exactly the test event's own context (``test_user_context``).
 
     The validation fold is held out while a model *learns* (early stopping, tuning), but
     at test time those events have happened: a user's most recent interaction before a
@@ -116,6 +121,14 @@ class SplitData:
     seen_train: sp.csr_matrix | None = None
     history: sp.csr_matrix | None = None
     history_sequence: tuple[np.ndarray, np.ndarray] | None = None
+    test_context: EventContext | None = None
+
+    def test_user_context(self, users: np.ndarray) -> np.ndarray | None:
+        """Context codes (len(users) × fields) each of ``users`` is scored in: that of
+        their first test event; None without context."""
+        if self.test_context is None:
+            return None
+        return self.test_context.first_per_user(self.train.n_users)[np.asarray(users)]
 
     @property
     def inputs(self) -> sp.csr_matrix:
@@ -142,7 +155,12 @@ class SplitData:
             )
         seen = self.seen_train if self.seen_train is not None else self.train.matrix
         # history=None: validation users are scored from the training fold only
-        return SplitData(train=self.train, seen=seen, test=self.train.validation)
+        return SplitData(
+            train=self.train,
+            seen=seen,
+            test=self.train.validation,
+            test_context=self.train.validation_context,
+        )
 
 
 @dataclass
@@ -273,6 +291,7 @@ def load_split_data(
     seq_indptr, seq_items = ordered_histories(
         a["user"][in_train], a["item"][in_train], a["ts"][in_train], shape[0]
     )
+    contexts = fold_contexts(store.context_values(split["dataset_id"]), a, in_train, positive)
     train = TrainData(
         matrix=csr(in_train, a["weight"]),
         user_ids=a["user_ids"],
@@ -283,6 +302,8 @@ def load_split_data(
         sequence_indptr=seq_indptr,
         sequence_items=seq_items,
         split_strategy=split.get("strategy"),
+        context=contexts[0],
+        validation_context=contexts[1],
     )
     test_rated = (fold == 2) & np.isfinite(a["rating"])
     before_test = (fold < 2) & positive
@@ -297,6 +318,7 @@ def load_split_data(
         seen_train=csr(fold == 0),
         history=csr(before_test, a["weight"]),
         history_sequence=None if history_sequence[0] is None else history_sequence,
+        test_context=contexts[2],
     )
 
 
@@ -331,12 +353,20 @@ def evaluate(
     hits = np.zeros((n, kmax), dtype=bool)
     # order-aware models score each test user's history in time order
     recency = data.input_recency() if model.needs_order and data.train.has_order else None
+    # context-aware models score each test user in the context of their (first) test event
+    contexts = data.test_user_context(users) if model.uses_context else None
     for start in range(0, n, opts.batch_size):
         stop = min(start + opts.batch_size, n)
         batch = users[start:stop]
         histories = inputs[batch]
         order = None if recency is None else recency[batch]
-        scores = np.asarray(model.score_in_order(histories, order), dtype=np.float32)
+        if contexts is None:
+            scores = np.asarray(model.score_in_order(histories, order), dtype=np.float32)
+        else:
+            scores = np.asarray(
+                model.score_in_context(histories, order, contexts[start:stop]),
+                dtype=np.float32,
+            )
         ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
         mask_items(scores, data.seen[batch])
         items, best = top_k(scores, kmax)
@@ -359,7 +389,7 @@ def evaluate(
         globals_[("coverage", k)] = m.coverage_at_k(top_items, train.shape[1], k)
         globals_[("personalization", k)] = m.personalization_at_k(top_items, k)
     rating = _rating_metrics(model, data)
-    beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size, recency))
+    beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size, recency, contexts))
     train_users = np.diff(train.indptr) > 0
     train_items = np.diff(train.tocsc().indptr) > 0
     test_items = np.unique(test.indices)
@@ -371,6 +401,7 @@ def evaluate(
         "test_items_unseen": int((~train_items[test_items]).sum()),
         "ks": list(opts.ks),
         "test_history": TEST_HISTORY if data.history is not None else "train",
+        "test_context": "first test event" if contexts is not None else None,
         "seconds": time.perf_counter() - t0,
     }
     return EvaluationResult(

@@ -58,7 +58,8 @@ def check_run(
 
     Besides the model name and config, checks what the model needs from the split: an
     order-aware model (``needs_order``) is refused on a split that does not keep time order
-    (e.g. random), before anything is queued rather than after a failed fit.
+    (e.g. random), and ``use_context`` on a dataset without context, before anything is
+    queued rather than after a failed fit.
     """
     spec = get_model(model_name)
     model_config = spec.config_class.from_dict(config)
@@ -67,6 +68,14 @@ def check_run(
         if problem is not None:
             raise ConfigError(
                 f"model {model_name!r} learns from the order of events, but {problem}"
+            )
+    if getattr(model_config, "use_context", False):
+        dataset_id = store.get_split(split_id)["dataset_id"]
+        if not store.context_fields(dataset_id):
+            raise ConfigError(
+                f"use_context is on, but dataset {dataset_id} has no context: upload the "
+                "interactions with columns mapped as context (device, country, ...) or "
+                "with derived hour/weekday, or turn use_context off"
             )
     return model_config
 

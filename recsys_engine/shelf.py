@@ -38,6 +38,7 @@ def shelf_metrics(
     ks: tuple[int, ...],
     batch_size: int = 1024,
     recency: sp.csr_matrix | None = None,
+    contexts: np.ndarray | None = None,
 ) -> dict[tuple[str, int], np.ndarray]:
     """The new-arrivals shelf: rank only the new items (``new_arrivals``) for each test user.
 
@@ -50,7 +51,8 @@ def shelf_metrics(
     A random shelf has expected recall min(K, m) / m for m new items.
 
     ``recency`` is the time order ``evaluate`` gives order-aware models (None for others),
-    so the shelf is scored exactly as the all-items ranking is.
+    so the shelf is scored exactly as the all-items ranking is; likewise ``contexts``, the
+    event context codes of each of ``users`` for context-aware models (None for others).
 
     Returns:
         {("shelf_ndcg" | "shelf_recall" | "shelf_hitrate", k): values aligned with
@@ -71,11 +73,13 @@ def shelf_metrics(
         batch = users[start:stop]
         histories = data.inputs[batch]
         # scored the way the all-items ranking is (in time order for order-aware models)
-        raw = (
-            model.score(histories, new)
-            if recency is None
-            else model.score_in_order(histories, recency[batch], new)
-        )
+        order = None if recency is None else recency[batch]
+        if contexts is not None:
+            raw = model.score_in_context(histories, order, contexts[start:stop], new)
+        elif order is None:
+            raw = model.score(histories, new)
+        else:
+            raw = model.score_in_order(histories, order, new)
         scores = np.asarray(raw, dtype=np.float32)
         ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
         local, _ = top_k(scores, kmax)

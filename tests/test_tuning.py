@@ -18,7 +18,7 @@ from recsys_engine.models.ease import EASEConfig
 from recsys_engine.models.search_space import Choice, Range, check_space, narrow_space, space_of
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
-from recsys_engine.tuning import study as study_module
+from recsys_engine.tuning import objective as objective_module
 from recsys_engine.tuning import tune, tuning_data, tuning_label
 from recsys_engine.tuning.storage import default_storage, open_storage
 
@@ -70,7 +70,7 @@ def test_every_registered_model_declares_a_valid_space(name):
     study = optuna.create_study(sampler=sampler, direction="maximize")
     for _ in range(20):
         trial = study.ask()
-        config = cls.from_dict(study_module.suggest(trial, space))
+        config = cls.from_dict(objective_module.suggest(trial, space))
         for key, param in space.items():
             value = getattr(config, key)
             if isinstance(param, Choice):
@@ -142,13 +142,13 @@ def test_the_objective_never_sees_test_rows(store, monkeypatch):
     test = _pairs(full.test)
     assert test  # the split does have test rows to leak
     seen: list = []
-    real_evaluate = study_module.evaluate
+    real_evaluate = objective_module.evaluate
 
     def spy(model, data, options=None, **kwargs):
         seen.append(data)
         return real_evaluate(model, data, options, **kwargs)
 
-    monkeypatch.setattr(study_module, "evaluate", spy)
+    monkeypatch.setattr(objective_module, "evaluate", spy)
     result = tune(store, split, "ease", trials=3)
     assert len(seen) == 3
     for data in seen:
@@ -181,7 +181,10 @@ def test_best_trial_is_trained_as_a_run_with_its_budget(store):
     assert tuning["study"] == result.study_name and tuning["study_id"] == result.study_id
     assert tuning["budget"] == {"trials": 4, "minutes": None, "workers": 1}
     assert tuning_label(tuning).startswith("tuned: 4 trials, ")
-    assert tuning_label(tuning).endswith(f"minutes, study {result.study_name}")
+    assert tuning_label(tuning).endswith(f" seconds, study {result.study_name}")  # < 1 min
+    assert tuning_label({**tuning, "minutes": 3.14}) == (
+        f"tuned: 4 trials, 3.1 minutes, study {result.study_name}"
+    )
     study_row = store.get_study(result.study_id)
     assert study_row["status"] == "succeeded" and study_row["best_run_id"] == result.run_id
     assert study_row["storage"] == "memory"
@@ -287,3 +290,19 @@ def test_a_minutes_budget_starts_no_trial_after_the_deadline(store):
         "minutes": 1e-7,
         "workers": 1,
     }
+
+
+def test_the_first_trial_is_the_default_config(store):
+    split = _split(store)
+    result = tune(store, split, "ease", trials=3)
+    assert result.trials[0]["params"] == {"l2": 200.0, "binary": True}  # EASEConfig defaults
+    assert result.best_value >= result.trials[0]["validation_ndcg@10"]
+    # a default outside the narrowed range is not tried; the rest of the defaults are
+    from recsys_engine.models.search_space import default_point
+
+    space, _ = narrow_space(EASEConfig, {"l2": [500, 1000]})
+    assert default_point(EASEConfig, space) == {"binary": True}
+    knn = get_model("itemknn").config_class
+    point = default_point(knn, space_of(knn))
+    defaults = knn.from_dict({})
+    assert point == {k: getattr(defaults, k) for k in point} and point

@@ -25,8 +25,10 @@ SWEEP_ICON = {"switch": "✅", "keep": "🛡️", "no_difference": "🟰", "trad
 
 # -- cached computations (inputs are ids and options, never frames) -----------------------
 @st.cache_data(ttl=300, max_entries=16, show_spinner=False)
-def _leaderboard(split_id: int, k: int, primary: str, version: tuple) -> pd.DataFrame:
-    return lb.leaderboard(get_store(), split_id, k, primary)
+def _leaderboard(
+    split_id: int, k: int, primary: str, version: tuple, tuned_only: bool = False
+) -> pd.DataFrame:
+    return lb.leaderboard(get_store(), split_id, k, primary, tuned_only)
 
 
 @st.cache_data(ttl=300, max_entries=16, show_spinner="Computing metric@K curves…")
@@ -96,10 +98,13 @@ def k_picker(split_id: int) -> int | None:
 
 
 # -- leaderboard --------------------------------------------------------------------------
-def leaderboard_section(split_id: int, k: int, primary: str = "ndcg") -> pd.DataFrame:
-    """The leaderboard table with the best value per column highlighted, and warnings."""
+def leaderboard_section(
+    split_id: int, k: int, primary: str = "ndcg", tuned_only: bool = False
+) -> pd.DataFrame:
+    """The leaderboard table (only tuned runs with ``tuned_only``) with the best value per
+    column highlighted, and warnings."""
     runs = succeeded_runs(split_id)
-    board = _leaderboard(split_id, k, primary, cache_version(runs))
+    board = _leaderboard(split_id, k, primary, cache_version(runs), tuned_only)
     if board.empty:
         st.info("No finished run on this split.")
         return board

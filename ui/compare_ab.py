@@ -243,6 +243,8 @@ def ab_result(split_id: int, req: dict) -> None:
         f"{md_escape(result.run_a['label'])} (A)**"
     )
     decision_block(result)
+    if result.fairness:  # unequal tuning budgets: said next to the decision, in plain words
+        st.warning(md_escape(result.fairness), icon="⚖️")
     _why(result, req["threshold"])
     pct = st.column_config.NumberColumn(format="%+.1f%%")
     with st.expander("Details: every metric", expanded=False):

@@ -24,6 +24,7 @@ from recsys_engine.ingest import (
     UserMapping,
     guess_plan,
 )
+from recsys_engine.ingest.context import DERIVED_FIELDS, MAX_CONTEXT_VALUES
 from recsys_engine.ingest.plan import observed_range, with_sniff
 from recsys_engine.paths import STALE_UPLOAD_SECONDS, clear_uploads, upload_root
 from ui import state
@@ -41,6 +42,7 @@ SEPARATORS = {
     " ": "space",
 }
 ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "utf-16"]
+DERIVED_LABELS = {"hour": "hour of day (00–23)", "weekday": "weekday (Mon–Sun)"}
 ROLE_LABELS = {
     "interactions": "Interactions (user, item, rating or weight, time)",
     "items": "Items (id, title, text, categories, numbers)",
@@ -121,9 +123,17 @@ def _pick(
     return None if choice == NONE else choice
 
 
-def _multi(label: str, options: list[str], current: tuple[str, ...], key: str) -> tuple[str, ...]:
+def _multi(
+    label: str,
+    options: list[str],
+    current: tuple[str, ...],
+    key: str,
+    help: str | None = None,
+) -> tuple[str, ...]:
     return tuple(
-        st.multiselect(label, options, default=[c for c in current if c in options], key=key)
+        st.multiselect(
+            label, options, default=[c for c in current if c in options], key=key, help=help
+        )
     )
 
 
@@ -187,7 +197,34 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
                 True,
                 help="unix seconds (or ms) or date strings",
             )
-        m = InteractionMapping(user_col, item_col, value_col, time_col)
+        used = {user_col, item_col, value_col, time_col}
+        c1, c2 = st.columns(2)
+        with c1:
+            context_cols = _multi(
+                "Context columns (device, country, channel…)",
+                [c for c in cols if c not in used],
+                m.context_cols,
+                f"{k}_ctx_{i}",
+                help="Categorical facts about each event (at most "
+                f"{MAX_CONTEXT_VALUES:,} values each); context-aware models use them.",
+            )
+        derived = c2.multiselect(
+            "Context derived from the timestamp",
+            list(DERIVED_FIELDS),
+            default=[d for d in m.derived_context if d in DERIVED_FIELDS],
+            format_func=DERIVED_LABELS.get,
+            key=f"{k}_dctx_{i}",
+            disabled=time_col is None,
+            help="Needs a timestamp column.",
+        )
+        m = InteractionMapping(
+            user_col,
+            item_col,
+            value_col,
+            time_col,
+            context_cols,
+            tuple(derived) if time_col else (),
+        )
     elif role == "items":
         m = m if isinstance(m, ItemMapping) else ItemMapping(cols[0])
         with c1:

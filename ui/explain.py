@@ -18,6 +18,7 @@ from recsys_engine.paths import default_db_path
 from ui.resources import get_store
 from ui.text import md_escape
 
+NO_CONTEXT = "(no context)"
 USER_KEY = "explain_user"  # the chosen user id (survives page changes)
 RUN_KEY = "explain_run"  # the chosen run id
 FIDELITY_COLOURS = {EXACT: "green", RESCORED: "blue", POST_HOC: "orange"}
@@ -36,6 +37,7 @@ SHORT_PARTS = {
     "user_bias": "User bias",
     "item_bias": "Item bias",
     "match": "Match",
+    "context": "Context",
 }
 
 
@@ -160,6 +162,8 @@ def _reason_table(reason) -> pd.DataFrame | None:
         if "share" in out:
             out["share"] = out["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
         return out
+    if reason.kind == "context":
+        return frame.rename(columns={"context": "ranked with"})
     if reason.kind == "counterfactual":
         return frame.drop(columns=["item_id"]).rename(columns={"title": "remove these items"})
     return None
@@ -217,6 +221,31 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
                     show_reasons(item, f"{key}_{pos}")
 
 
+def context_picker(
+    ex: Explainer, key: str, default: dict[str, str | None] | None
+) -> dict[str, str | None] | None:
+    """One select box per context field of a context-aware model (None otherwise): the
+    event's context the list is ranked in; "no context" is the neutral one."""
+    vocab = ex.context_vocab
+    if vocab is None:
+        return None
+    default = default or {}
+    st.markdown("**Context of the moment** (the model ranks differently per context)")
+    cols = st.columns(min(len(vocab.fields), 4))
+    out: dict[str, str | None] = {}
+    for j, name in enumerate(vocab.fields):
+        options = [NO_CONTEXT, *vocab.values[j]]
+        value = default.get(name)
+        choice = cols[j % len(cols)].selectbox(
+            name,
+            options,
+            index=options.index(value) if value in options else 0,
+            key=f"ctx_{key}_{name}",
+        )
+        out[name] = None if choice == NO_CONTEXT else choice
+    return out
+
+
 def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> None:
     """Build a history by title (or edit the user's) and see the list update at once."""
     if not ex.can_edit_history:
@@ -246,7 +275,8 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
     if not picked:
         st.info("Pick a few items to see recommendations for a new user.")
         return
-    rec = ex.recommend_history(picked, k)
+    context = context_picker(ex, f"wi_{run_id}", None)
+    rec = ex.recommend_history(picked, k, context=context)
     st.caption(f"{len(picked)} items · answered in {rec.seconds * 1000:.0f} ms")
     item_cards(rec, key=f"wi_{run_id}")
 

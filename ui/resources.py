@@ -18,14 +18,15 @@ def get_store() -> Store:
     """The app's one Store. It holds the DuckDB file only while it works (plus
     ``APP_LINGER``), so ``python -m recsys_engine`` can use the same file while the app runs.
 
-    On first use: runs left unfinished by a previous server are marked interrupted (not
-    those a live CLI process is training) and the demo dataset is loaded into an empty
-    database.
+    On first use: runs and tuning studies left unfinished by a previous server are marked
+    interrupted (not those a live CLI process is working on) and the demo dataset is loaded
+    into an empty database.
     """
     from recsys_engine.demo import ensure_demo
 
     store = Store(default_db_path(), linger=APP_LINGER)
     store.mark_unfinished_runs_interrupted()
+    store.mark_unfinished_studies_interrupted()
     clear_uploads(upload_root(store.path))  # left by closed tabs or a killed server
     ensure_demo(store)
     return store

@@ -28,6 +28,7 @@ from recsys_engine.splits import (
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
+from ui.tune import tuned_text
 
 NEW_SPLIT = -1
 #: The settings that matter for each split strategy (the others keep their defaults).
@@ -301,6 +302,8 @@ def run_card(run: pd.Series, runs: pd.DataFrame | None = None) -> None:
         head, btn = st.columns([5, 1])
         name = model_title(run["model"])
         head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {name}** — {status}")
+        if isinstance(run.get("tuning"), str):  # trained from a study's best trial
+            st.caption("🎯 " + tuned_text(json.loads(run["tuning"])))
         if status in ACTIVE:
             if btn.button("Cancel", key=f"cancel_{rid}"):
                 get_runner().cancel(rid)

@@ -42,6 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--columns", help="comma-separated column names (with --no-header)")
     for role in ("user", "item", "rating", "time"):
         p.add_argument(f"--{role}-col", help=f"column holding the {role}")
+    p.add_argument(
+        "--context-cols", help="comma-separated columns kept as context (device, country, ...)"
+    )
+    p.add_argument(
+        "--derive-context",
+        help="context derived from the time column: hour, weekday or hour,weekday",
+    )
     p.add_argument("--feedback", choices=["explicit", "implicit"])
     p.add_argument("--rating-scale", help="MIN,MAX of explicit ratings (default: from data)")
     p.add_argument("--duplicates", choices=DUPLICATE_RULES, default="reject")
@@ -75,7 +82,7 @@ def build_cli_plan(args: argparse.Namespace, store: Store) -> UploadPlan:
             first = FORMATS[args.format][0]
             if not (folder / first).is_file():
                 raise ConfigError(f"--format {args.format} needs {first} in {str(folder)!r}")
-        return guess_plan(paths, name=args.name, store=store)
+        return _with_context(guess_plan(paths, name=args.name, store=store), args)
     if not args.interactions:
         raise ConfigError("give --interactions FILE, or --format FORMAT DIR")
     paths, roles = [Path(args.interactions)], ["interactions"]
@@ -109,7 +116,28 @@ def build_cli_plan(args: argparse.Namespace, store: Store) -> UploadPlan:
             feedback=args.feedback,
             rating_scale=opts.rating_scale if args.feedback == "explicit" else None,
         )
-    return replace(plan, options=opts)
+    return _with_context(replace(plan, options=opts), args)
+
+
+def _with_context(plan: UploadPlan, args: argparse.Namespace) -> UploadPlan:
+    """Apply ``--context-cols`` / ``--derive-context`` to the interactions mapping."""
+    if not (args.context_cols or args.derive_context):
+        return plan
+
+    def names(text: str | None) -> tuple[str, ...]:
+        return tuple(c.strip() for c in (text or "").split(",") if c.strip())
+
+    files = []
+    for f in plan.files:
+        if f.role == "interactions" and isinstance(f.mapping, InteractionMapping):
+            mapping = replace(
+                f.mapping,
+                context_cols=names(args.context_cols),
+                derived_context=names(args.derive_context),
+            )
+            f = replace(f, mapping=mapping)
+        files.append(f)
+    return replace(plan, files=tuple(files))
 
 
 def _override_interactions(f: FilePlan, args: argparse.Namespace) -> FilePlan:

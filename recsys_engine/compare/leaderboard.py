@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,16 +27,22 @@ def available_ks(store: Store, split_id: int) -> list[int]:
     return sorted(common or [])
 
 
-def leaderboard(store: Store, split_id: int, k: int = 10, primary: str = "ndcg") -> pd.DataFrame:
-    """Every succeeded run on a split, one row each, best ``primary``@K first.
+def leaderboard(
+    store: Store, split_id: int, k: int = 10, primary: str = "ndcg", tuned_only: bool = False
+) -> pd.DataFrame:
+    """Every succeeded run on a split (only the tuned ones with ``tuned_only``), one row
+    each, best ``primary``@K first.
 
-    Columns: run_id, model, family, reference, fit_seconds, for each metric at K its
+    Columns: run_id, model, family, reference, fit_seconds, tuning (the run's tuning
+    budget dict, None when trained with given settings), for each metric at K its
     value with ``<metric> low``/``<metric> high`` CI bounds (when stored),
     ``loses_to_popularity`` (the run's primary metric is below the best Popularity run's)
     and ``rank_group`` (``rank_groups`` on the per-user ``primary``@K; 1 = tied for best).
     """
     runs = store.list_runs()
     runs = runs[(runs["split_id"] == split_id) & (runs["status"] == "succeeded")]
+    if tuned_only:
+        runs = runs[runs["tuning"].notna()]
     rows = []
     for r in runs.itertuples(index=False):
         spec = REGISTRY.get(r.model)
@@ -45,6 +52,8 @@ def leaderboard(store: Store, split_id: int, k: int = 10, primary: str = "ndcg")
             "family": spec.family if spec else "unknown",
             "reference": bool(spec and spec.family == "reference"),
             "fit_seconds": None if pd.isna(r.fit_seconds) else float(r.fit_seconds),
+            # the tuning budget (None: trained with given settings), shown for fairness
+            "tuning": json.loads(r.tuning) if isinstance(r.tuning, str) else None,
         }
         mets = store.run_metrics(int(r.id))
         mets = mets[mets["k"] == k]
@@ -78,6 +87,7 @@ def leaderboard(store: Store, split_id: int, k: int = 10, primary: str = "ndcg")
         "rank_group",
         "loses_to_popularity",
         "fit_seconds",
+        "tuning",
     ]
     board = board[head + order + cis].sort_values(primary, ascending=False, na_position="last")
     return board.reset_index(drop=True)

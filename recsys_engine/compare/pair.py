@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_engine.compare.decision import Decision, decide
+from recsys_engine.compare.fairness import budget_note
 from recsys_engine.compare.names import metric_label, parse_metric
 from recsys_engine.compare.options import CompareOptions
 from recsys_engine.compare.overlap import list_overlap
@@ -52,6 +53,8 @@ class Comparison:
     per_user: pd.DataFrame
     overlap: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: a plain note when A and B had very different tuning budgets (``compare.fairness``)
+    fairness: str | None = None
 
     @property
     def decision(self) -> Decision:
@@ -88,6 +91,7 @@ class Comparison:
                     "rbo_mean": float(ov["rbo"].mean()) if len(ov) else None,
                 },
                 "notes": self.notes,
+                "fairness": self.fairness,
             }
         )
 
@@ -133,6 +137,7 @@ def run_info(store: Store, run_id: int) -> dict[str, Any]:
         "reference": bool(spec is not None and spec.family == "reference"),
         "positive_threshold": (run["options"] or {}).get("positive_threshold"),
         "fit_seconds": run["fit_seconds"],
+        "tuning": run.get("tuning"),  # None: trained with given settings
         # runs evaluated before test users were scored from train + validation say nothing
         "test_history": (run.get("eval_info") or {}).get("test_history", "train"),
     }
@@ -268,7 +273,19 @@ def compare_runs(
             "(often 0 for both); they count as ties."
         )
     return Comparison(
-        a, b, opts, primary, secondary, guards, v, sentence, seg_table, per_user, overlap, notes
+        a,
+        b,
+        opts,
+        primary,
+        secondary,
+        guards,
+        v,
+        sentence,
+        seg_table,
+        per_user,
+        overlap,
+        notes,
+        fairness=budget_note(a, b, v),
     )
 
 

@@ -171,7 +171,7 @@ def html_report(comparison: Comparison, title: str | None = None) -> str:
         guardrails_frame(c),
         {"Guardrail": "text", "A": "num", "B": "num", "Relative change": "pct", "Status": "text"},
     )
-    notes = "".join(f"<li>{esc(n)}</li>" for n in c.notes)
+    notes = "".join(f"<li>{esc(n)}</li>" for n in [*([c.fairness] if c.fairness else []), *c.notes])
     ov = c.overlap
     overlap_line = (
         f"On average the two top-{o.k} lists share {ov['jaccard'].mean():.0%} of their items "

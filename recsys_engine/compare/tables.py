@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recsys_engine.compare.fairness import budget_text
 from recsys_engine.compare.names import ACCURACY, BEYOND, SHELF, metric_label, plain_label
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
@@ -117,8 +118,8 @@ def _cell(value: float | None, low: float | None, high: float | None, metric: st
 
 def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
     """The leaderboard as people read it: rank group (runs in group 1 are statistically
-    tied with the best), model, run, type, each metric@K as ``value ± CI half-width``,
-    training time and a note for runs below the Popularity baseline."""
+    tied with the best), model, run, type, tuning budget, each metric@K as ``value ±
+    CI half-width``, training time and a note for runs below the Popularity baseline."""
     table = pd.DataFrame(
         {
             "Model": [
@@ -138,6 +139,8 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
                 for g in board["rank_group"]
             ],
         )
+    if "tuning" in board:  # next to the model: two runs of one model differ by it
+        table["Tuning budget"] = [budget_text(t) for t in board["tuning"]]
     for mt in board_metrics(board):
         table[metric_label(f"{mt}@{k}")] = [
             _cell(r[mt], r.get(f"{mt} low"), r.get(f"{mt} high"), mt) for _, r in board.iterrows()

@@ -45,6 +45,9 @@ Layout (one concept per module; this file only re-exports the public API):
 - ``content`` and ``taste`` — reason 2, content-tower and category attributions.
 - ``breakdown`` — reason 3, the model's own additive score parts.
 - ``counterfactual`` — reason 4, "what would change it".
+- ``event_context`` — for context-aware models (issue 18), what the context of the event
+  did to each listed item, re-scored against the neutral context; ``InContext`` keeps the
+  other reasons in the same context.
 - ``explainer`` — the ``Explainer`` that builds the list and orchestrates the reasons.
 - ``lists`` — comparing two top-K lists.
 - ``wording`` — how names are joined in the plain-sentence summaries.

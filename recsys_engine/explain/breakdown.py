@@ -24,6 +24,7 @@ PART_LABELS = {
     "user_bias": "User bias",
     "item_bias": "Item bias",
     "match": "Taste match (user × item vectors)",
+    "context": "Context of the event",
 }
 
 #: What the towers' "base" part is, so it is not read as the item's popularity.

@@ -21,6 +21,7 @@ from recsys_engine.explain.catalogue import Catalogue
 from recsys_engine.explain.content import ContentTower
 from recsys_engine.explain.context import similar_users
 from recsys_engine.explain.counterfactual import counterfactuals
+from recsys_engine.explain.event_context import InContext, context_effects, context_reason
 from recsys_engine.explain.history import history_reason, item_vectors
 from recsys_engine.explain.ordered import InOrder
 from recsys_engine.explain.results import (
@@ -71,6 +72,12 @@ class Explainer(Catalogue):
         # order-aware models rank a stored user with their time order, as evaluation does
         ordered = model.needs_order and data.train.has_order
         self._recency = data.input_recency() if ordered else None
+        # context-aware models rank a stored user in their test event's context, as
+        # evaluation does (None: the model takes no context)
+        self.context_vocab = getattr(model, "context_vocab", None) if model.uses_context else None
+        self._user_codes = None
+        if self.context_vocab is not None and data.test_context is not None:
+            self._user_codes = data.test_context.first_per_user(data.train.n_users)
 
     @classmethod
     def from_run(cls, store: Store, run_id: int) -> Explainer:
@@ -91,16 +98,45 @@ class Explainer(Catalogue):
         return not self.per_user
 
     # -- recommendations ---------------------------------------------------------------------
-    def recommend_user(self, user_id: str, k: int = 10, explain: bool = True) -> Recommendations:
+    def user_context(self, user_id: str) -> dict[str, str | None] | None:
+        """The context a stored user is ranked in (their first test event's), or None
+        when the model takes no context."""
+        if self.context_vocab is None:
+            return None
+        codes = self.context_vocab.neutral()[0]
+        if self._user_codes is not None:
+            codes = self._user_codes[self.user_row(user_id)]
+        return self.context_vocab.decode(codes)
+
+    def recommend_user(
+        self,
+        user_id: str,
+        k: int = 10,
+        explain: bool = True,
+        context: dict[str, str | None] | None = None,
+    ) -> Recommendations:
         """Top-``k`` of a stored user, exactly as evaluation ranked it (history = training
-        and validation folds, those items excluded), with hit flags from the test fold."""
+        and validation folds, those items excluded), with hit flags from the test fold.
+
+        A context-aware model ranks in ``context`` ({field: value}, None = neutral), by
+        default the user's test event's context (``user_context``)."""
         row = self.user_row(user_id)
         history = self.inputs[row]
         exclude = self.seen[row]
         test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
         model = None if self._recency is None else InOrder(self.model, self._recency[row])
+        if context is None:
+            context = self.user_context(user_id)
         return self._recommend(
-            history, exclude, k, explain, test, user_id=str(user_id), row=row, model=model
+            history,
+            exclude,
+            k,
+            explain,
+            test,
+            user_id=str(user_id),
+            row=row,
+            model=model,
+            context=context,
         )
 
     def recommend_history(
@@ -109,8 +145,10 @@ class Explainer(Catalogue):
         k: int = 10,
         explain: bool = True,
         user_id: str | None = None,
+        context: dict[str, str | None] | None = None,
     ) -> Recommendations:
-        """Top-``k`` for an ad-hoc history (a new user or an edited one), explained.
+        """Top-``k`` for an ad-hoc history (a new user or an edited one), explained; a
+        context-aware model ranks in ``context`` (None = the neutral context).
 
         Args:
             item_ids: the history (each item weight 1).
@@ -141,8 +179,18 @@ class Explainer(Catalogue):
         if user_id is not None:
             row = self.user_row(user_id)
             test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
+        if context is None and self.context_vocab is not None:
+            context = self.context_vocab.decode(self.context_vocab.neutral()[0])
         return self._recommend(
-            history, history, k, explain, test, user_id=user_id, row=row, adhoc=True
+            history,
+            history,
+            k,
+            explain,
+            test,
+            user_id=user_id,
+            row=row,
+            adhoc=True,
+            context=context,
         )
 
     def similar_items(self, item_id: str, k: int = 10) -> pd.DataFrame:
@@ -187,11 +235,16 @@ class Explainer(Catalogue):
         row: int | None,
         adhoc: bool = False,
         model: Any | None = None,
+        context: dict[str, str | None] | None = None,
     ) -> Recommendations:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ConfigError(f"k must be a positive integer (got {k!r})")
         t0 = time.perf_counter()
         model = self.model if model is None else model
+        codes = None
+        if context is not None and self.context_vocab is not None:
+            codes = self.context_vocab.encode_one(context)
+            model = InContext(model, codes)
         history = sp.csr_matrix(history, dtype=np.float32)
         history.sort_indices()
         scores = np.array(model.score(history), dtype=np.float32)
@@ -212,6 +265,12 @@ class Explainer(Catalogue):
             reasons, order = self._explain(
                 history, exclude, top, top_scores, scores[0], notes, model=model
             )
+            if codes is not None:
+                effects = context_effects(
+                    model.model, history, exclude, top, codes, self.context_vocab
+                )
+                for r, effect in enumerate(effects):
+                    reasons[r].append(follow_evidence(context_reason(effect)))
         items = []
         for r, (i, s) in enumerate(zip(top, top_scores, strict=True)):
             n_sim, n_chose = similar_users(
@@ -241,6 +300,7 @@ class Explainer(Catalogue):
             items=items,
             seconds=time.perf_counter() - t0,
             notes=notes,
+            context=None if codes is None else self.context_vocab.decode(codes),
         )
 
     def _explain(

@@ -130,6 +130,8 @@ class Recommendations:
         items: the list, best first.
         seconds: time to compute the list and its explanations.
         notes: plain sentences about what is not available and why.
+        context: the event context the list was ranked in ({field: value or None}), or
+            None for a model that takes no context.
     """
 
     model: str
@@ -140,6 +142,7 @@ class Recommendations:
     items: list[ItemExplanation]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    context: dict[str, str | None] | None = None
 
     def frame(self) -> pd.DataFrame:
         """The list as a table (rank, item_id, title, categories, score, hit)."""

@@ -78,6 +78,9 @@ def validate_plan(store: Store, plan: UploadPlan) -> list[Problem]:
                         column=m.user_col,
                     )
                 )
+            from recsys_engine.ingest.context import context_plan_problems
+
+            out.extend(context_plan_problems(f))
             if opts.feedback == "explicit" and not m.value_col:
                 out.append(
                     Problem(
@@ -215,7 +218,9 @@ def _mapped_columns(f: FilePlan) -> list[str]:
     """Every column the plan maps for file ``f`` (each must exist in the file)."""
     m = f.mapping
     if isinstance(m, InteractionMapping):
-        return [c for c in (m.user_col, m.item_col, m.value_col, m.time_col) if c]
+        return [c for c in (m.user_col, m.item_col, m.value_col, m.time_col) if c] + list(
+            m.context_cols
+        )
     if isinstance(m, ItemMapping):
         cols = [
             m.id_col,

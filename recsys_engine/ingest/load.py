@@ -13,6 +13,7 @@ from typing import Any
 
 from recsys_engine.errors import Problem, ValidationError
 from recsys_engine.ingest.checks import check_interactions, validate_plan
+from recsys_engine.ingest.context import check_context, context_specs
 from recsys_engine.ingest.plan import (
     FilePlan,
     InteractionMapping,
@@ -70,7 +71,10 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
     src, time_note = _stage_source(store, inter)
     if time_note:
         problems.append(Problem("warning", inter.name, time_note, column=src.time_col))
-    if opts.duplicates == "reject" and src.kind == "csv":
+    mapping = inter.mapping
+    assert isinstance(mapping, InteractionMapping)  # validate_plan guarantees it
+    # the single-pass load writes interactions only; context goes through the staged path
+    if opts.duplicates == "reject" and src.kind == "csv" and not mapping.has_context:
         result = _fast_load(store, plan, src, list(problems), progress)
         if result is not None:
             return result
@@ -78,6 +82,8 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
     try:
         progress(1, 4, "checking interactions")
         stats = check_interactions(store, inter, src, staged.table, opts, staged.rejects, problems)
+        if not any(p.severity == "error" for p in problems):
+            check_context(store, inter, staged.table, problems)
         progress(2, 4, "reading item and user files")
         items = read_items(store, plan, problems)
         users = read_users(store, plan, problems)
@@ -116,6 +122,10 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
                 warnings=warnings,
             )
             store.insert_staged_interactions(staged.table, did, opts.feedback, opts.duplicates)
+            if mapping.has_context:
+                store.insert_staged_context(
+                    staged.table, did, context_specs(mapping), opts.duplicates
+                )
             if items is not None:
                 store.insert_frame("items", did, items)
             if users is not None:

@@ -14,10 +14,6 @@ from recsys_engine.ingest.sniff import FileSniff, sniff_file
 
 if TYPE_CHECKING:
     from recsys_engine.store import Store
-    from recsys_engine.store.readers import StageSource
-
-if TYPE_CHECKING:
-    from recsys_engine.store import Store
     from recsys_engine.store.staging import StageSource
 
 ROLES = ("interactions", "items", "users", "tags", "tag_names", "ignore")
@@ -26,12 +22,23 @@ DUPLICATE_RULES = ("reject", "keep-last", "sum")
 
 @dataclass(frozen=True)
 class InteractionMapping:
-    """Columns of an interactions file. ``value_col`` is the rating (explicit) or weight."""
+    """Columns of an interactions file. ``value_col`` is the rating (explicit) or weight.
+
+    ``context_cols`` are categorical columns kept as the context of each interaction
+    (device, country, channel, ...); ``derived_context`` asks for fields computed from the
+    time column (``hour`` of day, ``weekday``; see ``ingest.context``).
+    """
 
     user_col: str
     item_col: str
     value_col: str | None = None
     time_col: str | None = None
+    context_cols: tuple[str, ...] = ()
+    derived_context: tuple[str, ...] = ()
+
+    @property
+    def has_context(self) -> bool:
+        return bool(self.context_cols or self.derived_context)
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ def stage_source(f: FilePlan) -> StageSource:
         item_col=m.item_col,
         value_col=m.value_col,
         time_col=m.time_col,
+        context_cols=tuple(m.context_cols),
         sep=s.sep,
         quote=s.quote,
         header=s.header,

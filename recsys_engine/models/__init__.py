@@ -29,7 +29,7 @@ __all__ = [
     "register_model",
 ]
 
-FAMILIES = ("reference", "collaborative", "content", "hybrid", "sequence")
+FAMILIES = ("reference", "collaborative", "content", "hybrid", "sequence", "autoencoder")
 
 
 @dataclass(frozen=True)
@@ -205,5 +205,17 @@ register_model(
         "needs time order",
         "recsys_engine.models.gru4rec:GRU4Rec",
         "GRU4Rec",
+    )
+)
+
+# -- autoencoders (issue 18): the whole history in, a distribution over the catalogue out --
+register_model(
+    ModelSpec(
+        "mult_vae",
+        "autoencoder",
+        "Multinomial variational autoencoder (Liang et al. 2018) over the whole history; "
+        "Mult-DAE as an option",
+        "recsys_engine.models.mult_vae:MultVAE",
+        "Mult-VAE",
     )
 )

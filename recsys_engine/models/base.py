@@ -132,6 +132,32 @@ class Recommender(ABC):
         """
         return self.score(histories, items)
 
+    @property
+    def uses_context(self) -> bool:
+        """Whether the model reads the context of the event it predicts (issue 18;
+        ``score_in_context``). Context-aware models override it (usually from their
+        config's ``use_context``)."""
+        return False
+
+    def score_in_context(
+        self,
+        histories: sp.csr_matrix,
+        recency: sp.csr_matrix | None,
+        context: np.ndarray | None,
+        items: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``score_in_order`` for events in a known context.
+
+        Args:
+            histories: CSR n × n_items of weights.
+            recency: as in ``score_in_order`` (None when unknown).
+            context: int codes n × fields of the event to predict (``event_context``;
+                0 = unknown/neutral), or None for the neutral context. Models without
+                ``uses_context`` ignore it (this default).
+            items: score only these columns.
+        """
+        return self.score_in_order(histories, recency, items)
+
     def explain_in_order(
         self, history: sp.csr_matrix, recency: sp.csr_matrix | None, item: int
     ) -> Explanation:

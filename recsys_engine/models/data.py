@@ -9,6 +9,7 @@ vectorised steps between a score matrix and a top-K list.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
+from recsys_engine.models.event_context import ContextVocab, EventContext
 
 #: Split strategies that keep each user's time order: what is tested comes after what is
 #: trained on. Order-aware models refuse the others (random, cold-items).
@@ -53,6 +55,10 @@ class TrainData:
             equal timestamps are ordered by item index. None when the order is unknown.
         split_strategy: the strategy of the split the data comes from (``random``,
             ``temporal``, ``leave-last``, ``cold-items``), or None when not from a split.
+        context: the context codes of every training event (``event_context``), in the
+            order of ``sequence_items`` when the order is known; None when the dataset has
+            no context. Its ``vocab`` holds the values seen in training.
+        validation_context: the same for the validation events, or None.
     """
 
     matrix: sp.csr_matrix
@@ -64,6 +70,13 @@ class TrainData:
     sequence_indptr: np.ndarray | None = None
     sequence_items: np.ndarray | None = None
     split_strategy: str | None = None
+    context: EventContext | None = None
+    validation_context: EventContext | None = None
+
+    @property
+    def has_context(self) -> bool:
+        """Whether the training events carry context (at least one field)."""
+        return self.context is not None and len(self.context.vocab.fields) > 0
 
     @property
     def has_order(self) -> bool:
@@ -126,9 +139,11 @@ class TrainData:
         user_ids: Any | None = None,
         item_ids: Any | None = None,
         timestamps: Any | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> TrainData:
         """Build from parallel arrays of string ids (tests, notebooks, new data); with
-        ``timestamps`` (numbers, NaN when missing) the ordered histories too."""
+        ``timestamps`` (numbers, NaN when missing) the ordered histories too, and with
+        ``context`` ({field: value per interaction, None = unknown}) the event context."""
         u_codes, u_vocab = _factorize(users, user_ids)
         i_codes, i_vocab = _factorize(items, item_ids)
         w = np.ones(len(u_codes)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -140,12 +155,18 @@ class TrainData:
         order = (None, None)
         if timestamps is not None:
             order = ordered_histories(u_codes, i_codes, timestamps, len(u_vocab))
+        events = None
+        if context:
+            values = {f: np.asarray(v, dtype=object) for f, v in context.items()}
+            vocab = ContextVocab.from_values(values)
+            events = EventContext.build(vocab, u_codes, i_codes, vocab.encode(values), timestamps)
         return cls(
             matrix=matrix,
             user_ids=u_vocab,
             item_ids=i_vocab,
             sequence_indptr=order[0],
             sequence_items=order[1],
+            context=events,
         )
 
 

@@ -57,6 +57,7 @@ def load_keras(path: Path, name: str) -> Any | None:
         return None
     keras = keras_backend()
     import recsys_engine.models.keras_layers  # noqa: F401  (registers the custom layers)
+    import recsys_engine.models.mult_vae_layers  # noqa: F401
     import recsys_engine.models.neumf_layers  # noqa: F401
     import recsys_engine.models.sequence_layers  # noqa: F401
 

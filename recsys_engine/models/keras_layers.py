@@ -121,6 +121,9 @@ class PooledTowers(keras.layers.Layer):
         l2: L2 penalty on embeddings and projections.
         seed: seed of the dropout generators.
         pooling: ``mean`` (weights / Σw) or ``sqrt`` (weights / √Σw²).
+        context_sizes: codes per context field (issue 18; empty = context-blind). With
+            fields, the input ``context`` (batch × fields int codes) adds Σ_f E_f[c_f]
+            to the user vector, E_f[0] = 0 (unknown / neutral context).
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class PooledTowers(keras.layers.Layer):
         pooling: str = "mean",
         mask_inputs: bool = True,
         item_bias: bool = True,
+        context_sizes: tuple[int, ...] | list[int] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -156,6 +160,7 @@ class PooledTowers(keras.layers.Layer):
         self.pooling_mode = pooling
         self.mask_inputs = bool(mask_inputs)
         self.item_bias = bool(item_bias)
+        self.context_sizes = [int(n) for n in context_sizes]
         self.pooling = HistoryPooling(pooling, name="pooling")
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -175,6 +180,7 @@ class PooledTowers(keras.layers.Layer):
             pooling=self.pooling_mode,
             mask_inputs=self.mask_inputs,
             item_bias=self.item_bias,
+            context_sizes=list(self.context_sizes),
         )
         return config
 
@@ -203,6 +209,11 @@ class PooledTowers(keras.layers.Layer):
                 (nnz,), "zeros", name="feature_values", trainable=False
             )
         self.log_q = self.add_weight((n,), "zeros", name="log_q", trainable=False)
+        dim = self.id_dim + self.content_dim
+        self.context_tables = [
+            self.add_weight((size, dim), emb, name=f"context_{f}", regularizer=reg)
+            for f, size in enumerate(self.context_sizes)
+        ]
         self.pooling.build(None)
 
     def set_catalogue(
@@ -264,6 +275,8 @@ class PooledTowers(keras.layers.Layer):
             user = self.pooling([inputs["history_items"], inputs["history_weights"], v_in])
         if training and self.dropout > 0:
             user = keras.random.dropout(user, self.dropout, seed=self.seed_generator)
+        if self.context_sizes:
+            user = user + self.context_vector(inputs["context"])
         if self.mode == "softmax":
             logits = ops.matmul(user, ops.transpose(v_out)) + bias[None, :]
             if not self.mask_inputs:
@@ -288,6 +301,15 @@ class PooledTowers(keras.layers.Layer):
         else:
             in_history = bag.contains(target)
         return remove_accidental_hits(logits, target, in_history)
+
+    def context_vector(self, codes):
+        """Σ_f E_f[c_f] (batch × dim) for int codes batch × fields; code 0 adds nothing."""
+        codes = ops.cast(codes, "int32")
+        total = 0.0
+        for f, table in enumerate(self.context_tables):
+            c = codes[:, f]
+            total = total + ops.take(table, c, axis=0) * ops.cast(c > 0, table.dtype)[:, None]
+        return total
 
 
 def log_q_corrected(logits, log_q):
@@ -332,4 +354,20 @@ def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
         "log_q": np.asarray(layer.log_q, dtype=np.float32),
         # items with training interactions (only known where there is an ID part)
         "warm": np.asarray(layer.id_mask) > 0 if layer.id_dim else np.ones(0, dtype=bool),
+        **context_arrays(layer),
+    }
+
+
+def context_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
+    """The context tables stacked (row 0 of each field zeroed: the unknown value adds
+    nothing) and the codes per field; empty for a context-blind layer."""
+    dim = layer.id_dim + layer.content_dim
+    tables = []
+    for t in getattr(layer, "context_tables", []):
+        a = np.array(t, dtype=np.float32)
+        a[0] = 0.0
+        tables.append(a)
+    return {
+        "ctx_table": np.concatenate(tables) if tables else np.zeros((0, dim), np.float32),
+        "ctx_sizes": np.asarray(layer.context_sizes, dtype=np.int64),
     }

@@ -38,6 +38,7 @@ from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.pooled_context import ContextEventSource, ContextScoring
 from recsys_engine.models.pooled_examples import HalfSplitSource
 from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10
@@ -70,6 +71,9 @@ class TwoTowerConfig(KerasTrainConfig):
         popularity_prior: inference-only prior α added to every item's base score as
             α · log(item's share of training interactions); > 0 favours popular items,
             < 0 is a log-Q popularity correction, 0 turns it off.
+        use_context: add the context of the event to predict (device, hour, weekday, …,
+            mapped at upload) to the user tower; needs a dataset with context. Training
+            then takes one example per event, so an epoch costs more (``pooled_context``).
     """
 
     choices: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -127,6 +131,7 @@ class TwoTowerConfig(KerasTrainConfig):
     targets: str = "rest"
     item_bias: bool = True
     popularity_prior: float = 0.6
+    use_context: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -146,6 +151,7 @@ class TwoTowerConfig(KerasTrainConfig):
         check_choice("targets", self.targets, TARGETS)
         check_bool("item_bias", self.item_bias)
         check_number("popularity_prior", self.popularity_prior, low=-2, high=2)
+        check_bool("use_context", self.use_context)
 
     # what the item tower is made of (overridden by the content / hybrid configs)
     def tower_sizes(self) -> tuple[int, int, float]:
@@ -164,7 +170,7 @@ class PooledExplanation(Explanation):
     parts: dict[str, float] = field(default_factory=dict)
 
 
-class PooledHistoryModel(KerasFiles, Recommender):
+class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
     """Base of ``two_tower``, ``content`` and ``hybrid`` (history-pooled user tower)."""
 
     name = "two_tower"
@@ -195,7 +201,11 @@ class PooledHistoryModel(KerasFiles, Recommender):
         popularity = np.diff(x.tocsc().indptr).astype(np.float64)
         id_mask = (popularity > 0).astype(np.float32)
         log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
-        source = HalfSplitSource(x, loss_name, float(cfg.input_fraction), cfg.targets)
+        context = self._training_context(train)  # None unless use_context
+        if context is None:
+            source = HalfSplitSource(x, loss_name, float(cfg.input_fraction), cfg.targets)
+        else:
+            source = ContextEventSource(x, loss_name, float(cfg.input_fraction), context)
         keras = keras_backend()
         from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
 
@@ -211,6 +221,9 @@ class PooledHistoryModel(KerasFiles, Recommender):
                 inputs["target"] = keras.Input((), dtype="int32", name="target")
             if loss_name == "bpr":
                 inputs["negative"] = keras.Input((), dtype="int32", name="negative")
+            if context is not None:
+                n_fields = len(context.vocab.fields)
+                inputs["context"] = keras.Input((n_fields,), dtype="int32", name="context")
             id_dim, content_dim, id_dropout = cfg.tower_sizes()
             if features is None:
                 content_dim = 0
@@ -228,6 +241,7 @@ class PooledHistoryModel(KerasFiles, Recommender):
                 pooling=cfg.pooling,
                 mask_inputs=cfg.targets == "rest",
                 item_bias=bool(cfg.item_bias),
+                context_sizes=() if context is None else context.vocab.sizes,
                 name="towers",
             )
             model = keras.Model(inputs, layer(inputs), name=self.name)
@@ -256,10 +270,17 @@ class PooledHistoryModel(KerasFiles, Recommender):
         validate = None
         if train.validation is not None and train.validation.nnz > 0:
             validation = sp.csr_matrix(train.validation)
+            codes = None if context is None else self._validation_codes(train)
 
             def validate(model):
                 self._set_from_keras(model)
-                return ndcg_at_10(lambda _, h: self._score_raw(h), x, validation)
+                return ndcg_at_10(
+                    lambda users, h: self._score_raw(
+                        h, context=None if codes is None else codes[users]
+                    ),
+                    x,
+                    validation,
+                )
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
         model, self.fit_result = fit_keras(
@@ -330,8 +351,15 @@ class PooledHistoryModel(KerasFiles, Recommender):
         pooled = np.asarray(h @ self.v_in, dtype=np.float32)
         return pooled / np.maximum(total, 1e-12).astype(np.float32)[:, None]
 
-    def _score_raw(self, h: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+    def _score_raw(
+        self,
+        h: sp.csr_matrix,
+        items: np.ndarray | None = None,
+        context: np.ndarray | None = None,
+    ) -> np.ndarray:
         u = self._user_vectors(h)
+        if context is not None:
+            u = u + self.context_vectors(context)
         if items is None:
             return u @ self.v_out.T + self.bias[None, :]
         items = np.asarray(items)
@@ -341,6 +369,21 @@ class PooledHistoryModel(KerasFiles, Recommender):
         self._check_fitted()
         h = self._weights(as_csr(histories, self.n_items))
         return np.asarray(self._score_raw(h, items), dtype=np.float32)
+
+    def score_in_context(
+        self,
+        histories: sp.csr_matrix,
+        recency: sp.csr_matrix | None,
+        context: np.ndarray | None,
+        items: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Scores with the context codes of each row's event added to the user tower
+        (the neutral context — all codes 0, or None — gives ``score``)."""
+        if context is None or not self.uses_context:
+            return self.score_in_order(histories, recency, items)
+        self._check_fitted()
+        h = self._weights(as_csr(histories, self.n_items))
+        return np.asarray(self._score_raw(h, items, context), dtype=np.float32)
 
     def explain(self, history: sp.csr_matrix, item: int) -> PooledExplanation:
         """Exact: contribution of history item j = w̃_j ⟨v_in_j, v_out_i⟩; parts split the
@@ -379,6 +422,7 @@ class PooledHistoryModel(KerasFiles, Recommender):
             "v_out": self.v_out,
             "bias": self.bias,
             "id_dim": np.asarray(self.id_dim),
+            **self._context_arrays(),
         }
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -386,3 +430,4 @@ class PooledHistoryModel(KerasFiles, Recommender):
         self.v_out = np.asarray(arrays["v_out"], dtype=np.float32)
         self.bias = np.asarray(arrays["bias"], dtype=np.float32)
         self.id_dim = int(arrays["id_dim"])
+        self._set_context_arrays(arrays)

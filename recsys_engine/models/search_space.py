@@ -180,3 +180,20 @@ def narrow_space(
 def describe_space(space: dict[str, Param]) -> dict[str, dict[str, Any]]:
     """The space as JSON (stored with a study, printed by the CLI)."""
     return {name: param.to_dict() for name, param in space.items()}
+
+
+def default_point(config_class: type, space: dict[str, Param]) -> dict[str, Any]:
+    """The config's default value of every searched setting that lies in its searched range
+    or choices: a study tries it first, so a tuned model is never worse on validation than
+    its defaults (settings whose default was searched away are sampled)."""
+    defaults = config_class.from_dict({})
+    point: dict[str, Any] = {}
+    for name, param in space.items():
+        value = getattr(defaults, name)
+        if isinstance(param, Choice):
+            if value in param.values:
+                point[name] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if param.low <= value <= param.high and (not param.integer or int(value) == value):
+                point[name] = int(value) if param.integer else float(value)
+    return point

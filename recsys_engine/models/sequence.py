@@ -16,14 +16,15 @@ page); a history without order (``score`` alone) is taken in item-index order �
 no order to use. Sequence models refuse splits that do not keep time order (random,
 cold-items) before training, as ``transitions`` does.
 
-Explanations are *verified by re-scoring*: a history item's contribution is the score
-minus the score of the same run without it (the rest keep their order); each number is a
-real model answer, not an attention weight.
+Explanations are *verified by re-scoring* (``rescoring.RescoredExplanation``): a history
+item's contribution is the score minus the score of the same run without it (the rest keep
+their order), ``base`` the score of the empty history; each number is a real model answer,
+not an attention weight. The recency rank of each item is reported with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,12 +32,13 @@ import scipy.sparse as sp
 
 from recsys_engine.config import check_choice, check_number
 from recsys_engine.errors import ConfigError
-from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
+from recsys_engine.models.base import ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.rescoring import RescoredExplanation
 from recsys_engine.models.search_space import Param, Range
 from recsys_engine.models.validation import ndcg_at_10
 
@@ -173,16 +175,11 @@ class WindowSource:
 
 
 @dataclass(frozen=True)
-class RescoredExplanation(Explanation):
-    """Contributions measured by re-scoring: contribution_j = score − score without item j.
+class SequenceExplanation(RescoredExplanation):
+    """A leave-one-out explanation (``rescoring``) plus each history item's recency rank
+    (1 = most recent; 0 when the order is unknown)."""
 
-    ``base`` is the rest of the score (score − Σ contributions); the parts are not additive
-    by construction (``exact`` is False), each one is a re-scored change. ``recency`` holds
-    each history item's rank (1 = most recent; 0 when the order is unknown).
-    """
-
-    rescored: bool = True
-    recency: np.ndarray | None = None
+    recency: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 class SequenceModel(KerasFiles, Recommender):
@@ -314,12 +311,12 @@ class SequenceModel(KerasFiles, Recommender):
         return self._score_sequences(sequences(h, r, int(self.config.max_len)), items)
 
     # -- explanations --------------------------------------------------------------------
-    def explain(self, history: sp.csr_matrix, item: int) -> RescoredExplanation:
+    def explain(self, history: sp.csr_matrix, item: int) -> SequenceExplanation:
         return self.explain_in_order(history, None, item)
 
     def explain_in_order(
         self, history: sp.csr_matrix, recency: sp.csr_matrix | None, item: int
-    ) -> RescoredExplanation:
+    ) -> SequenceExplanation:
         """Each history item's contribution = score − score of the run without it."""
         self._check_fitted()
         item = int(item)
@@ -329,21 +326,22 @@ class SequenceModel(KerasFiles, Recommender):
         h.sort_indices()
         n = len(h.indices)
         r = None if recency is None else as_csr(recency, self.n_items)[:1]
-        # row 0: the history; row 1 + j: the history without its j-th item
-        rows = sp.vstack([h] + [_without(h, j) for j in range(n)]).tocsr()
+        # row 0: the history; row 1: the empty history; row 2 + j: without its j-th item
+        empty = sp.csr_matrix((1, self.n_items), dtype=np.float32)
+        rows = sp.vstack([h, empty] + [_without(h, j) for j in range(n)]).tocsr()
         ranks = None
         if r is not None:
-            ranks = sp.vstack([r.multiply(rows[k] > 0) for k in range(n + 1)]).tocsr()
+            ranks = sp.vstack([r.multiply(rows[k] > 0) for k in range(n + 2)]).tocsr()
         s = self.score_in_order(rows, ranks, np.array([item]))[:, 0].astype(np.float64)
-        contributions = s[0] - s[1:]
         rec = np.zeros(n) if r is None else np.asarray(r[0, h.indices].toarray()).ravel()
-        return RescoredExplanation(
+        return SequenceExplanation(
             item=item,
             score=float(s[0]),
-            base=float(s[0] - contributions.sum()),
+            base=float(s[1]),
             history_items=h.indices.copy(),
-            contributions=contributions,
+            contributions=s[0] - s[2:],
             exact=False,
+            without=s[2:],
             recency=rec,
         )
 

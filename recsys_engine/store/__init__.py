@@ -20,6 +20,7 @@ Modules:
 - ``staging``: staging, checking and inserting an uploaded interactions file.
 - ``fast_load``: the single-pass load of a clean interactions file.
 - ``splits``: splits and their per-interaction folds.
+- ``context``: the context fields of interactions (device, hour, ...; issue 18).
 - ``runs``: runs, progress, metrics, per-user metrics, recommendations.
 - ``studies``: tuning studies (Optuna keeps their trials in its own storage).
 - ``names``: valid display names and id references (no SQL).
@@ -28,6 +29,7 @@ Modules:
 
 from __future__ import annotations
 
+from recsys_engine.store.context import ContextTables
 from recsys_engine.store.datasets import DatasetTables
 from recsys_engine.store.fast_load import FastLoad
 from recsys_engine.store.profile import ProfileQueries
@@ -41,7 +43,14 @@ __all__ = ["Store", "quote_ident"]
 
 
 class Store(
-    DatasetTables, ProfileQueries, StagingQueries, FastLoad, SplitTables, RunTables, StudyTables
+    DatasetTables,
+    ProfileQueries,
+    StagingQueries,
+    FastLoad,
+    SplitTables,
+    RunTables,
+    StudyTables,
+    ContextTables,
 ):
     """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
 

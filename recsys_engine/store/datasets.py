@@ -156,7 +156,13 @@ class DatasetTables(StoreConnection):
                 [did],
             )
             cur.execute("DELETE FROM splits WHERE dataset_id = ?", [did])
-            for table in ("interactions", "items", "users"):
+            for table in (
+                "interactions",
+                "items",
+                "users",
+                "interaction_context",
+                "context_fields",
+            ):
                 cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM datasets WHERE id = ?", [did])
         return paths
@@ -271,11 +277,13 @@ class DatasetTables(StoreConnection):
         rating_scale: tuple[float, float] | None = None,
         sources: list[dict[str, Any]] | None = None,
         warnings: list[str] | None = None,
+        context: tuple[str, ...] = (),
     ) -> int:
         """Store already-clean frames as a new dataset in one transaction (tests, generators).
 
         Uploads go through ``recsys_engine.ingest``, which validates first; this path trusts
-        its input apart from the column set.
+        its input apart from the column set. ``context`` names columns of ``interactions``
+        stored as context fields (``store.context``).
         """
         inter = interactions.copy()
         if "weight" not in inter.columns:
@@ -289,6 +297,8 @@ class DatasetTables(StoreConnection):
                 warnings=warnings or [],
             )
             self.insert_frame("interactions", did, inter)
+            if context:
+                self.insert_context_frame(did, inter, list(context))  # type: ignore[attr-defined]
             if items is not None:
                 self.insert_frame("items", did, items)
             if users is not None:

@@ -39,6 +39,7 @@ class StageSource:
     time_kind: str = "none"  # "none", "epoch", "format" or "auto"
     time_format: str | None = None  # strptime format when time_kind == "format"
     time_scale: float = 1.0  # divide epoch numbers by this (1000 for milliseconds)
+    context_cols: tuple[str, ...] = ()  # columns staged as text context (``ctx_0``, ...)
 
 
 #: 9999-12-31: later (or NaN/infinite) unix times are reported as unreadable.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -142,4 +142,25 @@ DDL: list[str] = [
     # owner: "host:pid" of the process that queued or runs it, so a server start interrupts
     # only runs whose process is gone, not a CLI training that shares the file.
     "ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner VARCHAR",
+    # -- issue 18 (context): categorical context of each interaction -----------------------
+    # context_fields: the fields of a dataset in their order, with where each came from
+    # (source: the upload's column name, or "derived:hour" / "derived:weekday" from ts);
+    # interaction_context: one row per (interaction, field); an interaction is identified by
+    # (dataset_id, user_id, item_id), unique once duplicates are rejected or merged.
+    """CREATE TABLE IF NOT EXISTS context_fields (
+        dataset_id INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        field VARCHAR NOT NULL,
+        source VARCHAR NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS interaction_context (
+        dataset_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        value VARCHAR                       -- NULL when the cell was empty (unknown)
+    )""",
+    # -- issue 15 (Tune panel): which process runs a study, so a server start marks only the
+    # studies whose process is gone ``interrupted`` (not a CLI study sharing the file).
+    "ALTER TABLE studies ADD COLUMN IF NOT EXISTS owner VARCHAR",
 ]

@@ -46,7 +46,8 @@ class StagingQueries(FileReaders):
     """Mixin of ``Store``: staging, checking and inserting uploaded interactions."""
 
     def stage_interactions(self, src: StageSource) -> Staged:
-        """Read ``src`` into a temp table (user_id, item_id, value, value_raw, ts_raw, ts).
+        """Read ``src`` into a temp table (user_id, item_id, value, value_raw, ts_raw, ts,
+        and ``ctx_0``, ``ctx_1``, ... for ``src.context_cols``).
 
         Reader failures (ragged rows, non-numeric values, bad bytes) are not raised; they
         come back in ``rejects`` with their line and column.
@@ -68,11 +69,15 @@ class StagingQueries(FileReaders):
         ts_raw = f"CAST({quote_ident(src.time_col)} AS VARCHAR)" if src.time_col else "NULL"
         ts = time_expr(src, ts_raw)
         params: list[Any] = [src.time_format] if src.time_kind == "format" else []
+        context = "".join(
+            f", CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(f'ctx_{j}')}"
+            for j, c in enumerate(src.context_cols)
+        )
         cur.execute(
             f"CREATE TEMP TABLE {quote_ident(table)} AS "
             f"SELECT {user} AS user_id, {item} AS item_id, "
             f"CAST({value} AS DOUBLE) AS value, {value_raw} AS value_raw, "
-            f"{ts_raw} AS ts_raw, {ts} AS ts FROM {reader}",
+            f"{ts_raw} AS ts_raw, {ts} AS ts{context} FROM {reader}",
             params,
         )
         rejects = self._take_rejects(rt, rs) if src.kind == "csv" else []

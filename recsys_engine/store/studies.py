@@ -9,9 +9,10 @@ import pandas as pd
 
 from recsys_engine.errors import NotFoundError
 from recsys_engine.store.connection import StoreConnection
+from recsys_engine.store.runs import _owner_alive, this_process
 
 #: Every status a study can have.
-STUDY_STATUSES = ("running", "succeeded", "failed", "cancelled")
+STUDY_STATUSES = ("running", "succeeded", "failed", "cancelled", "interrupted")
 
 _STUDY_COLUMNS = (
     "id, dataset_id, split_id, model, name, storage, space, fixed, budget, status, "
@@ -40,7 +41,8 @@ class StudyTables(StoreConnection):
             self.cursor()
             .execute(
                 "INSERT INTO studies (dataset_id, split_id, model, name, storage, space, fixed, "
-                "budget, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
+                "budget, status, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) "
+                "RETURNING id",
                 [
                     int(dataset_id),
                     int(split_id),
@@ -50,6 +52,7 @@ class StudyTables(StoreConnection):
                     json.dumps(space, sort_keys=True),
                     json.dumps(fixed, sort_keys=True),
                     json.dumps(budget, sort_keys=True),
+                    this_process(),
                 ],
             )
             .fetchall()[0]
@@ -85,6 +88,21 @@ class StudyTables(StoreConnection):
         )
         if not done:
             raise NotFoundError(f"no study with id {study_id}")
+
+    def mark_unfinished_studies_interrupted(self) -> int:
+        """Mark ``running`` studies whose process is gone ``interrupted`` (call once at
+        server start, like ``mark_unfinished_runs_interrupted``); returns how many."""
+        cur = self.cursor()
+        running = cur.execute("SELECT id, owner FROM studies WHERE status = 'running'").fetchall()
+        stale = [sid for sid, owner in running if not _owner_alive(owner)]
+        if stale:
+            cur.execute(
+                "UPDATE studies SET status = 'interrupted', finished_at = current_timestamp, "
+                "error = coalesce(error, 'the process running it stopped before it finished') "
+                "WHERE id IN (SELECT unnest(?::INTEGER[]))",
+                [stale],
+            )
+        return len(stale)
 
     def get_study(self, study_id: int) -> dict[str, Any]:
         """One study's row as a dict (JSON columns decoded)."""

@@ -63,3 +63,26 @@ def describe_storage(spec: str | None) -> str:
         except Exception:  # not parseable: show only the scheme
             return spec.split("://", 1)[0] + "://…"
     return f"journal:{spec}"
+
+
+def reopen_spec(described: str, study: str) -> str:
+    """The storage spec to reopen a study from what ``describe_storage`` stored with it.
+
+    Raises:
+        ConfigError: the trials were kept in memory by a process that has ended, or the
+            stored URL had its password hidden (give the URL to the CLI instead).
+    """
+    if described == "memory":
+        raise ConfigError(
+            f"the trials of study {study} were kept in memory by the process that ran it, "
+            "so they are gone; studies run from the app or the CLI on a database file keep "
+            "them in a journal file next to it"
+        )
+    if described.startswith("journal:"):
+        return described[len("journal:") :]
+    if "***" in described or described.endswith("://…"):
+        raise ConfigError(
+            f"study {study} lives in {described}, whose password is not stored; "
+            "open it with the CLI and the full storage URL"
+        )
+    return described

@@ -2,49 +2,47 @@
 
 Each trial samples a config from the model's search space (``models.search_space``, with
 the user's overrides), trains on the train fold and is scored by full-ranking NDCG@10 on
-the **validation** fold only: the objective receives ``tuning_data``, a view of the split
-that holds the train and validation folds and nothing of the test fold. Keras models
-report their per-epoch validation NDCG@10 (``fit_keras``'s progress callable) to the trial,
-so the pruner (the median rule by default) stops weak trials early.
+the **validation** fold only (``tuning.objective``): the objective receives
+``tuning_data``, a view of the split that holds the train and validation folds and nothing
+of the test fold. Keras models report their per-epoch validation NDCG@10 to the trial, so
+the pruner (the median rule by default) stops weak trials early.
 
-When the budget (trials and/or minutes) is spent, the best trial's config — for Keras
-models with the epochs its early stopping kept — is trained as a normal run and evaluated
-once on test; the run records its tuning budget ("tuned: N trials, M minutes, study S").
-``workers`` > 1 starts that many local processes on one study, sharing Optuna's journal
-file (or an RDB URL for several machines).
+The first trial is the model's default settings (those inside the searched space), so a
+study never ends below the defaults on validation. When the budget (trials and/or minutes)
+is spent, the best trial's config — for Keras models with the epochs its early stopping
+kept — is trained as a normal run and evaluated once on test; the run records its tuning
+budget ("tuned: N trials, M minutes, study S").
+``workers`` > 1 starts that many local processes on one study (``tuning.workers``), sharing
+Optuna's journal file (or an RDB URL for several machines).
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
-import sys
 import time
-import types
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
-from recsys_engine.evaluation import EvalOptions, SplitData, evaluate, load_split_data
+from recsys_engine.evaluation import EvalOptions, SplitData, load_split_data
 from recsys_engine.models import get_model
 from recsys_engine.models.base import StopFn
-from recsys_engine.models.keras_config import KerasTrainConfig
-from recsys_engine.models.search_space import Choice, Param, describe_space, narrow_space
+from recsys_engine.models.search_space import (
+    default_point,
+    describe_space,
+    narrow_space,
+)
 from recsys_engine.store import Store
+from recsys_engine.tuning.objective import Objective
 from recsys_engine.tuning.storage import (
     default_storage,
     describe_storage,
     open_storage,
     shareable,
 )
-
-#: The metric every study maximises, on the validation fold.
-METRIC = "ndcg@10"
-#: The key Keras models report their per-epoch validation NDCG@10 under (``fit_keras``).
-EPOCH_METRIC = "val_ndcg@10"
+from recsys_engine.tuning.trials import METRIC, trial_row
+from recsys_engine.tuning.workers import run_workers
 
 TrialFn = Callable[[dict[str, Any]], None]
 
@@ -87,76 +85,17 @@ def tuning_data(store: Store, split_id: int, positive_threshold: float | None = 
 
 
 def tuning_label(tuning: dict[str, Any] | None) -> str:
-    """``"tuned: 20 trials, 3.1 minutes, study S"`` (``"not tuned"`` for None)."""
+    """``"tuned: 20 trials, 3.1 minutes, study S"`` (``"not tuned"`` for None; seconds
+    under a minute)."""
     if not tuning:
         return "not tuned"
-    return (
-        f"tuned: {tuning['trials']} trials, {tuning['minutes']:.1f} minutes, "
-        f"study {tuning['study']}"
-    )
+    took = duration_text(tuning["minutes"])
+    return f"tuned: {tuning['trials']} trials, {took}, study {tuning['study']}"
 
 
-def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
-    """Sample one value of every setting in ``space`` through an Optuna trial."""
-    params: dict[str, Any] = {}
-    for name, param in space.items():
-        if isinstance(param, Choice):
-            params[name] = trial.suggest_categorical(name, list(param.values))
-        elif param.integer:
-            params[name] = trial.suggest_int(name, int(param.low), int(param.high), log=param.log)
-        else:
-            params[name] = trial.suggest_float(
-                name, float(param.low), float(param.high), log=param.log
-            )
-    return params
-
-
-class Objective:
-    """Train one sampled config on the train fold and score it on the validation fold.
-
-    Picklable (a model name, the data and plain dicts), so worker processes build their
-    own copy. ``seen_data`` is what the objective works on: ``tuning_data``'s view, never
-    the test fold.
-    """
-
-    def __init__(
-        self,
-        model_name: str,
-        data: SplitData,
-        space: dict[str, Param],
-        fixed: dict[str, Any],
-        should_stop: StopFn | None = None,
-    ):
-        self.model_name, self.data = model_name, data
-        self.space, self.fixed, self.should_stop = space, fixed, should_stop
-
-    def __call__(self, trial: Any) -> float:
-        import optuna
-
-        spec = get_model(self.model_name)
-        config = spec.config_class.from_dict({**self.fixed, **suggest(trial, self.space)})
-        trial.set_user_attr("config", config.to_dict())
-        trial.set_user_attr("process", os.getpid())  # which worker ran it
-        t0 = time.perf_counter()
-
-        def report(done: int, total: int, info: dict[str, Any]) -> None:
-            value, epoch = info.get(EPOCH_METRIC), info.get("epoch")
-            if value is None or not epoch:
-                return
-            trial.report(float(value), int(epoch))
-            trial.set_user_attr("epochs", int(epoch))
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
-
-        model = spec.cls(config)
-        model.fit(self.data.train, on_progress=report, should_stop=self.should_stop)
-        fit_result = getattr(model, "fit_result", None)
-        if fit_result is not None and isinstance(config, KerasTrainConfig):
-            trial.set_user_attr("best_epoch", int(fit_result.best_epoch))
-            trial.set_user_attr("epochs", int(fit_result.epochs))
-        result = evaluate(model, self.data, EvalOptions(ks=(10,)))
-        trial.set_user_attr("seconds", time.perf_counter() - t0)
-        return float(result.metric_dict()[METRIC])
+def duration_text(minutes: float) -> str:
+    """``"3.1 minutes"``, or ``"14 seconds"`` under a minute (not "0.0 minutes")."""
+    return f"{minutes:.1f} minutes" if minutes >= 1 else f"{minutes * 60:.0f} seconds"
 
 
 def tune(
@@ -174,6 +113,7 @@ def tune(
     options: EvalOptions | dict[str, Any] | None = None,
     on_trial: TrialFn | None = None,
     should_stop: StopFn | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> TuneResult:
     """Run a study over ``model_name`` on ``split_id`` and train its best config as a run.
 
@@ -192,6 +132,8 @@ def tune(
             tuning data).
         on_trial: called with each finished trial's row (in-process studies).
         should_stop: cancel flag, checked between trials and during Keras training.
+        on_start: called with the study id once its row exists (the job runner uses it
+            to tell which study a background job is running).
 
     Raises:
         ConfigError: no validation fold, no budget, a bad space or worker count.
@@ -226,6 +168,8 @@ def tune(
         budget=budget,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if on_start is not None:
+        on_start(study_id)
     t0 = time.perf_counter()
     try:
         objective = Objective(model_name, data, search, fixed, should_stop)
@@ -236,13 +180,19 @@ def tune(
             sampler=optuna.samplers.TPESampler(seed=int(seed)),
             pruner=pruner or default_pruner(),
         )
+        start = default_point(spec.config_class, search)
+        if start:  # the defaults go first: tuning never ends below them on validation
+            study.enqueue_trial(start, skip_if_exists=True)
         if workers == 1:
             _optimize(study, objective, trials, minutes, on_trial, should_stop)
         else:
             # the workers get their own objective: a cancel flag cannot cross processes
             shared = Objective(model_name, data, search, fixed)
-            _run_workers(spec_storage, name, shared, trials, minutes, workers, seed, should_stop)
+            run_workers(spec_storage, name, shared, trials, minutes, workers, seed, should_stop)
             study = optuna.load_study(study_name=name, storage=open_storage(spec_storage))
+        if should_stop is not None and should_stop():
+            # stopped between trials: nothing is chosen from a study cut short
+            raise FitCancelled(f"tuning was cancelled after {len(study.trials)} trials")
         elapsed = (time.perf_counter() - t0) / 60.0
         result = _result(study, study_id, name, describe_storage(spec_storage), elapsed, budget)
         if result.best_trial is None:
@@ -310,113 +260,6 @@ def _optimize(
         callbacks=[after_trial],
         catch=(ConfigError,),
     )
-
-
-def _worker(
-    storage: str,
-    name: str,
-    objective: Objective,
-    trials: int | None,
-    minutes: float | None,
-    seed: int,
-) -> None:
-    """One worker process: load the shared study and run its share of the trials."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(
-        study_name=name,
-        storage=open_storage(storage),
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=default_pruner(),
-    )
-    _optimize(study, objective, trials, minutes)
-
-
-def _run_workers(
-    storage: str,
-    name: str,
-    objective: Objective,
-    trials: int | None,
-    minutes: float | None,
-    workers: int,
-    seed: int,
-    should_stop: StopFn | None,
-) -> None:
-    """Start ``workers`` local processes on the study and wait for them; each runs an
-    equal share of ``trials`` (the first ones one more when it does not divide), so the
-    study ends with exactly ``trials`` trials. ``should_stop()`` terminates them."""
-    ctx = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-    shares = [None] * workers if trials is None else _shares(trials, workers)
-    procs = [
-        ctx.Process(
-            target=_worker,
-            args=(storage, name, objective, share, minutes, int(seed) + i),
-            daemon=True,
-        )
-        for i, share in enumerate(shares)
-    ]
-    with _neutral_main():
-        for p in procs:
-            p.start()
-    try:
-        while any(p.is_alive() for p in procs):
-            if should_stop is not None and should_stop():
-                raise FitCancelled("tuning was cancelled")
-            for p in procs:
-                p.join(timeout=0.5)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join()
-    failed = [p.exitcode for p in procs if p.exitcode != 0]
-    if failed:
-        raise RecsysError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed})")
-
-
-@contextlib.contextmanager
-def _neutral_main() -> Iterator[None]:
-    """Start spawned workers with a neutral ``__main__``.
-
-    A spawned process first re-runs the parent's main module. Under Streamlit (and its
-    AppTest) that module is the app script, which would open the database and draw the
-    app in every worker; the workers need nothing from it (their target and objective
-    are importable), so they are started while ``__main__`` is an empty module.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
-def _shares(trials: int, workers: int) -> list[int]:
-    """``trials`` split over ``workers`` as evenly as possible (they add up to ``trials``)."""
-    base, extra = divmod(trials, workers)
-    return [base + (1 if i < extra else 0) for i in range(workers)]
-
-
-def trial_row(trial: Any) -> dict[str, Any]:
-    """One finished trial as JSON: number, state, params, validation NDCG@10 (the last
-    reported epoch's for a pruned trial), epochs, seconds."""
-    value = trial.value
-    if value is None and trial.intermediate_values:
-        value = trial.intermediate_values[max(trial.intermediate_values)]
-    seconds = trial.user_attrs.get("seconds")
-    if seconds is None and trial.datetime_start and trial.datetime_complete:
-        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
-    return {
-        "number": int(trial.number),
-        "state": trial.state.name.lower(),
-        "params": dict(trial.params),
-        f"validation_{METRIC}": None if value is None else float(value),
-        "epochs": trial.user_attrs.get("epochs"),
-        "best_epoch": trial.user_attrs.get("best_epoch"),
-        "seconds": seconds,
-    }
 
 
 def _result(

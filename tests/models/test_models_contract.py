@@ -47,6 +47,8 @@ SMALL: dict[str, Any] = {
     "neighbours": 10,
     "max_len": 5,
     "blocks": 1,
+    "hidden_dims": [8],
+    "latent_dim": 4,
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
-from recsys_engine.models import create_model, get_model, list_models
+from recsys_engine.models import FAMILIES, create_model, get_model, list_models
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import TrainData, top_k
 
@@ -58,7 +58,7 @@ def random_train():
 def test_registry_entries():
     assert {"popularity", "itemknn", "ease"} <= set(MODEL_NAMES)
     for spec in list_models():
-        assert spec.family in ("reference", "collaborative", "content", "hybrid", "sequence")
+        assert spec.family in FAMILIES
         assert spec.description and "\n" not in spec.description
         assert issubclass(spec.cls, Recommender)
         assert spec.cls.name == spec.name

@@ -1,0 +1,321 @@
+"""Mult-VAE and Mult-DAE (Liang et al. 2018): autoencoders over the user's whole history.
+
+The history x (binary, one column per catalogue item) is L2-normalised, corrupted by
+dropout while training, and encoded by tanh layers into a latent code: a Gaussian
+q(z|x) = N(μ(x), diag σ²(x)) for ``kind="vae"``, a deterministic tanh bottleneck for
+``kind="dae"``. The decoder (mirrored tanh layers) gives logits f(z) over the catalogue,
+and the loss per user is the multinomial negative log-likelihood
+
+    −Σ_i x_i · log softmax(f(z))_i  (+ β · KL(q(z|x) ‖ N(0, I)) for the VAE),
+
+with β annealed linearly by training steps up to ``beta_cap``. Epochs are chosen on the
+validation fold by ``fit_keras``'s early stopping. Scoring uses the latent mean and no
+dropout, so it is deterministic; it runs in numpy on the saved weights (the first layer is
+a sparse product, no history is densified to score it). Score = decoder logits.
+
+Explanations are *verified by re-scoring*: each history item's contribution is the score
+change when the history is re-scored without it (``rescoring.leave_one_out``); the
+network is not additive, so the parts need not sum to the score.
+
+Training densifies one batch of histories at a time (batch × n_items): the encoder reads
+every catalogue column. ``fit`` refuses, before building anything, a catalogue whose
+weights, optimiser state and one dense batch would not fit in half the machine's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.config import check_choice, check_number
+from recsys_engine.errors import ConfigError
+from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, as_csr, top_k
+from recsys_engine.models.ease import memory_limit
+from recsys_engine.models.keras_backend import keras_backend
+from recsys_engine.models.keras_config import KerasTrainConfig
+from recsys_engine.models.keras_files import KerasFiles
+from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.rescoring import RescoredExplanation, leave_one_out
+from recsys_engine.models.search_space import Choice, Param, Range
+from recsys_engine.models.validation import ndcg_at_10
+
+KINDS = ("vae", "dae")
+#: Rows scored at once are capped so one chunk's dense activations stay near this size.
+SCORE_CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class MultVAEConfig(KerasTrainConfig):
+    """Mult-VAE / Mult-DAE settings (plus the shared training settings).
+
+    Attributes:
+        kind: ``vae`` (variational: Gaussian latent, KL term) or ``dae`` (denoising:
+            deterministic bottleneck, no KL term).
+        hidden_dims: tanh hidden layer sizes of the encoder (the decoder mirrors them).
+        latent_dim: size of the latent code (the bottleneck).
+        dropout: share of the normalised history dropped at each training step (the
+            corruption the model learns to undo).
+        beta_cap: largest weight of the KL term (VAE); the paper's annealing stops near 0.2.
+        anneal_steps: training steps over which the KL weight rises linearly from 0 to
+            ``beta_cap`` (0 = ``beta_cap`` from the first step).
+        l2: L2 penalty on every kernel, added once per step.
+        batch_size: users per step (each a dense row over the whole catalogue).
+    """
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {**KerasTrainConfig.choices, "kind": KINDS}
+    advanced: ClassVar[tuple[str, ...]] = (
+        *KerasTrainConfig.advanced,
+        "dropout",
+        "beta_cap",
+        "anneal_steps",
+        "l2",
+    )
+    presets: ClassVar[dict[str, dict]] = {
+        "quick": {"epochs": 15, "patience": 0, "hidden_dims": [200], "latent_dim": 64},
+        "thorough": {"epochs": 400, "patience": 40},
+    }
+    search_space: ClassVar[dict[str, Param]] = {
+        "epochs": Range(20, 400, integer=True),
+        "learning_rate": Range(1e-4, 1e-2, log=True),
+        "kind": Choice(KINDS),
+        "latent_dim": Range(32, 400, log=True, integer=True),
+        "dropout": Range(0.0, 0.8),
+        "beta_cap": Range(0.0, 1.0),
+        "anneal_steps": Range(100, 20_000, log=True, integer=True),
+        "l2": Range(1e-6, 1e-1, log=True),
+    }
+
+    epochs: int = 200
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 20
+    smoothing: int = 3
+    kind: str = "vae"
+    hidden_dims: tuple[int, ...] = (600,)
+    latent_dim: int = 200
+    dropout: float = 0.5
+    beta_cap: float = 0.2
+    anneal_steps: int = 2000
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("kind", self.kind, KINDS)
+        dims = self.hidden_dims
+        if isinstance(dims, list):
+            object.__setattr__(self, "hidden_dims", tuple(dims))
+            dims = self.hidden_dims
+        if not isinstance(dims, tuple) or not dims:
+            raise ConfigError(f"hidden_dims must be a non-empty list of sizes (got {dims!r})")
+        for size in dims:
+            check_number("hidden_dims", size, low=1, high=8192, integer=True)
+        check_number("latent_dim", self.latent_dim, low=1, high=4096, integer=True)
+        check_number("dropout", self.dropout, low=0, high=0.95)
+        check_number("beta_cap", self.beta_cap, low=0, high=10)
+        check_number("anneal_steps", self.anneal_steps, low=0, integer=True)
+        check_number("l2", self.l2, low=0)
+
+
+def training_bytes(cfg: MultVAEConfig, n_items: int) -> int:
+    """Rough peak bytes of training: the two catalogue-wide layers (first encoder and last
+    decoder layer, n_items × size each) with their gradient and Adam moments (4 copies, 5
+    with the weight average), plus one step's dense batch × n_items arrays (input,
+    target, normalised and dropped-out input, logits, log-softmax, their gradients ≈ 8)."""
+    wide = int(n_items) * (int(cfg.hidden_dims[0]) + int(cfg.hidden_dims[0]) + 1)
+    copies = 5 if cfg.ema > 0 else 4
+    return 4 * (copies * wide + 8 * int(cfg.batch_size) * int(n_items))
+
+
+def check_memory(cfg: MultVAEConfig, n_items: int) -> None:
+    """Refuse a catalogue too large to train on this machine.
+
+    Raises:
+        ConfigError: one sentence with the need, the limit and what to use instead.
+    """
+    need, limit = training_bytes(cfg, n_items), memory_limit()
+    if need > limit:
+        raise ConfigError(
+            f"Mult-VAE on {int(n_items):,} items would need about {need / 2**30:,.1f} GiB "
+            f"(its first and last layers are items × {cfg.hidden_dims[0]} with their optimiser "
+            f"state, and each step holds a dense {cfg.batch_size} × {int(n_items):,} batch), "
+            f"above the {limit / 2**30:,.1f} GiB limit (half this machine's memory); use "
+            "Two-tower (sampled softmax) or Item-kNN for a catalogue this large"
+        )
+
+
+class MultVAE(KerasFiles, Recommender):
+    """Multinomial variational (or denoising) autoencoder over the history."""
+
+    name = "mult_vae"
+    config_class = MultVAEConfig
+    family = "autoencoder"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._keras_model = None
+        self.arrays: dict[str, np.ndarray] = {}
+        self.fit_result = None
+
+    # -- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        train: TrainData,
+        on_progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> MultVAE:
+        cfg = self.config
+        x = binary(train.matrix)
+        n_items = x.shape[1]
+        check_memory(cfg, n_items)
+        keras = keras_backend()
+        from recsys_engine.models.mult_vae_layers import MultAutoencoder, multinomial_loss
+
+        def build():
+            history = keras.Input((n_items,), name="history")
+            layer = MultAutoencoder(
+                n_items,
+                hidden_dims=cfg.hidden_dims,
+                latent_dim=int(cfg.latent_dim),
+                kind=cfg.kind,
+                dropout=float(cfg.dropout),
+                beta_cap=float(cfg.beta_cap),
+                anneal_steps=int(cfg.anneal_steps),
+                l2=float(cfg.l2),
+                seed=int(cfg.seed),
+                name="autoencoder",
+            )
+            return keras.Model(history, layer(history), name=self.name)
+
+        validate = None
+        if train.validation is not None and train.validation.nnz > 0:
+            validation = sp.csr_matrix(train.validation)
+
+            def validate(model):
+                self._set_from_keras(model)
+                return ndcg_at_10(lambda _, h: self._score_binary(h), x, validation)
+
+        self.item_ids = np.asarray(train.item_ids, dtype=object)
+        model, self.fit_result = fit_keras(
+            build,
+            DenseRows(x),
+            cfg,
+            loss=multinomial_loss,
+            validate=validate,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            metric_name="val_ndcg@10",
+        )
+        self._keras_model = model
+        self._set_from_keras(model)
+        return self
+
+    def _set_from_keras(self, model: Any) -> None:
+        layer = model.get_layer("autoencoder")
+        arrays: dict[str, np.ndarray] = {}
+
+        def put(prefix: str, dense: Any) -> None:
+            arrays[f"{prefix}_kernel"] = np.asarray(dense.kernel, dtype=np.float32)
+            arrays[f"{prefix}_bias"] = np.asarray(dense.bias, dtype=np.float32)
+
+        for j, dense in enumerate(layer.encoder):
+            put(f"enc{j}", dense)
+        put("mean", layer.mean)
+        for j, dense in enumerate(layer.decoder):
+            put(f"dec{j}", dense)
+        put("out", layer.output_layer)
+        self._set_arrays(arrays)
+
+    # -- scoring -------------------------------------------------------------------------
+    def _latent(self, h: sp.csr_matrix) -> np.ndarray:
+        """Latent mean of binary histories (no dropout): the deterministic encoder."""
+        w = self.arrays
+        norms = np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel())
+        scaled = sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ h
+        z = np.tanh(np.asarray(scaled @ w["enc0_kernel"]) + w["enc0_bias"])
+        for j in range(1, len(self.config.hidden_dims)):
+            z = np.tanh(z @ w[f"enc{j}_kernel"] + w[f"enc{j}_bias"])
+        z = z @ w["mean_kernel"] + w["mean_bias"]
+        return np.tanh(z) if self.config.kind == "dae" else z
+
+    def _decode(self, z: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        w = self.arrays
+        for j in range(len(self.config.hidden_dims)):
+            z = np.tanh(z @ w[f"dec{j}_kernel"] + w[f"dec{j}_bias"])
+        kernel, bias = w["out_kernel"], w["out_bias"]
+        if items is not None:
+            kernel, bias = kernel[:, items], bias[items]
+        return (z @ kernel + bias).astype(np.float32)
+
+    def _score_binary(self, h: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        width = self.n_items if items is None else len(items)
+        out = np.empty((h.shape[0], width), dtype=np.float32)
+        chunk = max(1, SCORE_CHUNK_BYTES // (8 * max(width, self.n_items // 8, 1)))
+        for s in range(0, h.shape[0], chunk):
+            out[s : s + chunk] = self._decode(self._latent(h[s : s + chunk]), items)
+        return out
+
+    def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Decoder logits for the full history (latent mean, no dropout)."""
+        self._check_fitted()
+        h = binary(as_csr(histories, self.n_items))
+        idx = None if items is None else np.asarray(items, dtype=np.int64)
+        return self._score_binary(h, idx)
+
+    # -- explanations --------------------------------------------------------------------
+    def explain(self, history: sp.csr_matrix, item: int) -> RescoredExplanation:
+        """Each history item's contribution = score − score of the history without it
+        (re-scored); ``base`` is the score of an empty history."""
+        self._check_fitted()
+        item = int(item)
+        if not 0 <= item < self.n_items:
+            raise ConfigError(f"item index must be in [0, {self.n_items}) (got {item!r})")
+        return leave_one_out(self, as_csr(history, self.n_items)[:1], item)
+
+    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest items by cosine of the decoder's item vectors (the output kernel's
+        columns: how the latent code raises each item)."""
+        self._check_fitted()
+        if not 0 <= int(item) < self.n_items:
+            raise ConfigError(f"item index must be in [0, {self.n_items}) (got {item!r})")
+        v = self.arrays["out_kernel"].T.astype(np.float64)
+        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        sims = (v @ v[int(item)]).astype(np.float32)
+        sims[int(item)] = -np.inf
+        items, scores = top_k(sims[None, :], k)
+        return items[0], scores[0]
+
+    # -- persistence ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.arrays)
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+
+
+def binary(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Histories as float32 0/1 CSR (positive weights → 1, others dropped)."""
+    h = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    h.data = (h.data > 0).astype(np.float32)
+    h.eliminate_zeros()
+    h.sort_indices()
+    return h
+
+
+class DenseRows:
+    """Training examples: every user with a history; each batch densified on its own
+    (x = y = the batch's binary rows, batch × n_items), never the whole matrix."""
+
+    def __init__(self, x: sp.csr_matrix):
+        self.x = x
+        self.users = np.flatnonzero(np.diff(x.indptr) > 0)
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        return len(self.users)
+
+    def batch(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.x[self.users[index]].toarray()
+        return rows, rows
