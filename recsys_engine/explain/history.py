@@ -134,6 +134,10 @@ def rescored_history(
         }
         for j in idx
     ]
+    recency = getattr(ex, "recency", None)  # order-aware models (sasrec, gru4rec)
+    if recency is not None and len(recency) == len(hist) and np.any(recency > 0):
+        for r, j in zip(rows, idx, strict=True):
+            r["recency"] = int(recency[j]) or None  # 1 = the most recent item
     h = sp.csr_matrix(history, dtype=np.float32)[:1]
     h.sort_indices()
     picked = idx[:RECHECKED]

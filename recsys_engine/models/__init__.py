@@ -187,6 +187,26 @@ register_model(
         "Transitions",
     )
 )
+register_model(
+    ModelSpec(
+        "sasrec",
+        "sequence",
+        "SASRec: causal self-attention over your ordered history, predicts the next item; "
+        "needs time order",
+        "recsys_engine.models.sasrec:SASRec",
+        "SASRec",
+    )
+)
+register_model(
+    ModelSpec(
+        "gru4rec",
+        "sequence",
+        "GRU4Rec: a recurrent network over your ordered history, predicts the next item; "
+        "needs time order",
+        "recsys_engine.models.gru4rec:GRU4Rec",
+        "GRU4Rec",
+    )
+)
 
 # -- autoencoders (issue 18): the whole history in, a distribution over the catalogue out --
 register_model(

@@ -59,6 +59,7 @@ def load_keras(path: Path, name: str) -> Any | None:
     import recsys_engine.models.keras_layers  # noqa: F401  (registers the custom layers)
     import recsys_engine.models.mult_vae_layers  # noqa: F401
     import recsys_engine.models.neumf_layers  # noqa: F401
+    import recsys_engine.models.sequence_layers  # noqa: F401
 
     try:
         return keras.models.load_model(file, safe_mode=True, compile=False)

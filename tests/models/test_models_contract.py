@@ -45,6 +45,8 @@ SMALL: dict[str, Any] = {
     "min_df": 1,
     "holdout": 0.0,
     "neighbours": 10,
+    "max_len": 5,
+    "blocks": 1,
     "hidden_dims": [8],
     "latent_dim": 4,
 }

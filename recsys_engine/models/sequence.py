@@ -1,0 +1,359 @@
+"""Shared base of the deep sequence models ``sasrec`` and ``gru4rec`` (issue 18).
+
+A user is the ordered run of their history items, the last ``max_len`` of them, left-padded
+(``sequences``). The network (``sequence_layers.SequenceNetwork``) turns the run into one
+vector per position, causally: position t sees positions ≤ t only. Training uses every
+prefix: each position predicts the next item of the user's training run, with a full
+softmax cross-entropy over the catalogue (small catalogues) or the in-batch sampled,
+log-Q-corrected softmax above ``max_softmax_items``. Long runs are cut into windows of
+``max_len + 1`` items from the end, so every training interaction is a target once. The
+number of epochs is chosen on the validation fold by ``fit_keras``'s early stopping.
+
+score(h, j) = ⟨last position's vector, item embedding of j⟩ (output embedding = input).
+
+Order: ``score_in_order`` orders a history by its recency ranks (evaluation, the Explain
+page); a history without order (``score`` alone) is taken in item-index order — there is
+no order to use. Sequence models refuse splits that do not keep time order (random,
+cold-items) before training, as ``transitions`` does.
+
+Explanations are *verified by re-scoring* (``rescoring.RescoredExplanation``): a history
+item's contribution is the score minus the score of the same run without it (the rest keep
+their order), ``base`` the score of the empty history; each number is a real model answer,
+not an attention weight. The recency rank of each item is reported with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_engine.config import check_choice, check_number
+from recsys_engine.errors import ConfigError
+from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.keras_backend import keras_backend
+from recsys_engine.models.keras_config import KerasTrainConfig
+from recsys_engine.models.keras_files import KerasFiles
+from recsys_engine.models.keras_fit import fit_keras
+from recsys_engine.models.rescoring import RescoredExplanation
+from recsys_engine.models.search_space import Param, Range
+from recsys_engine.models.validation import ndcg_at_10
+
+LOSSES = ("auto", "softmax", "sampled_softmax")
+
+
+@dataclass(frozen=True)
+class SequenceConfig(KerasTrainConfig):
+    """Settings shared by the sequence models (plus ``KerasTrainConfig``'s training ones).
+
+    Attributes:
+        dim: item embedding and hidden size.
+        max_len: the most recent items a sequence keeps (older ones are cut off).
+        blocks: transformer blocks (SASRec) or stacked GRU layers (GRU4Rec).
+        dropout: dropout on the embedded sequence and inside the encoder.
+        l2: L2 penalty on the item embedding.
+        loss: ``softmax`` (every position against the whole catalogue), ``sampled_softmax``
+            (in-batch negatives, log-Q corrected) or ``auto`` (full softmax up to
+            ``max_softmax_items`` items).
+        max_softmax_items: ``auto`` uses the full softmax up to this catalogue size.
+    """
+
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {**KerasTrainConfig.choices, "loss": LOSSES}
+    advanced: ClassVar[tuple[str, ...]] = (
+        *KerasTrainConfig.advanced,
+        "dropout",
+        "l2",
+        "loss",
+        "max_softmax_items",
+    )
+    presets: ClassVar[dict[str, dict]] = {
+        "quick": {"epochs": 8, "patience": 0, "dim": 32, "max_len": 20},
+        "thorough": {"epochs": 200, "patience": 20},
+    }
+    search_space: ClassVar[dict[str, Param]] = {
+        **KerasTrainConfig.search_space,
+        "epochs": Range(10, 200, integer=True),
+        "learning_rate": Range(1e-4, 1e-2, log=True),
+        "dim": Range(16, 256, log=True, integer=True),
+        "max_len": Range(10, 200, log=True, integer=True),
+        "blocks": Range(1, 3, integer=True),
+        "dropout": Range(0.0, 0.7),
+        "l2": Range(1e-8, 1e-3, log=True),
+    }
+    stored_defaults: ClassVar[dict[str, Any]] = {}
+
+    epochs: int = 100
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    patience: int = 10
+    dim: int = 64
+    max_len: int = 50
+    blocks: int = 2
+    dropout: float = 0.2
+    l2: float = 0.0
+    loss: str = "auto"
+    max_softmax_items: int = 50_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_number("dim", self.dim, low=1, high=4096, integer=True)
+        check_number("max_len", self.max_len, low=1, high=10_000, integer=True)
+        check_number("blocks", self.blocks, low=1, high=16, integer=True)
+        check_number("dropout", self.dropout, low=0, high=0.95)
+        check_number("l2", self.l2, low=0)
+        check_choice("loss", self.loss, LOSSES)
+        check_number("max_softmax_items", self.max_softmax_items, low=1, integer=True)
+
+
+def sequences(histories: sp.csr_matrix, recency: sp.csr_matrix | None, max_len: int) -> np.ndarray:
+    """Each history's items oldest → newest as item index + 1, the last ``max_len`` of them,
+    left-padded with 0 (n × max_len int32). Without ``recency`` the items go in index order;
+    an item without a recency rank counts as the most recent."""
+    h = sp.csr_matrix(histories)
+    h.sort_indices()
+    n = h.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(h.indptr))
+    rank = np.zeros(len(h.indices), dtype=np.float64)
+    if recency is not None:
+        r = sp.csr_matrix(recency)
+        if r.shape[0] != n:
+            raise ConfigError(f"recency must have one row per history ({n}; got {r.shape[0]})")
+        rank = np.asarray(r[rows, h.indices]).ravel().astype(np.float64) if len(rows) else rank
+    order = np.lexsort((h.indices, -rank, rows))  # per row: oldest first, most recent last
+    lengths = np.diff(h.indptr)
+    from_end = lengths[rows] - 1 - (np.arange(len(order)) - h.indptr[rows])
+    keep = from_end < max_len
+    out = np.zeros((n, max_len), dtype=np.int32)
+    out[rows[keep], max_len - 1 - from_end[keep]] = h.indices[order][keep] + 1
+    return out
+
+
+def training_windows(
+    indptr: np.ndarray, items: np.ndarray, max_len: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-item targets (each n_windows × max_len, item + 1, 0 = padding) of
+    every user's training run cut into windows of ``max_len + 1`` items from its end:
+    window input = items[k : k + L], target = items[k + 1 : k + L + 1]."""
+    inputs, targets = [], []
+    for u in range(len(indptr) - 1):
+        run = np.asarray(items[indptr[u] : indptr[u + 1]], dtype=np.int64) + 1
+        end = len(run)
+        while end >= 2:
+            start = max(0, end - max_len - 1)
+            window = run[start:end]
+            x = np.zeros(max_len, dtype=np.int32)
+            y = np.zeros(max_len, dtype=np.int32)
+            x[max_len - len(window) + 1 :] = window[:-1]
+            y[max_len - len(window) + 1 :] = window[1:]
+            inputs.append(x)
+            targets.append(y)
+            end = start + 1  # the next window ends where this one's first input is
+            if start == 0:
+                break
+    if not inputs:
+        return np.zeros((0, max_len), np.int32), np.zeros((0, max_len), np.int32)
+    return np.stack(inputs), np.stack(targets)
+
+
+class WindowSource:
+    """The training windows as ``fit_keras`` examples (the same windows every epoch)."""
+
+    def __init__(self, inputs: np.ndarray, targets: np.ndarray, sampled: bool):
+        self.inputs, self.targets, self.sampled = inputs, targets, sampled
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        return len(self.inputs)
+
+    def batch(self, index: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        x = {"sequence": self.inputs[index]}
+        if self.sampled:
+            x["target"] = self.targets[index]
+        return x, self.targets[index]
+
+
+@dataclass(frozen=True)
+class SequenceExplanation(RescoredExplanation):
+    """A leave-one-out explanation (``rescoring``) plus each history item's recency rank
+    (1 = most recent; 0 when the order is unknown)."""
+
+    recency: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class SequenceModel(KerasFiles, Recommender):
+    """Base of ``sasrec`` and ``gru4rec``: a causal network over the ordered history."""
+
+    family = "sequence"
+    needs_order = True
+    encoder: ClassVar[str] = "attention"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._keras_model = None
+        self._network = None
+        self.fit_result = None
+
+    def _heads(self) -> int:
+        return 1
+
+    # -- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        train: TrainData,
+        on_progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> SequenceModel:
+        """Train on every prefix of the ordered training runs.
+
+        Raises:
+            ConfigError: the order is unknown or the split does not keep it.
+        """
+        problem = train.order_problem()
+        if problem is not None:
+            raise ConfigError(f"model {self.name!r} learns from the order of events, but {problem}")
+        cfg = self.config
+        n_items, max_len = train.n_items, int(cfg.max_len)
+        loss_name = cfg.loss
+        if loss_name == "auto":
+            loss_name = "softmax" if n_items <= cfg.max_softmax_items else "sampled_softmax"
+        inputs, targets = training_windows(train.sequence_indptr, train.sequence_items, max_len)
+        counts = np.bincount(targets[targets > 0] - 1, minlength=n_items).astype(np.float64)
+        log_q = np.log((counts + 1.0) / (counts.sum() + n_items))
+        source = WindowSource(inputs, targets, loss_name == "sampled_softmax")
+        keras = keras_backend()
+        from recsys_engine.models.keras_layers import in_batch_softmax_loss
+        from recsys_engine.models.sequence_layers import SequenceNetwork, position_softmax_loss
+
+        def build():
+            x = {"sequence": keras.Input((max_len,), dtype="int32", name="sequence")}
+            if loss_name == "sampled_softmax":
+                x["target"] = keras.Input((max_len,), dtype="int32", name="target")
+            layer = SequenceNetwork(
+                n_items,
+                dim=int(cfg.dim),
+                max_len=max_len,
+                encoder=self.encoder,
+                blocks=int(cfg.blocks),
+                heads=self._heads(),
+                dropout=float(cfg.dropout),
+                l2=float(cfg.l2),
+                mode=loss_name,
+                seed=int(cfg.seed),
+                name="network",
+            )
+            model = keras.Model(x, layer(x), name=self.name)
+            layer.set_log_q(log_q)
+            return model
+
+        validate = None
+        if train.validation is not None and train.validation.nnz > 0:
+            validation = sp.csr_matrix(train.validation)
+            seqs = sequences(train.matrix, train.recency(), max_len)
+
+            def validate(model):
+                self._network = model.get_layer("network")
+                return ndcg_at_10(
+                    lambda users, _: self._score_sequences(seqs[users]), train.matrix, validation
+                )
+
+        self.item_ids = np.asarray(train.item_ids, dtype=object)
+        loss = position_softmax_loss if loss_name == "softmax" else in_batch_softmax_loss
+        model, self.fit_result = fit_keras(
+            build,
+            source,
+            cfg,
+            loss=loss,
+            validate=validate,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            metric_name="val_ndcg@10",
+        )
+        self._keras_model = model
+        self._set_from_keras(model)
+        return self
+
+    def _set_from_keras(self, model: Any) -> None:
+        self._network = model.get_layer("network")
+
+    # -- scoring -------------------------------------------------------------------------
+    def _score_sequences(
+        self, seqs: np.ndarray, items: np.ndarray | None = None, batch: int = 512
+    ) -> np.ndarray:
+        """Scores of padded sequences (n × max_len): last position's vector · item vectors."""
+        import tensorflow as tf
+
+        net = self._network
+        v = np.asarray(net.outputs(), dtype=np.float32)
+        if items is not None:
+            v = v[np.asarray(items)]
+        out = np.empty((len(seqs), len(v)), dtype=np.float32)
+        for s in range(0, len(seqs), batch):
+            last = np.asarray(net.last(tf.constant(seqs[s : s + batch])), dtype=np.float32)
+            out[s : s + batch] = last @ v.T
+        return out
+
+    def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
+        """Scores of histories without order (taken in item-index order)."""
+        return self.score_in_order(histories, None, items)
+
+    def score_in_order(
+        self,
+        histories: sp.csr_matrix,
+        recency: sp.csr_matrix | None,
+        items: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Scores of each history's run ordered by ``recency`` (see the module)."""
+        self._check_fitted()
+        h = as_csr(histories, self.n_items)
+        r = None if recency is None else as_csr(recency, self.n_items)
+        return self._score_sequences(sequences(h, r, int(self.config.max_len)), items)
+
+    # -- explanations --------------------------------------------------------------------
+    def explain(self, history: sp.csr_matrix, item: int) -> SequenceExplanation:
+        return self.explain_in_order(history, None, item)
+
+    def explain_in_order(
+        self, history: sp.csr_matrix, recency: sp.csr_matrix | None, item: int
+    ) -> SequenceExplanation:
+        """Each history item's contribution = score − score of the run without it."""
+        self._check_fitted()
+        item = int(item)
+        if not 0 <= item < self.n_items:
+            raise ConfigError(f"item index must be in [0, {self.n_items}) (got {item!r})")
+        h = as_csr(history, self.n_items)[:1]
+        h.sort_indices()
+        n = len(h.indices)
+        r = None if recency is None else as_csr(recency, self.n_items)[:1]
+        # row 0: the history; row 1: the empty history; row 2 + j: without its j-th item
+        empty = sp.csr_matrix((1, self.n_items), dtype=np.float32)
+        rows = sp.vstack([h, empty] + [_without(h, j) for j in range(n)]).tocsr()
+        ranks = None
+        if r is not None:
+            ranks = sp.vstack([r.multiply(rows[k] > 0) for k in range(n + 2)]).tocsr()
+        s = self.score_in_order(rows, ranks, np.array([item]))[:, 0].astype(np.float64)
+        rec = np.zeros(n) if r is None else np.asarray(r[0, h.indices].toarray()).ravel()
+        return SequenceExplanation(
+            item=item,
+            score=float(s[0]),
+            base=float(s[1]),
+            history_items=h.indices.copy(),
+            contributions=s[0] - s[2:],
+            exact=False,
+            without=s[2:],
+            recency=rec,
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"item_vectors": np.asarray(self._network.outputs(), dtype=np.float32)}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """The network itself comes from ``model.keras`` (``KerasFiles.load``)."""
+
+
+def _without(h: sp.csr_matrix, j: int) -> sp.csr_matrix:
+    """Row ``h`` (1 × n_items) without its j-th stored entry."""
+    keep = np.arange(len(h.indices)) != j
+    return sp.csr_matrix((h.data[keep], h.indices[keep], [0, int(keep.sum())]), shape=h.shape)

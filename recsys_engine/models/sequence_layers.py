@@ -1,0 +1,229 @@
+"""Registered Keras 3 layers of the sequence models (``sasrec``, ``gru4rec``).
+
+Only imported by the sequence model modules (it imports TensorFlow). Every layer has a
+``get_config`` and is registered under the ``recsys`` package, so ``.keras`` files load with
+``safe_mode=True`` once this module is imported — no ``Lambda`` layers.
+
+A sequence reaches the model as ``sequence`` (batch × T int32): item index + 1, left-padded
+with 0, the most recent item at the last position T − 1. ``SequenceNetwork`` embeds it,
+encodes it (causal self-attention blocks or a GRU) into one vector per position, and
+scores position t's vector against the item embedding (shared between input and output):
+position t predicts the item at t + 1. Training uses every position:
+
+- ``softmax``: logits over the whole catalogue at every position (batch × T × n_items);
+- ``sampled_softmax``: the targets of the batch's real positions are the negatives of one
+  another (N × N, log-Q corrected, accidental hits removed; ``keras_layers``).
+
+Where context would plug in: ``SequenceNetwork.predictor`` is the representation of the
+predicting position(s), the one place an embedding of the event-to-predict's context
+would be added before scoring.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from recsys_engine.models.keras_layers import log_q_corrected, remove_accidental_hits
+
+PACKAGE = "recsys"
+ENCODERS = ("attention", "gru")
+MODES = ("softmax", "sampled_softmax")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CausalBlock(keras.layers.Layer):
+    """One pre-norm transformer block: x + MHA(LN x) with a causal and padding mask, then
+    x + FFN(LN x); padded positions are zeroed after each half."""
+
+    def __init__(self, dim: int, heads: int = 1, dropout: float = 0.0, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.heads, self.dropout, self.seed = (
+            int(dim),
+            int(heads),
+            float(dropout),
+            int(seed),
+        )
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.attention = keras.layers.MultiHeadAttention(
+            self.heads,
+            -(-self.dim // self.heads),
+            dropout=self.dropout,
+            seed=self.seed,
+            name="attention",
+        )
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.ffn1 = keras.layers.Dense(self.dim, activation="relu", name="ffn1")
+        self.ffn2 = keras.layers.Dense(self.dim, name="ffn2")
+        self.drop = keras.layers.Dropout(self.dropout, seed=self.seed)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(dim=self.dim, heads=self.heads, dropout=self.dropout, seed=self.seed)
+        return config
+
+    def build(self, input_shape=None):
+        shape = (None, None, self.dim)
+        self.norm1.build(shape)
+        self.attention.build(shape, shape)
+        self.norm2.build(shape)
+        self.ffn1.build(shape)
+        self.ffn2.build(shape)
+
+    def call(self, x, keep, training=False):
+        """``x`` batch × T × dim, ``keep`` batch × T (1 real, 0 padding)."""
+        h = self.norm1(x)
+        pad = ops.cast(keep[:, None, :] > 0, "bool")  # keys that are real items
+        a = self.attention(h, h, attention_mask=pad, use_causal_mask=True, training=training)
+        x = (x + self.drop(a, training=training)) * keep[:, :, None]
+        f = self.ffn2(self.drop(self.ffn1(self.norm2(x)), training=training))
+        return (x + self.drop(f, training=training)) * keep[:, :, None]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SequenceNetwork(keras.layers.Layer):
+    """Item embedding + sequence encoder + shared-embedding head.
+
+    Args:
+        n_items: catalogue size (embedding rows are n_items + 1: row 0 is padding).
+        dim: embedding and hidden size.
+        max_len: positions (learned position embedding for ``attention``).
+        encoder: ``attention`` (SASRec) or ``gru`` (GRU4Rec).
+        blocks: transformer blocks (``attention``) or stacked GRU layers (``gru``).
+        heads: attention heads.
+        dropout: dropout on embeddings, attention and block outputs.
+        l2: L2 penalty on the item embedding.
+        mode: ``softmax`` or ``sampled_softmax`` (training head; scoring is the same).
+        seed: seed of dropout.
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        dim: int = 64,
+        max_len: int = 50,
+        encoder: str = "attention",
+        blocks: int = 2,
+        heads: int = 1,
+        dropout: float = 0.2,
+        l2: float = 0.0,
+        mode: str = "softmax",
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS} (got {encoder!r})")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES} (got {mode!r})")
+        self.n_items, self.dim, self.max_len = int(n_items), int(dim), int(max_len)
+        self.encoder, self.blocks, self.heads = encoder, int(blocks), int(heads)
+        self.dropout, self.l2, self.mode, self.seed = float(dropout), float(l2), mode, int(seed)
+        self.drop = keras.layers.Dropout(self.dropout, seed=self.seed)
+        if encoder == "attention":
+            self.layers_ = [
+                CausalBlock(self.dim, self.heads, self.dropout, self.seed + b, name=f"block{b}")
+                for b in range(self.blocks)
+            ]
+            self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
+        else:
+            self.layers_ = [
+                keras.layers.GRU(self.dim, return_sequences=True, name=f"gru{b}")
+                for b in range(self.blocks)
+            ]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            n_items=self.n_items,
+            dim=self.dim,
+            max_len=self.max_len,
+            encoder=self.encoder,
+            blocks=self.blocks,
+            heads=self.heads,
+            dropout=self.dropout,
+            l2=self.l2,
+            mode=self.mode,
+            seed=self.seed,
+        )
+        return config
+
+    def build(self, input_shape=None):
+        reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        init = keras.initializers.RandomNormal(stddev=0.05)
+        self.item_embedding = self.add_weight(
+            (self.n_items + 1, self.dim), init, name="item_embedding", regularizer=reg
+        )
+        if self.encoder == "attention":
+            self.position_embedding = self.add_weight(
+                (self.max_len, self.dim), init, name="position_embedding"
+            )
+            for block in self.layers_:
+                block.build(None)
+            self.final_norm.build((None, None, self.dim))
+        else:
+            for gru in self.layers_:
+                gru.build((None, None, self.dim))
+        self.log_q = self.add_weight((self.n_items,), "zeros", name="log_q", trainable=False)
+
+    def set_log_q(self, log_q: np.ndarray) -> None:
+        """The log share of each item among the training targets (sampled softmax)."""
+        self.log_q.assign(np.asarray(log_q, dtype=np.float32))
+
+    def hidden(self, sequence, training=False):
+        """One vector per position (batch × T × dim); position t sees positions ≤ t only."""
+        sequence = ops.cast(sequence, "int32")
+        keep = ops.cast(sequence > 0, "float32")
+        x = ops.take(self.item_embedding, sequence, axis=0)
+        if self.encoder == "attention":
+            t = ops.shape(sequence)[1]
+            x = x * (self.dim**0.5) + self.position_embedding[self.max_len - t :][None]
+            x = self.drop(x, training=training) * keep[:, :, None]
+            for block in self.layers_:
+                x = block(x, keep, training=training)
+            return self.final_norm(x) * keep[:, :, None]
+        x = self.drop(x, training=training)
+        mask = sequence > 0
+        for gru in self.layers_:
+            x = self.drop(gru(x, mask=mask, training=training), training=training)
+        return x * keep[:, :, None]
+
+    def predictor(self, hidden):
+        """The representation that scores the next item at each position. An optional
+        context embedding of the event to predict would be added here."""
+        return hidden
+
+    def outputs(self):
+        """Output vectors of the catalogue (n_items × dim; the input embedding's rows)."""
+        return self.item_embedding[1:]
+
+    def last(self, sequence):
+        """The predicting vector of the last position (batch × dim), inference mode."""
+        return self.predictor(self.hidden(sequence, training=False))[:, -1, :]
+
+    def call(self, inputs, training=False):
+        h = self.predictor(self.hidden(inputs["sequence"], training=training))
+        v = self.outputs()
+        if self.mode == "softmax":
+            return ops.matmul(h, ops.transpose(v))
+        target = ops.cast(inputs["target"], "int32")  # item + 1, 0 = padding
+        real = target > 0
+        flat_h = tf.boolean_mask(h, real)
+        flat_t = tf.boolean_mask(target, real) - 1
+        logits = ops.matmul(flat_h, ops.transpose(ops.take(v, flat_t, axis=0)))
+        logits = log_q_corrected(logits, ops.take(self.log_q, flat_t))
+        no_history = ops.zeros_like(logits, dtype="bool")
+        return remove_accidental_hits(logits, flat_t, no_history)
+
+
+def position_softmax_loss(y_true, y_pred):
+    """Full-softmax cross-entropy summed over each sequence's real positions (target 0 =
+    padding contributes nothing); y_true batch × T of item + 1."""
+    y = ops.cast(y_true, "int32")
+    real = ops.cast(y > 0, y_pred.dtype)
+    ce = keras.losses.sparse_categorical_crossentropy(
+        ops.maximum(y - 1, 0), y_pred, from_logits=True
+    )
+    return ops.sum(ce * real, axis=1)
