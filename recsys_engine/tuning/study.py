@@ -253,12 +253,20 @@ def _optimize(
         if should_stop is not None and should_stop():
             study.stop()
 
+    t0 = time.perf_counter()
+    # the first trial (the defaults) always runs: Optuna checks its timeout before each
+    # trial, so a tiny minutes budget on a busy machine could otherwise start none
+    study.optimize(objective, n_trials=1, callbacks=[after_trial], catch=(ConfigError,))
+    left = None if trials is None else trials - 1
+    if left == 0 or (should_stop is not None and should_stop()):
+        return
+    timeout = None
+    if minutes is not None:
+        timeout = minutes * 60.0 - (time.perf_counter() - t0)
+        if timeout <= 0:
+            return
     study.optimize(
-        objective,
-        n_trials=trials,
-        timeout=None if minutes is None else minutes * 60.0,
-        callbacks=[after_trial],
-        catch=(ConfigError,),
+        objective, n_trials=left, timeout=timeout, callbacks=[after_trial], catch=(ConfigError,)
     )
 
 
