@@ -14,7 +14,7 @@ from recsys_engine.compare.names import metric_label
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.explain.wording import join_names
 from recsys_engine.models import FAMILIES, create_model, list_models, model_title
-from recsys_engine.models.data import TrainData
+from recsys_engine.models.data import TrainData, split_order_problem
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.paths import default_db_path
 from recsys_engine.run_eta import run_eta, typical_eval_seconds
@@ -175,6 +175,14 @@ def content_check(dataset_id: int, name: str) -> tuple[bool, str | None]:
     return _content_check(str(default_db_path()), int(dataset_id), name)
 
 
+#: Why order-aware (sequence) models are greyed out on a split that does not keep time order.
+ORDER_NOTE = (
+    "It learns what comes next from the order of each user's events, which this split does "
+    f"not keep: create a '{STRATEGY_LABELS['leave-last']}' or "
+    f"'{STRATEGY_LABELS['temporal']}' split above."
+)
+
+
 def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[str, dict]]:
     """Model checkboxes grouped by family, a config form per chosen model; a note when a
     deep model is picked on a split without a validation fold (no early stopping)."""
@@ -191,12 +199,25 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
     chosen: list[tuple[str, dict]] = []
     cols = st.columns(len(FAMILIES))
     picked = []
+    unordered = split_id is not None and split_order_problem(
+        get_store().get_split(int(split_id))["strategy"]
+    )
     for col, family in zip(cols, FAMILIES, strict=True):
         col.markdown(f"**{family.capitalize()}**")
         for spec in list_models(family):
             title = spec.title or spec.name
-            runnable, why = content_check(dataset_id, spec.name)
             key = f"pick_{spec.name}"
+            if unordered and spec.cls.needs_order:
+                st.session_state[key] = False  # it would be refused on this split
+                col.checkbox(
+                    title,
+                    key=key,
+                    disabled=True,
+                    help=f"{spec.description}. Not available on this split: {ORDER_NOTE}",
+                )
+                col.caption(f"{title} needs a split that keeps time order. {ORDER_NOTE}")
+                continue
+            runnable, why = content_check(dataset_id, spec.name)
             if not runnable:
                 st.session_state[key] = False  # never queued: it would fail on this dataset
                 col.checkbox(

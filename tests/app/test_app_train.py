@@ -235,18 +235,20 @@ def test_split_warning_uses_the_dropdown_names(app):
     assert "consider 'temporal'" not in warning
 
 
-def test_order_aware_model_on_a_random_split_is_refused_before_training(app):
-    """Transitions (the "Sequence" column) on a random split: one clear sentence, and
-    nothing queued — not even the other model picked with it."""
-    from ui.resources import get_store
-
+def test_order_aware_models_are_greyed_out_on_a_random_split(app):
+    """Transitions, SASRec and GRU4Rec (the "Sequence" column) on a random split: not
+    runnable, and the caption says why and which split to make instead."""
     _create_split(app)
     assert "**Sequence**" in [m.value for m in app.markdown]
-    app.checkbox(key="pick_popularity").check().run()
-    app.checkbox(key="pick_transitions").check().run()
-    app.button[0].click().run()  # Train 2 models
+    for name in ("transitions", "sasrec", "gru4rec"):
+        assert app.checkbox(key=f"pick_{name}").disabled, name
+    notes = [c.value for c in app.caption if "needs a split that keeps time order" in c.value]
+    assert len(notes) == 3 and "'leave the last N per user'" in notes[0]
+    assert not app.checkbox(key="pick_popularity").disabled
+    # a leave-last split keeps time order: they can be picked
+    app.selectbox(key="split_choice_1").set_value(-1).run()
+    app.selectbox(key="split_strategy_1").set_value("leave-last").run()
+    app.button(key="split_create_1").click().run()
     assert not app.exception
-    assert len(app.error) == 1
-    assert "'transitions' learns from the order of events" in app.error[0].value
-    assert "does not keep time order" in app.error[0].value
-    assert get_store().list_runs().empty
+    for name in ("transitions", "sasrec", "gru4rec"):
+        assert not app.checkbox(key=f"pick_{name}").disabled, name
