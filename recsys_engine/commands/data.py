@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--columns", help="comma-separated column names (with --no-header)")
     for role in ("user", "item", "rating", "time"):
         p.add_argument(f"--{role}-col", help=f"column holding the {role}")
+    p.add_argument(
+        "--review-text-cols",
+        help="comma-separated text columns of the interactions file kept as item content "
+        "(read per item from each split's training fold only; default: guessed; 'none' keeps "
+        "none)",
+    )
     p.add_argument("--feedback", choices=["explicit", "implicit"])
     p.add_argument("--rating-scale", help="MIN,MAX of explicit ratings (default: from data)")
     p.add_argument("--duplicates", choices=DUPLICATE_RULES, default="reject")
@@ -135,7 +141,12 @@ def _override_interactions(f: FilePlan, args: argparse.Namespace) -> FilePlan:
         )
     value = args.rating_col or (m.value_col if m else None)
     time = args.time_col or (m.time_col if m else None)
-    return replace(f, role="interactions", mapping=InteractionMapping(user, item, value, time))
+    text = m.text_cols if m else ()
+    if args.review_text_cols:
+        given = tuple(c.strip() for c in args.review_text_cols.split(",") if c.strip())
+        text = () if given == ("none",) else given
+    mapping = InteractionMapping(user, item, value, time, text)
+    return replace(f, role="interactions", mapping=mapping)
 
 
 def _override_items(f: FilePlan, args: argparse.Namespace) -> FilePlan:

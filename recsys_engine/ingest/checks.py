@@ -215,7 +215,7 @@ def _mapped_columns(f: FilePlan) -> list[str]:
     """Every column the plan maps for file ``f`` (each must exist in the file)."""
     m = f.mapping
     if isinstance(m, InteractionMapping):
-        return [c for c in (m.user_col, m.item_col, m.value_col, m.time_col) if c]
+        return [c for c in (m.user_col, m.item_col, m.value_col, m.time_col, *m.text_cols) if c]
     if isinstance(m, ItemMapping):
         cols = [
             m.id_col,

@@ -26,17 +26,26 @@ DUPLICATE_RULES = ("reject", "keep-last", "sum")
 
 @dataclass(frozen=True)
 class InteractionMapping:
-    """Columns of an interactions file. ``value_col`` is the rating (explicit) or weight."""
+    """Columns of an interactions file. ``value_col`` is the rating (explicit) or weight.
+
+    ``text_cols`` are free-text columns (a review body, a summary) kept as item content:
+    stored per interaction and read per item from a split's training fold only.
+    """
 
     user_col: str
     item_col: str
     value_col: str | None = None
     time_col: str | None = None
+    text_cols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ItemMapping:
-    """Columns of an item file; ``flag_cols`` are 0/1 columns named after categories."""
+    """Columns of an item file; ``flag_cols`` are 0/1 columns named after categories.
+
+    ``combine_rows``: rows that repeat an id are combined into one item on purpose (text
+    joined, categories united, numbers averaged) instead of being refused.
+    """
 
     id_col: str
     title_col: str | None = None
@@ -45,6 +54,7 @@ class ItemMapping:
     categories_sep: str = "|"
     numeric_cols: tuple[str, ...] = ()
     flag_cols: tuple[str, ...] = ()
+    combine_rows: bool = False
 
 
 @dataclass(frozen=True)

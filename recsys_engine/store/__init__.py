@@ -20,6 +20,7 @@ Modules:
 - ``staging``: staging, checking and inserting an uploaded interactions file.
 - ``fast_load``: the single-pass load of a clean interactions file.
 - ``splits``: splits and their per-interaction folds.
+- ``reviews``: review text kept per interaction, read per item from a training fold.
 - ``runs``: runs, progress, metrics, per-user metrics, recommendations.
 - ``studies``: tuning studies (Optuna keeps their trials in its own storage).
 - ``names``: valid display names and id references (no SQL).
@@ -31,6 +32,7 @@ from __future__ import annotations
 from recsys_engine.store.datasets import DatasetTables
 from recsys_engine.store.fast_load import FastLoad
 from recsys_engine.store.profile import ProfileQueries
+from recsys_engine.store.reviews import ReviewTexts
 from recsys_engine.store.runs import RunTables
 from recsys_engine.store.splits import SplitTables
 from recsys_engine.store.sql import quote_ident
@@ -41,7 +43,14 @@ __all__ = ["Store", "quote_ident"]
 
 
 class Store(
-    DatasetTables, ProfileQueries, StagingQueries, FastLoad, SplitTables, RunTables, StudyTables
+    DatasetTables,
+    ProfileQueries,
+    StagingQueries,
+    FastLoad,
+    SplitTables,
+    RunTables,
+    StudyTables,
+    ReviewTexts,
 ):
     """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
 

@@ -156,7 +156,7 @@ class DatasetTables(StoreConnection):
                 [did],
             )
             cur.execute("DELETE FROM splits WHERE dataset_id = ?", [did])
-            for table in ("interactions", "items", "users"):
+            for table in ("interactions", "interaction_text", "items", "users"):
                 cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [did])
             cur.execute("DELETE FROM datasets WHERE id = ?", [did])
         return paths

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -142,4 +142,13 @@ DDL: list[str] = [
     # owner: "host:pid" of the process that queued or runs it, so a server start interrupts
     # only runs whose process is gone, not a CLI training that shares the file.
     "ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner VARCHAR",
+    # -- issue 17 (real logs carry their own content): review text kept per interaction ------
+    # The text columns of an interactions file (e.g. reviewText, summary) joined per
+    # (user, item) row; models read it per item from a split's training fold only.
+    """CREATE TABLE IF NOT EXISTS interaction_text (
+        dataset_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        text VARCHAR NOT NULL
+    )""",
 ]
