@@ -8,7 +8,9 @@ features the model learns from and is scored with.
 Reviews are turned into one document per item by counting, for each word, how many of the
 item's reviews use it (stop-words and bare numbers left out). A word only one reviewer used
 ("candy" in a review of a pop filter) says more about that reviewer than about the item, so
-an item with two or more reviews keeps only words at least two of them share; the kept words
+an item with two or more reviews keeps only words at least two of them share. A word every
+product gets ("buy", "works") says nothing about this one either: a word is kept only where
+the item's reviews use it at least twice as often as reviews overall. The kept words
 are repeated once per review that uses them, which is the term frequency the TF-IDF across
 items then weighs (``models.features``).
 """
@@ -32,6 +34,10 @@ REVIEW_CONTENT_NOTE = (
 #: An item with at least this many reviews keeps only words that many of them share.
 MIN_REVIEWS_PER_WORD = 2
 
+#: A word is kept for an item when the share of the item's reviews using it is at least
+#: this many times its share of all reviews: "capo" in capo reviews, not "buy" everywhere.
+MIN_LIFT = 2.0
+
 def split_item_content(store: Store, dataset_id: int, split_id: int) -> pd.DataFrame | None:
     """The items frame a model trained on ``split_id`` learns from (None when empty).
 
@@ -47,13 +53,17 @@ def split_item_content(store: Store, dataset_id: int, split_id: int) -> pd.DataF
 
 
 def review_documents(
-    reviews: pd.DataFrame, min_reviews: int = MIN_REVIEWS_PER_WORD
+    reviews: pd.DataFrame,
+    min_reviews: int = MIN_REVIEWS_PER_WORD,
+    min_lift: float = MIN_LIFT,
 ) -> pd.DataFrame:
     """One document per item from its reviews (``item_id``, ``text`` per review).
 
     Each word (lower-cased, English stop-words and bare numbers left out) appears once per
     review of the item that uses it; an item with ``min_reviews`` or more reviews keeps
-    only words used by at least ``min_reviews`` of them.
+    only words used by at least ``min_reviews`` of them, and only words at least
+    ``min_lift`` times as frequent in its reviews as in all reviews (words every product
+    gets — "great", "buy", "works" — describe no product in particular).
 
     Returns:
         ``item_id``, ``text`` (the repeated words, most-used first), ``n_reviews``.
@@ -77,7 +87,10 @@ def review_documents(
     n_reviews = np.bincount(codes, minlength=len(ids))
     need = np.minimum(n_reviews, int(min_reviews))
     rows = np.repeat(np.arange(len(ids)), np.diff(counts.indptr))
-    counts.data[counts.data < need[rows]] = 0
+    # lift: the share of the item's reviews using the word over its share of all reviews
+    share_all = np.asarray(x.sum(axis=0)).ravel() / max(x.shape[0], 1)
+    lift = (counts.data / n_reviews[rows]) / share_all[counts.indices]
+    counts.data[(counts.data < need[rows]) | (lift < min_lift)] = 0
     counts.eliminate_zeros()
     vocab = vec.get_feature_names_out()
     texts = []
