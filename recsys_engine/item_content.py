@@ -122,3 +122,21 @@ def merge_review_text(items: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFram
     joined = (own + " " + extra).str.strip()
     merged["text"] = joined.where(joined != "", None)
     return merged[cols].sort_values("item_id", kind="stable").reset_index(drop=True)
+
+
+def has_review_content(store: Store, dataset_id: int) -> bool:
+    """Whether review text was kept at upload (content models can learn from it)."""
+    return store.count_interaction_texts(dataset_id) > 0
+
+
+def probe_item_content(store: Store, dataset_id: int) -> pd.DataFrame:
+    """Items with every review's words, to check *whether* a model would find content.
+
+    Only for that check (the model picker): training reads ``split_item_content``, which
+    takes the training fold's reviews only.
+    """
+    items = store.items_frame(dataset_id)
+    if not has_review_content(store, dataset_id):
+        return items
+    reviews = store.review_texts(dataset_id)
+    return merge_review_text(items, review_documents(reviews))

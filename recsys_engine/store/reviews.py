@@ -82,3 +82,16 @@ class ReviewTexts(StoreConnection):
             )
             .df()
         )
+
+    def review_texts(self, dataset_id: int) -> pd.DataFrame:
+        """Every review text of a dataset (``item_id``, ``user_id``, ``text``), whatever
+        its fold: for checking that content exists, never for training."""
+        return (
+            self.cursor()
+            .execute(
+                "SELECT item_id, user_id, text FROM interaction_text WHERE dataset_id = ? "
+                "ORDER BY item_id, user_id",
+                [int(dataset_id)],
+            )
+            .df()
+        )
