@@ -110,8 +110,9 @@ def read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Da
                 "warning",
                 f.name,
                 f"combined {len(out):,} rows into {len(combined):,} items: "
-                f"{len(out) - len(combined):,} rows repeated one of {n_ids:,} item ids and "
-                "were merged into it (text joined, categories united, numbers averaged)",
+                f"{_count(len(out) - len(combined), 'row repeated', 'rows repeated')} one of "
+                f"{_count(n_ids, 'item id', 'item ids')} and merged into it (text joined, "
+                "categories united, numbers averaged)",
                 column=m.id_col,
             )
         )
@@ -182,7 +183,7 @@ def combine_item_rows(items: pd.DataFrame) -> pd.DataFrame:
         if isinstance(text, str) and text.strip():
             r["texts"].append(text.strip())
         r["cats"] += [c for c in cats if c not in r["cats"]]
-        for k, v in (json.loads(numeric) if numeric else {}).items():
+        for k, v in (json.loads(numeric) if isinstance(numeric, str) else {}).items():
             r["sums"][k] = r["sums"].get(k, 0.0) + v
             r["counts"][k] = r["counts"].get(k, 0) + 1
     return pd.DataFrame(
@@ -241,12 +242,18 @@ def _report_bad_ids(
         Problem(
             "error",
             f.name,
-            f"{len(dup):,} rows repeat an id already seen ({dup.nunique():,} distinct ids "
-            f"repeat, e.g. {examples}; the first repeat is on this line){fix}",
+            f"{_count(len(dup), 'row repeats', 'rows repeat')} an id already seen: "
+            f"{_count(dup.nunique(), 'id appears', 'ids appear')} more than once "
+            f"(e.g. {examples}; the first repeat is on this line){fix}",
             line=_side_line(df, first, lines),
             column=col,
         )
     )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 row repeats`` / ``2,418 rows repeat``."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _side_line(df: pd.DataFrame, pos: int, lines: LineMap) -> int:
