@@ -189,3 +189,10 @@ def test_combine_rows_per_item_joins_unites_averages_and_counts(store, tmp_path)
     assert json.loads(items.loc["10", "numeric"]) == {"price": 2.0}
     assert json.loads(items.loc["11", "numeric"]) == {"price": 5.0}
     assert result.n_catalog_items == 2
+
+
+def test_deleting_the_dataset_deletes_its_review_text(store, tmp_path):
+    did = load_reviews(store, tmp_path).dataset_id
+    assert store.count_interaction_texts(did) == len(REVIEWS)
+    store.delete_dataset(did)
+    assert store.count_interaction_texts(did) == 0
