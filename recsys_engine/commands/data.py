@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-col")
     p.add_argument("--categories-col")
     p.add_argument("--categories-sep")
+    p.add_argument(
+        "--combine-item-rows",
+        action="store_true",
+        help="combine item file rows that repeat an id (text joined, categories united, "
+        "numbers averaged) instead of refusing them",
+    )
     p.add_argument("--users", help="user feature file (id column guessed)")
     add_json_flag(p)
     p.set_defaults(func=cmd_ingest)
@@ -159,6 +165,7 @@ def _override_items(f: FilePlan, args: argparse.Namespace) -> FilePlan:
         categories_col=args.categories_col or (m.categories_col if m else None),
         categories_sep=args.categories_sep or (m.categories_sep if m else "|"),
         numeric_cols=m.numeric_cols if m else (),
+        combine_rows=bool(getattr(args, "combine_item_rows", False)),
     )
     return replace(f, role="items", mapping=mapping)
 

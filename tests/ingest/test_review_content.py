@@ -196,3 +196,24 @@ def test_deleting_the_dataset_deletes_its_review_text(store, tmp_path):
     assert store.count_interaction_texts(did) == len(REVIEWS)
     store.delete_dataset(did)
     assert store.count_interaction_texts(did) == 0
+
+
+def test_cli_keeps_chosen_review_columns_and_combines_item_rows(tmp_path, capsys):
+    from recsys_engine import cli
+
+    rows = [f"{u},{i},4,{t},{text}" for u, i, t, text in REVIEWS]
+    log = write(
+        tmp_path, "r.csv", csv_text(*rows, header="user_id,item_id,rating,timestamp,review_text")
+    )
+    items = write(tmp_path, "items.csv", csv_text("A,Amp", "A,", "B,Strings", header="id,title"))
+    db = str(tmp_path / "cli.duckdb")
+    base = ["--db", db, "ingest", "--json", "--interactions", str(log), "--items", str(items)]
+    base += ["--item-id-col", "id", "--title-col", "title"]
+    assert cli.main([*base, "--name", "refused"]) == 1  # the repeated id
+    assert "1 row repeats an id already seen" in capsys.readouterr().err
+    code = cli.main([*base, "--name", "ok", "--combine-item-rows", "--review-text-cols", "none"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["n_review_texts"] == 0 and out["n_catalog_items"] == 2
+    assert any("combined 3 rows into 2 items" in w for w in out["warnings"])
+    assert cli.main([*base, "--name", "texts", "--combine-item-rows"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_review_texts"] == len(REVIEWS)
