@@ -152,6 +152,7 @@ def test_review_log_as_item_content(server: str, page, tmp_path: Path) -> None: 
     stop = set(stop_words())
 
     # Explain: each run's taste keywords are meaningful words of the training reviews.
+    assert n_items > 800  # nearly every product has training reviews
     open_page(page, "Explain")
     seen = {}
     for rid in ids:
@@ -164,7 +165,12 @@ def test_review_log_as_item_content(server: str, page, tmp_path: Path) -> None: 
             assert k not in stop, (k, keywords)
             assert re.search(r"[a-z]", k), (k, keywords)  # a word, not a number
             assert k in items_per_word.index, f"{k!r} is not in the training reviews"
-            assert items_per_word[k] <= n_items / 2, f"{k!r} is in most products' reviews"
+        # Mostly product words: found in the reviews of at most a quarter of the products
+        # ("banjo", "mic"), not words every review uses ("great", "guitar", "received").
+        share = {k: round(float(items_per_word[k]) / n_items, 3) for k in set(flat)}
+        specific = [k for k in flat if share[k] <= 0.25]
+        assert len(specific) >= len(flat) / 2, share
+        print(f"run {rid} ({runs[rid]}) keyword shares of products:", share)
         # items without a title are labelled by their id once, never "B0… (B0…)"
         assert not [t for _, t in cards(page) if re.fullmatch(r"(\S+) \(\1\)", t)]
         seen[runs[rid]] = keywords
