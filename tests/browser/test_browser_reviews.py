@@ -61,7 +61,7 @@ def taste_keywords(pg) -> list[list[str]]:
     """The quoted keywords of every "Matches your taste for …" summary on the page."""
     texts = pg.locator("[data-testid=stMarkdownContainer]").filter(has_text=TASTE)
     out = []
-    for t in texts.all_inner_texts():
+    for t in texts.all_text_contents():
         found = TASTE.search(t)
         if found:
             out.append(re.findall(r"“([^”]+)”", found.group(1)))
@@ -75,8 +75,9 @@ def explain_run(pg, run_id: int, title: str) -> list[list[str]]:
     settle(pg)
     assert_no_exception(pg)
     whys = pg.locator("[data-testid=stExpander] summary").filter(has_text="Why this item?")
-    for i in range(whys.count()):
-        whys.nth(i).click()
+    for i in range(whys.count()):  # open the closed ones (a rerun may keep them open)
+        if not whys.nth(i).evaluate("el => el.closest('details').open"):
+            whys.nth(i).click()
     pg.get_by_text(TASTE).first.wait_for()
     settle(pg)
     assert_no_exception(pg)
