@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from recsys_engine import metrics as m
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
+from recsys_engine.item_content import split_item_content
 from recsys_engine.models.base import ProgressFn, Recommender
 from recsys_engine.models.data import (
     TrainData,
@@ -286,7 +287,8 @@ def load_split_data(
         return out
 
     has_ratings = not np.isnan(a["rating"]).all()
-    items = store.items_frame(split["dataset_id"])
+    # item content: the item file plus review text of the training fold only
+    items = split_item_content(store, split["dataset_id"], split_id)
     in_train = (fold == 0) & positive
     seq_indptr, seq_items = ordered_histories(
         a["user"][in_train], a["item"][in_train], a["ts"][in_train], shape[0]
@@ -298,7 +300,7 @@ def load_split_data(
         item_ids=a["item_ids"],
         validation=csr((fold == 1) & positive, a["weight"]),
         ratings=csr((fold == 0) & np.isfinite(a["rating"]), a["rating"]) if has_ratings else None,
-        items=items if len(items) else None,
+        items=items,
         sequence_indptr=seq_indptr,
         sequence_items=seq_items,
         split_strategy=split.get("strategy"),

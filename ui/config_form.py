@@ -24,6 +24,8 @@ LABELS = {
     "max_softmax_items": "Max. items for the full softmax",
     "max_text_features": "Max. text features",
     "min_df": "Min. items per term",
+    "max_df": "Max. share of items per term",
+    "stop_words": "Leave out stop-words",
     "mlp_layers": "MLP layers",
 }
 

@@ -26,6 +26,7 @@ from recsys_engine.ingest import (
 )
 from recsys_engine.ingest.context import DERIVED_FIELDS, MAX_CONTEXT_VALUES
 from recsys_engine.ingest.plan import observed_range, with_sniff
+from recsys_engine.item_content import REVIEW_CONTENT_NOTE
 from recsys_engine.paths import STALE_UPLOAD_SECONDS, clear_uploads, upload_root
 from ui import state
 from ui.resources import get_store
@@ -44,7 +45,7 @@ SEPARATORS = {
 ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "utf-16"]
 DERIVED_LABELS = {"hour": "hour of day (00–23)", "weekday": "weekday (Mon–Sun)"}
 ROLE_LABELS = {
-    "interactions": "Interactions (user, item, rating or weight, time)",
+    "interactions": "Interactions (user, item, rating or weight, time, review text)",
     "items": "Items (id, title, text, categories, numbers)",
     "users": "Users (id and features)",
     "tags": "Item tags (become item text)",
@@ -197,7 +198,18 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
                 True,
                 help="unix seconds (or ms) or date strings",
             )
-        used = {user_col, item_col, value_col, time_col}
+        mapped = {user_col, item_col, value_col, time_col}
+        text_cols = _multi(
+            "Review text (item content)",
+            [c for c in cols if c not in mapped],
+            m.text_cols,
+            f"{k}_rtx_{i}",
+            help="Free-text columns such as a review body or summary. Content-based and "
+            "Hybrid learn each item's words from them.",
+        )
+        if text_cols:
+            st.caption(REVIEW_CONTENT_NOTE)
+        used = mapped | set(text_cols)
         c1, c2 = st.columns(2)
         with c1:
             context_cols = _multi(
@@ -222,8 +234,9 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
             item_col,
             value_col,
             time_col,
-            context_cols,
-            tuple(derived) if time_col else (),
+            context_cols=context_cols,
+            derived_context=tuple(derived) if time_col else (),
+            text_cols=text_cols,
         )
     elif role == "items":
         m = m if isinstance(m, ItemMapping) else ItemMapping(cols[0])
@@ -241,7 +254,14 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
             )
             numeric = _multi("Numeric feature columns", cols, m.numeric_cols, f"{k}_num_{i}")
         flags = _multi("0/1 category flag columns", cols, m.flag_cols, f"{k}_flg_{i}")
-        m = ItemMapping(id_col, title, text, cats, cat_sep or "|", numeric, flags)
+        combine = st.checkbox(
+            "Combine rows per item (rows that repeat an item id become one item)",
+            value=m.combine_rows,
+            key=f"{k}_comb_{i}",
+            help="Text is joined, categories united and numbers averaged. Off: a repeated "
+            "id is refused with the count of repeated rows.",
+        )
+        m = ItemMapping(id_col, title, text, cats, cat_sep or "|", numeric, flags, combine)
     elif role == "users":
         m = m if isinstance(m, UserMapping) else UserMapping(cols[0])
         id_col = _pick("User id column", cols, m.id_col, f"{k}_uid_{i}")

@@ -13,6 +13,7 @@ import streamlit as st
 from recsys_engine.compare.names import metric_label
 from recsys_engine.errors import ConfigError, RecsysError
 from recsys_engine.explain.wording import join_names
+from recsys_engine.item_content import REVIEW_CONTENT_NOTE, has_review_content, probe_item_content
 from recsys_engine.models import FAMILIES, create_model, list_models, model_title
 from recsys_engine.models.data import TrainData, split_order_problem
 from recsys_engine.models.keras_config import KerasTrainConfig
@@ -139,8 +140,9 @@ def split_section(dataset_id: int) -> int | None:
 
 
 HOW_TO_ADD_METADATA = (
-    "To provide it, upload the interactions again together with an items file (item id "
-    "plus a title, text, categories or numeric columns) on the Data page."
+    "To provide it, upload the interactions again on the Data page, either with review "
+    "text columns mapped as item content or together with an items file (item id plus a "
+    "title, text, categories or numeric columns)."
 )
 
 
@@ -152,7 +154,7 @@ def _content_check(db_path: str, dataset_id: int, name: str) -> tuple[bool, str 
     hook = getattr(model, "_features", None)  # only history-pooled towers read content
     if hook is None:
         return True, None
-    items = get_store().items_frame(dataset_id)
+    items = probe_item_content(get_store(), dataset_id)
     ids = np.asarray(items["item_id"], dtype=object).astype(str)
     probe = TrainData(
         matrix=sp.csr_matrix((0, len(ids)), dtype=np.float32),
@@ -232,6 +234,8 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
                 picked.append(spec)
             if why:
                 col.caption(f"{title}: {why}.")
+    if has_review_content(get_store(), dataset_id):
+        st.caption(f"Content-based and Hybrid: {REVIEW_CONTENT_NOTE}")
     deep = [s for s in picked if issubclass(s.config_class, KerasTrainConfig)]
     if deep and split_id is not None and not _validation_rows(split_id):
         names = join_names([s.title or s.name for s in deep])

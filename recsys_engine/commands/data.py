@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--derive-context",
         help="context derived from the time column: hour, weekday or hour,weekday",
     )
+    p.add_argument(
+        "--review-text-cols",
+        help="comma-separated text columns of the interactions file kept as item content "
+        "(read per item from each split's training fold only; default: guessed; 'none' keeps "
+        "none)",
+    )
     p.add_argument("--feedback", choices=["explicit", "implicit"])
     p.add_argument("--rating-scale", help="MIN,MAX of explicit ratings (default: from data)")
     p.add_argument("--duplicates", choices=DUPLICATE_RULES, default="reject")
@@ -58,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-col")
     p.add_argument("--categories-col")
     p.add_argument("--categories-sep")
+    p.add_argument(
+        "--combine-item-rows",
+        action="store_true",
+        help="combine item file rows that repeat an id (text joined, categories united, "
+        "numbers averaged) instead of refusing them",
+    )
     p.add_argument("--users", help="user feature file (id column guessed)")
     add_json_flag(p)
     p.set_defaults(func=cmd_ingest)
@@ -163,7 +175,12 @@ def _override_interactions(f: FilePlan, args: argparse.Namespace) -> FilePlan:
         )
     value = args.rating_col or (m.value_col if m else None)
     time = args.time_col or (m.time_col if m else None)
-    return replace(f, role="interactions", mapping=InteractionMapping(user, item, value, time))
+    text = m.text_cols if m else ()
+    if args.review_text_cols:
+        given = tuple(c.strip() for c in args.review_text_cols.split(",") if c.strip())
+        text = () if given == ("none",) else given
+    mapping = InteractionMapping(user, item, value, time, text_cols=text)
+    return replace(f, role="interactions", mapping=mapping)
 
 
 def _override_items(f: FilePlan, args: argparse.Namespace) -> FilePlan:
@@ -176,6 +193,7 @@ def _override_items(f: FilePlan, args: argparse.Namespace) -> FilePlan:
         categories_col=args.categories_col or (m.categories_col if m else None),
         categories_sep=args.categories_sep or (m.categories_sep if m else "|"),
         numeric_cols=m.numeric_cols if m else (),
+        combine_rows=bool(getattr(args, "combine_item_rows", False)),
     )
     return replace(f, role="items", mapping=mapping)
 

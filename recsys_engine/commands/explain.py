@@ -7,6 +7,7 @@ from typing import Any
 
 from recsys_engine.commands.common import add_json_flag, emit
 from recsys_engine.errors import ConfigError
+from recsys_engine.explain.wording import item_label
 from recsys_engine.store import Store
 
 
@@ -58,7 +59,8 @@ def _text(rec: Any, explain: bool) -> str:
     for it in rec.items:
         hit = "" if it.hit is None else ("  [hit]" if it.hit else "")
         cats = f" [{', '.join(it.categories)}]" if it.categories else ""
-        lines.append(f"{it.rank:>3}. {it.title} ({it.item_id}){cats}  score {it.score:.4g}{hit}")
+        label = item_label(it.title, it.item_id)
+        lines.append(f"{it.rank:>3}. {label}{cats}  score {it.score:.4g}{hit}")
         if explain:
             for reason in it.reasons:
                 badge = reason.fidelity or "not available"

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.explain.context import popularity_percentile
+from recsys_engine.explain.wording import item_label
 
 
 class Catalogue:
@@ -81,9 +82,9 @@ class Catalogue:
                 "popularity": self.popularity,
             }
         )
-        frame["label"] = (frame["title"] + " · id " + frame["item_id"]).where(
-            frame["title"] != frame["item_id"], "id " + frame["item_id"]
-        )
+        frame["label"] = [
+            item_label(t, i) for t, i in zip(frame["title"], frame["item_id"], strict=True)
+        ]
         return frame.sort_values(["popularity", "item_id"], ascending=[False, True]).reset_index(
             drop=True
         )

@@ -218,9 +218,8 @@ def _mapped_columns(f: FilePlan) -> list[str]:
     """Every column the plan maps for file ``f`` (each must exist in the file)."""
     m = f.mapping
     if isinstance(m, InteractionMapping):
-        return [c for c in (m.user_col, m.item_col, m.value_col, m.time_col) if c] + list(
-            m.context_cols
-        )
+        cols = (m.user_col, m.item_col, m.value_col, m.time_col, *m.text_cols)
+        return [c for c in cols if c] + list(m.context_cols)
     if isinstance(m, ItemMapping):
         cols = [
             m.id_col,

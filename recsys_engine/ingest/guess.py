@@ -196,7 +196,10 @@ def _generic(s: FileSniff) -> FilePlan:
     if user and item and user != item:
         value = find_column(cols, "rating") or find_column(cols, "weight")
         time = _time_column(s)
-        return FilePlan(s, "interactions", InteractionMapping(user, item, value, time))
+        text = review_text_columns(s, {user, item, value, time})
+        return FilePlan(
+            s, "interactions", InteractionMapping(user, item, value, time, text_cols=text)
+        )
     if not s.header and len(cols) >= 2 and _numeric_share(s, 0) == 1 and _numeric_share(s, 1) == 1:
         value = cols[2] if len(cols) > 2 and _numeric_share(s, 2) == 1 else None
         time = cols[3] if len(cols) > 3 else None
@@ -232,6 +235,41 @@ def _generic(s: FileSniff) -> FilePlan:
             ),
         )
     return FilePlan(s, "ignore")
+
+
+#: Name parts of columns that hold free text written about an item.
+TEXT_NAME_HINTS = ("text", "review", "summary", "comment", "description", "body", "headline")
+
+#: Name endings that say a column is not free text even with a hint in the name.
+_NOT_TEXT_ENDINGS = ("name", "id", "ids", "time", "date", "url", "count")
+
+#: Average length (characters) from which any wordy column counts as free text.
+LONG_TEXT_CHARS = 100
+
+
+def review_text_columns(s: FileSniff, exclude: set[str | None]) -> tuple[str, ...]:
+    """Free-text columns of an interactions file worth keeping as item content.
+
+    A column qualifies when its preview cells are words rather than numbers or codes
+    (on average at least two words of letters), and either its name says it is text
+    (``reviewText``, ``summary``, ``comment`` …) or its cells are long (on average
+    ``LONG_TEXT_CHARS`` characters or more). Names, dates and ids do not qualify.
+    """
+    out = []
+    for j, c in enumerate(s.columns):
+        if c in exclude:
+            continue
+        cells = [r[j] for r in s.preview if j < len(r) and r[j].strip()]
+        if not cells or _numeric_share(s, j) > 0.5:
+            continue
+        words = sum(len(re.findall(r"[^\W\d_]{2,}", v)) for v in cells) / len(cells)
+        length = sum(len(v) for v in cells) / len(cells)
+        low = re.sub(r"[^a-z]", "", c.lower())
+        # "reviewerName", "reviewTime": a text-like word naming a person, id or date
+        named = any(h in low for h in TEXT_NAME_HINTS) and not low.endswith(_NOT_TEXT_ENDINGS)
+        if words >= 2 and (named or length >= LONG_TEXT_CHARS):
+            out.append(c)
+    return tuple(out)
 
 
 def _time_column(s: FileSniff) -> str | None:

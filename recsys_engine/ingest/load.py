@@ -41,6 +41,7 @@ class LoadResult:
     n_items: int
     n_catalog_items: int
     warnings: list[str] = field(default_factory=list)
+    n_review_texts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json`` output)."""
@@ -52,6 +53,7 @@ class LoadResult:
             "n_items": self.n_items,
             "n_catalog_items": self.n_catalog_items,
             "warnings": self.warnings,
+            "n_review_texts": self.n_review_texts,
         }
 
 
@@ -126,6 +128,7 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
                 store.insert_staged_context(
                     staged.table, did, context_specs(mapping), opts.duplicates
                 )
+            n_texts = store.insert_interaction_text(src, _text_cols(inter), did)
             if items is not None:
                 store.insert_frame("items", did, items)
             if users is not None:
@@ -134,7 +137,13 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
         progress(4, 4, "done")
     finally:
         store.drop_stage(staged.table)
-    return LoadResult(dataset_id=did, name=check_name(opts.name), warnings=warnings, **counts)
+    return LoadResult(
+        dataset_id=did,
+        name=check_name(opts.name),
+        warnings=warnings,
+        n_review_texts=n_texts,
+        **counts,
+    )
 
 
 def _fast_load(
@@ -161,6 +170,7 @@ def _fast_load(
                 warnings=[],
             )
             known = store.fast_insert_interactions(src, did, opts.feedback, scale)
+            n_texts = store.insert_interaction_text(src, _text_cols(inter), did)
             progress(3, 4, "writing item and user files")
             if items is not None:
                 store.insert_frame("items", did, items)
@@ -184,7 +194,13 @@ def _fast_load(
     except FastPathRefused:
         return None
     progress(4, 4, "done")
-    return LoadResult(dataset_id=did, name=check_name(opts.name), warnings=warnings, **counts)
+    return LoadResult(
+        dataset_id=did,
+        name=check_name(opts.name),
+        warnings=warnings,
+        n_review_texts=n_texts,
+        **counts,
+    )
 
 
 # -- interactions -------------------------------------------------------------------------
@@ -200,6 +216,12 @@ def _stage_source(store: Store, f: FilePlan) -> tuple[StageSource, str | None]:
         **{**src.__dict__, "time_kind": tf.kind, "time_format": tf.fmt, "time_scale": tf.scale}
     )
     return src, tf.note
+
+
+def _text_cols(f: FilePlan) -> tuple[str, ...]:
+    """The review text columns mapped for the interactions file (kept as item content)."""
+    m = f.mapping
+    return m.text_cols if isinstance(m, InteractionMapping) else ()
 
 
 def _source_entry(f: FilePlan) -> dict[str, Any]:

@@ -26,7 +26,9 @@ class InteractionMapping:
 
     ``context_cols`` are categorical columns kept as the context of each interaction
     (device, country, channel, ...); ``derived_context`` asks for fields computed from the
-    time column (``hour`` of day, ``weekday``; see ``ingest.context``).
+    time column (``hour`` of day, ``weekday``; see ``ingest.context``). ``text_cols`` are
+    free-text columns (a review body, a summary) kept as item content: stored per
+    interaction and read per item from a split's training fold only.
     """
 
     user_col: str
@@ -35,6 +37,7 @@ class InteractionMapping:
     time_col: str | None = None
     context_cols: tuple[str, ...] = ()
     derived_context: tuple[str, ...] = ()
+    text_cols: tuple[str, ...] = ()
 
     @property
     def has_context(self) -> bool:
@@ -43,7 +46,11 @@ class InteractionMapping:
 
 @dataclass(frozen=True)
 class ItemMapping:
-    """Columns of an item file; ``flag_cols`` are 0/1 columns named after categories."""
+    """Columns of an item file; ``flag_cols`` are 0/1 columns named after categories.
+
+    ``combine_rows``: rows that repeat an id are combined into one item on purpose (text
+    joined, categories united, numbers averaged) instead of being refused.
+    """
 
     id_col: str
     title_col: str | None = None
@@ -52,6 +59,7 @@ class ItemMapping:
     categories_sep: str = "|"
     numeric_cols: tuple[str, ...] = ()
     flag_cols: tuple[str, ...] = ()
+    combine_rows: bool = False
 
 
 @dataclass(frozen=True)

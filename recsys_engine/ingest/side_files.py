@@ -65,7 +65,7 @@ def read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Da
     m = f.mapping
     assert isinstance(m, ItemMapping)
     ids = df[m.id_col].str.strip()
-    _report_bad_ids(f, df, ids, m.id_col, rl, problems)
+    _report_bad_ids(f, df, ids, m.id_col, rl, problems, combine=m.combine_rows)
     out = pd.DataFrame({"item_id": ids})
     out["title"] = df[m.title_col] if m.title_col else None
     text = None
@@ -101,7 +101,23 @@ def read_items(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Da
             cats[i].append(flag)
     out["categories"] = cats
     out["numeric"] = _numeric_json(f, df, m.numeric_cols, rl, problems)
-    return out.reset_index(drop=True)
+    out = out[ids != ""].reset_index(drop=True)
+    if m.combine_rows and out["item_id"].duplicated().any():
+        combined = combine_item_rows(out)
+        n_ids = int(out["item_id"].duplicated(keep=False).groupby(out["item_id"]).any().sum())
+        problems.append(
+            Problem(
+                "warning",
+                f.name,
+                f"combined {len(out):,} rows into {len(combined):,} items: "
+                f"{_count(len(out) - len(combined), 'row repeated', 'rows repeated')} one of "
+                f"{_count(n_ids, 'item id', 'item ids')} and merged into it (text joined, "
+                "categories united, numbers averaged)",
+                column=m.id_col,
+            )
+        )
+        out = combined
+    return out
 
 
 def read_users(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.DataFrame | None:
@@ -143,9 +159,63 @@ def _read_tags(store: Store, plan: UploadPlan, problems: list[Problem]) -> pd.Se
     return top.groupby("item_id")["tag"].agg(lambda s: " ".join(s))
 
 
+def combine_item_rows(items: pd.DataFrame) -> pd.DataFrame:
+    """One row per item id from rows that repeat ids, in first-seen order.
+
+    The first non-empty title is kept; texts are joined with a space in file order;
+    categories are united (first-seen order); each numeric column is averaged over the
+    rows that have it.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for item_id, title, text, cats, numeric in zip(
+        items["item_id"],
+        items["title"],
+        items["text"],
+        items["categories"],
+        items["numeric"],
+        strict=True,
+    ):
+        r = rows.setdefault(
+            item_id, {"title": None, "texts": [], "cats": [], "sums": {}, "counts": {}}
+        )
+        if r["title"] is None and isinstance(title, str) and title.strip():
+            r["title"] = title
+        if isinstance(text, str) and text.strip():
+            r["texts"].append(text.strip())
+        r["cats"] += [c for c in cats if c not in r["cats"]]
+        for k, v in (json.loads(numeric) if isinstance(numeric, str) else {}).items():
+            r["sums"][k] = r["sums"].get(k, 0.0) + v
+            r["counts"][k] = r["counts"].get(k, 0) + 1
+    return pd.DataFrame(
+        {
+            "item_id": list(rows),
+            "title": [r["title"] for r in rows.values()],
+            "text": [" ".join(r["texts"]) or None for r in rows.values()],
+            "categories": [r["cats"] for r in rows.values()],
+            "numeric": [
+                json.dumps({k: v / r["counts"][k] for k, v in r["sums"].items()})
+                if r["sums"]
+                else None
+                for r in rows.values()
+            ],
+        }
+    )
+
+
 def _report_bad_ids(
-    f: FilePlan, df: pd.DataFrame, ids: pd.Series, col: str, lines: LineMap, problems: list[Problem]
+    f: FilePlan,
+    df: pd.DataFrame,
+    ids: pd.Series,
+    col: str,
+    lines: LineMap,
+    problems: list[Problem],
+    combine: bool | None = None,
 ) -> None:
+    """Empty ids (located, first few) and repeated ids (one problem with the real counts).
+
+    ``combine`` is None for files that cannot combine rows (users), else whether the item
+    file's rows are combined per id (then repeats are no problem).
+    """
     empty = (ids == "").to_numpy().nonzero()[0]
     for i in empty[:MAX_EXAMPLES]:
         problems.append(
@@ -158,17 +228,32 @@ def _report_bad_ids(
             )
         )
     dup = ids[ids.duplicated(keep="first") & (ids != "")]
-    for i in dup.index[:MAX_EXAMPLES]:
-        pos = int(df.index.get_loc(i))
-        problems.append(
-            Problem(
-                "error",
-                f.name,
-                f"id {ids.loc[i]!r} appears more than once",
-                line=_side_line(df, pos, lines),
-                column=col,
-            )
+    if dup.empty or combine:
+        return
+    first = int(df.index.get_loc(dup.index[0]))
+    examples = ", ".join(repr(v) for v in dup.drop_duplicates().head(MAX_EXAMPLES))
+    fix = (
+        "; tick 'Combine rows per item' to merge each item's rows (text joined, categories "
+        "united, numbers averaged), or map another id column"
+        if combine is not None
+        else "; each id must have one row"
+    )
+    problems.append(
+        Problem(
+            "error",
+            f.name,
+            f"{_count(len(dup), 'row repeats', 'rows repeat')} an id already seen: "
+            f"{_count(dup.nunique(), 'id appears', 'ids appear')} more than once "
+            f"(e.g. {examples}; the first repeat is on this line){fix}",
+            line=_side_line(df, first, lines),
+            column=col,
         )
+    )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 row repeats`` / ``2,418 rows repeat``."""
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _side_line(df: pd.DataFrame, pos: int, lines: LineMap) -> int:

@@ -26,9 +26,9 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
     """Content model settings (plus the feature, two-tower and training settings).
 
     The feature settings (``text``, ``categories``, ``numeric``, ``max_text_features``,
-    ``min_df``) come from ``FeatureOptions``, their one definition. It is listed first
-    among the bases so that its fields come last, after the two-tower fields (the order
-    of stored configs and of the form).
+    ``min_df``, ``max_df``, ``stop_words``) come from ``FeatureOptions``, their one
+    definition. It is listed first among the bases so that its fields come last, after
+    the two-tower fields (the order of stored configs and of the form).
 
     Attributes:
         dim: size of the content projection (input and output projections are separate).
@@ -42,7 +42,15 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
         *TwoTowerConfig.advanced,
         "max_text_features",
         "min_df",
+        "max_df",
+        "stop_words",
     )
+    #: runs stored before stop-words and max_df existed kept every term
+    stored_defaults: ClassVar[dict] = {
+        **TwoTowerConfig.stored_defaults,
+        "max_df": 1.0,
+        "stop_words": False,
+    }
     search_space: ClassVar[dict[str, Param]] = {
         **TwoTowerConfig.search_space,
         "dim": Range(16, 256, log=True, integer=True),

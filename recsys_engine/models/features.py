@@ -2,7 +2,11 @@
 
 Blocks, each scaled to unit L2 norm per item so no block dominates by size:
 
-- TF-IDF (scikit-learn) of title + text (tags are part of the text at ingestion);
+- TF-IDF (scikit-learn) of title + text (tags are part of the text at ingestion; review
+  text of the training fold is appended per item by ``item_content``), one document per
+  item, English stop-words removed and terms kept only when they occur in at least
+  ``min_df`` items and at most a ``max_df`` share of them, so neither one-off typos nor a
+  word in nearly every item ("guitar" in a guitar shop) dominates;
 - multi-hot categories;
 - numeric columns (the ``numeric`` JSON object), standardised (z-scores; missing → 0).
 
@@ -36,6 +40,11 @@ class FeatureOptions:
         numeric: use the items' numeric columns (standardised).
         max_text_features: TF-IDF vocabulary cap.
         min_df: minimum number of items a term must occur in.
+        max_df: maximum share of the items (with text) a term may occur in; commoner
+            terms say nothing about an item. 1.0 keeps every term.
+        stop_words: leave out scikit-learn's English stop-word list ("the", "and", "it" …,
+            plus contraction pieces such as "don", "ve") and bare numbers ("10", "2014");
+            words with a digit ("sm57") stay.
     """
 
     text: bool = True
@@ -43,6 +52,8 @@ class FeatureOptions:
     numeric: bool = True
     max_text_features: int = 5000
     min_df: int = 2
+    max_df: float = 0.5
+    stop_words: bool = True
 
     def __post_init__(self) -> None:
         self.check_feature_options()
@@ -53,6 +64,8 @@ class FeatureOptions:
             check_bool(name, getattr(self, name))
         check_number("max_text_features", self.max_text_features, low=1, integer=True)
         check_number("min_df", self.min_df, low=1, integer=True)
+        check_number("max_df", self.max_df, low=0.0, high=1.0, low_open=True)
+        check_bool("stop_words", self.stop_words)
 
     def feature_options(self) -> FeatureOptions:
         """Just the feature settings (of a config that inherits them)."""
@@ -126,6 +139,23 @@ def item_features(
     return ItemFeatures(matrix, np.concatenate(names).astype(str))
 
 
+#: Pieces the tokeniser leaves of contractions ("don't" → "don", "I've" → "ve"): as empty
+#: as the words they come from.
+CONTRACTION_PIECES = frozenset(
+    "aren couldn didn doesn don hadn hasn haven isn ll shouldn ve wasn weren won wouldn".split()
+)
+
+
+def stop_words() -> list[str]:
+    """scikit-learn's English stop-word list plus ``CONTRACTION_PIECES``, sorted."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(ENGLISH_STOP_WORDS | CONTRACTION_PIECES)
+
+#: Tokens of two or more word characters with at least one letter (no bare numbers).
+WORD_PATTERN = r"(?u)\b(?=\w*[^\W\d_])\w\w+\b"
+
+
 def _text_block(
     frame: pd.DataFrame, present: np.ndarray, opts: FeatureOptions
 ) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -141,12 +171,17 @@ def _text_block(
     n_docs = int((docs.str.strip() != "").sum())
     if n_docs == 0:
         return sp.csr_matrix((len(frame), 0)), np.array([], dtype=str)
+    min_df = min(opts.min_df, n_docs)
+    # a share of a handful of items could fall below min_df: then keep every term
+    max_df = opts.max_df if opts.max_df * n_docs >= min_df else 1.0
     vectorizer = TfidfVectorizer(
         max_features=opts.max_text_features,
-        min_df=min(opts.min_df, n_docs),
+        min_df=min_df,
+        max_df=max_df,
+        stop_words=stop_words() if opts.stop_words else None,
         sublinear_tf=True,
         dtype=np.float32,
-        token_pattern=r"(?u)\b\w\w+\b",
+        token_pattern=WORD_PATTERN if opts.stop_words else r"(?u)\b\w\w+\b",
     )
     try:  # the vocabulary and IDF come from the items that have metadata
         vectorizer.fit(docs[present].tolist())

@@ -21,6 +21,7 @@ Modules:
 - ``fast_load``: the single-pass load of a clean interactions file.
 - ``splits``: splits and their per-interaction folds.
 - ``context``: the context fields of interactions (device, hour, ...; issue 18).
+- ``reviews``: review text kept per interaction, read per item from a training fold.
 - ``runs``: runs, progress, metrics, per-user metrics, recommendations.
 - ``studies``: tuning studies (Optuna keeps their trials in its own storage).
 - ``names``: valid display names and id references (no SQL).
@@ -33,6 +34,7 @@ from recsys_engine.store.context import ContextTables
 from recsys_engine.store.datasets import DatasetTables
 from recsys_engine.store.fast_load import FastLoad
 from recsys_engine.store.profile import ProfileQueries
+from recsys_engine.store.reviews import ReviewTexts
 from recsys_engine.store.runs import RunTables
 from recsys_engine.store.splits import SplitTables
 from recsys_engine.store.sql import quote_ident
@@ -51,6 +53,7 @@ class Store(
     RunTables,
     StudyTables,
     ContextTables,
+    ReviewTexts,
 ):
     """A DuckDB database file (or ``":memory:"``) with the Recsys Workbench schema.
 

@@ -158,6 +158,7 @@ class DatasetTables(StoreConnection):
             cur.execute("DELETE FROM splits WHERE dataset_id = ?", [did])
             for table in (
                 "interactions",
+                "interaction_text",
                 "items",
                 "users",
                 "interaction_context",

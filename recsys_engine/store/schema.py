@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Bump whenever DDL changes, so existing files run the (idempotent) statements again.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 DDL: list[str] = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -163,4 +163,13 @@ DDL: list[str] = [
     # -- issue 15 (Tune panel): which process runs a study, so a server start marks only the
     # studies whose process is gone ``interrupted`` (not a CLI study sharing the file).
     "ALTER TABLE studies ADD COLUMN IF NOT EXISTS owner VARCHAR",
+    # -- issue 17 (real logs carry their own content): review text kept per interaction ------
+    # The text columns of an interactions file (e.g. reviewText, summary) joined per
+    # (user, item) row; models read it per item from a split's training fold only.
+    """CREATE TABLE IF NOT EXISTS interaction_text (
+        dataset_id INTEGER NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        text VARCHAR NOT NULL
+    )""",
 ]

@@ -381,3 +381,53 @@ def test_home_getting_started_mentions_every_page() -> None:
     steps = next(m.value for m in at.markdown if "**Data**" in m.value)
     for page in ("Data", "Train", "Compare", "Explain", "Models"):
         assert f"**{page}**" in steps, page
+
+
+# -- Data: review text kept as item content ------------------------------------------------
+# Twelve users each review 4 of 8 products; the review body names the product's kind and
+# whether it is for acoustic or electric guitars (each shared by four products).
+KINDS = ["capo", "strings", "cable", "pedal", "tuner", "strap", "picks", "stand"]
+STYLES = ["acoustic", "electric"]
+REVIEWS_CSV = (
+    "reviewerID,asin,reviewerName,overall,reviewText,summary,unixReviewTime\n"
+    + "".join(
+        f'U{u},P{p},Reviewer {u},{(u + p) % 5 + 1},"This {KINDS[p]} arrived quickly and the '
+        f'{KINDS[p]} does what a {STYLES[p // 4]} {KINDS[p]} should do every day",'
+        f'"Nice {KINDS[p]}",{1_600_000_000 + 1000 * u + p}\n'
+        for u in range(12)
+        for p in range(8)
+        if (u + p) % 2 == 0
+    )
+).encode()
+
+
+def test_data_mapping_keeps_review_text_as_item_content() -> None:
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value([("reviews.csv", REVIEWS_CSV, "text/csv")])
+    rerun(at)
+    kept = widget(at.multiselect, "Review text (item content)")
+    assert kept.value == ["reviewText", "summary"]  # guessed; reviewerName is not text
+    note = " ".join(values(at.caption))
+    assert "training fold only" in note and "never validation or test" in note
+    kept.set_value(["reviewText"])
+    rerun(at)
+    widget(at.text_input, "Dataset name").set_value("Reviews")
+    widget(at.button, "Validate and load").click()
+    rerun(at)
+    assert "Reviews" in " ".join(values(at.success)), text_of(at)
+    from ui.resources import get_store
+
+    store = get_store()
+    did = int(store.resolve_dataset("Reviews"))
+    texts = store.review_texts(did)["text"]
+    assert len(texts) == 48 and not texts.str.contains("Nice").any()  # summary left out
+
+    # With review text, Content-based and Hybrid are offered, and the picker says where
+    # their content comes from.
+    from recsys_engine.splits import SplitConfig, create_split
+
+    create_split(store, did, SplitConfig(strategy="leave-last", n_last=1, min_interactions=1))
+    go(at, "train")
+    assert not widget(at.checkbox, "Content-based").disabled
+    assert not widget(at.checkbox, "Hybrid").disabled
+    assert "training fold only" in text_of(at)

@@ -67,6 +67,7 @@ def test_ingest_then_datasets_json(capsys, db, tmp_path):
         "n_items": 3,
         "n_catalog_items": 3,
         "warnings": [],
+        "n_review_texts": 0,
     }
     code, out, err = run(capsys, "--db", db, "datasets", "--json")
     assert (code, err) == (0, "")

@@ -47,6 +47,14 @@ from recsys_engine.store import Store
 # -- helpers ------------------------------------------------------------------------------
 
 
+#: The error for one item file row repeating id '10'.
+REPEATED_10 = (
+    "1 row repeats an id already seen: 1 id appears more than once (e.g. '10'; the first "
+    "repeat is on this line); tick 'Combine rows per item' to merge each item's rows (text "
+    "joined, categories united, numbers averaged), or map another id column"
+)
+
+
 def plan_for(paths: list[Path], name: str = "upload", **options) -> UploadPlan:
     """guess_plan, then the dataset options a user would pick."""
     plan = guess_plan(paths, name=name)
@@ -353,7 +361,7 @@ def test_item_file_with_empty_and_duplicate_ids(seeded, tmp_path):
     plan = explicit([good_csv(tmp_path, "r.csv"), items])
     assert errors_of(seeded, plan, tmp_path) == [
         Problem("error", "items.csv", "the id is missing or empty", 3, "item_id"),
-        Problem("error", "items.csv", "id '10' appears more than once", 5, "item_id"),
+        Problem("error", "items.csv", REPEATED_10, 5, "item_id"),
     ]
 
 
@@ -377,7 +385,7 @@ def test_item_file_lines_after_a_multiline_title(seeded, tmp_path):
     )
     plan = explicit([good_csv(tmp_path, "r.csv"), items])
     assert errors_of(seeded, plan, tmp_path) == [
-        Problem("error", "items.csv", "id '10' appears more than once", 5, "item_id")
+        Problem("error", "items.csv", REPEATED_10, 5, "item_id")
     ]
 
 
