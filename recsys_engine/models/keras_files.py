@@ -27,6 +27,16 @@ class KerasFiles:
         """Rebuild the scoring arrays from a (trained or loaded) Keras model."""
         raise NotImplementedError
 
+    def _fit_and_keep(self, build: Any, source: Any, config: Any, **options: Any) -> None:
+        """Train through ``fit_keras`` (progress, cancel, early stopping, weight averaging)
+        and keep the result: ``fit_result``, the Keras model (saved with the recommender)
+        and the scoring arrays read from it."""
+        from recsys_engine.models.keras_fit import fit_keras
+
+        model, self.fit_result = fit_keras(build, source, config, **options)
+        self._keras_model = model
+        self._set_from_keras(model)
+
     def save(self, directory: str | Path) -> Path:
         """``model.json`` + ``arrays.npz`` (the recommender's) + ``model.keras``."""
         path = super().save(directory)  # type: ignore[misc]

@@ -38,7 +38,6 @@ from recsys_engine.models.ease import memory_limit
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
-from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.rescoring import RescoredExplanation, leave_one_out
 from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10
@@ -199,7 +198,7 @@ class MultVAE(KerasFiles, Recommender):
                 return ndcg_at_10(lambda _, h: self._score_binary(h), x, validation)
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
-        model, self.fit_result = fit_keras(
+        self._fit_and_keep(
             build,
             DenseRows(x),
             cfg,
@@ -209,8 +208,6 @@ class MultVAE(KerasFiles, Recommender):
             should_stop=should_stop,
             metric_name="val_ndcg@10",
         )
-        self._keras_model = model
-        self._set_from_keras(model)
         return self
 
     def _set_from_keras(self, model: Any) -> None:

@@ -37,7 +37,6 @@ from recsys_engine.models.base import ProgressFn, StopFn
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
-from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.pooled import PooledExplanation
 from recsys_engine.models.search_space import Param, Range
 from recsys_engine.models.user_embedding import KnownUsers, UserEmbeddingModel, weight_getter
@@ -155,7 +154,7 @@ class NeuMF(UserEmbeddingModel):
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
         self.known = KnownUsers(x)
-        model, self.fit_result = fit_keras(
+        self._fit_and_keep(
             build,
             source,
             cfg,
@@ -165,8 +164,6 @@ class NeuMF(UserEmbeddingModel):
             should_stop=should_stop,
             metric_name="val_ndcg@10",
         )
-        self._keras_model = model
-        self._set_from_keras(model)
         return self
 
     def _set_from_keras(self, model: Any) -> None:

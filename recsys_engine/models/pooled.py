@@ -37,7 +37,6 @@ from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
-from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.pooled_context import ContextEventSource, ContextScoring
 from recsys_engine.models.pooled_examples import HalfSplitSource
 from recsys_engine.models.search_space import Choice, Param, Range
@@ -283,7 +282,7 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
                 )
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
-        model, self.fit_result = fit_keras(
+        self._fit_and_keep(
             build,
             source,
             cfg,
@@ -293,8 +292,6 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
             should_stop=should_stop,
             metric_name="val_ndcg@10",
         )
-        self._keras_model = model
-        self._set_from_keras(model)
         return self
 
     def _features(self, train: TrainData) -> sp.csr_matrix | None:

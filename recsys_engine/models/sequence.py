@@ -37,7 +37,6 @@ from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
-from recsys_engine.models.keras_fit import fit_keras
 from recsys_engine.models.rescoring import RescoredExplanation
 from recsys_engine.models.search_space import Param, Range
 from recsys_engine.models.validation import ndcg_at_10
@@ -260,7 +259,7 @@ class SequenceModel(KerasFiles, Recommender):
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
         loss = position_softmax_loss if loss_name == "softmax" else in_batch_softmax_loss
-        model, self.fit_result = fit_keras(
+        self._fit_and_keep(
             build,
             source,
             cfg,
@@ -270,8 +269,6 @@ class SequenceModel(KerasFiles, Recommender):
             should_stop=should_stop,
             metric_name="val_ndcg@10",
         )
-        self._keras_model = model
-        self._set_from_keras(model)
         return self
 
     def _set_from_keras(self, model: Any) -> None:
