@@ -72,7 +72,8 @@ def run_picker(runs: pd.DataFrame, label: str, key: str, default: int | None = N
         hybrid = runs.loc[runs["model"] == "hybrid", "id"]
         default = int(hybrid.iloc[0]) if len(hybrid) else ids[0]
     index = ids.index(default)
-    return st.selectbox(label, ids, index=index, format_func=lambda i: run_label(runs, i), key=key)
+    labels = {i: run_label(runs, i) for i in ids}  # once per run, not per lookup
+    return st.selectbox(label, ids, index=index, format_func=labels.__getitem__, key=key)
 
 
 def user_picker(ex: Explainer, run_id: int) -> str | None:
