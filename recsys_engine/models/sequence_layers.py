@@ -14,9 +14,10 @@ position t predicts the item at t + 1. Training uses every position:
 - ``sampled_softmax``: the targets of the batch's real positions are the negatives of one
   another (N × N, log-Q corrected, accidental hits removed; ``keras_layers``).
 
-Where context would plug in: ``SequenceNetwork.predictor`` is the representation of the
-predicting position(s), the one place an embedding of the event-to-predict's context
-would be added before scoring.
+Context (``context_sizes``, issue 18): ``SequenceNetwork.predictor`` is the representation
+of the predicting positions; with context fields it adds Σ_f E_f[c_f] of the codes of the
+event each position predicts (input ``context``, batch × T × fields; ``context_layers``),
+E_f[0] = 0 for the unknown / neutral value.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from recsys_engine.models.context_layers import context_sum
 from recsys_engine.models.keras_layers import log_q_corrected, remove_accidental_hits
 
 PACKAGE = "recsys"
@@ -97,6 +99,7 @@ class SequenceNetwork(keras.layers.Layer):
         l2: L2 penalty on the item embedding.
         mode: ``softmax`` or ``sampled_softmax`` (training head; scoring is the same).
         seed: seed of dropout.
+        context_sizes: codes per context field (empty = context-blind).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class SequenceNetwork(keras.layers.Layer):
         l2: float = 0.0,
         mode: str = "softmax",
         seed: int = 0,
+        context_sizes: tuple[int, ...] | list[int] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -121,6 +125,7 @@ class SequenceNetwork(keras.layers.Layer):
         self.n_items, self.dim, self.max_len = int(n_items), int(dim), int(max_len)
         self.encoder, self.blocks, self.heads = encoder, int(blocks), int(heads)
         self.dropout, self.l2, self.mode, self.seed = float(dropout), float(l2), mode, int(seed)
+        self.context_sizes = [int(n) for n in context_sizes]
         self.drop = keras.layers.Dropout(self.dropout, seed=self.seed)
         if encoder == "attention":
             self.layers_ = [
@@ -147,6 +152,7 @@ class SequenceNetwork(keras.layers.Layer):
             l2=self.l2,
             mode=self.mode,
             seed=self.seed,
+            context_sizes=list(self.context_sizes),
         )
         return config
 
@@ -167,6 +173,10 @@ class SequenceNetwork(keras.layers.Layer):
             for gru in self.layers_:
                 gru.build((None, None, self.dim))
         self.log_q = self.add_weight((self.n_items,), "zeros", name="log_q", trainable=False)
+        self.context_tables = [
+            self.add_weight((size, self.dim), init, name=f"context_{f}")
+            for f, size in enumerate(self.context_sizes)
+        ]
 
     def set_log_q(self, log_q: np.ndarray) -> None:
         """The log share of each item among the training targets (sampled softmax)."""
@@ -190,21 +200,27 @@ class SequenceNetwork(keras.layers.Layer):
             x = self.drop(gru(x, mask=mask, training=training), training=training)
         return x * keep[:, :, None]
 
-    def predictor(self, hidden):
-        """The representation that scores the next item at each position. An optional
-        context embedding of the event to predict would be added here."""
-        return hidden
+    def predictor(self, hidden, context=None):
+        """The representation that scores the next item at each position: the hidden
+        state plus Σ_f E_f[c_f] of ``context`` (batch × T × fields codes of the event each
+        position predicts) when the network has context fields."""
+        if context is None or not self.context_sizes:
+            return hidden
+        return hidden + context_sum(self.context_tables, context)
 
     def outputs(self):
         """Output vectors of the catalogue (n_items × dim; the input embedding's rows)."""
         return self.item_embedding[1:]
 
     def last(self, sequence):
-        """The predicting vector of the last position (batch × dim), inference mode."""
+        """The predicting vector of the last position (batch × dim), inference mode, in
+        the neutral context (the model adds the context vector of the event it scores)."""
         return self.predictor(self.hidden(sequence, training=False))[:, -1, :]
 
     def call(self, inputs, training=False):
-        h = self.predictor(self.hidden(inputs["sequence"], training=training))
+        h = self.predictor(
+            self.hidden(inputs["sequence"], training=training), inputs.get("context")
+        )
         v = self.outputs()
         if self.mode == "softmax":
             return ops.matmul(h, ops.transpose(v))
