@@ -41,8 +41,10 @@ import scipy.sparse as sp
 from recsys_engine.config import check_bool, check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.content import content_matrix
 from recsys_engine.models.context_scoring import ContextScoring
 from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.features import FeatureOptions
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
@@ -80,6 +82,10 @@ class SequenceConfig(KerasTrainConfig):
             mapped at upload) to the predicting position; needs a dataset with context.
             Training gives each position its target event's context; evaluation scores
             each test user in their test event's context.
+        use_content: add a projection of the item's content (title/text words,
+            categories, numeric columns; the content model's default features) to its
+            ID embedding, so items nobody interacted with in training get a score from
+            their content; needs item metadata.
     """
 
     choices: ClassVar[dict[str, tuple[str, ...]]] = {**KerasTrainConfig.choices, "loss": LOSSES}
@@ -118,6 +124,7 @@ class SequenceConfig(KerasTrainConfig):
     loss: str = "auto"
     max_softmax_items: int = 50_000
     use_context: bool = False
+    use_content: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -129,6 +136,11 @@ class SequenceConfig(KerasTrainConfig):
         check_choice("loss", self.loss, LOSSES)
         check_number("max_softmax_items", self.max_softmax_items, low=1, integer=True)
         check_bool("use_context", self.use_context)
+        check_bool("use_content", self.use_content)
+
+    def feature_options(self) -> FeatureOptions:
+        """The item features ``use_content`` builds: the content model's defaults."""
+        return FeatureOptions()
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ class SequenceModel(ContextScoring, KerasFiles, Recommender):
             codes = run_context_codes(train, context)
             window_context = target_context(train.sequence_indptr, codes, max_len)
         source = WindowSource(inputs, targets, loss_name == "sampled_softmax", window_context)
+        features = content_matrix(self, train, required=True) if cfg.use_content else None
         keras = keras_backend()
         from recsys_engine.models.keras_layers import in_batch_softmax_loss
         from recsys_engine.models.sequence_layers import SequenceNetwork, position_softmax_loss
@@ -207,10 +220,16 @@ class SequenceModel(ContextScoring, KerasFiles, Recommender):
                 mode=loss_name,
                 seed=int(cfg.seed),
                 context_sizes=() if context is None else context.vocab.sizes,
+                n_features=0 if features is None else features.shape[1],
+                content_nnz=0 if features is None else features.nnz,
                 name="network",
             )
             model = keras.Model(x, layer(x), name=self.name)
             layer.set_log_q(log_q)
+            if features is not None:
+                # the ID part of items with training interactions (inputs or targets)
+                warm = np.bincount(train.sequence_items, minlength=n_items) > 0
+                layer.set_content(features, warm)
             return model
 
         validate = None
