@@ -80,3 +80,25 @@ def test_a_new_item_is_scored_from_its_content(use_content: bool, tmp_path) -> N
 def test_use_content_needs_item_metadata() -> None:
     with pytest.raises(ConfigError, match="needs item metadata"):
         create_model("sasrec", {**CONFIG, "epochs": 1, "use_content": True}).fit(walks())
+
+
+def test_use_content_is_refused_before_queueing_without_item_content(store) -> None:
+    from recsys_engine.runs import check_run, queue_run
+    from recsys_engine.splits import SplitConfig, create_split
+
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u1", "u2", "u2", "u2"],
+            "item_id": ["a", "b", "c", "b", "c", "a"],
+            "ts": pd.to_datetime([1, 2, 3, 1, 2, 3], unit="h"),
+        }
+    )
+    bare = store.create_dataset_from_frames("bare", frame, feedback="implicit")
+    split = create_split(store, bare, SplitConfig(strategy="leave-last", n_last=1))
+    with pytest.raises(ConfigError, match=f"use_content is on, but dataset {bare} has no item"):
+        queue_run(store, split, "sasrec", {"use_content": True})
+    assert len(store.list_runs()) == 0
+    items = pd.DataFrame({"item_id": ["a", "b", "c"], "categories": [["x"], ["y"], ["x"]]})
+    rich = store.create_dataset_from_frames("rich", frame, items, feedback="implicit")
+    split = create_split(store, rich, SplitConfig(strategy="leave-last", n_last=1))
+    assert check_run(store, split, "sasrec", {"use_content": True}).use_content
