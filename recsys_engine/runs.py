@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
-from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate, load_split_data
+from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate
 from recsys_engine.models import get_model
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import split_order_problem
+from recsys_engine.split_data import load_split_data
 from recsys_engine.store import Store
 
 
