@@ -150,6 +150,27 @@ def breakdown_figure(rows: list[dict], score: float) -> go.Figure:
     return fig
 
 
+#: Column widths (px) and formats of the reason tables. They sit in half-width item cards
+#: (about 390 px of table on a 1400 px window), so the title gets a fixed width and the
+#: numbers a short format: every column — a sequence model's recency too — stays inside
+#: the card instead of behind a scroll bar; wider cards share out the rest.
+REASON_COLUMNS = {
+    "title": st.column_config.TextColumn("title", width=140),
+    "recency": st.column_config.NumberColumn(
+        "recency", width=70, help="1 = the most recent item of the history"
+    ),
+    "contribution": st.column_config.NumberColumn("contribution", width=95, format="%.3f"),
+    "without it": st.column_config.NumberColumn(
+        "without it",
+        width=80,
+        format="%.3f",
+        help="the item's score when the history is re-scored without this item",
+    ),
+    "similarity": st.column_config.NumberColumn("similarity", width=80, format="%.3f"),
+    "share": st.column_config.TextColumn("share", width=60),
+}
+
+
 def _reason_table(reason) -> pd.DataFrame | None:
     if not reason.rows:
         return None
@@ -158,7 +179,9 @@ def _reason_table(reason) -> pd.DataFrame | None:
         head = frame.head(8).copy()
         if "share" in head:
             head["share"] = head["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-        return head.drop(columns=["item_id"])
+        head = head.drop(columns=["item_id"]).rename(columns={"score_without": "without it"})
+        first = [c for c in ("recency", "title") if c in head]  # order first, then names
+        return head[first + [c for c in head.columns if c not in first]]
     if reason.kind == "taste":
         out = frame.rename(columns={"item_has_it": "in this item"})
         if "share" in out:
@@ -185,7 +208,8 @@ def show_reasons(item, key: str) -> None:
             continue
         table = _reason_table(reason)
         if table is not None:
-            st.dataframe(table, hide_index=True, width="stretch")
+            config = {c: REASON_COLUMNS[c] for c in table.columns if c in REASON_COLUMNS}
+            st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     sim = (
         f" {item.similar_users_chose:,} of {item.similar_users:,} users who share your top "
         f"history items chose it ({item.similar_users_chose / item.similar_users:.0%})."
