@@ -24,6 +24,7 @@ import inspect
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -38,6 +39,8 @@ from recsys_engine.store.schema import DDL, SCHEMA_VERSION
 
 #: Methods of ``StoreConnection`` that manage units themselves and are never wrapped.
 _NOT_A_UNIT = frozenset({"cursor", "transaction", "unit", "close", "holds_file"})
+#: How often a lingering store looks for a process waiting for the file (seconds).
+LINGER_POLL = 0.05
 
 
 class StoreConnection:
@@ -77,7 +80,9 @@ class StoreConnection:
         self._holders = 0  # threads inside a unit (file stores close _db when it drops to 0)
         self._closed = False
         self.linger = max(0.0, float(linger))
-        self._linger_timer: threading.Timer | None = None
+        # an idle open file is closed at this monotonic time by the store's closer thread
+        self._linger_until: float | None = None
+        self._closer: threading.Thread | None = None
         self._opener = FileOpener(self.path, read_only, self.lock_timeout)
         self._temp_artefacts: Path | None = None
         self._memory_opens = 0
@@ -164,9 +169,8 @@ class StoreConnection:
         with self._lock:
             self._closed = True
             db, self._db, self._holders = self._db, None, 0
-            if self._linger_timer is not None:
-                self._linger_timer.cancel()
-                self._linger_timer = None
+            self._linger_until = None
+            self._lock.notify_all()  # the closer thread, if any, sees the store closed
         self._local = threading.local()
         if db is not None:
             db.close()
@@ -191,9 +195,7 @@ class StoreConnection:
         with self._lock:
             if self._closed:
                 raise RecsysError(f"the store for '{self.path}' was closed")
-            if self._linger_timer is not None:  # reuse the lingering open
-                self._linger_timer.cancel()
-                self._linger_timer = None
+            self._linger_until = None  # reuse the lingering open
             if not self._memory and self._db is not None and self._someone_waiting():
                 # another process waits: start no new hold until the current ones end and
                 # the file is closed (else overlapping threads could keep it forever)
@@ -240,18 +242,39 @@ class StoreConnection:
 
     def _start_linger(self) -> None:
         """Keep the idle file open ``linger`` seconds (called with ``_lock`` held): the
-        calls of one page render then share one open."""
-        timer = threading.Timer(self.linger, self._end_linger)
-        timer.daemon = True
-        self._linger_timer = timer
-        timer.start()
+        calls of one page render then share one open.
 
-    def _end_linger(self) -> None:
+        One closer thread per store does the waiting (started when none runs), so a call
+        starts no thread: with ten sessions rendering, a ``threading.Timer`` per call spent
+        more time starting threads (each waits for the interpreter lock) than querying.
+        """
+        self._linger_until = time.monotonic() + self.linger
+        if self._closer is None:
+            self._closer = threading.Thread(
+                target=self._close_when_idle, name="store-linger", daemon=True
+            )
+            self._closer.start()
+
+    def _close_when_idle(self) -> None:
+        """The closer thread: close the file once it has been idle for the linger, or as
+        soon as another process waits for it (checked every ``LINGER_POLL`` s), then end;
+        the next linger starts a new one."""
         with self._lock:
-            if self._holders or self._db is None or self._linger_timer is None:
-                return
-            self._linger_timer = None
-            db, self._db = self._db, None
+            while True:
+                if self._closed or self._db is None:
+                    self._closer = None
+                    return
+                until = self._linger_until
+                if self._holders or until is None:  # in use: look again when released
+                    self._lock.wait(LINGER_POLL)
+                    continue
+                left = until - time.monotonic()
+                if left <= 0 or self._someone_waiting():
+                    db, self._db = self._db, None
+                    self._linger_until = None
+                    self._closer = None
+                    break
+                self._lock.wait(min(left, LINGER_POLL))
         db.close()
 
     @property

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from explain_support import open_reasons
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,6 +122,7 @@ def test_explain_shows_the_context_part_and_lets_the_user_change_it(fresh, model
     at, run_id = _explain_app(model)
     at.switch_page("pages/explain.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    open_reasons(at, f"user_{run_id}")
     texts = _texts(at)
     assert any("The context of this moment" in t and "re-scoring" in t for t in texts)
     assert any("In this context (device " in t for t in texts)
@@ -135,6 +137,7 @@ def test_explain_shows_the_context_part_and_lets_the_user_change_it(fresh, model
     at.session_state["explain_view"] = "What-if / new user"
     at.run()
     at.multiselect(key=f"whatif_items_{run_id}").set_value(["i1", "i2"]).run()
+    open_reasons(at, f"wi_{run_id}")
     wi = at.selectbox(key=f"ctx_wi_{run_id}_device")
     assert wi.value == "(no context)"
     assert any("keeps its place" in m for m in _texts(at))  # neutral: no change
