@@ -63,6 +63,13 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
     Raises:
         ValidationError: with every problem found; the database is unchanged.
     """
+    # One open of the file for the whole load (each Store call would otherwise open and
+    # close it, checkpointing each time); the bulk of the time is one transaction anyway.
+    with store.unit():
+        return _load(store, plan, on_progress)
+
+
+def _load(store: Store, plan: UploadPlan, on_progress: Progress | None) -> LoadResult:
     progress = on_progress or (lambda done, total, info: None)
     problems = validate_plan(store, plan)
     if any(p.severity == "error" for p in problems):
