@@ -34,10 +34,13 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
     Attributes:
         dim: size of the content projection (input and output projections are separate).
         new_item_negatives: train items nobody interacted with in training as negatives
-            of the full softmax. Off (the default), such items — new arrivals on a
+            of the full softmax (the default here). Off, such items — new arrivals on a
             cold-items split — are left out of its denominator: they were not on offer, so
             their absence from every history is no evidence against them, and the content
             weights (shared with known items) do not learn to bury whatever looks new.
+            Off ranks new arrivals better (cold-items validation fold of ml-latest-small)
+            but costs the content model accuracy on a random split (ml-100k), where such
+            items are old ones nobody chose; see BENCHMARKS.md.
     """
 
     presets: ClassVar[dict[str, dict]] = {
@@ -53,13 +56,12 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
         "new_item_negatives",
     )
     #: runs stored before stop-words, max_df and new_item_negatives existed kept every
-    #: term and trained new items as negatives; those before min_df 5 kept terms of 2 items
+    #: term and trained new items as negatives
     stored_defaults: ClassVar[dict] = {
         **TwoTowerConfig.stored_defaults,
         "max_df": 1.0,
         "stop_words": False,
         "new_item_negatives": True,
-        "min_df": 2,
     }
     search_space: ClassVar[dict[str, Param]] = {
         **TwoTowerConfig.search_space,
@@ -78,10 +80,7 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
     dropout: float = 0.0
     l2: float = 0.0
     popularity_prior: float = 0.0
-    # a title word must be shared by 5 items: rarer words act as item IDs, which new
-    # arrivals cannot share (chosen on the cold-items validation fold, BENCHMARKS.md)
-    min_df: int = 5
-    new_item_negatives: bool = False
+    new_item_negatives: bool = True
 
     def __post_init__(self) -> None:
         # the two-tower checks first, then the feature ones (FeatureOptions' own

@@ -39,8 +39,9 @@ class HybridConfig(ContentConfig):
         new_item_prior: how the popularity prior treats items nobody interacted with in
             training (new arrivals): ``median`` scores them as a typical item, so their
             content decides; ``observed`` as the least popular (buries them).
-        new_item_negatives: as for the content model (off by default: items nobody
-            interacted with in training stay out of the full softmax's denominator).
+        new_item_negatives: as for the content model, but off by default: items nobody
+            interacted with in training stay out of the full softmax's denominator (the ID
+            part keeps the hybrid's random-split accuracy; BENCHMARKS.md, issue 14).
     """
 
     presets: ClassVar[dict[str, dict]] = {
@@ -82,7 +83,7 @@ class HybridConfig(ContentConfig):
     content_dim: int = 64
     id_dropout: float = 0.2
     new_item_prior: str = "median"
-    min_df: int = 2  # the ID part carries what rare words would (content's default is 5)
+    new_item_negatives: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
