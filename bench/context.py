@@ -1,4 +1,5 @@
-"""Context benchmark (issue 18): the two-tower with and without the event's context.
+"""Context benchmark (issue 18): the two-tower and sasrec, each with and without the
+event's context.
 
 1. **Synthetic**: a dataset where the preferred items depend on a context column. Every
    user likes a few items of cluster 1 and a few of cluster 2; each event happens on
@@ -8,19 +9,23 @@
 2. **ml-100k** with context derived from the timestamps (hour of day, weekday), the
    effect reported whatever it is.
 
-The context-aware model trains on one example per event (the blind one on one per
+The context-aware two-tower trains on one example per event (the blind one on one per
 user), so a third line scores the same context-aware weights in the neutral context: the
-gap between it and the context line is what the test event's context itself adds.
+gap between it and the context line is what the test event's context itself adds. sasrec
+trains on the same windows either way (each position then also gets its target event's
+context); its synthetic events come in time order (one hour apart), as the Train page's
+leave-last split needs.
 
 Protocol: leave-last-1 split (per user the last event is test, the one before it
 validation), full ranking over the catalogue, training and validation items excluded,
 NDCG@10 and HR@10 with 95% CIs; a context-aware model scores each test user in the
-context of their test event. Both models share every setting except ``use_context``
-and the epoch budget (the epoch is chosen by early stopping on the validation fold;
-nothing is chosen on test).
+context of their test event. The two variants of a model share every setting except
+``use_context`` (and, for the two-tower, the epoch budget); the epoch is chosen by early
+stopping on the validation fold; nothing is chosen on test. sasrec runs its defaults.
 Data is read from ../shared/data (never copied); a missing dataset is skipped.
 
-    TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/context.py [synthetic|ml-100k|all]
+    TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/context.py [synthetic|ml-100k|all] \
+        [two_tower,sasrec]
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ from recsys_engine.splits import SplitConfig, create_split  # noqa: E402
 from recsys_engine.store import Store  # noqa: E402
 
 SETTINGS = {"dim": 64, "batch_size": 256, "seed": 0}
-#: Epoch budgets (early stopping on validation picks the epoch). The context-aware model
-#: takes one example per event, so each of its epochs holds many more steps.
+#: Epoch budgets of the two-tower (early stopping on validation picks the epoch). The
+#: context-aware one takes one example per event, so each of its epochs holds many more
+#: steps.
 BUDGET = {False: {"epochs": 150, "patience": 25}, True: {"epochs": 30, "patience": 6}}
+MODELS = ("two_tower", "sasrec")
 
 
 class Neutral:
@@ -113,7 +120,13 @@ def ml100k_frame() -> pd.DataFrame | None:
     )
 
 
-def run(name: str, frame: pd.DataFrame, context: tuple[str, ...], settings: dict) -> None:
+def run(
+    name: str,
+    frame: pd.DataFrame,
+    context: tuple[str, ...],
+    settings: dict,
+    models: tuple[str, ...] = MODELS,
+) -> None:
     store = Store(":memory:")
     inter = frame.assign(ts=pd.to_datetime(frame.epoch, unit="s")).drop(columns="epoch")
     did = store.create_dataset_from_frames(name, inter, feedback="implicit", context=context)
@@ -121,7 +134,6 @@ def run(name: str, frame: pd.DataFrame, context: tuple[str, ...], settings: dict
     data = load_split_data(store, sid)
     print(f"\n## {name}: {len(frame):,} events, context {', '.join(context)}, leave-last-1")
     print(f"{'model':<34}{'NDCG@10':>24}{'HR@10':>24}{'best ep':>8}{'fit s':>8}")
-    results = {}
 
     def report(label: str, model, fit_s: float, epochs) -> float:
         res = evaluate(model, data, EvalOptions(ks=(10,)))
@@ -133,32 +145,43 @@ def run(name: str, frame: pd.DataFrame, context: tuple[str, ...], settings: dict
         print(f"{label:<34}{row[0]:>24}{row[1]:>24}{epochs:>8}{fit_s:>8.1f}")
         return float(frame_m.loc[("ndcg", 10), "value"])
 
-    for use in (False, True):
-        model = create_model("two_tower", {**settings, **BUDGET[use], "use_context": use})
-        t0 = time.perf_counter()
-        model.fit(data.train)
-        fit_s = time.perf_counter() - t0
-        epochs = model.fit_result.best_epoch if model.fit_result else "-"
-        label = "two_tower + context" if use else "two_tower (no context)"
-        results[use] = report(label, model, fit_s, epochs)
-        if use:
-            results["neutral"] = report("  same model, neutral context", Neutral(model), 0, "")
-    ratio = results[True] / results[False] if results[False] else float("inf")
-    print(f"context / no context NDCG@10: {ratio:.2f}x ({(ratio - 1) * 100:+.1f}%)")
-    ratio = results[True] / results["neutral"] if results["neutral"] else float("inf")
-    print(f"context / same model in the neutral context: {ratio:.2f}x")
+    for model_name in models:
+        results = {}
+        for use in (False, True):
+            if model_name == "two_tower":
+                config = {**settings, **BUDGET[use], "use_context": use}
+            else:  # the model's defaults (seeded)
+                config = {"seed": settings["seed"], "use_context": use}
+            model = create_model(model_name, config)
+            t0 = time.perf_counter()
+            model.fit(data.train)
+            fit_s = time.perf_counter() - t0
+            epochs = model.fit_result.best_epoch if model.fit_result else "-"
+            label = f"{model_name} + context" if use else f"{model_name} (no context)"
+            results[use] = report(label, model, fit_s, epochs)
+            if use:
+                results["neutral"] = report("  same model, neutral context", Neutral(model), 0, "")
+        ratio = results[True] / results[False] if results[False] else float("inf")
+        print(
+            f"{model_name}: context / no context NDCG@10: {ratio:.2f}x ({(ratio - 1) * 100:+.1f}%)"
+        )
+        ratio = results[True] / results["neutral"] if results["neutral"] else float("inf")
+        print(f"{model_name}: context / same model in the neutral context: {ratio:.2f}x")
 
 
-def main(which: str = "all") -> None:
+def main(which: str = "all", models: tuple[str, ...] = MODELS) -> None:
     if which in ("synthetic", "all"):
-        run("synthetic-device", synthetic_frame(), ("device",), SETTINGS)
+        run("synthetic-device", synthetic_frame(), ("device",), SETTINGS, models)
     if which in ("ml-100k", "all"):
         frame = ml100k_frame()
         if frame is None:
             print("\nml-100k: skipped (../shared/data/ml-100k absent)")
         else:
-            run("ml-100k", frame, ("hour", "weekday"), {**SETTINGS, "dim": 128})
+            run("ml-100k", frame, ("hour", "weekday"), {**SETTINGS, "dim": 128}, models)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "all")
+    main(
+        sys.argv[1] if len(sys.argv) > 1 else "all",
+        tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else MODELS,
+    )

@@ -11,7 +11,8 @@ The readers first run alone (the reference), then under load; both are printed.
    server's job runner for the whole measurement);
 4. ``--sessions`` other browser sessions (default 10) each loop Home → Compare → Explain
    through the sidebar for ``--seconds`` (default 90), timing every page from the click to
-   the end of its script run (nothing loading);
+   the end of its script run (nothing loading); the sessions open the app first (untimed)
+   and both phases start once all of them are in;
 5. meanwhile the CLI writes in a loop on the same file: ingest a small file, split it,
    train Popularity.
 
@@ -19,6 +20,13 @@ It prints p50/p95/max page time per page and overall, the number of errors (an e
 box on a page, a page that did not finish in 60 s, a CLI command that failed) and then
 checks that nothing was lost: every CLI dataset has its rows, every CLI run and the app's
 run succeeded. Goal: p95 ≤ 3 s, zero errors, nothing lost.
+
+The page time is what a reader sees, and it stays the measure. Beside it, to say where the
+time goes, each phase also prints: the server's own time per page (the script run, from
+``bench/timed_server.py``, which starts the app), and the CPU seconds taken by the server,
+by the bench's headless browsers and by the CLI (``bench/cpu_share.py``), with the load
+average. On the real product each reader's browser runs on their own machine; here all ten
+share the server's cores.
 
 Needs Playwright and Debian's chromium (``bash scripts/test.sh`` installs both).
 
@@ -44,6 +52,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.cpu_share import CpuShare, describe, load_average  # noqa: E402
+from bench.timed_server import LOG_ENV  # noqa: E402
 from recsys_engine.demo import load_demo  # noqa: E402
 from recsys_engine.models import model_title  # noqa: E402
 from recsys_engine.runs import run_model  # noqa: E402
@@ -76,9 +86,14 @@ def free_port() -> int:
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "RECSYS_DB": str(folder / "db.duckdb"), "TMPDIR": str(folder)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.headless", "true"]  # fmt: skip
+    env = {
+        **os.environ,
+        "RECSYS_DB": str(folder / "db.duckdb"),
+        "TMPDIR": str(folder),
+        LOG_ENV: str(folder / "renders.jsonl"),
+    }
+    cmd = [sys.executable, str(REPO / "bench" / "timed_server.py"), "run", "app.py",
+           "--server.port", str(port), "--server.headless", "true"]  # fmt: skip
     log = (folder / "server.log").open("w")
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -133,28 +148,31 @@ async def start_training(browser, url: str) -> None:
     await context.close()
 
 
-async def reader(browser, url: str, until: float, times: dict, errors: list) -> None:
-    """Loop over the pages until ``until``; record each page's time or the error."""
+async def open_session(browser, url: str):
+    """A browser session on the app's first page (not timed: every phase starts once all
+    sessions are in, so a slow start cannot eat a phase)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     pg = await context.new_page()
-    try:
-        await pg.goto(url)
-        await settle(pg)
-        while time.monotonic() < until:
-            for name in PAGES:
-                t0 = time.perf_counter()
-                try:
-                    await open_page(pg, name)
-                except Exception as exc:  # a timeout: count it, start the session over
-                    errors.append(f"{name}: {type(exc).__name__}")
-                    await pg.goto(url)
-                    continue
-                times[name].append(time.perf_counter() - t0)
-                if await pg.locator("[data-testid=stException]").count():
-                    errors.append(f"{name}: exception box")
-    finally:
-        await context.close()
+    await pg.goto(url)
+    await settle(pg)
+    return pg
+
+
+async def reader(pg, url: str, until: float, times: dict, errors: list) -> None:
+    """Loop over the pages until ``until``; record each page's time or the error."""
+    while time.monotonic() < until:
+        for name in PAGES:
+            t0 = time.perf_counter()
+            try:
+                await open_page(pg, name)
+            except Exception as exc:  # a timeout: count it, start the session over
+                errors.append(f"{name}: {type(exc).__name__}")
+                await pg.goto(url)
+                continue
+            times[name].append(time.perf_counter() - t0)
+            if await pg.locator("[data-testid=stException]").count():
+                errors.append(f"{name}: exception box")
 
 
 def cli(db: Path, *args: str) -> tuple[int, float, str, dict]:
@@ -205,30 +223,75 @@ async def measure(
     times: dict[str, list[float]] = {p: [] for p in PAGES}
     errors: list[str] = []
     cli_log: list = []
+    phases: dict[str, dict] = {}
+    cpu = CpuShare()
+
+    def phase(name: str, begin: tuple[float, float]) -> None:
+        """Record a phase that started at ``begin`` (epoch, monotonic) and ends now."""
+        phases[name] = {
+            "start": begin[0],
+            "end": time.time(),
+            "wall": time.monotonic() - begin[1],
+            "cpu": cpu.totals(),
+            "load": load_average(),
+        }
+        cpu.mark()
+
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = await asyncio.gather(*(open_session(browser, url) for _ in range(sessions)))
+        cpu.mark()
+        begin = (time.time(), time.monotonic())
         until = time.monotonic() + quiet_seconds
-        await asyncio.gather(*(reader(browser, url, until, quiet, errors) for _ in range(sessions)))
+        await asyncio.gather(*(reader(pg, url, until, quiet, errors) for pg in pages))
+        phase("alone", begin)
         await start_training(browser, url)
+        cpu.mark()
+        begin = (time.time(), time.monotonic())
         until = time.monotonic() + seconds
         writer = asyncio.get_running_loop().run_in_executor(
             None, cli_writer, db, folder, until, cli_log
         )
-        await asyncio.gather(*(reader(browser, url, until, times, errors) for _ in range(sessions)))
+        await asyncio.gather(*(reader(pg, url, until, times, errors) for pg in pages))
         await writer
+        phase("load", begin)
         await browser.close()
-    return {"quiet": quiet, "times": times, "errors": errors, "cli": cli_log}
+    cpu.stop()
+    return {"quiet": quiet, "times": times, "errors": errors, "cli": cli_log, "phases": phases}
 
 
-def table(title: str, times: dict[str, list[float]]) -> list[float]:
-    """Print p50/p95/max per page and overall; return every time."""
+def table(
+    title: str, times: dict[str, list[float]], server: dict[str, list[float]]
+) -> list[float]:
+    """Print p50/p95/max per page and overall in the browser, then the same for the
+    server's script runs; return every browser time."""
     every = [t for ts in times.values() for t in ts]
+    every_run = [t for ts in server.values() for t in ts]
     print(title)
-    print(f"  {'page':<9}{'loads':>7}{'p50 s':>8}{'p95 s':>8}{'max s':>8}")
+    print(f"  {'':<9}{'browser: page time':^31}|{'server: script run':^31}")
+    head = f"{'loads':>7}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"
+    print(f"  {'page':<9}{head}|{head.replace('loads', ' runs')}")
     for name, ts in (*times.items(), ("all", every)):
-        top = max(ts) if ts else float("nan")
-        print(f"  {name:<9}{len(ts):>7}{pct(ts, 50):>8.2f}{pct(ts, 95):>8.2f}{top:>8.2f}")
+        runs = every_run if name == "all" else server.get(name, [])
+        cells = []
+        for values in (ts, runs):
+            top = max(values) if values else float("nan")
+            p50, p95 = pct(values, 50), pct(values, 95)
+            cells.append(f"{len(values):>7}{p50:>8.2f}{p95:>8.2f}{top:>8.2f}")
+        print(f"  {name:<9}{cells[0]}|{cells[1]}")
     return every
+
+
+def server_runs(log: Path, phase: dict) -> dict[str, list[float]]:
+    """Seconds of the server's script runs per page that started within ``phase``."""
+    out: dict[str, list[float]] = {p: [] for p in PAGES}
+    if not log.exists():
+        return out
+    for line in log.read_text().splitlines():
+        row = json.loads(line)
+        if row["page"] in out and phase["start"] <= row["start"] <= phase["end"]:
+            out[row["page"]].append(row["wall"])
+    return out
 
 
 def nothing_lost(db: Path, cli_log: list) -> list[str]:
@@ -277,12 +340,21 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         problems = nothing_lost(db, out["cli"])
-    calm = table(f"{args.sessions} reading sessions alone:", out["quiet"])
+        log = folder / "renders.jsonl"
+        alone, load = out["phases"]["alone"], out["phases"]["load"]
+        runs_alone, runs_load = server_runs(log, alone), server_runs(log, load)
+        timed = log.exists()
+    if not timed:
+        print("no server-side times: the app ran untimed (see bench/timed_server.py)")
+    calm = table(f"{args.sessions} reading sessions alone:", out["quiet"], runs_alone)
+    print(f"  {describe(alone['cpu'], alone['wall'])}; {alone['load']} at the end")
     every = table(
         f"the same sessions for {args.seconds:.0f} s with one Two-tower training in the app "
         "and the CLI writing in a loop:",
         out["times"],
+        runs_load,
     )
+    print(f"  {describe(load['cpu'], load['wall'])}; {load['load']} at the end")
     cli_failed = [c for c in out["cli"] if c[2] != 0]
     by_cmd: dict[str, list[float]] = {}
     for command, _, _, seconds, _ in out["cli"]:

@@ -18,7 +18,12 @@ just before the test event, the validation one, is not in the history), a second
 scores histories that include the validation event (the usual SASRec protocol), for
 information.
 
+With ``--items`` the item metadata (titles, genres, years: ``quality_keras.items_frame``)
+is stored too, which ``use_content`` needs:
+
     TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/sequence.py --dataset ml-100k
+    TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/sequence.py --dataset ml-100k --items \
+        --models sasrec --config '{"sasrec": {"use_content": true}}'
 """
 
 from __future__ import annotations
@@ -102,12 +107,18 @@ def planted(n_users: int = 600, n_items: int = 300, seed: int = 0) -> pd.DataFra
     return df.drop_duplicates(["user_id", "item_id"], keep="last")
 
 
-def run_one(dataset: str, name: str, config: dict) -> dict:
+def run_one(dataset: str, name: str, config: dict, with_items: bool = False) -> dict:
     """Tune (grid on validation, or early stopping), fit, test both ways; one result row."""
     frame = load(dataset)
     store = Store(":memory:")
     feedback = "implicit" if dataset == "planted" else "explicit"
-    did = store.create_dataset_from_frames(dataset, frame, feedback=feedback)
+    items = None
+    if with_items:
+        sys.path.insert(0, str(REPO / "bench"))
+        from quality_keras import items_frame
+
+        items = items_frame(dataset)
+    did = store.create_dataset_from_frames(dataset, frame, items, feedback=feedback)
     split = create_split(
         store, did, SplitConfig(strategy="leave-last", n_last=1, validation_last=1)
     )
@@ -174,11 +185,13 @@ def main() -> None:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--config", default="{}", help="JSON config overrides per model name")
+    parser.add_argument("--items", action="store_true", help="store the item metadata too")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     overrides = json.loads(args.config)
     if args.one:
-        print("RESULT " + json.dumps(run_one(args.dataset, args.one, overrides.get(args.one, {}))))
+        result = run_one(args.dataset, args.one, overrides.get(args.one, {}), args.items)
+        print("RESULT " + json.dumps(result))
         return
     if load(args.dataset) is None:
         print(f"skipped: {args.dataset} not found in {DATA}")
@@ -186,7 +199,7 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         cmd = [sys.executable, __file__, "--dataset", args.dataset, "--one", name]
-        cmd += ["--config", args.config]
+        cmd += ["--config", args.config] + (["--items"] if args.items else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
         if not lines:

@@ -16,26 +16,28 @@ st.write(
 )
 dataset_id = require_dataset()
 
+runs = compare.dataset_runs(dataset_id)  # read once; every section filters it
 c1, c2 = st.columns([3, 1])
 with c1:
-    split_id = compare.split_picker(dataset_id)
+    split_id = compare.split_picker(dataset_id, runs)
 if split_id is None:
     st.stop()
+done = compare.succeeded_runs(runs, split_id)
 with c2:
-    k = compare.k_picker(split_id)
+    k = compare.k_picker(split_id, done)
 if k is None:
     st.stop()
 
 st.subheader("Leaderboard")
-tuned_only = compare_fair.tuned_only_toggle(split_id)
-board = compare.leaderboard_section(split_id, k, tuned_only=tuned_only)
+tuned_only = compare_fair.tuned_only_toggle(done)
+board = compare.leaderboard_section(split_id, k, done, tuned_only=tuned_only)
 if board.empty:
     st.stop()
 compare_fair.fair_budget_section(split_id, board)
 compare.glossary_section(board)
-compare.sweep_section(split_id, board, k)
+compare.sweep_section(split_id, board, k, done)
 with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):
-    compare.charts_section(split_id, board, k)
+    compare.charts_section(split_id, board, k, done, tuned_only)
 
 st.subheader("A/B test: is the candidate really better?")
 if len(board) < 2:
@@ -57,4 +59,4 @@ elif changed:
 else:
     if request["a"] == request["b"]:
         st.warning("A and B are the same run; pick two different runs to learn something.")
-    compare_ab.ab_result(split_id, request)
+    compare_ab.ab_result(done, request)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import list_models
-from ui import state
+from ui import run_monitor, state
 from ui import studies as studies_ui
 from ui import train as train_ui
 from ui import tune as tune_ui
@@ -65,7 +65,7 @@ if split_id is not None:
 
     @st.fragment(run_every=1.5)
     def monitor() -> None:
-        train_ui.runs_monitor(dataset_id, split_id)
+        run_monitor.runs_monitor(dataset_id, split_id)
 
     monitor()
     if mode == tune_ui.TUNE:

@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
-from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate, load_split_data
+from recsys_engine.evaluation import EvalOptions, EvaluationResult, evaluate
 from recsys_engine.models import get_model
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import split_order_problem
+from recsys_engine.split_data import load_split_data
 from recsys_engine.store import Store
 
 
@@ -59,7 +60,8 @@ def check_run(
     Besides the model name and config, checks what the model needs from the split: an
     order-aware model (``needs_order``) is refused on a split that does not keep time order
     (e.g. random), and ``use_context`` on a dataset without context, before anything is
-    queued rather than after a failed fit.
+    queued rather than after a failed fit; ``use_content`` likewise on a dataset without
+    item content.
     """
     spec = get_model(model_name)
     model_config = spec.config_class.from_dict(config)
@@ -77,7 +79,28 @@ def check_run(
                 "interactions with columns mapped as context (device, country, ...) or "
                 "with derived hour/weekday, or turn use_context off"
             )
+    if getattr(model_config, "use_content", False):
+        _check_item_content(store, store.get_split(split_id)["dataset_id"], model_config)
     return model_config
+
+
+def _check_item_content(store: Store, dataset_id: int, model_config: Any) -> None:
+    """Refuse ``use_content`` on a dataset whose items have no content features.
+
+    Raises:
+        ConfigError: no title, text, categories, numeric columns or review text.
+    """
+    from recsys_engine.item_content import probe_item_content
+    from recsys_engine.models.features import item_features
+
+    items = probe_item_content(store, dataset_id)
+    ids = items["item_id"].astype(str).to_numpy() if len(items) else []
+    if item_features(items, ids, model_config.feature_options()).n_features == 0:
+        raise ConfigError(
+            f"use_content is on, but dataset {dataset_id} has no item content: upload an "
+            "items file (title, text, categories or numeric columns) or review text with "
+            "the interactions, or turn use_content off"
+        )
 
 
 def execute_run(

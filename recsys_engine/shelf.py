@@ -16,7 +16,7 @@ from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import top_k
 
 if TYPE_CHECKING:  # evaluation imports this module
-    from recsys_engine.evaluation import SplitData
+    from recsys_engine.split_data import SplitData
 
 
 def new_arrivals(data: SplitData) -> np.ndarray:

@@ -11,13 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
-from recsys_engine.evaluation import (
-    RECOMMENDATION_DEPTH,
-    EvalOptions,
-    EvaluationResult,
-    evaluate,
-    load_split_data,
-)
+from recsys_engine.evaluation import RECOMMENDATION_DEPTH, EvalOptions, EvaluationResult, evaluate
 from recsys_engine.models import create_model
 from recsys_engine.models.popularity import Popularity
 from recsys_engine.runs import (
@@ -27,6 +21,7 @@ from recsys_engine.runs import (
     run_metric_dict,
     run_model,
 )
+from recsys_engine.split_data import load_split_data
 from recsys_engine.splits import SplitConfig, create_split
 
 RANKING = ("precision", "recall", "ndcg", "map", "mrr", "hitrate")
@@ -328,9 +323,9 @@ class _FixedScores:
 def test_new_arrivals_shelf_by_hand():
     import scipy.sparse as sp
 
-    from recsys_engine.evaluation import SplitData
     from recsys_engine.models.data import TrainData
     from recsys_engine.shelf import new_arrivals, shelf_metrics
+    from recsys_engine.split_data import SplitData
 
     # 6 items: 0–2 seen in training, 3–5 new in the test period. Three test users:
     #   u0 chose new item 5 (and old item 1); u1 chose new items 3 and 4; u2 only old item 0.

@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
-from recsys_engine.evaluation import load_split_data
 from recsys_engine.models import get_model, list_models
 from recsys_engine.models.ease import EASEConfig
 from recsys_engine.models.search_space import Choice, Range, check_space, narrow_space, space_of
+from recsys_engine.split_data import load_split_data
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
 from recsys_engine.tuning import objective as objective_module

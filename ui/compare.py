@@ -36,9 +36,37 @@ def _curves(run_ids: tuple[int, ...], version: tuple):
     return metric_curves(get_store(), list(run_ids))
 
 
-def succeeded_runs(split_id: int) -> pd.DataFrame:
-    """The succeeded runs of a split (the rows every section of the page draws from)."""
-    runs = get_store().list_runs()
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def _available_ks(split_id: int, version: tuple) -> list[int]:
+    # one metrics query per run: computed once per set of runs, not once per render
+    return lb.available_ks(get_store(), split_id)
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def _curves_figure(run_ids: tuple[int, ...], version: tuple, metric: str):
+    # building a plotly figure costs ~50 ms (its template is deep-copied); a cached copy
+    # is a few ms, and every session shows the same figure for the same runs
+    curves, depths = _curves(run_ids, version)
+    return charts.curves_figure(curves, metric, depths)
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def _tradeoff_figure(
+    split_id: int, k: int, version: tuple, x: str, tuned_only: bool, primary: str
+):
+    board = _leaderboard(split_id, k, primary, version, tuned_only)
+    return charts.tradeoff_scatter(board, k, x)
+
+
+def dataset_runs(dataset_id: int) -> pd.DataFrame:
+    """Every run of a dataset: the page reads them once per render and every section
+    filters this frame (a read per section cost one query each)."""
+    return get_store().list_runs(dataset_id)
+
+
+def succeeded_runs(runs: pd.DataFrame, split_id: int) -> pd.DataFrame:
+    """The succeeded runs of a split among ``runs`` (the rows every section of the page
+    draws from)."""
     return runs[(runs["split_id"] == split_id) & (runs["status"] == "succeeded")]
 
 
@@ -48,11 +76,10 @@ def cache_version(runs: pd.DataFrame) -> tuple:
 
 
 # -- pickers ------------------------------------------------------------------------------
-def split_picker(dataset_id: int) -> int | None:
-    """Split select box (default: the split with the most finished runs), or guidance."""
-    store = get_store()
-    splits = store.list_splits(dataset_id)
-    runs = store.list_runs(dataset_id)
+def split_picker(dataset_id: int, runs: pd.DataFrame) -> int | None:
+    """Split select box (default: the split with the most finished runs of ``runs``, the
+    dataset's), or guidance."""
+    splits = get_store().list_splits(dataset_id)
     done = runs[runs["status"] == "succeeded"].groupby("split_id").size()
     counts = {int(s): int(done.get(s, 0)) for s in splits["id"]}
     if not counts or max(counts.values()) < 2:
@@ -82,9 +109,10 @@ def split_picker(dataset_id: int) -> int | None:
     )
 
 
-def k_picker(split_id: int) -> int | None:
-    """Cut-off K shared by every run of the split (default 10)."""
-    ks = lb.available_ks(get_store(), split_id)
+def k_picker(split_id: int, done: pd.DataFrame) -> int | None:
+    """Cut-off K shared by every run of the split (default 10); ``done`` are its
+    succeeded runs (``succeeded_runs``)."""
+    ks = _available_ks(split_id, cache_version(done))
     if not ks:
         st.warning("The runs on this split share no cut-off K; re-evaluate them at one K.")
         return None
@@ -99,12 +127,11 @@ def k_picker(split_id: int) -> int | None:
 
 # -- leaderboard --------------------------------------------------------------------------
 def leaderboard_section(
-    split_id: int, k: int, primary: str = "ndcg", tuned_only: bool = False
+    split_id: int, k: int, done: pd.DataFrame, primary: str = "ndcg", tuned_only: bool = False
 ) -> pd.DataFrame:
     """The leaderboard table (only tuned runs with ``tuned_only``) with the best value per
-    column highlighted, and warnings."""
-    runs = succeeded_runs(split_id)
-    board = _leaderboard(split_id, k, primary, cache_version(runs), tuned_only)
+    column highlighted, and warnings; ``done`` are the split's succeeded runs."""
+    board = _leaderboard(split_id, k, primary, cache_version(done), tuned_only)
     if board.empty:
         st.info("No finished run on this split.")
         return board
@@ -175,11 +202,14 @@ def glossary_section(board: pd.DataFrame) -> None:
             col.markdown("\n".join(f"- **{term}**: {text}" for term, text in part))
 
 
-def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
-    """Metric@K curves and the accuracy vs coverage/novelty scatter."""
-    runs = succeeded_runs(split_id)
+def charts_section(
+    split_id: int, board: pd.DataFrame, k: int, done: pd.DataFrame, tuned_only: bool = False
+) -> None:
+    """Metric@K curves and the accuracy vs coverage/novelty scatter (``board`` is the
+    leaderboard of ``leaderboard_section`` with the same ``tuned_only``)."""
+    version = cache_version(done)
     ids = tuple(int(i) for i in board["run_id"])
-    curves, depths = _curves(ids, cache_version(runs))
+    _, depths = _curves(ids, version)
     left, right = st.columns(2)
     with left:
         metric = st.segmented_control(
@@ -190,9 +220,7 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
             key="compare_curve_metric",
         )
         st.plotly_chart(
-            charts.curves_figure(curves, metric or "ndcg", depths),
-            width="stretch",
-            key="fig_curves",
+            _curves_figure(ids, version, metric or "ndcg"), width="stretch", key="fig_curves"
         )
         depth = max(depths.values()) if depths else 0
         if depth < names.MAX_CURVE_K:
@@ -208,9 +236,8 @@ def charts_section(split_id: int, board: pd.DataFrame, k: int) -> None:
             format_func=lambda m: names.LABELS[m],
             key="compare_tradeoff",
         )
-        st.plotly_chart(
-            charts.tradeoff_scatter(board, k, x or "coverage"), width="stretch", key="fig_trade"
-        )
+        trade = _tradeoff_figure(split_id, k, version, x or "coverage", tuned_only, "ndcg")
+        st.plotly_chart(trade, width="stretch", key="fig_trade")
         st.caption(
             "Accuracy is not everything: a model that recommends a wider part of the "
             "catalogue (coverage) or less obvious items (novelty) can be worth a small loss."
@@ -222,7 +249,7 @@ def _sweep(run_ids: tuple[int, ...], primary: str, version: tuple) -> Sweep:
     return best_against_rest(get_store(), list(run_ids), CompareOptions(primary=primary))
 
 
-def sweep_section(split_id: int, board: pd.DataFrame, k: int) -> None:
+def sweep_section(split_id: int, board: pd.DataFrame, k: int, done: pd.DataFrame) -> None:
     """One click: the leaderboard's best run against every other, one decision per pair.
 
     The result belongs to the split, K and runs it was asked for; when any of them changes
@@ -242,7 +269,7 @@ def sweep_section(split_id: int, board: pd.DataFrame, k: int) -> None:
     if st.session_state.get(SWEEP) != request:
         return
     try:
-        sweep = _sweep(ids, f"ndcg@{k}", cache_version(succeeded_runs(split_id)))
+        sweep = _sweep(ids, f"ndcg@{k}", cache_version(done))
     except RecsysError as exc:
         st.error(md_escape(exc), icon="⛔")
         return

@@ -22,7 +22,7 @@ from recsys_engine.compare import (
 from recsys_engine.compare.report import html_report, per_user_csv
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
-from ui.compare import cache_version, succeeded_runs
+from ui.compare import cache_version
 from ui.resources import get_store
 from ui.text import md_escape
 
@@ -221,8 +221,9 @@ def _why(result: Comparison, threshold: float) -> None:
     )
 
 
-def ab_result(split_id: int, req: dict) -> None:
-    """One request, top-down: decision → why → details (tables) → charts → downloads."""
+def ab_result(done: pd.DataFrame, req: dict) -> None:
+    """One request, top-down: decision → why → details (tables) → charts → downloads;
+    ``done`` are the split's succeeded runs (their ids and evaluations key the cache)."""
     options = CompareOptions(
         primary=req["primary"],
         secondary=req["secondary"],
@@ -233,7 +234,7 @@ def ab_result(split_id: int, req: dict) -> None:
         seed=req["seed"],
     )
     try:
-        version = cache_version(succeeded_runs(split_id))
+        version = cache_version(done)
         result, html_doc, csv = _comparison(req["a"], req["b"], options, version)
     except RecsysError as exc:
         st.error(md_escape(exc), icon="⛔")

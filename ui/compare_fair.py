@@ -13,11 +13,10 @@ from ui.text import md_escape
 from ui.tune import budget_inputs, budget_text, start_studies, validation_rows
 
 
-def tuned_only_toggle(split_id: int) -> bool:
-    """A toggle for a leaderboard of tuned runs only (shown once two runs are tuned)."""
-    from ui.compare import succeeded_runs
-
-    tuned = succeeded_runs(split_id)["tuning"].notna().sum()
+def tuned_only_toggle(done: pd.DataFrame) -> bool:
+    """A toggle for a leaderboard of tuned runs only (shown once two of ``done``, the
+    split's succeeded runs, are tuned)."""
+    tuned = done["tuning"].notna().sum()
     if tuned < 2:
         return False
     return st.toggle(

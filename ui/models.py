@@ -11,8 +11,8 @@ from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
 from recsys_engine.runs import delete_run, run_metric_dict
 from ui.resources import get_runner, get_store
+from ui.run_monitor import STATUS_ICON, config_json, loss_figure
 from ui.text import md_escape
-from ui.train import STATUS_ICON, config_json, loss_figure
 from ui.widgets import DONE_KEY
 
 

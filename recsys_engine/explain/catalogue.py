@@ -23,7 +23,7 @@ class Catalogue:
     """Items and users of one split, with labels and lookups.
 
     Args:
-        data: the split (``evaluation.load_split_data``).
+        data: the split (``split_data.load_split_data``).
         interactions: ``Store.coded_interactions(dataset, split)`` arrays (for ratings and
             dates of the history table), or None.
     """

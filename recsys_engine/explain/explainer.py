@@ -46,7 +46,7 @@ class Explainer(Catalogue):
 
     Args:
         model: fitted model.
-        data: the split the model was trained on (``evaluation.load_split_data``).
+        data: the split the model was trained on (``split_data.load_split_data``).
         run_id: the run (for labels only).
         interactions: ``Store.coded_interactions(dataset, split)`` arrays (for ratings and
             dates of the history table), or None.
@@ -82,8 +82,9 @@ class Explainer(Catalogue):
     @classmethod
     def from_run(cls, store: Store, run_id: int) -> Explainer:
         """Load a succeeded run's model and split."""
-        from recsys_engine.evaluation import EvalOptions, load_split_data
+        from recsys_engine.evaluation import EvalOptions
         from recsys_engine.runs import load_run_model
+        from recsys_engine.split_data import load_split_data
 
         run = store.get_run(run_id)
         model = load_run_model(store, run_id)

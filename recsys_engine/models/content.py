@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from recsys_engine.config import check_bool
 from recsys_engine.errors import ConfigError
+from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.features import FeatureOptions, item_features
 from recsys_engine.models.pooled import PooledHistoryModel, TwoTowerConfig
@@ -93,10 +94,9 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
         return 0, int(self.dim), 0.0
 
 
-def content_matrix(
-    model: PooledHistoryModel, train: TrainData, required: bool
-) -> sp.csr_matrix | None:
-    """The item feature matrix of ``train`` for ``model``'s config (None when empty)."""
+def content_matrix(model: Recommender, train: TrainData, required: bool) -> sp.csr_matrix | None:
+    """The item feature matrix of ``train`` for ``model``'s config (its
+    ``feature_options()``; None when empty)."""
     features = item_features(train.items, train.item_ids, model.config.feature_options())
     if features.n_features == 0:
         if required:

@@ -25,6 +25,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from recsys_engine.models.context_layers import context_sum, stacked_context_tables
+
 PACKAGE = "recsys"
 MODES = ("softmax", "sampled_softmax", "bpr")
 POOLINGS = ("mean", "sqrt")
@@ -304,12 +306,7 @@ class PooledTowers(keras.layers.Layer):
 
     def context_vector(self, codes):
         """Σ_f E_f[c_f] (batch × dim) for int codes batch × fields; code 0 adds nothing."""
-        codes = ops.cast(codes, "int32")
-        total = 0.0
-        for f, table in enumerate(self.context_tables):
-            c = codes[:, f]
-            total = total + ops.take(table, c, axis=0) * ops.cast(c > 0, table.dtype)[:, None]
-        return total
+        return context_sum(self.context_tables, codes)
 
 
 def log_q_corrected(logits, log_q):
@@ -359,15 +356,6 @@ def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
 
 
 def context_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
-    """The context tables stacked (row 0 of each field zeroed: the unknown value adds
-    nothing) and the codes per field; empty for a context-blind layer."""
+    """The layer's context tables for numpy scoring (``stacked_context_tables``)."""
     dim = layer.id_dim + layer.content_dim
-    tables = []
-    for t in getattr(layer, "context_tables", []):
-        a = np.array(t, dtype=np.float32)
-        a[0] = 0.0
-        tables.append(a)
-    return {
-        "ctx_table": np.concatenate(tables) if tables else np.zeros((0, dim), np.float32),
-        "ctx_sizes": np.asarray(layer.context_sizes, dtype=np.int64),
-    }
+    return stacked_context_tables(getattr(layer, "context_tables", []), layer.context_sizes, dim)

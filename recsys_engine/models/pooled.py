@@ -34,11 +34,12 @@ import scipy.sparse as sp
 from recsys_engine.config import check_bool, check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
+from recsys_engine.models.context_scoring import ContextScoring
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
-from recsys_engine.models.pooled_context import ContextEventSource, ContextScoring
+from recsys_engine.models.pooled_context import ContextEventSource
 from recsys_engine.models.pooled_examples import HalfSplitSource, choose_loss
 from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10

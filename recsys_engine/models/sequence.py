@@ -11,6 +11,18 @@ number of epochs is chosen on the validation fold by ``fit_keras``'s early stopp
 
 score(h, j) = ⟨last position's vector, item embedding of j⟩ (output embedding = input).
 
+Context (``use_context``, issue 18): the predicting position's vector gets Σ_f E_f[c_f] of
+the context codes of the event it predicts (``context_scoring``; E_f[0] = 0), so
+score(h, c, j) = score(h, j) + ⟨Σ_f E_f[c_f], v_j⟩. Training gives each position its target
+event's codes (``sequence_data.target_context``); evaluation and the Explain page score in
+the test event's context (``score_in_context``); the neutral context is the blind score.
+Because the context part does not depend on the history, the re-scored contribution of a
+history item is the same in every context.
+
+Content (``use_content``): an item's vector is its ID embedding plus a projection of its
+content features (``sequence_layers``), so an item without training interactions is
+scored from its content. Settings: ``sequence_config``.
+
 Order: ``score_in_order`` orders a history by its recency ranks (evaluation, the Explain
 page); a history without order (``score`` alone) is taken in item-index order — there is
 no order to use. Sequence models refuse splits that do not keep time order (random,
@@ -30,147 +42,25 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_engine.config import check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
+from recsys_engine.models.content import content_matrix
+from recsys_engine.models.context_scoring import ContextScoring
 from recsys_engine.models.data import TrainData, as_csr
 from recsys_engine.models.keras_backend import keras_backend
-from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.rescoring import RescoredExplanation
-from recsys_engine.models.search_space import Param, Range
+from recsys_engine.models.sequence_config import SequenceConfig
+from recsys_engine.models.sequence_data import (
+    WindowSource,
+    run_context_codes,
+    sequences,
+    target_context,
+    training_windows,
+)
 from recsys_engine.models.validation import ndcg_at_10
 
-LOSSES = ("auto", "softmax", "sampled_softmax")
-
-
-@dataclass(frozen=True)
-class SequenceConfig(KerasTrainConfig):
-    """Settings shared by the sequence models (plus ``KerasTrainConfig``'s training ones).
-
-    Attributes:
-        dim: item embedding and hidden size.
-        max_len: the most recent items a sequence keeps (older ones are cut off).
-        blocks: transformer blocks (SASRec) or stacked GRU layers (GRU4Rec).
-        dropout: dropout on the embedded sequence and inside the encoder.
-        l2: L2 penalty on the item embedding.
-        loss: ``softmax`` (every position against the whole catalogue), ``sampled_softmax``
-            (in-batch negatives, log-Q corrected) or ``auto`` (full softmax up to
-            ``max_softmax_items`` items).
-        max_softmax_items: ``auto`` uses the full softmax up to this catalogue size.
-    """
-
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {**KerasTrainConfig.choices, "loss": LOSSES}
-    advanced: ClassVar[tuple[str, ...]] = (
-        *KerasTrainConfig.advanced,
-        "dropout",
-        "l2",
-        "loss",
-        "max_softmax_items",
-    )
-    presets: ClassVar[dict[str, dict]] = {
-        "quick": {"epochs": 8, "patience": 0, "dim": 32, "max_len": 20},
-        "thorough": {"epochs": 200, "patience": 20},
-    }
-    search_space: ClassVar[dict[str, Param]] = {
-        **KerasTrainConfig.search_space,
-        "epochs": Range(10, 200, integer=True),
-        "learning_rate": Range(1e-4, 1e-2, log=True),
-        "dim": Range(16, 256, log=True, integer=True),
-        "max_len": Range(10, 200, log=True, integer=True),
-        "blocks": Range(1, 3, integer=True),
-        "dropout": Range(0.0, 0.7),
-        "l2": Range(1e-8, 1e-3, log=True),
-    }
-    stored_defaults: ClassVar[dict[str, Any]] = {}
-
-    epochs: int = 100
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    patience: int = 10
-    dim: int = 64
-    max_len: int = 50
-    blocks: int = 2
-    dropout: float = 0.2
-    l2: float = 0.0
-    loss: str = "auto"
-    max_softmax_items: int = 50_000
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_number("dim", self.dim, low=1, high=4096, integer=True)
-        check_number("max_len", self.max_len, low=1, high=10_000, integer=True)
-        check_number("blocks", self.blocks, low=1, high=16, integer=True)
-        check_number("dropout", self.dropout, low=0, high=0.95)
-        check_number("l2", self.l2, low=0)
-        check_choice("loss", self.loss, LOSSES)
-        check_number("max_softmax_items", self.max_softmax_items, low=1, integer=True)
-
-
-def sequences(histories: sp.csr_matrix, recency: sp.csr_matrix | None, max_len: int) -> np.ndarray:
-    """Each history's items oldest → newest as item index + 1, the last ``max_len`` of them,
-    left-padded with 0 (n × max_len int32). Without ``recency`` the items go in index order;
-    an item without a recency rank counts as the most recent."""
-    h = sp.csr_matrix(histories)
-    h.sort_indices()
-    n = h.shape[0]
-    rows = np.repeat(np.arange(n), np.diff(h.indptr))
-    rank = np.zeros(len(h.indices), dtype=np.float64)
-    if recency is not None:
-        r = sp.csr_matrix(recency)
-        if r.shape[0] != n:
-            raise ConfigError(f"recency must have one row per history ({n}; got {r.shape[0]})")
-        rank = np.asarray(r[rows, h.indices]).ravel().astype(np.float64) if len(rows) else rank
-    order = np.lexsort((h.indices, -rank, rows))  # per row: oldest first, most recent last
-    lengths = np.diff(h.indptr)
-    from_end = lengths[rows] - 1 - (np.arange(len(order)) - h.indptr[rows])
-    keep = from_end < max_len
-    out = np.zeros((n, max_len), dtype=np.int32)
-    out[rows[keep], max_len - 1 - from_end[keep]] = h.indices[order][keep] + 1
-    return out
-
-
-def training_windows(
-    indptr: np.ndarray, items: np.ndarray, max_len: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and next-item targets (each n_windows × max_len, item + 1, 0 = padding) of
-    every user's training run cut into windows of ``max_len + 1`` items from its end:
-    window input = items[k : k + L], target = items[k + 1 : k + L + 1]."""
-    inputs, targets = [], []
-    for u in range(len(indptr) - 1):
-        run = np.asarray(items[indptr[u] : indptr[u + 1]], dtype=np.int64) + 1
-        end = len(run)
-        while end >= 2:
-            start = max(0, end - max_len - 1)
-            window = run[start:end]
-            x = np.zeros(max_len, dtype=np.int32)
-            y = np.zeros(max_len, dtype=np.int32)
-            x[max_len - len(window) + 1 :] = window[:-1]
-            y[max_len - len(window) + 1 :] = window[1:]
-            inputs.append(x)
-            targets.append(y)
-            end = start + 1  # the next window ends where this one's first input is
-            if start == 0:
-                break
-    if not inputs:
-        return np.zeros((0, max_len), np.int32), np.zeros((0, max_len), np.int32)
-    return np.stack(inputs), np.stack(targets)
-
-
-class WindowSource:
-    """The training windows as ``fit_keras`` examples (the same windows every epoch)."""
-
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, sampled: bool):
-        self.inputs, self.targets, self.sampled = inputs, targets, sampled
-
-    def new_epoch(self, rng: np.random.Generator) -> int:
-        return len(self.inputs)
-
-    def batch(self, index: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        x = {"sequence": self.inputs[index]}
-        if self.sampled:
-            x["target"] = self.targets[index]
-        return x, self.targets[index]
+__all__ = ["SequenceConfig", "SequenceModel", "sequences", "training_windows"]
 
 
 @dataclass(frozen=True)
@@ -181,7 +71,7 @@ class SequenceExplanation(RescoredExplanation):
     recency: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-class SequenceModel(KerasFiles, Recommender):
+class SequenceModel(ContextScoring, KerasFiles, Recommender):
     """Base of ``sasrec`` and ``gru4rec``: a causal network over the ordered history."""
 
     family = "sequence"
@@ -220,7 +110,13 @@ class SequenceModel(KerasFiles, Recommender):
         inputs, targets = training_windows(train.sequence_indptr, train.sequence_items, max_len)
         counts = np.bincount(targets[targets > 0] - 1, minlength=n_items).astype(np.float64)
         log_q = np.log((counts + 1.0) / (counts.sum() + n_items))
-        source = WindowSource(inputs, targets, loss_name == "sampled_softmax")
+        context = self._training_context(train)  # None unless use_context
+        window_context = None
+        if context is not None:
+            codes = run_context_codes(train, context)
+            window_context = target_context(train.sequence_indptr, codes, max_len)
+        source = WindowSource(inputs, targets, loss_name == "sampled_softmax", window_context)
+        features = content_matrix(self, train, required=True) if cfg.use_content else None
         keras = keras_backend()
         from recsys_engine.models.keras_layers import in_batch_softmax_loss
         from recsys_engine.models.sequence_layers import SequenceNetwork, position_softmax_loss
@@ -229,6 +125,9 @@ class SequenceModel(KerasFiles, Recommender):
             x = {"sequence": keras.Input((max_len,), dtype="int32", name="sequence")}
             if loss_name == "sampled_softmax":
                 x["target"] = keras.Input((max_len,), dtype="int32", name="target")
+            if context is not None:
+                n_fields = len(context.vocab.fields)
+                x["context"] = keras.Input((max_len, n_fields), dtype="int32", name="context")
             layer = SequenceNetwork(
                 n_items,
                 dim=int(cfg.dim),
@@ -240,21 +139,33 @@ class SequenceModel(KerasFiles, Recommender):
                 l2=float(cfg.l2),
                 mode=loss_name,
                 seed=int(cfg.seed),
+                context_sizes=() if context is None else context.vocab.sizes,
+                n_features=0 if features is None else features.shape[1],
+                content_nnz=0 if features is None else features.nnz,
                 name="network",
             )
             model = keras.Model(x, layer(x), name=self.name)
             layer.set_log_q(log_q)
+            if features is not None:
+                # the ID part of items with training interactions (inputs or targets)
+                warm = np.bincount(train.sequence_items, minlength=n_items) > 0
+                layer.set_content(features, warm)
             return model
 
         validate = None
         if train.validation is not None and train.validation.nnz > 0:
             validation = sp.csr_matrix(train.validation)
             seqs = sequences(train.matrix, train.recency(), max_len)
+            val_codes = None if context is None else self._validation_codes(train)
 
             def validate(model):
-                self._network = model.get_layer("network")
+                self._set_from_keras(model)
                 return ndcg_at_10(
-                    lambda users, _: self._score_sequences(seqs[users]), train.matrix, validation
+                    lambda users, _: self._score_sequences(
+                        seqs[users], codes=None if val_codes is None else val_codes[users]
+                    ),
+                    train.matrix,
+                    validation,
                 )
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
@@ -272,13 +183,25 @@ class SequenceModel(KerasFiles, Recommender):
         return self
 
     def _set_from_keras(self, model: Any) -> None:
-        self._network = model.get_layer("network")
+        from recsys_engine.models.context_layers import stacked_context_tables
+
+        net = model.get_layer("network")
+        self._network = net
+        sizes = getattr(net, "context_sizes", [])
+        if sizes:
+            arrays = stacked_context_tables(net.context_tables, sizes, net.dim)
+            self.ctx_table, self.ctx_sizes = arrays["ctx_table"], arrays["ctx_sizes"]
 
     # -- scoring -------------------------------------------------------------------------
     def _score_sequences(
-        self, seqs: np.ndarray, items: np.ndarray | None = None, batch: int = 512
+        self,
+        seqs: np.ndarray,
+        items: np.ndarray | None = None,
+        batch: int = 512,
+        codes: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Scores of padded sequences (n × max_len): last position's vector · item vectors."""
+        """Scores of padded sequences (n × max_len): (last position's vector + the context
+        vector of ``codes``, n × fields, when given) · item vectors."""
         import tensorflow as tf
 
         net = self._network
@@ -288,6 +211,8 @@ class SequenceModel(KerasFiles, Recommender):
         out = np.empty((len(seqs), len(v)), dtype=np.float32)
         for s in range(0, len(seqs), batch):
             last = np.asarray(net.last(tf.constant(seqs[s : s + batch])), dtype=np.float32)
+            if codes is not None:
+                last = last + self.context_vectors(codes[s : s + batch])
             out[s : s + batch] = last @ v.T
         return out
 
@@ -306,6 +231,26 @@ class SequenceModel(KerasFiles, Recommender):
         h = as_csr(histories, self.n_items)
         r = None if recency is None else as_csr(recency, self.n_items)
         return self._score_sequences(sequences(h, r, int(self.config.max_len)), items)
+
+    def score_in_context(
+        self,
+        histories: sp.csr_matrix,
+        recency: sp.csr_matrix | None,
+        context: np.ndarray | None,
+        items: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Scores of each ordered run with the context codes of its event to predict added
+        at the predicting position (None, or all codes 0, gives ``score_in_order``)."""
+        if context is None or not self.uses_context:
+            return self.score_in_order(histories, recency, items)
+        self._check_fitted()
+        h = as_csr(histories, self.n_items)
+        r = None if recency is None else as_csr(recency, self.n_items)
+        codes = np.asarray(context, dtype=np.int32)
+        if codes.ndim == 1:  # one context for every row
+            codes = np.broadcast_to(codes, (h.shape[0], len(codes)))
+        seqs = sequences(h, r, int(self.config.max_len))
+        return self._score_sequences(seqs, items, codes=codes)
 
     # -- explanations --------------------------------------------------------------------
     def explain(self, history: sp.csr_matrix, item: int) -> SequenceExplanation:
@@ -344,10 +289,15 @@ class SequenceModel(KerasFiles, Recommender):
 
     # -- persistence ---------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {"item_vectors": np.asarray(self._network.outputs(), dtype=np.float32)}
+        return {
+            "item_vectors": np.asarray(self._network.outputs(), dtype=np.float32),
+            **self._context_arrays(),
+        }
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """The network itself comes from ``model.keras`` (``KerasFiles.load``)."""
+        """The context vocabulary (and tables); the network itself comes from
+        ``model.keras`` (``KerasFiles.load``)."""
+        self._set_context_arrays(arrays)
 
 
 def _without(h: sp.csr_matrix, j: int) -> sp.csr_matrix:

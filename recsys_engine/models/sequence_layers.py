@@ -14,9 +14,16 @@ position t predicts the item at t + 1. Training uses every position:
 - ``sampled_softmax``: the targets of the batch's real positions are the negatives of one
   another (N × N, log-Q corrected, accidental hits removed; ``keras_layers``).
 
-Where context would plug in: ``SequenceNetwork.predictor`` is the representation of the
-predicting position(s), the one place an embedding of the event-to-predict's context
-would be added before scoring.
+Context (``context_sizes``, issue 18): ``SequenceNetwork.predictor`` is the representation
+of the predicting positions; with context fields it adds Σ_f E_f[c_f] of the codes of the
+event each position predicts (input ``context``, batch × T × fields; ``context_layers``),
+E_f[0] = 0 for the unknown / neutral value.
+
+Item content (``n_features``, issue 18): an item's vector is then its ID embedding (items
+with training interactions only, ``id_mask``) plus a linear projection of its sparse
+content features, so an item nobody interacted with in training is scored from its
+content. Such items are left out of the training softmax's denominator: they were not on
+offer, and their absence is no evidence against the content they share with others.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from recsys_engine.models.context_layers import context_sum
 from recsys_engine.models.keras_layers import log_q_corrected, remove_accidental_hits
 
 PACKAGE = "recsys"
@@ -97,6 +105,9 @@ class SequenceNetwork(keras.layers.Layer):
         l2: L2 penalty on the item embedding.
         mode: ``softmax`` or ``sampled_softmax`` (training head; scoring is the same).
         seed: seed of dropout.
+        context_sizes: codes per context field (empty = context-blind).
+        n_features: columns of the item content matrix (0 = ID embedding only).
+        content_nnz: stored entries of the item content matrix.
     """
 
     def __init__(
@@ -111,6 +122,9 @@ class SequenceNetwork(keras.layers.Layer):
         l2: float = 0.0,
         mode: str = "softmax",
         seed: int = 0,
+        context_sizes: tuple[int, ...] | list[int] = (),
+        n_features: int = 0,
+        content_nnz: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -121,6 +135,8 @@ class SequenceNetwork(keras.layers.Layer):
         self.n_items, self.dim, self.max_len = int(n_items), int(dim), int(max_len)
         self.encoder, self.blocks, self.heads = encoder, int(blocks), int(heads)
         self.dropout, self.l2, self.mode, self.seed = float(dropout), float(l2), mode, int(seed)
+        self.context_sizes = [int(n) for n in context_sizes]
+        self.n_features, self.content_nnz = int(n_features), int(content_nnz)
         self.drop = keras.layers.Dropout(self.dropout, seed=self.seed)
         if encoder == "attention":
             self.layers_ = [
@@ -147,6 +163,9 @@ class SequenceNetwork(keras.layers.Layer):
             l2=self.l2,
             mode=self.mode,
             seed=self.seed,
+            context_sizes=list(self.context_sizes),
+            n_features=self.n_features,
+            content_nnz=self.content_nnz,
         )
         return config
 
@@ -167,16 +186,57 @@ class SequenceNetwork(keras.layers.Layer):
             for gru in self.layers_:
                 gru.build((None, None, self.dim))
         self.log_q = self.add_weight((self.n_items,), "zeros", name="log_q", trainable=False)
+        self.context_tables = [
+            self.add_weight((size, self.dim), init, name=f"context_{f}")
+            for f, size in enumerate(self.context_sizes)
+        ]
+        if self.n_features:
+            self.content_projection = self.add_weight(
+                (self.n_features, self.dim), init, name="content_projection", regularizer=reg
+            )
+            nnz = self.content_nnz
+            self.feature_indices = self.add_weight(
+                (nnz, 2), "zeros", dtype="int64", name="feature_indices", trainable=False
+            )
+            self.feature_values = self.add_weight(
+                (nnz,), "zeros", name="feature_values", trainable=False
+            )
+            self.id_mask = self.add_weight((self.n_items,), "ones", name="id_mask", trainable=False)
 
     def set_log_q(self, log_q: np.ndarray) -> None:
         """The log share of each item among the training targets (sampled softmax)."""
         self.log_q.assign(np.asarray(log_q, dtype=np.float32))
 
-    def hidden(self, sequence, training=False):
-        """One vector per position (batch × T × dim); position t sees positions ≤ t only."""
+    def set_content(self, features, id_mask: np.ndarray) -> None:
+        """Assign the item content matrix (CSR n_items × n_features) and the mask of items
+        with training interactions after ``build``."""
+        coo = features.tocoo()
+        order = np.lexsort((coo.col, coo.row))
+        idx = np.stack([coo.row[order], coo.col[order]], axis=1).astype(np.int64)
+        self.feature_indices.assign(idx)
+        self.feature_values.assign(coo.data[order].astype(np.float32))
+        self.id_mask.assign(np.asarray(id_mask, dtype=np.float32))
+
+    def item_table(self):
+        """Vectors of the padding row and the catalogue ((n_items + 1) × dim): the ID
+        embedding, plus the content projection when the network has content."""
+        if not self.n_features:
+            return self.item_embedding
+        x = tf.sparse.SparseTensor(
+            self.feature_indices,
+            self.feature_values,
+            dense_shape=(self.n_items, self.n_features),
+        )
+        items = self.item_embedding[1:] * self.id_mask[:, None]
+        items = items + tf.sparse.sparse_dense_matmul(x, self.content_projection)
+        return ops.concatenate([ops.zeros_like(self.item_embedding[:1]), items], axis=0)
+
+    def hidden(self, sequence, training=False, table=None):
+        """One vector per position (batch × T × dim); position t sees positions ≤ t only.
+        ``table``: ``item_table()`` when the caller has it already."""
         sequence = ops.cast(sequence, "int32")
         keep = ops.cast(sequence > 0, "float32")
-        x = ops.take(self.item_embedding, sequence, axis=0)
+        x = ops.take(self.item_table() if table is None else table, sequence, axis=0)
         if self.encoder == "attention":
             t = ops.shape(sequence)[1]
             x = x * (self.dim**0.5) + self.position_embedding[self.max_len - t :][None]
@@ -190,24 +250,35 @@ class SequenceNetwork(keras.layers.Layer):
             x = self.drop(gru(x, mask=mask, training=training), training=training)
         return x * keep[:, :, None]
 
-    def predictor(self, hidden):
-        """The representation that scores the next item at each position. An optional
-        context embedding of the event to predict would be added here."""
-        return hidden
+    def predictor(self, hidden, context=None):
+        """The representation that scores the next item at each position: the hidden
+        state plus Σ_f E_f[c_f] of ``context`` (batch × T × fields codes of the event each
+        position predicts) when the network has context fields."""
+        if context is None or not self.context_sizes:
+            return hidden
+        return hidden + context_sum(self.context_tables, context)
 
     def outputs(self):
         """Output vectors of the catalogue (n_items × dim; the input embedding's rows)."""
-        return self.item_embedding[1:]
+        return self.item_table()[1:]
 
     def last(self, sequence):
-        """The predicting vector of the last position (batch × dim), inference mode."""
+        """The predicting vector of the last position (batch × dim), inference mode, in
+        the neutral context (the model adds the context vector of the event it scores)."""
         return self.predictor(self.hidden(sequence, training=False))[:, -1, :]
 
     def call(self, inputs, training=False):
-        h = self.predictor(self.hidden(inputs["sequence"], training=training))
-        v = self.outputs()
+        table = self.item_table()
+        h = self.predictor(
+            self.hidden(inputs["sequence"], training=training, table=table),
+            inputs.get("context"),
+        )
+        v = table[1:]
         if self.mode == "softmax":
-            return ops.matmul(h, ops.transpose(v))
+            logits = ops.matmul(h, ops.transpose(v))
+            if training and self.n_features:  # items not on offer in training
+                logits = logits + _NOT_OFFERED * (1.0 - self.id_mask)
+            return logits
         target = ops.cast(inputs["target"], "int32")  # item + 1, 0 = padding
         real = target > 0
         flat_h = tf.boolean_mask(h, real)
@@ -216,6 +287,10 @@ class SequenceNetwork(keras.layers.Layer):
         logits = log_q_corrected(logits, ops.take(self.log_q, flat_t))
         no_history = ops.zeros_like(logits, dtype="bool")
         return remove_accidental_hits(logits, flat_t, no_history)
+
+
+#: Logit offset of items without training interactions in the training softmax (≈ −∞).
+_NOT_OFFERED = -1e9
 
 
 def position_softmax_loss(y_true, y_pred):

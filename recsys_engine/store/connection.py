@@ -12,10 +12,8 @@ closes it when the unit ends. A unit is one call of a public ``Store`` method (e
 method a subclass defines is wrapped, see ``__init_subclass__``), a ``transaction()``
 block, or a ``unit()`` block; calls nested inside a unit, on the same thread, reuse its
 connection. Threads of one process share one DuckDB connection (each has its own cursor),
-held while any of them is inside a unit. Opening retries on the lock error for up to
-``lock_timeout`` seconds with backoff, then raises ``DatabaseLockedError``; while it
-waits it leaves a ``<file>.waiting`` marker, and a holder that sees it closes without
-lingering and lets the waiter in before opening again, so a busy app cannot starve the CLI.
+held while any of them is inside a unit. How the file is opened (bounded retry, the
+``.waiting`` marker that makes a holder close without lingering) is ``file_lock.py``.
 A ``":memory:"`` store cannot be reopened, so it keeps its one connection for its life.
 """
 
@@ -23,8 +21,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import re
 import shutil
 import tempfile
 import threading
@@ -36,22 +32,15 @@ from typing import Any
 
 import duckdb
 
-from recsys_engine.errors import ConflictError, DatabaseLockedError, RecsysError
+from recsys_engine.errors import ConflictError, RecsysError
 from recsys_engine.paths import artefact_root, inside
+from recsys_engine.store.file_lock import FileOpener, resolve_lock_timeout
 from recsys_engine.store.schema import DDL, SCHEMA_VERSION
-
-#: How long opening a file waits for another process to let go of it (seconds);
-#: ``$RECSYS_DB_LOCK_TIMEOUT`` overrides it.
-DEFAULT_LOCK_TIMEOUT = 10.0
-#: Backoff between tries: the first wait, the factor, the longest wait (seconds).
-RETRY_FIRST, RETRY_FACTOR, RETRY_MAX = 0.005, 1.6, 0.05
-#: A process waiting for the file says so in ``<file>.waiting`` (its pid, touched at each
-#: try); a holder that sees a marker younger than this closes at once instead of lingering
-#: and, before its next open, gives the waiter ``COURTESY`` seconds to get in.
-WAITING_FRESH, COURTESY = 1.0, 0.1
 
 #: Methods of ``StoreConnection`` that manage units themselves and are never wrapped.
 _NOT_A_UNIT = frozenset({"cursor", "transaction", "unit", "close", "holds_file"})
+#: How often a lingering store looks for a process waiting for the file (seconds).
+LINGER_POLL = 0.05
 
 
 class StoreConnection:
@@ -81,7 +70,7 @@ class StoreConnection:
     ):
         self.path = str(path)
         self.read_only = read_only
-        self.lock_timeout = _lock_timeout(lock_timeout)
+        self.lock_timeout = resolve_lock_timeout(lock_timeout)
         self._memory = self.path == ":memory:"
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -91,10 +80,12 @@ class StoreConnection:
         self._holders = 0  # threads inside a unit (file stores close _db when it drops to 0)
         self._closed = False
         self.linger = max(0.0, float(linger))
-        self._linger_timer: threading.Timer | None = None
-        self._waiting_marker = None if self._memory else Path(self.path + ".waiting")
+        # an idle open file is closed at this monotonic time by the store's closer thread
+        self._linger_until: float | None = None
+        self._closer: threading.Thread | None = None
+        self._opener = FileOpener(self.path, read_only, self.lock_timeout)
         self._temp_artefacts: Path | None = None
-        self.opens = 0  # how many times the file was opened (tests and the bench read it)
+        self._memory_opens = 0
         if self._memory:
             self._db = self._connect()
         if not read_only:
@@ -178,9 +169,8 @@ class StoreConnection:
         with self._lock:
             self._closed = True
             db, self._db, self._holders = self._db, None, 0
-            if self._linger_timer is not None:
-                self._linger_timer.cancel()
-                self._linger_timer = None
+            self._linger_until = None
+            self._lock.notify_all()  # the closer thread, if any, sees the store closed
         self._local = threading.local()
         if db is not None:
             db.close()
@@ -205,9 +195,7 @@ class StoreConnection:
         with self._lock:
             if self._closed:
                 raise RecsysError(f"the store for '{self.path}' was closed")
-            if self._linger_timer is not None:  # reuse the lingering open
-                self._linger_timer.cancel()
-                self._linger_timer = None
+            self._linger_until = None  # reuse the lingering open
             if not self._memory and self._db is not None and self._someone_waiting():
                 # another process waits: start no new hold until the current ones end and
                 # the file is closed (else overlapping threads could keep it forever)
@@ -254,67 +242,61 @@ class StoreConnection:
 
     def _start_linger(self) -> None:
         """Keep the idle file open ``linger`` seconds (called with ``_lock`` held): the
-        calls of one page render then share one open."""
-        timer = threading.Timer(self.linger, self._end_linger)
-        timer.daemon = True
-        self._linger_timer = timer
-        timer.start()
+        calls of one page render then share one open.
 
-    def _end_linger(self) -> None:
+        One closer thread per store does the waiting (started when none runs), so a call
+        starts no thread: with ten sessions rendering, a ``threading.Timer`` per call spent
+        more time starting threads (each waits for the interpreter lock) than querying.
+        """
+        self._linger_until = time.monotonic() + self.linger
+        if self._closer is None:
+            self._closer = threading.Thread(
+                target=self._close_when_idle, name="store-linger", daemon=True
+            )
+            self._closer.start()
+
+    def _close_when_idle(self) -> None:
+        """The closer thread: close the file once it has been idle for the linger, or as
+        soon as another process waits for it (checked every ``LINGER_POLL`` s), then end;
+        the next linger starts a new one."""
         with self._lock:
-            if self._holders or self._db is None or self._linger_timer is None:
-                return
-            self._linger_timer = None
-            db, self._db = self._db, None
+            while True:
+                if self._closed or self._db is None:
+                    self._closer = None
+                    return
+                until = self._linger_until
+                if self._holders or until is None:  # in use: look again when released
+                    self._lock.wait(LINGER_POLL)
+                    continue
+                left = until - time.monotonic()
+                if left <= 0 or self._someone_waiting():
+                    db, self._db = self._db, None
+                    self._linger_until = None
+                    self._closer = None
+                    break
+                self._lock.wait(min(left, LINGER_POLL))
         db.close()
 
-    def _someone_waiting(self) -> bool:
-        """Whether another process left a fresh ``.waiting`` marker for this file."""
-        marker = self._waiting_marker
-        try:
-            fresh = time.time() - marker.stat().st_mtime < WAITING_FRESH
-            return fresh and marker.read_text().strip() != str(os.getpid())
-        except (OSError, AttributeError):
-            return False
+    @property
+    def opens(self) -> int:
+        """How many times the database was opened (tests and the bench read it)."""
+        return self._memory_opens if self._memory else self._opener.opens
 
-    def _mark_waiting(self, waiting: bool) -> None:
-        """Leave (or, once in, remove our) ``.waiting`` marker; best effort."""
-        marker = self._waiting_marker
-        with suppress(OSError):
-            if waiting:
-                marker.write_text(str(os.getpid()))
-            elif marker.read_text().strip() == str(os.getpid()):
-                marker.unlink()
+    @property
+    def _waiting_marker(self) -> Path:
+        return self._opener.marker
+
+    def _someone_waiting(self) -> bool:
+        return self._opener.someone_waiting()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, retrying with backoff while another process holds its lock."""
-        deadline = time.monotonic() + self.lock_timeout
-        wait = RETRY_FIRST
-        waited = False
-        if not self._memory and self._someone_waiting():
-            time.sleep(COURTESY)  # let the other process in first; it retries every 50 ms
+        if not self._memory:
+            return self._opener.open()
+        self._memory_opens += 1
         try:
-            while True:
-                try:
-                    con = duckdb.connect(self.path, read_only=self.read_only)
-                except duckdb.IOException as exc:
-                    if not _is_lock_error(exc):
-                        raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise _locked_error(self.path, exc, self.lock_timeout) from None
-                    self._mark_waiting(True)
-                    waited = True
-                    time.sleep(min(wait, left))
-                    wait = min(wait * RETRY_FACTOR, RETRY_MAX)
-                    continue
-                except duckdb.Error as exc:
-                    raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
-                self.opens += 1
-                return con
-        finally:
-            if waited:
-                self._mark_waiting(False)
+            return duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            raise RecsysError(f"cannot open database '{self.path}': {exc}") from None
 
     # -- small query helpers for the table mixins ----------------------------------------
     def _first(self, sql: str, params: Any = None) -> tuple | None:
@@ -413,34 +395,3 @@ def _as_unit(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(self, *args, **kwargs)
 
     return method
-
-
-def _lock_timeout(value: float | None) -> float:
-    if value is None:
-        text = os.environ.get("RECSYS_DB_LOCK_TIMEOUT", "").strip()
-        if not text:
-            return DEFAULT_LOCK_TIMEOUT
-        try:
-            value = float(text)
-        except ValueError:
-            raise RecsysError(
-                f"RECSYS_DB_LOCK_TIMEOUT must be a number of seconds, got {text!r}"
-            ) from None
-    if not value >= 0:
-        raise RecsysError(f"lock_timeout must be 0 or more seconds, got {value!r}")
-    return float(value)
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    return "lock" in str(exc).lower()
-
-
-def _locked_error(path: str, exc: Exception, timeout: float) -> DatabaseLockedError:
-    text = str(exc)
-    pid = re.search(r"PID (\d+)", text)
-    who = f"process {pid.group(1)}" if pid else "another process"
-    return DatabaseLockedError(
-        f"database '{path}' is in use: {who} held it for more than {timeout:g} s "
-        "(a long write such as a big upload); try again when it finishes, or pass a "
-        "different file with --db"
-    )

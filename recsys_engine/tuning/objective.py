@@ -14,11 +14,12 @@ import time
 from typing import Any
 
 from recsys_engine.errors import FitCancelled
-from recsys_engine.evaluation import EvalOptions, SplitData, evaluate
+from recsys_engine.evaluation import EvalOptions, evaluate
 from recsys_engine.models import get_model
 from recsys_engine.models.base import StopFn
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.search_space import Choice, Param
+from recsys_engine.split_data import SplitData
 from recsys_engine.tuning.trials import METRIC
 
 #: The key Keras models report their per-epoch validation NDCG@10 under (``fit_keras``).

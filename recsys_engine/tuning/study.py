@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
-from recsys_engine.evaluation import EvalOptions, SplitData, load_split_data
+from recsys_engine.evaluation import EvalOptions
 from recsys_engine.models import get_model
 from recsys_engine.models.base import StopFn
 from recsys_engine.models.search_space import (
@@ -33,6 +33,7 @@ from recsys_engine.models.search_space import (
     describe_space,
     narrow_space,
 )
+from recsys_engine.split_data import SplitData, load_split_data
 from recsys_engine.store import Store
 from recsys_engine.tuning.objective import Objective
 from recsys_engine.tuning.storage import (

@@ -169,3 +169,41 @@ def test_best_against_every_other_in_one_click(app, branches):
     assert "EASE (run" in lead or "Item-kNN (run" in lead
     assert len(lines) == len(runs)  # 5 runs on the split: the best against 4 others
     assert any("Popularity (run" in line and "Keep" in line for line in lines)
+
+
+def _figure(at, key: str) -> dict:
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)
+
+
+def _points(at) -> int:
+    """Runs drawn on the accuracy vs coverage scatter (one trace per model family)."""
+    return sum(len(trace["text"]) for trace in _figure(at, "fig_trade")["data"])
+
+
+def test_cached_figures_and_ks_follow_runs_added_and_deleted(app):
+    """The curves, the trade-off scatter and the K picker are cached across renders and
+    sessions; a run trained or deleted on the split shows (or goes) at the next render."""
+    from recsys_engine.runs import delete_run
+    from ui.resources import get_store
+
+    pop, ease = _train_two()
+    at = app.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert len(_figure(at, "fig_curves")["data"]) == 2
+    assert _points(at) == 2
+    assert at.selectbox(key="compare_k").options == ["5", "10", "20"]
+    store = get_store()
+    split_id = int(store.get_run(pop)["split_id"])
+    knn = run_model(store, split_id, "itemknn")
+    at.run()
+    assert not at.exception
+    assert len(_figure(at, "fig_curves")["data"]) == 3
+    assert _points(at) == 3
+    delete_run(store, knn)
+    delete_run(store, ease)
+    at.run()
+    assert not at.exception
+    assert any("Nothing to compare yet" in i.value for i in at.info)

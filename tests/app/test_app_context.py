@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from explain_support import open_reasons
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +79,21 @@ def _texts(at: AppTest) -> list[str]:
     return [_plain(m.value) for m in at.markdown]
 
 
-def _explain_app():
+#: Context-aware runs the Explain page must explain (tiny settings).
+CONTEXT_RUNS = {
+    "two_tower": {"epochs": 3, "dim": 8, "ema": 0.0, "patience": 0, "use_context": True},
+    "sasrec": {
+        "epochs": 3,
+        "dim": 8,
+        "max_len": 6,
+        "blocks": 1,
+        "patience": 0,
+        "use_context": True,
+    },
+}
+
+
+def _explain_app(model: str = "two_tower"):
     from recsys_engine.runs import run_model
     from recsys_engine.splits import SplitConfig, create_split
     from ui.resources import get_store
@@ -97,16 +112,17 @@ def _explain_app():
         "Devices", frame, feedback="implicit", context=("device",)
     )
     sid = create_split(store, did, SplitConfig(strategy="leave-last", n_last=1))
-    config = {"epochs": 3, "dim": 8, "ema": 0.0, "patience": 0, "use_context": True}
-    run_id = run_model(store, sid, "two_tower", config)
+    run_id = run_model(store, sid, model, CONTEXT_RUNS[model])
     at.session_state["dataset_id"] = did
     return at, run_id
 
 
-def test_explain_shows_the_context_part_and_lets_the_user_change_it(fresh):
-    at, run_id = _explain_app()
+@pytest.mark.parametrize("model", list(CONTEXT_RUNS))
+def test_explain_shows_the_context_part_and_lets_the_user_change_it(fresh, model):
+    at, run_id = _explain_app(model)
     at.switch_page("pages/explain.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    open_reasons(at, f"user_{run_id}")
     texts = _texts(at)
     assert any("The context of this moment" in t and "re-scoring" in t for t in texts)
     assert any("In this context (device " in t for t in texts)
@@ -121,6 +137,7 @@ def test_explain_shows_the_context_part_and_lets_the_user_change_it(fresh):
     at.session_state["explain_view"] = "What-if / new user"
     at.run()
     at.multiselect(key=f"whatif_items_{run_id}").set_value(["i1", "i2"]).run()
+    open_reasons(at, f"wi_{run_id}")
     wi = at.selectbox(key=f"ctx_wi_{run_id}_device")
     assert wi.value == "(no context)"
     assert any("keeps its place" in m for m in _texts(at))  # neutral: no change

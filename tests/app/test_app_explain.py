@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
+from explain_support import open_reasons
 from streamlit.testing.v1 import AppTest
 
 from recsys_engine.runs import run_model
@@ -35,6 +36,8 @@ def _texts(at: AppTest) -> list[str]:
 def test_user_cards_with_explanations_and_what_if(app):
     at = app.switch_page("pages/explain.py").run()
     assert not at.exception
+    open_reasons(at, "user_1")
+    assert not at.exception
     texts = _texts(at)
     assert any(t.startswith("**#1 · ") for t in texts)
     assert any("Why this item?" == e.label for e in at.expander)
@@ -51,6 +54,7 @@ def test_user_cards_with_explanations_and_what_if(app):
     assert any("Pick a few items" in i.value for i in at.info)
     at.multiselect(key="whatif_items_1").set_value(["1", "2", "3"]).run()
     assert not at.exception
+    open_reasons(at, "wi_1")
     texts = _texts(at)
     assert any("3 items · answered in" in t for t in texts)
     assert any(t.startswith("**#1 · ") for t in texts)
@@ -99,3 +103,21 @@ def test_what_if_adds_one_item_per_click_and_labels_ids_as_ids(app):
     assert box.proto.select_all == 0  # no "Select N matches" entry
     assert all(" · id " in o or o.startswith("id ") for o in box.options)
     assert not any(o.endswith(")") and " (" in o for o in box.options[:50])
+
+
+def test_reasons_are_drawn_only_for_an_open_card(app):
+    """Closed cards draw their header only; opening one draws that card's reasons and no
+    other's, and they stay drawn on the next rerun."""
+    at = app.switch_page("pages/explain.py").run()
+    whys = [e for e in at.expander if e.label == "Why this item?"]
+    assert len(whys) == 10
+    assert not any(t.startswith("**Because you interacted with") for t in _texts(at))
+    assert not at.get("plotly_chart")
+    open_reasons(at, "user_1", n=1)
+    assert not at.exception
+    opened = [e for e in at.expander if e.label == "Why this item?"]
+    inside = [[m.value for m in e.markdown] for e in opened]
+    assert any(t.startswith("**Because you interacted with") for t in inside[0])
+    assert all(not texts for texts in inside[1:])
+    at.run()
+    assert sum(t.startswith("**Because you interacted with") for t in _texts(at)) == 1

@@ -21,7 +21,6 @@ import scipy.sparse as sp
 from scipy import stats
 
 from recsys_engine.errors import ConfigError, RecsysError
-from recsys_engine.evaluation import SplitData
 from recsys_engine.explain import (
     EXACT,
     POST_HOC,
@@ -34,6 +33,7 @@ from recsys_engine.explain import (
 )
 from recsys_engine.models import create_model
 from recsys_engine.models.data import TrainData
+from recsys_engine.split_data import SplitData
 
 N_CLUSTERS, PER_CLUSTER, N_USERS, K = 6, 12, 240, 5
 KERAS = {"epochs": 12, "batch_size": 32, "learning_rate": 0.02, "patience": 0, "seed": 3}

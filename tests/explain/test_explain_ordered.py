@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_engine.evaluation import EvalOptions, SplitData, evaluate
+from recsys_engine.evaluation import EvalOptions, evaluate
 from recsys_engine.explain import EXACT, Explainer
 from recsys_engine.explain.ordered import InOrder
 from recsys_engine.models import create_model
 from recsys_engine.models.data import TrainData
+from recsys_engine.split_data import SplitData
 
 
 def ordered_split() -> SplitData:

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from recsys_engine.errors import ConfigError
-from recsys_engine.evaluation import EvalOptions, evaluate, load_split_data
+from recsys_engine.evaluation import EvalOptions, evaluate
 from recsys_engine.explain.event_context import context_effects, ranks_of
 from recsys_engine.models import create_model
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import top_k
 from recsys_engine.models.model_config import ModelConfig
+from recsys_engine.split_data import load_split_data
 from recsys_engine.splits import SplitConfig, create_split
 
 HOUR = 3600

@@ -236,8 +236,8 @@ def test_explainer_badges_and_counterfactual(vae: mv.MultVAE, data: TrainData) -
     re-scoring, and "what would change it" re-scores edited histories."""
     import pandas as pd
 
-    from recsys_engine.evaluation import SplitData
     from recsys_engine.explain import Explainer
+    from recsys_engine.split_data import SplitData
 
     n_items = N_CLUSTERS * PER_CLUSTER
     users = np.arange(N_USERS)

@@ -207,6 +207,25 @@ def test_linger_is_skipped_while_another_process_waits(tmp_path):
         store.close()
 
 
+def test_linger_keeps_one_closer_thread_and_lets_an_idle_file_go_to_a_waiter(tmp_path):
+    """Many calls start one closer thread (not one timer each), and a file left open by
+    the linger is released within a moment when another process starts waiting, not at
+    the end of the linger."""
+    store = Store(tmp_path / "a.duckdb", linger=60)
+    try:
+        for _ in range(20):  # a few page renders' queries
+            store.list_datasets()
+            store.list_runs()
+        closers = [t for t in threading.enumerate() if t.name == "store-linger"]
+        assert len(closers) == 1
+        assert store.holds_file()  # idle, lingering
+        store._waiting_marker.write_text("999999999")  # what a waiting CLI leaves
+        wait_for(lambda: not store.holds_file(), "the idle file let go for a waiter", 30)
+        wait_for(lambda: not closers[0].is_alive(), "the closer thread's end", 30)
+    finally:
+        store.close()
+
+
 # -- two processes: contention -----------------------------------------------------------
 def test_lock_held_too_long_gives_a_one_line_error_naming_the_process(tmp_path):
     db = tmp_path / "a.duckdb"

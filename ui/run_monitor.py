@@ -1,0 +1,126 @@
+"""The run monitor: one card per run with status, the whole run's ETA, the training curve,
+cancel, and the final metrics or error (Train page; the Models page reuses the curve)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys_engine.compare.names import metric_label
+from recsys_engine.models import model_title
+from recsys_engine.run_eta import run_eta, typical_eval_seconds
+from ui.resources import get_runner, get_store
+from ui.text import md_escape
+from ui.tune import tuned_text
+
+ACTIVE = ("queued", "running")
+STATUS_ICON = {
+    "queued": "⏳",
+    "running": "🔄",
+    "succeeded": "✅",
+    "failed": "❌",
+    "cancelled": "🚫",
+    "interrupted": "⚠️",
+}
+
+
+def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
+    """Loss and validation metric per epoch, when the model reports them."""
+    if progress.empty or progress["loss"].isna().all():
+        return None
+    per_epoch = progress.dropna(subset=["loss"]).groupby("epoch", as_index=False).last()
+    fig = go.Figure()
+    fig.add_scatter(
+        x=per_epoch["epoch"], y=per_epoch["loss"], name="training loss", mode="lines+markers"
+    )
+    if not per_epoch["val_metric"].isna().all():
+        fig.add_scatter(
+            x=per_epoch["epoch"],
+            y=per_epoch["val_metric"],
+            name="validation",
+            mode="lines+markers",
+            yaxis="y2",
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=260,
+        margin=dict(l=10, r=10, t=30, b=10),
+        title="Training curve",
+        xaxis_title="epoch",
+        yaxis=dict(title="loss"),
+        yaxis2=dict(title="validation", overlaying="y", side="right"),
+    )
+    return fig
+
+
+def run_card(run: pd.Series, runs: pd.DataFrame | None = None) -> None:
+    """One run: status, progress with the whole run's ETA (fit + evaluation; the
+    evaluation still to come is estimated from earlier runs on the split in ``runs``),
+    curve, cancel button, final metrics or error."""
+    store = get_store()
+    rid = int(run["id"])
+    status = run["status"]
+    with st.container(border=True):
+        head, btn = st.columns([5, 1])
+        name = model_title(run["model"])
+        head.markdown(f"{STATUS_ICON.get(status, '')} **Run {rid} · {name}** — {status}")
+        if isinstance(run.get("tuning"), str):  # trained from a study's best trial
+            st.caption("🎯 " + tuned_text(json.loads(run["tuning"])))
+        if status in ACTIVE:
+            if btn.button("Cancel", key=f"cancel_{rid}"):
+                get_runner().cancel(rid)
+                st.toast(f"Cancelling run {rid}…")
+            progress = store.run_progress(rid)
+            eval_seconds = typical_eval_seconds(runs, int(run["split_id"]), str(run["model"]))
+            eta = run_eta(progress, eval_seconds)
+            st.progress(eta.fraction, text=eta.text)
+            fig = loss_figure(progress)
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
+        elif status == "succeeded":
+            from recsys_engine.runs import run_metric_dict
+
+            m = run_metric_dict(store, rid)
+            keys = [
+                k
+                for k in ("ndcg@10", "recall@10", "precision@10", "coverage@10", "rmse")
+                if m.get(k) is not None
+            ]
+            c = st.columns(len(keys) + 1)
+            for col, k in zip(c, keys, strict=False):
+                col.metric(metric_label(k) if "@" in k else k.upper(), f"{m[k]:.4f}")
+            c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
+            fig = loss_figure(store.run_progress(rid))  # the curve stays after the run ends
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
+        elif status == "cancelled":
+            st.info("Cancelled: nothing was saved for this run.")
+        elif run["error"] and not pd.isna(run["error"]):
+            st.error(md_escape(str(run["error"]).splitlines()[0][:500]))
+
+
+def runs_monitor(dataset_id: int, split_id: int | None) -> None:
+    """Runs of the active dataset, newest first, active ones with live progress."""
+    runs = get_store().list_runs(dataset_id)
+    if split_id is not None:
+        runs = runs[runs["split_id"] == split_id]
+    if runs.empty:
+        st.caption("No runs on this split yet.")
+        return
+    active = runs[runs["status"].isin(ACTIVE)]
+    recent = runs[~runs["status"].isin(ACTIVE)].head(8)
+    counts = runs["status"].value_counts()
+    parts = ", ".join(f"{int(n)} {status}" for status, n in counts.items())
+    shown = "" if len(active) + len(recent) == len(runs) else " (the 8 latest finished shown)"
+    st.caption(f"{len(runs)} run{'s' if len(runs) != 1 else ''} on this split: {parts}{shown}.")
+    for _, run in pd.concat([active, recent]).iterrows():
+        run_card(run, runs)
+
+
+def config_json(config: str | dict) -> str:
+    """Pretty JSON of a stored config."""
+    data = json.loads(config) if isinstance(config, str) else config
+    return json.dumps(data, indent=2, sort_keys=True)
