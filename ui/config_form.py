@@ -22,6 +22,7 @@ LABELS = {
     "l2": "L2 penalty",
     "lr_decay": "Learning-rate decay",
     "max_softmax_items": "Max. items for the full softmax",
+    "max_softmax_cells": "Max. users × items for the full softmax",
     "max_text_features": "Max. text features",
     "min_df": "Min. items per term",
     "max_df": "Max. share of items per term",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,13 @@ def load_dataset(store: Store, plan: UploadPlan, on_progress: Progress | None = 
     Raises:
         ValidationError: with every problem found; the database is unchanged.
     """
+    # One open of the file for the whole load (each Store call would otherwise open and
+    # close it, checkpointing each time); the bulk of the time is one transaction anyway.
+    with store.unit():
+        return _load(store, plan, on_progress)
+
+
+def _load(store: Store, plan: UploadPlan, on_progress: Progress | None) -> LoadResult:
     progress = on_progress or (lambda done, total, info: None)
     problems = validate_plan(store, plan)
     if any(p.severity == "error" for p in problems):
@@ -153,20 +161,38 @@ def _fast_load(
     careful staged path, which then reports every problem with its line."""
     opts = plan.options
     inter = plan.by_role("interactions")[0]
+    scale = opts.rating_scale if opts.feedback == "explicit" else None
+    progress(1, 4, f"loading {inter.name}")
+    # The files' checksums are computed while DuckDB reads (hashlib releases the GIL on
+    # large buffers), so they cost next to no wall time; stored before the commit.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(lambda: [_source_entry(f) for f in plan.files if f.role != "ignore"])
+        return _fast_transaction(store, plan, src, problems, progress, scale, hashing)
+
+
+def _fast_transaction(
+    store: Store,
+    plan: UploadPlan,
+    src: StageSource,
+    problems: list[Problem],
+    progress: Progress,
+    scale: tuple[float, float] | None,
+    hashing: Future[list[dict[str, Any]]],
+) -> LoadResult | None:
+    """The fast load's one transaction; ``hashing`` yields the source entries to store."""
+    opts = plan.options
+    inter = plan.by_role("interactions")[0]
     items = read_items(store, plan, problems)
     users = read_users(store, plan, problems)
     if any(p.severity == "error" for p in problems):
         return None
-    scale = opts.rating_scale if opts.feedback == "explicit" else None
-    sources = [_source_entry(f) for f in plan.files if f.role != "ignore"]
-    progress(1, 4, f"loading {inter.name}")
     try:
         with store.transaction():
             did = store.insert_dataset_row(
                 name=opts.name,
                 feedback=opts.feedback,
                 rating_scale=scale,
-                sources=sources,
+                sources=[],
                 warnings=[],
             )
             known = store.fast_insert_interactions(src, did, opts.feedback, scale)
@@ -189,7 +215,7 @@ def _fast_load(
             if users is not None:
                 store.insert_frame("users", did, users)
             warnings = [str(p) for p in problems if p.severity == "warning"]
-            store.set_dataset_warnings(did, warnings)
+            store.set_dataset_warnings(did, warnings, sources=hashing.result())
             counts = store.finish_dataset(did, known)
     except FastPathRefused:
         return None

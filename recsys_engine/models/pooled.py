@@ -14,7 +14,8 @@ the rest are the targets, which never appear in their own input. Loss ``softmax`
 softmax over the catalogue with the input items masked (cheap below ~50k items);
 ``sampled_softmax``: one target per user, the batch's other targets as negatives, log-Q
 corrected; ``bpr``: one target against one uniform negative. ``auto`` picks ``softmax``
-up to ``max_softmax_items`` items. ``targets="all"`` trains Mult-DAE style instead (the
+up to ``max_softmax_items`` items and ``max_softmax_cells`` training examples × items per
+epoch (``pooled_examples.choose_loss``). ``targets="all"`` trains Mult-DAE style instead (the
 whole history is the target of its dropout-corrupted self, nothing masked). Inference
 always pools the whole history, and adds a fixed popularity prior α · log q_i to the item
 bias (``popularity_prior``; tuned on validation, it makes up for the training split seeing
@@ -39,7 +40,7 @@ from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.pooled_context import ContextEventSource
-from recsys_engine.models.pooled_examples import HalfSplitSource
+from recsys_engine.models.pooled_examples import HalfSplitSource, choose_loss
 from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10
 
@@ -57,6 +58,9 @@ class TwoTowerConfig(KerasTrainConfig):
         dim: size of the item ID embeddings (input and output tables are separate).
         loss: ``auto``, ``softmax``, ``sampled_softmax`` or ``bpr`` (see the module doc).
         max_softmax_items: ``auto`` uses the full softmax up to this catalogue size.
+        max_softmax_cells: ``auto`` also needs training examples (users) × items per
+            epoch, the full softmax's cost, to be at most this (0 = no limit); bigger logs
+            train with the sampled softmax.
         input_fraction: share of a user's history pooled as input at each epoch (the rest
             are targets).
         weighting: history weights used for pooling: ``binary`` (1 per item), ``log``
@@ -87,6 +91,7 @@ class TwoTowerConfig(KerasTrainConfig):
         *KerasTrainConfig.advanced,
         "loss",
         "max_softmax_items",
+        "max_softmax_cells",
         "input_fraction",
         "weighting",
         "pooling",
@@ -101,6 +106,8 @@ class TwoTowerConfig(KerasTrainConfig):
         "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
+    #: runs stored before ``max_softmax_cells`` existed chose the loss by items alone
+    stored_defaults: ClassVar[dict] = {**KerasTrainConfig.stored_defaults, "max_softmax_cells": 0}
     search_space: ClassVar[dict[str, Param]] = {
         **KerasTrainConfig.search_space,
         "epochs": Range(10, 150, integer=True),
@@ -123,6 +130,7 @@ class TwoTowerConfig(KerasTrainConfig):
     dim: int = 512
     loss: str = "auto"
     max_softmax_items: int = 50_000
+    max_softmax_cells: int = 250_000_000
     input_fraction: float = 0.5
     weighting: str = "binary"
     pooling: str = "sqrt"
@@ -141,6 +149,7 @@ class TwoTowerConfig(KerasTrainConfig):
     def _check_common(self) -> None:
         check_choice("loss", self.loss, LOSSES)
         check_number("max_softmax_items", self.max_softmax_items, low=1, integer=True)
+        check_number("max_softmax_cells", self.max_softmax_cells, low=0, integer=True)
         check_number("input_fraction", self.input_fraction, low=0, high=1, low_open=True)
         if self.input_fraction >= 1:
             raise ConfigError(f"input_fraction must be < 1 (got {self.input_fraction!r})")
@@ -195,13 +204,15 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         x = self._weights(sp.csr_matrix(train.matrix, dtype=np.float32))
         n_items = x.shape[1]
         features = self._features(train)
-        loss_name = cfg.loss
-        if loss_name == "auto":
-            loss_name = "softmax" if n_items <= cfg.max_softmax_items else "sampled_softmax"
+        context = self._training_context(train)  # None unless use_context
+        # examples per epoch: users with a target (one per event with context)
+        n_examples = x.nnz if context is not None else int((np.diff(x.indptr) >= 2).sum())
+        loss_name = choose_loss(
+            cfg.loss, n_examples, n_items, cfg.max_softmax_items, cfg.max_softmax_cells
+        )
         popularity = np.diff(x.tocsc().indptr).astype(np.float64)
         id_mask = (popularity > 0).astype(np.float32)
         log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
-        context = self._training_context(train)  # None unless use_context
         if context is None:
             source = HalfSplitSource(x, loss_name, float(cfg.input_fraction), cfg.targets)
         else:

@@ -13,6 +13,28 @@ import numpy as np
 import scipy.sparse as sp
 
 
+def choose_loss(
+    loss: str, n_examples: int, n_items: int, max_items: int, max_cells: int
+) -> str:
+    """The loss ``auto`` stands for: the full softmax while it is affordable, else the
+    sampled (in-batch, log-Q corrected) softmax; any other ``loss`` is kept.
+
+    The full softmax computes a logit for every (training example, catalogue item) pair,
+    so its epoch costs ``n_examples × n_items`` cells (× dim); the sampled softmax costs
+    ``n_examples × batch``. Both limits must hold for the full softmax: ``n_items ≤
+    max_items`` (its targets and logits are batch × catalogue) and ``n_examples × n_items
+    ≤ max_cells`` (its epoch time; 0 = no limit). A MovieLens-20M-sized log (138k users ×
+    27k items = 3.7·10⁹ cells) thus trains sampled although its catalogue is small, while
+    ml-latest-small (610 × 9.7k = 5.9·10⁶) keeps the full softmax.
+    """
+    if loss != "auto":
+        return loss
+    cells = int(n_examples) * int(n_items)
+    if n_items > max_items or (max_cells and cells > max_cells):
+        return "sampled_softmax"
+    return "softmax"
+
+
 class HalfSplitSource:
     """Per-user examples: a random part of each history as input, the rest as targets."""
 

@@ -317,11 +317,20 @@ class DatasetTables(StoreConnection):
         )
         return int(n), list(examples or [])
 
-    def set_dataset_warnings(self, dataset_id: int, warnings: list[str]) -> None:
-        """Replace a dataset's stored load warnings."""
-        self.cursor().execute(
+    def set_dataset_warnings(
+        self, dataset_id: int, warnings: list[str], sources: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Replace a dataset's stored load warnings (and its source files' entries, when
+        given: the load fills them in once their checksums are ready)."""
+        cur = self.cursor()
+        cur.execute(
             "UPDATE datasets SET warnings = ? WHERE id = ?", [json.dumps(warnings), int(dataset_id)]
         )
+        if sources is not None:
+            cur.execute(
+                "UPDATE datasets SET sources = ? WHERE id = ?",
+                [json.dumps(sources), int(dataset_id)],
+            )
 
 
 def _cast(table: str, column: str) -> str:

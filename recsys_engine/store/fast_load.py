@@ -13,7 +13,12 @@ from typing import Any
 import duckdb
 
 from recsys_engine.store.connection import StoreConnection
-from recsys_engine.store.readers import StageSource, csv_reader
+from recsys_engine.store.readers import (
+    MAX_EPOCH_SECONDS,
+    StageSource,
+    csv_reader,
+    epoch_timestamp,
+)
 from recsys_engine.store.sql import quote_ident
 
 
@@ -33,11 +38,12 @@ class FastLoad(StoreConnection):
     ) -> dict[str, int]:
         """Read a clean CSV straight into ``interactions`` (inside the caller's ``transaction()``).
 
-        One read of the file, then one aggregate of the new rows (checks, distinct counts and
-        the duplicate test together). Anything unusual — a reader
-        reject, an empty or blank id, a missing/non-finite/out-of-scale value, a bad time, a
-        duplicate pair, fewer than two users or items — raises ``FastPathRefused`` (the caller
-        rolls back and runs the staged path, which locates every problem by line).
+        One read of the file that also checks every row as it streams past, then one
+        aggregate over the two id columns of the new rows (distinct users, items and pairs).
+        Anything unusual — a reader reject, an empty or blank id, a missing/non-finite/
+        out-of-scale value, a missing or bad time, a duplicate pair, fewer than two users or
+        items — raises ``FastPathRefused`` (the caller rolls back and runs the staged path,
+        which locates every problem by line).
 
         Returns:
             Counts of the inserted rows: ``rows``, ``users``, ``items``, ``has_ts``.
@@ -45,77 +51,88 @@ class FastLoad(StoreConnection):
         cur = self.cursor()
         tag = uuid.uuid4().hex[:12]
         rt, rs = f"_rejects_{tag}", f"_scan_{tag}"
-        value_type = "DOUBLE"
         types = {c: "VARCHAR" for c in src.columns}
         if src.value_col:
-            types[src.value_col] = value_type
+            types[src.value_col] = "DOUBLE"
         if src.time_col and src.time_kind == "epoch":
             types[src.time_col] = "DOUBLE"
         reader = csv_reader(src, types, (rt, rs))
-        v = quote_ident(src.value_col) if src.value_col else None
-        if feedback == "explicit":
-            rating, weight = (v or "NULL"), "1.0"
-        else:
-            rating, weight = "NULL", (v or "1.0")
         params: list[Any] = [int(dataset_id)]
-        if not src.time_col:
-            ts = "NULL"
-        elif src.time_kind == "epoch":
-            ts = f"to_timestamp({quote_ident(src.time_col)} / {float(src.time_scale)!r})::TIMESTAMP"
-        elif src.time_kind == "format":
-            ts = f"strptime({quote_ident(src.time_col)}, ?)"
-            params.append(src.time_format)
-        else:
-            ts = f"CAST({quote_ident(src.time_col)} AS TIMESTAMP)"
+        value, value_params = _checked_value(src, feedback, scale)
+        rating, weight = (value, "1.0") if feedback == "explicit" else ("NULL", value)
+        params += value_params
+        ts = "NULL"
+        if src.time_col:
+            t = quote_ident(src.time_col)
+            bad = f"{t} IS NULL"
+            if src.time_kind == "epoch":
+                secs = f"({t} / {float(src.time_scale)!r})"
+                # NaN compares above every number in DuckDB, so it fails the range test too
+                bad += f" OR NOT abs({secs}) < {MAX_EPOCH_SECONDS}"
+                conv = epoch_timestamp(secs)
+            elif src.time_kind == "format":
+                conv = f"strptime({t}, ?)"
+                params.append(src.time_format)
+            else:
+                conv = f"CAST({t} AS TIMESTAMP)"
+            ts = f"CASE WHEN {bad} THEN {_REFUSE} ELSE {conv} END"
         try:
-            cur.execute(
+            # The row checks run inside the read (``error()`` aborts the statement), so the
+            # new rows are scanned once more only for the distinct counts below.
+            rows = cur.execute(
                 "INSERT INTO interactions (dataset_id, user_id, item_id, rating, weight, ts) "
-                f"SELECT ?, {quote_ident(src.user_col)}, {quote_ident(src.item_col)}, "
+                f"SELECT ?, {_checked_id(src.user_col)}, {_checked_id(src.item_col)}, "
                 f"{rating}, {weight}, {ts} FROM {reader}",
                 params,
-            )
+            ).fetchall()[0][0]
             rejected = cur.execute(f"SELECT count(*) FROM {quote_ident(rt)}").fetchall()[0][0]
-        except duckdb.Error as exc:  # NOT NULL ids, unparseable times, out-of-range epochs
+        except duckdb.Error as exc:  # a row check, NOT NULL ids, unparseable/out-of-range times
             # The transaction is aborted; the caller's rollback also drops the rejects tables.
             raise FastPathRefused(str(exc)) from None
         cur.execute(f"DROP TABLE IF EXISTS {quote_ident(rt)}")
         cur.execute(f"DROP TABLE IF EXISTS {quote_ident(rs)}")
         if rejected:
             raise FastPathRefused(f"{rejected} lines rejected by the reader")
-        checks = [
-            "count(*) AS rows",
-            "count(DISTINCT user_id) AS users",
-            "count(DISTINCT item_id) AS items",
+        users, items, pairs = cur.execute(
+            "SELECT count(DISTINCT user_id), count(DISTINCT item_id), "
             # Sound, not exact: a true duplicate always repeats its hash, so no duplicate is
             # missed; a 64-bit collision (p ~ n^2 / 2^65) only sends the load down the staged
             # path, which checks pairs exactly. Saves a second GROUP BY scan.
-            "count(DISTINCT hash(user_id, item_id)) AS pairs",
-            "count(ts) AS has_ts",
-            "count(*) FILTER (WHERE user_id < '!' AND trim(user_id) = '') AS bad",
-            "count(*) FILTER (WHERE item_id < '!' AND trim(item_id) = '') AS bad2",
-        ]
-        agg_params: list[Any] = []
-        if src.value_col:
-            col = "rating" if feedback == "explicit" else "weight"
-            checks.append(
-                f"count(*) FILTER (WHERE {col} IS NULL OR isnan({col}) OR isinf({col})) AS bad3"
-            )
-            if feedback == "explicit" and scale is not None:
-                checks.append("count(*) FILTER (WHERE rating < ? OR rating > ?) AS bad4")
-                agg_params += [scale[0], scale[1]]
-            if feedback == "implicit":
-                checks.append("count(*) FILTER (WHERE weight < 0) AS bad5")
-        if src.time_col:
-            checks.append("count(*) - count(ts) AS missing_ts")
-        row = cur.execute(
-            f"SELECT {', '.join(checks)} FROM interactions WHERE dataset_id = ?",
-            [*agg_params, int(dataset_id)],
+            "count(DISTINCT hash(user_id, item_id)) FROM interactions WHERE dataset_id = ?",
+            [int(dataset_id)],
         ).fetchall()[0]
-        stats = dict(zip([d[0] for d in cur.description], row, strict=True))
-        if any(stats.get(k) for k in ("bad", "bad2", "bad3", "bad4", "bad5", "missing_ts")):
-            raise FastPathRefused("some rows need a closer look")
-        if stats["users"] < 2 or stats["items"] < 2:
+        if users < 2 or items < 2:
             raise FastPathRefused("fewer than two users or items")
-        if stats["pairs"] != stats["rows"]:
+        if pairs != rows:
             raise FastPathRefused("duplicate (user, item) pairs, or a hash collision")
-        return {k: int(stats[k]) for k in ("rows", "users", "items", "has_ts")}
+        has_ts = rows if src.time_col else 0  # a missing time was refused above
+        return {"rows": int(rows), "users": int(users), "items": int(items), "has_ts": has_ts}
+
+
+#: Aborts the load's statement (DuckDB's ``error()``): the row needs the careful path.
+_REFUSE = "error('row refused by the single-pass load')"
+
+
+def _checked_id(column: str) -> str:
+    """The id column, refusing a blank id (an empty cell is NULL and fails NOT NULL).
+    ``< '!'`` first: only ids starting with a space or control character pay for trim()."""
+    c = quote_ident(column)
+    return f"CASE WHEN {c} < '!' AND trim({c}) = '' THEN {_REFUSE} ELSE {c} END"
+
+
+def _checked_value(
+    src: StageSource, feedback: str, scale: tuple[float, float] | None
+) -> tuple[str, list[Any]]:
+    """The value column refusing missing, non-finite, out-of-scale (explicit) or negative
+    (implicit) values, and its bound parameters; ``1.0`` when there is no value column."""
+    if not src.value_col:
+        return "1.0", []
+    v = quote_ident(src.value_col)
+    bad = f"{v} IS NULL OR isnan({v}) OR isinf({v})"
+    params: list[Any] = []
+    if feedback == "explicit" and scale is not None:
+        bad += f" OR {v} < ? OR {v} > ?"
+        params += [float(scale[0]), float(scale[1])]
+    elif feedback == "implicit":
+        bad += f" OR {v} < 0"
+    return f"CASE WHEN {bad} THEN {_REFUSE} ELSE {v} END", params

@@ -520,10 +520,14 @@ def test_mult_dae_targets_and_popularity_prior_keep_the_contract(data, tmp_path)
     np.testing.assert_array_equal(model.score(data.matrix[:4]), again.score(data.matrix[:4]))
 
 
-def test_hybrid_does_not_bury_new_items(fitted, data):
+@pytest.mark.parametrize("name", ["hybrid", "content"])
+def test_new_items_are_not_buried(name, data):
     """For a history of cluster c, the new item of cluster c scores above every item of the
     other clusters, and by a wider margin than when new items are trained as softmax
-    negatives (which teaches the content part to push whatever looks new down)."""
+    negatives (which teaches the content part to push whatever looks new down): in every
+    cluster for the hybrid, on average over the clusters for the content model (its
+    margins come from the cluster words alone and differ little cluster by cluster; seen
+    here 11.3 left out against 10.7 as negatives)."""
 
     def margins(model):
         out = []
@@ -533,9 +537,14 @@ def test_hybrid_does_not_bury_new_items(fitted, data):
             out.append(s[40 + c] - s[other].max())
         return np.array(out)
 
-    model = fitted["hybrid"]
-    assert model.config.new_item_negatives is False  # the default leaves them out
+    # the hybrid's default leaves them out; the content model's keeps them (random-split
+    # accuracy) and leaves them out on request
+    assert create_model(name, {}).config.new_item_negatives is (name == "content")
+    model = create_model(name, {**CONFIGS[name], "new_item_negatives": False}).fit(data)
     left_out = margins(model)
     assert (left_out > 0).all(), left_out
-    buried = create_model("hybrid", {**CONFIGS["hybrid"], "new_item_negatives": True}).fit(data)
-    assert (left_out > margins(buried)).all(), (left_out, margins(buried))
+    buried = margins(create_model(name, {**CONFIGS[name], "new_item_negatives": True}).fit(data))
+    if name == "hybrid":
+        assert (left_out > buried).all(), (left_out, buried)
+    else:
+        assert left_out.mean() > buried.mean(), (left_out, buried)
