@@ -136,6 +136,13 @@ class SplitData:
         """The histories test users are scored from (``history``, else the train fold)."""
         return self.history if self.history is not None else self.train.matrix
 
+    def inputs_for(self, model: Recommender) -> sp.csr_matrix:
+        """The histories ``model`` scores test users from: ``inputs``, except for models
+        that recognise a user only by their exact training history
+        (``knows_users_by_training_history``), which get the training fold."""
+        by_training = getattr(model, "knows_users_by_training_history", False)  # duck types
+        return self.train.matrix if by_training else self.inputs
+
     def input_recency(self) -> sp.csr_matrix:
         """Recency ranks of ``inputs`` (``TrainData.recency`` over the same events).
 
@@ -346,7 +353,7 @@ def evaluate(
     # to K = 50 can be drawn later from the stored recommendations.
     kmax = max(max(opts.ks), RECOMMENDATION_DEPTH)
     train, test = data.train.matrix, data.test
-    inputs = data.inputs
+    inputs = data.inputs_for(model)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     n = len(users)
     top_items = np.full((n, kmax), -1, dtype=np.int64)
@@ -423,5 +430,5 @@ def _rating_metrics(model: Recommender, data: SplitData) -> dict[str, float]:
     if not model.predicts_ratings or data.test_ratings is None or data.test_ratings.nnz == 0:
         return {}
     coo = data.test_ratings.tocoo()
-    pred = model.predict_ratings(coo.row, data.inputs[coo.row], coo.col)
+    pred = model.predict_ratings(coo.row, data.inputs_for(model)[coo.row], coo.col)
     return {"rmse": m.rmse(pred, coo.data), "mae": m.mae(pred, coo.data)}
