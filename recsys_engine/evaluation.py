@@ -2,8 +2,9 @@
 
 Every test user is scored against **every** catalogue item (no sampled negatives) from
 everything they did before the test events (training and validation folds: ``SplitData``
-says why); those items are excluded; the top K_max come from
-``argpartition``. Users are processed in batches of ``batch_size``, so memory is bounded by
+says why; models with one embedding per training user get the training fold, the history
+they know a user by: ``SplitData.inputs_for``); those items are excluded; the top K_max come
+from ``argpartition``. Users are processed in batches of ``batch_size``, so memory is bounded by
 batch_size × n_items whatever the number of users. A user the model cannot score (empty
 history for a history-based model, or non-finite scores) gets no list and counts as 0 in
 every accuracy metric — never dropped. Means are over test users with a non-empty test set.
