@@ -7,8 +7,10 @@ validation) items excluded; NDCG@10 and HR@10 over test users with 95% CIs. EASE
 Item-kNN's neighbours and transitions' ``n_last`` are each chosen on the validation fold;
 the Keras models choose their epochs on it by early stopping. Nothing is chosen on test.
 
-Datasets: ``ml-100k`` and ``ml-latest-small`` from ../shared/data (never copied; skipped
-when absent) and ``planted``: a synthetic log where each user walks the catalogue
+Datasets: ``ml-100k``, ``ml-latest-small`` and ``amazon`` (the Amazon musical-instruments
+reviews, 5-core; its timestamps are whole days, so the order of a user's events within
+one day is the split's tie rule, not the real order) from ../shared/data (never copied;
+skipped when absent) and ``planted``: a synthetic log where each user walks the catalogue
 i → i+1 (cyclically) with 15% random jumps, so the next item is only knowable from the
 order of the history.
 
@@ -18,10 +20,12 @@ just before the test event, the validation one, is not in the history), a second
 scores histories that include the validation event (the usual SASRec protocol), for
 information.
 
+    TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/sequence.py --datasets ml-100k,amazon
+        [--models ease,sasrec] [--out rows.jsonl]   # one JSON line per model, written at once
+
 With ``--items`` the item metadata (titles, genres, years: ``quality_keras.items_frame``)
 is stored too, which ``use_content`` needs:
 
-    TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/sequence.py --dataset ml-100k
     TF_NUM_INTEROP_THREADS=1 .venv/bin/python bench/sequence.py --dataset ml-100k --items \
         --models sasrec --config '{"sasrec": {"use_content": true}}'
 """
@@ -73,6 +77,19 @@ def load(name: str) -> pd.DataFrame | None:
         if not path.exists():
             return None
         df = pd.read_csv(path, sep="\t", names=["user", "item", "rating", "ts"])
+    elif name == "amazon":
+        path = DATA / "amazon-musical-instruments-5core" / "Musical_instruments_reviews.csv"
+        if not path.exists():
+            return None
+        df = pd.read_csv(path, usecols=["reviewerID", "asin", "overall", "unixReviewTime"])
+        df = df.rename(
+            columns={
+                "reviewerID": "user",
+                "asin": "item",
+                "overall": "rating",
+                "unixReviewTime": "ts",
+            }
+        )
     elif name == "ml-latest-small":
         path = DATA / "ml-latest-small" / "ratings.csv"
         if not path.exists():
@@ -182,31 +199,45 @@ def with_validation_history(store: Store, did: int, split: int, data, model) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--datasets", default="ml-100k", help="comma-separated, run in turn")
+    parser.add_argument("--dataset", help="one dataset (the same as --datasets with one name)")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--config", default="{}", help="JSON config overrides per model name")
     parser.add_argument("--items", action="store_true", help="store the item metadata too")
+    parser.add_argument("--out", type=Path, help="append one JSON line per finished model")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     overrides = json.loads(args.config)
+    names = [args.dataset] if args.dataset else [d.strip() for d in args.datasets.split(",")]
     if args.one:
-        result = run_one(args.dataset, args.one, overrides.get(args.one, {}), args.items)
-        print("RESULT " + json.dumps(result))
+        row = run_one(names[0], args.one, overrides.get(args.one, {}), args.items)
+        print("RESULT " + json.dumps(row))
         return
-    if load(args.dataset) is None:
-        print(f"skipped: {args.dataset} not found in {DATA}")
+    for dataset in names:
+        bench_dataset(dataset, args.models.split(","), args.config, args.out, args.items)
+
+
+def bench_dataset(
+    dataset: str, models: list[str], config: str, out: Path | None, items: bool = False
+) -> None:
+    """Every model on one dataset, each in its own process; the table and the goals."""
+    if load(dataset) is None:
+        print(f"skipped: {dataset} not found in {DATA}")
         return
     rows = []
-    for name in args.models.split(","):
-        cmd = [sys.executable, __file__, "--dataset", args.dataset, "--one", name]
-        cmd += ["--config", args.config] + (["--items"] if args.items else [])
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    for name in models:
+        cmd = [sys.executable, __file__, "--dataset", dataset, "--one", name]
+        cmd += ["--config", config] + (["--items"] if items else [])
+        out_run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        lines = [x for x in out_run.stdout.splitlines() if x.startswith("RESULT ")]
         if not lines:
-            print(f"{name} failed:\n{out.stderr[-2000:]}", flush=True)
+            print(f"{name} failed:\n{out_run.stderr[-2000:]}", flush=True)
             continue
         r = json.loads(lines[-1][7:])
         rows.append(r)
+        if out is not None:
+            with out.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"dataset": dataset, **r}) + "\n")
         print(f"{name}: {json.dumps(r)}", flush=True)
     table = pd.DataFrame(
         {
@@ -230,7 +261,7 @@ def main() -> None:
         }
     )
     users = rows[0]["test_users"] if rows else 0
-    print(f"\n{args.dataset} leave-last-1, {users} test users")
+    print(f"\n{dataset} leave-last-1, {users} test users")
     print(table.to_string(index=False))
     by = {r["model"]: r["ndcg@10"] for r in rows}
     if "sasrec" in by:

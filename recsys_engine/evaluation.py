@@ -2,8 +2,9 @@
 
 Every test user is scored against **every** catalogue item (no sampled negatives) from
 everything they did before the test events (training and validation folds: ``SplitData``
-says why); those items are excluded; the top K_max come from
-``argpartition``. Users are processed in batches of ``batch_size``, so memory is bounded by
+says why; models with one embedding per training user get the training fold, the history
+they know a user by: ``SplitData.inputs_for``); those items are excluded; the top K_max come
+from ``argpartition``. Users are processed in batches of ``batch_size``, so memory is bounded by
 batch_size × n_items whatever the number of users. A user the model cannot score (empty
 history for a history-based model, or non-finite scores) gets no list and counts as 0 in
 every accuracy metric — never dropped. Means are over test users with a non-empty test set.
@@ -198,7 +199,7 @@ def evaluate(
     # to K = 50 can be drawn later from the stored recommendations.
     kmax = max(max(opts.ks), RECOMMENDATION_DEPTH)
     train, test = data.train.matrix, data.test
-    inputs = data.inputs
+    inputs = data.inputs_for(model)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     n = len(users)
     top_items = np.full((n, kmax), -1, dtype=np.int64)
@@ -275,5 +276,5 @@ def _rating_metrics(model: Recommender, data: SplitData) -> dict[str, float]:
     if not model.predicts_ratings or data.test_ratings is None or data.test_ratings.nnz == 0:
         return {}
     coo = data.test_ratings.tocoo()
-    pred = model.predict_ratings(coo.row, data.inputs[coo.row], coo.col)
+    pred = model.predict_ratings(coo.row, data.inputs_for(model)[coo.row], coo.col)
     return {"rmse": m.rmse(pred, coo.data), "mae": m.mae(pred, coo.data)}

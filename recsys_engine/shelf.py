@@ -71,7 +71,7 @@ def shelf_metrics(
     for start in range(0, len(users), batch_size):
         stop = min(start + batch_size, len(users))
         batch = users[start:stop]
-        histories = data.inputs[batch]
+        histories = data.inputs_for(model)[batch]
         # scored the way the all-items ranking is (in time order for order-aware models)
         order = None if recency is None else recency[batch]
         if contexts is not None:

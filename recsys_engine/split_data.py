@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.item_content import split_item_content
+from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import TrainData, ordered_histories, recency_matrix
 from recsys_engine.models.event_context import EventContext, fold_contexts
 from recsys_engine.store import Store
@@ -68,6 +69,13 @@ class SplitData:
     def inputs(self) -> sp.csr_matrix:
         """The histories test users are scored from (``history``, else the train fold)."""
         return self.history if self.history is not None else self.train.matrix
+
+    def inputs_for(self, model: Recommender) -> sp.csr_matrix:
+        """The histories ``model`` scores test users from: ``inputs``, except for models
+        that recognise a user only by their exact training history
+        (``knows_users_by_training_history``), which get the training fold."""
+        by_training = getattr(model, "knows_users_by_training_history", False)  # duck types
+        return self.train.matrix if by_training else self.inputs
 
     def input_recency(self) -> sp.csr_matrix:
         """Recency ranks of ``inputs`` (``TrainData.recency`` over the same events).

@@ -496,3 +496,31 @@ def test_test_users_are_scored_from_train_and_validation_events(store, leave_las
     assert evaluate(Spy().fit(data.train), view, EvalOptions(ks=(10,))).info[
         "test_history"
     ] == "train"
+
+
+def test_per_user_embedding_models_are_scored_from_their_training_history(store, leave_last):
+    """NeuMF and rating MF know a user only by their exact training history: a test-time
+    history that also holds the validation event matches nobody, so evaluation gives them
+    the training fold (before, every test user of a split with a validation fold was
+    unscorable and NeuMF's NDCG@10 was 0)."""
+    data = load_split_data(store, leave_last)
+    assert data.train.validation.nnz > 0
+
+    class Spy(Popularity):
+        knows_users_by_training_history = True
+
+        def score(self, histories, items=None):
+            Spy.inputs.append(histories)
+            return super().score(histories, items)
+
+    Spy.inputs = []
+    result = evaluate(Spy().fit(data.train), data, EvalOptions(ks=(10,)))
+    users = data.train.user_index(result.user_ids)
+    assert (sp.vstack(Spy.inputs).tocsr() != data.train.matrix[users]).nnz == 0
+    assert (data.inputs[users] != data.train.matrix[users]).nnz > 0  # the others' input
+
+    config = {"epochs": 2, "factors": 4, "mlp_layers": [4], "patience": 0}
+    neumf = create_model("neumf", config).fit(data.train)
+    result = evaluate(neumf, data, EvalOptions(ks=(10,)))
+    assert result.info["test_users"] == 30 and result.info["unscorable_users"] == 0
+    assert result.scorable.all()

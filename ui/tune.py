@@ -116,24 +116,30 @@ def _space_editor(name: str) -> dict:
 
 
 def budget_inputs(key: str) -> tuple[int | None, float | None]:
-    """Trials and minutes per model (0 = no limit on that one)."""
+    """Trials and minutes per model; 0 means no limit on that one, and the labels say so
+    (a bare "0" in a minutes box reads as "no time at all"). Minutes are whole minutes: a
+    study's trials take seconds to minutes each, so finer steps would promise a precision
+    the budget check (between trials) does not have."""
     c1, c2 = st.columns(2)
     trials = c1.number_input(
-        "Trials per model",
+        "Trials per model (0 = no limit)",
         0,
         500,
         20,
         key=f"{key}_trials",
-        help="How many settings to try for each model (0: no limit, then set minutes).",
+        help="How many settings to try for each model. 0 means no limit on the number of "
+        "trials; then set a number of minutes.",
     )
     minutes = c2.number_input(
-        "Minutes per model",
-        0.0,
-        600.0,
-        0.0,
-        1.0,
+        "Minutes per model (0 = no time limit)",
+        0,
+        600,
+        0,
+        1,
+        format="%d",
         key=f"{key}_minutes",
-        help="No new trial starts after this many minutes (0: no time limit).",
+        help="No new trial starts after this many minutes (the running one finishes). "
+        "0 means no time limit: the number of trials alone ends the study.",
     )
     return (int(trials) or None), (float(minutes) or None)
 

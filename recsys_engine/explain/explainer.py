@@ -67,6 +67,9 @@ class Explainer(Catalogue):
             raise RecsysError(f"model has {len(model.item_ids)} items but the split has {n_items}")
         super().__init__(data, interactions)
         self.per_user = model.name in USER_EMBEDDING_MODELS
+        if model.knows_users_by_training_history:  # scored as evaluation scored them
+            self.inputs = sp.csr_matrix(data.inputs_for(model), dtype=np.float32)
+            self.inputs.sort_indices()
         self._content = ContentTower.from_model(model, data.train.items, self.item_ids)
         self._vectors = item_vectors(model) if self.per_user else None
         # order-aware models rank a stored user with their time order, as evaluation does

@@ -78,6 +78,11 @@ class Recommender(ABC):
     #: Whether the model uses the time order of histories (``score_in_order``); such models
     #: refuse data whose order is unknown or a split that does not keep it.
     needs_order: ClassVar[bool] = False
+    #: Whether the model recognises a user only by their exact training history (one
+    #: embedding per training user, ``models.user_embedding``). Evaluation and Explain then
+    #: score test users from their training fold: a history that also holds the user's
+    #: validation events matches no training user, and the model could score nobody.
+    knows_users_by_training_history: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None):
         if config is None or isinstance(config, dict):

@@ -55,6 +55,8 @@ def _key(m: sp.csr_matrix, r: int) -> bytes:
 class UserEmbeddingModel(KerasFiles, Recommender):
     """Shared parts of the per-user-embedding Keras models (NeuMF, explicit MF)."""
 
+    knows_users_by_training_history = True
+
     def __init__(self, config=None):
         super().__init__(config)
         self._keras_model = None

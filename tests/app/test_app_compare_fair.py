@@ -81,6 +81,8 @@ def test_tune_every_model_with_the_same_budget(app):
     sid, pop, ease = _runs(validation=0.15)
     app.switch_page("pages/compare.py").run()
     assert not app.exception
+    minutes = app.number_input(key="fair_minutes")
+    assert minutes.label == "Minutes per model (0 = no time limit)" and minutes.value == 0
     app.number_input(key="fair_trials").set_value(2).run()
     app.button(key="fair_tune").click().run()
     assert not app.exception

@@ -70,6 +70,12 @@ def test_tune_a_fast_model_in_the_background_then_browse_the_study(app):
     assert "Search space of EASE" in [e.label for e in app.expander]
     space = next(d for d in app.dataframe if "Values tried" in d.value.columns).value
     assert list(space["Setting"]) == ["l2", "binary"]
+    # 0 is a valid budget for either input and means "no limit"; the labels say so, and
+    # minutes are whole minutes ("0", not "0.00")
+    minutes = app.number_input(key="tune_minutes")
+    assert minutes.label == "Minutes per model (0 = no time limit)"
+    assert minutes.value == 0 and isinstance(minutes.value, int)
+    assert app.number_input(key="tune_trials").label == "Trials per model (0 = no limit)"
     app.number_input(key="tune_trials").set_value(2).run()
     app.button(key="tune_start").click().run()
     assert not app.exception
