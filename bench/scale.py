@@ -175,7 +175,7 @@ def epoch_limit(fit_s: float, rows: int, users: int, items: int, tt_config: dict
     size), scaled to this run's rows when it is smaller: conservative, since an epoch's
     cost grows with the users (examples) and their histories, which shrink less than the
     rows (a 2M-row sample keeps ~97% of the users)."""
-    from recsys_engine.models.pooled import TwoTowerConfig
+    from recsys_engine.models.pooled_config import TwoTowerConfig
     from recsys_engine.models.pooled_examples import choose_loss
 
     cfg = TwoTowerConfig.from_dict(tt_config)

@@ -12,7 +12,7 @@ import pandas as pd
 from recsys_engine import export
 from recsys_engine.models.ease import EASEConfig
 from recsys_engine.models.neumf import NeuMFConfig
-from recsys_engine.models.pooled import TwoTowerConfig
+from recsys_engine.models.pooled_config import TwoTowerConfig
 
 
 def test_csv_cells_cannot_start_a_formula():

@@ -56,7 +56,7 @@ Layout (one concept per module; this file only re-exports the public API):
 from __future__ import annotations
 
 from recsys_engine.explain.counterfactual import MAX_REMOVALS
-from recsys_engine.explain.explainer import USER_EMBEDDING_MODELS, Explainer
+from recsys_engine.explain.explainer import Explainer
 from recsys_engine.explain.lists import compare_lists, overlap
 from recsys_engine.explain.results import (
     EXACT,
@@ -81,7 +81,6 @@ __all__ = [
     "POST_HOC",
     "RESCORED",
     "RESCORE_TOLERANCE",
-    "USER_EMBEDDING_MODELS",
     "Explainer",
     "ItemExplanation",
     "Reason",

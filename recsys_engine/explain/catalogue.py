@@ -26,13 +26,19 @@ class Catalogue:
         data: the split (``split_data.load_split_data``).
         interactions: ``Store.coded_interactions(dataset, split)`` arrays (for ratings and
             dates of the history table), or None.
+        inputs: the histories users are ranked from (default ``data.inputs``: training +
+            validation folds, as evaluation scores test users).
     """
 
-    def __init__(self, data: Any, interactions: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        data: Any,
+        interactions: dict[str, Any] | None = None,
+        inputs: sp.csr_matrix | None = None,
+    ):
         self.train = sp.csr_matrix(data.train.matrix, dtype=np.float32)
         self.train.sort_indices()
-        # what evaluation scored each user from (training + validation folds)
-        self.inputs = sp.csr_matrix(data.inputs, dtype=np.float32)
+        self.inputs = sp.csr_matrix(data.inputs if inputs is None else inputs, dtype=np.float32)
         self.inputs.sort_indices()
         self.seen = sp.csr_matrix(data.seen)
         self.test = sp.csr_matrix(data.test)

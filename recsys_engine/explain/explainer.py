@@ -37,9 +37,6 @@ from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import top_k
 from recsys_engine.store import Store
 
-#: Models that learn one embedding per training user (cannot score new histories).
-USER_EMBEDDING_MODELS = ("neumf", "mf_explicit")
-
 
 class Explainer(Catalogue):
     """Explanations for one fitted model on one split (build once, query many times).
@@ -65,11 +62,9 @@ class Explainer(Catalogue):
         n_items = len(np.asarray(data.train.item_ids, dtype=object))
         if model.item_ids is not None and len(model.item_ids) != n_items:
             raise RecsysError(f"model has {len(model.item_ids)} items but the split has {n_items}")
-        super().__init__(data, interactions)
-        self.per_user = model.name in USER_EMBEDDING_MODELS
-        if model.knows_users_by_training_history:  # scored as evaluation scored them
-            self.inputs = sp.csr_matrix(data.inputs_for(model), dtype=np.float32)
-            self.inputs.sort_indices()
+        # each user is ranked from the histories evaluation scored them from
+        super().__init__(data, interactions, inputs=data.inputs_for(model))
+        self.per_user = model.knows_users_by_training_history
         self._content = ContentTower.from_model(model, data.train.items, self.item_ids)
         self._vectors = item_vectors(model) if self.per_user else None
         # order-aware models rank a stored user with their time order, as evaluation does

@@ -19,7 +19,8 @@ from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import TrainData
 from recsys_engine.models.features import FeatureOptions, item_features
-from recsys_engine.models.pooled import PooledHistoryModel, TwoTowerConfig
+from recsys_engine.models.pooled import PooledHistoryModel
+from recsys_engine.models.pooled_config import TwoTowerConfig
 from recsys_engine.models.search_space import Param, Range
 
 

@@ -69,7 +69,7 @@ class HybridConfig(ContentConfig):
         "id_dropout": Range(0.0, 0.8),
     }
 
-    # the two-tower's tuned settings (see pooled.TwoTowerConfig) plus the content part
+    # the two-tower's tuned settings (see pooled_config.TwoTowerConfig) plus the content part
     epochs: int = 80
     learning_rate: float = 1e-2
     lr_decay: float = 0.96

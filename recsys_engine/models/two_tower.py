@@ -9,7 +9,8 @@ projection of content features.
 
 from __future__ import annotations
 
-from recsys_engine.models.pooled import PooledHistoryModel, TwoTowerConfig
+from recsys_engine.models.pooled import PooledHistoryModel
+from recsys_engine.models.pooled_config import TwoTowerConfig
 
 
 class TwoTower(PooledHistoryModel):

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from recsys_engine.errors import ConfigError
 from recsys_engine.models import create_model
 from recsys_engine.models.data import TrainData
-from recsys_engine.models.pooled import TwoTowerConfig
+from recsys_engine.models.pooled_config import TwoTowerConfig
 from recsys_engine.models.pooled_examples import choose_loss
 
 LIMITS = {"max_items": 50_000, "max_cells": 250_000_000}
