@@ -37,7 +37,7 @@ compare_fair.fair_budget_section(split_id, board)
 compare.glossary_section(board)
 compare.sweep_section(split_id, board, k, done)
 with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):
-    compare.charts_section(split_id, board, k, done, tuned_only)
+    compare.charts_section(board, k, done)
 
 st.subheader("A/B test: is the candidate really better?")
 if len(board) < 2:

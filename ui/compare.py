@@ -51,10 +51,9 @@ def _curves_figure(run_ids: tuple[int, ...], version: tuple, metric: str):
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def _tradeoff_figure(
-    split_id: int, k: int, version: tuple, x: str, tuned_only: bool, primary: str
-):
-    board = _leaderboard(split_id, k, primary, version, tuned_only)
+def _tradeoff_figure(board: pd.DataFrame, k: int, x: str):
+    # keyed on the leaderboard shown (a few rows to hash), so it follows whatever
+    # options built that board
     return charts.tradeoff_scatter(board, k, x)
 
 
@@ -202,11 +201,9 @@ def glossary_section(board: pd.DataFrame) -> None:
             col.markdown("\n".join(f"- **{term}**: {text}" for term, text in part))
 
 
-def charts_section(
-    split_id: int, board: pd.DataFrame, k: int, done: pd.DataFrame, tuned_only: bool = False
-) -> None:
-    """Metric@K curves and the accuracy vs coverage/novelty scatter (``board`` is the
-    leaderboard of ``leaderboard_section`` with the same ``tuned_only``)."""
+def charts_section(board: pd.DataFrame, k: int, done: pd.DataFrame) -> None:
+    """Metric@K curves and the accuracy vs coverage/novelty scatter of the runs of
+    ``board`` (the leaderboard shown by ``leaderboard_section``)."""
     version = cache_version(done)
     ids = tuple(int(i) for i in board["run_id"])
     _, depths = _curves(ids, version)
@@ -236,7 +233,7 @@ def charts_section(
             format_func=lambda m: names.LABELS[m],
             key="compare_tradeoff",
         )
-        trade = _tradeoff_figure(split_id, k, version, x or "coverage", tuned_only, "ndcg")
+        trade = _tradeoff_figure(board, k, x or "coverage")
         st.plotly_chart(trade, width="stretch", key="fig_trade")
         st.caption(
             "Accuracy is not everything: a model that recommends a wider part of the "
