@@ -51,7 +51,9 @@ def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
         title="Training curve",
         xaxis_title="epoch",
         yaxis=dict(title="loss"),
-        yaxis2=dict(title="validation", overlaying="y", side="right"),
+        yaxis2=dict(title="validation", overlaying="y", side="right", showgrid=False),
+        # above the plot: at the right it covered the validation axis's tick labels
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
     )
     return fig
 

@@ -61,3 +61,17 @@ def test_recommendations_export_has_titles():
     assert list(out["title"]) == ["=Heat", ""]  # 9 has no metadata: blank
     assert "'=Heat" in export.to_csv_bytes(out).decode()  # still formula-escaped
     assert list(export.recommendations_with_titles(recs, None)["title"]) == ["", ""]
+
+
+def test_training_curve_keeps_its_legend_off_the_validation_axis():
+    from ui.run_monitor import loss_figure
+
+    progress = pd.DataFrame(
+        {"epoch": [1, 1, 2], "loss": [3.0, 2.5, 2.0], "val_metric": [None, 0.1, 0.2]}
+    )
+    fig = loss_figure(progress)
+    # one point per epoch, the epoch's last report
+    assert list(fig.data[0].y) == [2.5, 2.0] and list(fig.data[1].y) == [0.1, 0.2]
+    assert fig.data[1].yaxis == "y2" and fig.layout.yaxis2.side == "right"
+    # a legend at the right edge covered the right axis's top tick labels
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y > 1
