@@ -3,6 +3,9 @@ context, the context-aware two-tower (refusal, save/load) and its context explan
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +17,7 @@ from recsys_engine.models import create_model
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import top_k
 from recsys_engine.models.model_config import ModelConfig
-from recsys_engine.split_data import load_split_data
+from recsys_engine.split_data import SplitData, load_split_data
 from recsys_engine.splits import SplitConfig, create_split
 
 HOUR = 3600
@@ -114,19 +117,28 @@ def groups_frame(n_users=80, n_items=40, seed=0) -> pd.DataFrame:
 SMALL = {"epochs": 4, "dim": 16, "batch_size": 64, "ema": 0.0, "patience": 0, "seed": 0}
 
 
-@pytest.fixture(scope="module")
-def fitted():
+@contextmanager
+def fitted_on_groups(model: str, config: dict) -> Iterator[tuple[SplitData, Recommender]]:
+    """``groups_frame`` in an in-memory store, split leave-last-1, and ``model`` fitted on
+    it with ``config`` and its event context."""
     from recsys_engine.store import Store
 
     store = Store(":memory:")
-    did = store.create_dataset_from_frames(
-        "groups", groups_frame(), feedback="implicit", context=("device",)
-    )
-    sid = create_split(store, did, SplitConfig(strategy="leave-last", n_last=1))
-    data = load_split_data(store, sid)
-    model = create_model("two_tower", {**SMALL, "use_context": True}).fit(data.train)
-    yield data, model
-    store.close()
+    try:
+        did = store.create_dataset_from_frames(
+            "groups", groups_frame(), feedback="implicit", context=("device",)
+        )
+        sid = create_split(store, did, SplitConfig(strategy="leave-last", n_last=1))
+        data = load_split_data(store, sid)
+        yield data, create_model(model, {**config, "use_context": True}).fit(data.train)
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    with fitted_on_groups("two_tower", SMALL) as pair:
+        yield pair
 
 
 def test_use_context_is_refused_without_context(store):

@@ -14,14 +14,12 @@ import numpy as np
 import pytest
 
 from recsys_engine.errors import ConfigError
-from recsys_engine.evaluation import load_split_data
 from recsys_engine.explain import Explainer
 from recsys_engine.explain.ordered import InOrder
 from recsys_engine.models import create_model
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.sequence_data import target_context
-from recsys_engine.splits import SplitConfig, create_split
-from tests.models.test_context_model import groups_frame, tiny
+from tests.models.test_context_model import fitted_on_groups, tiny
 
 SMALL = {
     "epochs": 30,
@@ -48,17 +46,8 @@ def test_each_window_position_carries_its_targets_context() -> None:
 
 @pytest.fixture(scope="module")
 def fitted():
-    from recsys_engine.store import Store
-
-    store = Store(":memory:")
-    did = store.create_dataset_from_frames(
-        "groups", groups_frame(), feedback="implicit", context=("device",)
-    )
-    sid = create_split(store, did, SplitConfig(strategy="leave-last", n_last=1))
-    data = load_split_data(store, sid)
-    model = create_model("sasrec", {**SMALL, "use_context": True}).fit(data.train)
-    yield data, model
-    store.close()
+    with fitted_on_groups("sasrec", SMALL) as pair:
+        yield pair
 
 
 def test_use_context_is_refused_without_context(store) -> None:
