@@ -1,10 +1,11 @@
 """Background job runner: trains queued runs and runs tuning studies in worker threads
 (DESIGN §9).
 
-The UI holds one ``JobRunner`` (a Streamlit ``cache_resource``); the CLI runs the same
-executor in the foreground. Status and progress live in DuckDB, not in the runner, so any
-browser tab (or a new server after a restart) sees them; the runner only knows which runs
-it is working on and which were asked to stop.
+The UI holds one ``JobRunner`` (a Streamlit ``cache_resource``) whose executor trains each
+run in a child process (``job_process.execute_in_child``); the default executor trains on
+the worker thread, and the CLI runs it in the foreground. Status and progress live in
+DuckDB, not in the runner, so any browser tab (or a new server after a restart) sees
+them; the runner only knows which runs it is working on and which were asked to stop.
 
 A job holds the database file only while it writes (status, a progress row, the results):
 each ``Store`` call is its own unit of work, so a model that trains for minutes leaves the

@@ -34,10 +34,13 @@ def get_store() -> Store:
 
 @st.cache_resource(show_spinner=False)
 def get_runner():
-    """The background job runner (one worker thread; runs survive page changes)."""
+    """The background job runner (one worker thread; runs survive page changes). Each run
+    trains in its own lower-priority process (``job_process``), so pages render at full
+    speed while a model trains; tuning studies run on the worker thread."""
+    from recsys_engine.job_process import execute_in_child
     from recsys_engine.jobs import JobRunner
 
-    return JobRunner(get_store())
+    return JobRunner(get_store(), execute=execute_in_child)
 
 
 def datasets_frame():
