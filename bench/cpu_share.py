@@ -3,8 +3,9 @@
 The load bench runs the app server, headless browsers and CLI commands on one machine; a
 page time under load depends on who takes the cores. ``CpuShare`` samples ``/proc`` every
 half second and adds up, per process, the CPU time (user + system) it used while the
-sampler ran, grouped by ``kind``: ``server`` (the Streamlit app, its training thread
-included), ``browsers`` (chromium and Playwright's driver), ``cli`` (``python -m
+sampler ran, grouped by ``kind``: ``server`` (the Streamlit app; its tuning studies run on
+its thread), ``training`` (the app's runs, each in its own process, ``job_process``),
+``browsers`` (chromium and Playwright's driver), ``cli`` (``python -m
 recsys_engine``), ``bench`` (this process) and ``other`` descendants. A process that ends
 between two samples loses at most its last half second. Linux only (reads ``/proc``).
 """
@@ -22,6 +23,8 @@ def kind_of(cmdline: str) -> str:
     """The group a command line belongs to."""
     if "timed_server" in cmdline or "streamlit" in cmdline:
         return "server"
+    if "recsys_engine.job_process" in cmdline:
+        return "training"
     if "recsys_engine" in cmdline:
         return "cli"
     if "chrom" in cmdline or "playwright" in cmdline:
