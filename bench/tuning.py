@@ -16,8 +16,14 @@ Data is read from ../shared/data (never copied); missing datasets are skipped.
 Goals (BENCHMARKS.md): the best tuned Keras model ≥ tuned EASE on at least two of the three
 datasets; every tuned model ≥ its default run, or within the CI.
 
+``--split cold-items`` (issue 14, new arrivals) holds out 20% of the items for test and 10%
+for validation instead: the study still maximises validation NDCG@10, and each row also
+carries the test new-arrivals shelf Recall@20 of the tuned and the default run beside a
+random shelf's (min(20, m) / m for m new items), the goal being ≥ 10× random.
+
     .venv/bin/python bench/tuning.py [--datasets ml-100k,amazon,ml-latest-small]
         [--models ease,itemknn,two_tower,hybrid,neumf] [--trials 30] [--workers 1]
+        [--split random|cold-items]
         [--out rows.jsonl]            # one JSON line per finished model, written at once
     .venv/bin/python bench/tuning.py --report rows.jsonl [more.jsonl ...]
 
@@ -45,6 +51,8 @@ DATA = REPO.parent / "shared" / "data"
 
 from recsys_engine.ingest import guess_plan, load_dataset  # noqa: E402
 from recsys_engine.runs import run_model  # noqa: E402
+from recsys_engine.shelf import new_arrivals  # noqa: E402
+from recsys_engine.split_data import load_split_data  # noqa: E402
 from recsys_engine.splits import SplitConfig, create_split  # noqa: E402
 from recsys_engine.store import Store  # noqa: E402
 from recsys_engine.tuning import tune  # noqa: E402
@@ -71,13 +79,13 @@ def load(store: Store, name: str) -> int | None:
     return load_dataset(store, plan).dataset_id
 
 
-def ndcg(store: Store, run_id: int) -> list[float | None]:
-    """Test NDCG@10 of a run with its CI: [value, low, high]."""
+def ndcg(store: Store, run_id: int, metric: str = "ndcg", k: int = 10) -> list[float | None]:
+    """A run's test ``metric@k`` (NDCG@10 by default) with its CI: [value, low, high]."""
     run = store.get_run(run_id)
     if run["status"] != "succeeded":
         raise SystemExit(f"run {run_id} ({run['model']}) {run['status']}: {run['error']}")
     rows = store.run_metrics(run_id)
-    row = rows[(rows.metric == "ndcg") & (rows.k == 10)].iloc[0]
+    row = rows[(rows.metric == metric) & (rows.k == k)].iloc[0]
     low = None if row.ci_low is None else float(row.ci_low)
     high = None if row.ci_high is None else float(row.ci_high)
     return [float(row.value), low, high]
@@ -93,6 +101,14 @@ def bench_model(store: Store, split: int, name: str, model: str, trials: int, wo
     t1 = time.perf_counter()
     default_run = run_model(store, split, model)
     default_s = time.perf_counter() - t1
+    shelf = {}
+    if "shelf_recall" in set(store.run_metrics(result.run_id).metric):
+        m = len(new_arrivals(load_split_data(store, split)))
+        shelf = {
+            "tuned_shelf_recall@20": ndcg(store, result.run_id, "shelf_recall", 20),
+            "default_shelf_recall@20": ndcg(store, default_run, "shelf_recall", 20),
+            "random_shelf_recall@20": min(20, m) / m,
+        }
     return {
         "dataset": name,
         "model": model,
@@ -105,6 +121,7 @@ def bench_model(store: Store, split: int, name: str, model: str, trials: int, wo
         "best_config": result.best_config,
         "tuned": ndcg(store, result.run_id),
         "default": ndcg(store, default_run),
+        **shelf,
         "study_s": seconds,
         "trials_per_s": len(result.trials) / seconds,
         "default_s": default_s,
@@ -114,18 +131,26 @@ def bench_model(store: Store, split: int, name: str, model: str, trials: int, wo
 
 
 def bench_dataset(
-    store: Store, name: str, models: list[str], trials: int, workers: int, out: Path | None
+    store: Store,
+    name: str,
+    models: list[str],
+    trials: int,
+    workers: int,
+    out: Path | None,
+    strategy: str = "random",
 ) -> list[dict[str, Any]]:
     did = load(store, name)
     if did is None:
         print(f"{name}: not found under {DATA}, skipped")
         return []
     split = create_split(
-        store, did, SplitConfig(seed=42, test_fraction=0.2, validation_fraction=0.1)
+        store,
+        did,
+        SplitConfig(strategy=strategy, seed=42, test_fraction=0.2, validation_fraction=0.1),
     )
     print(
         f"\n{name}: {store.get_dataset(did)['n_interactions']:,} interactions, "
-        f"{trials} trials per model",
+        f"{strategy} split, {trials} trials per model",
         flush=True,
     )
     rows = []
@@ -171,6 +196,16 @@ def report(rows: list[dict[str, Any]]) -> None:
                 f"{_fmt(default):<26} {verdict:<16} {r['study_s']:>8.1f} "
                 f"{r['trials_per_s']:>8.3f} {r['load'][0]:>5.1f}-{r['load'][1]:<5.1f}"
             )
+            if "random_shelf_recall@20" in r:
+                rand = r["random_shelf_recall@20"]
+                tuned_shelf, default_shelf = (
+                    r[f"{kind}_shelf_recall@20"][0] for kind in ("tuned", "default")
+                )
+                print(
+                    f"{'':<10} new-arrivals shelf Recall@20: tuned {tuned_shelf:.4f} "
+                    f"({tuned_shelf / rand:.2f}x random), default {default_shelf:.4f} "
+                    f"({default_shelf / rand:.2f}x), random {rand:.4f}; goal >= 10x"
+                )
         keras = [m for m in best if m in KERAS]
         if "ease" in best and keras:
             top = max(keras, key=lambda m: best[m])
@@ -187,6 +222,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--split", default="random", choices=("random", "cold-items"))
     parser.add_argument("--out", type=Path, help="append one JSON line per finished model")
     parser.add_argument("--report", type=Path, nargs="+", help="print the table of these files")
     args = parser.parse_args()
@@ -212,6 +248,7 @@ def main() -> None:
                     args.trials,
                     args.workers,
                     args.out,
+                    args.split,
                 )
         finally:
             store.close()

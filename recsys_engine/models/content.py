@@ -21,7 +21,7 @@ from recsys_engine.models.data import TrainData
 from recsys_engine.models.features import FeatureOptions, item_features
 from recsys_engine.models.pooled import PooledHistoryModel
 from recsys_engine.models.pooled_config import TwoTowerConfig
-from recsys_engine.models.search_space import Param, Range
+from recsys_engine.models.search_space import Choice, Param, Range
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,11 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
         **TwoTowerConfig.search_space,
         "dim": Range(16, 256, log=True, integer=True),
         "l2": Range(1e-7, 1e-2, log=True),
+        # the two settings that decide new arrivals (BENCHMARKS.md, "Content on the
+        # new-arrivals shelf"): rarer words act as item IDs, and new items as negatives
+        # push the shelf's candidates down
+        "min_df": Range(1, 20, log=True, integer=True),
+        "new_item_negatives": Choice((True, False)),
     }
 
     # the content model keeps its own settings (the ID two-tower's were tuned for IDs)
