@@ -20,12 +20,11 @@ from recsys_engine.explain.breakdown import breakdown_reason, new_item_note
 from recsys_engine.explain.catalogue import Catalogue
 from recsys_engine.explain.content import ContentTower
 from recsys_engine.explain.context import similar_users
-from recsys_engine.explain.counterfactual import counterfactuals
+from recsys_engine.explain.counterfactual import counterfactuals, popularity_counterfactuals
 from recsys_engine.explain.event_context import InContext, context_effects, context_reason
 from recsys_engine.explain.history import history_reason, item_vectors
 from recsys_engine.explain.ordered import InOrder
 from recsys_engine.explain.results import (
-    RESCORED,
     ItemExplanation,
     Reason,
     Recommendations,
@@ -370,35 +369,3 @@ class Explainer(Catalogue):
                 reasons[r].append(reason)
         # The checks decide the badges: a residual or a failed re-score lowers them.
         return [[follow_evidence(x) for x in rs] for rs in reasons], orders
-
-
-def popularity_counterfactuals(
-    model: Recommender, history: sp.csr_matrix, exclude: sp.csr_matrix, top: np.ndarray
-) -> list[Reason]:
-    """Popularity's "what would change it": re-rank with an empty history to check that
-    no change to the history changes the list (the same items stay excluded)."""
-    empty = sp.csr_matrix((1, history.shape[1]), dtype=np.float32)
-    scores = np.array(model.score(empty), dtype=np.float32)
-    scores[0, exclude.indices] = -np.inf
-    new_top, _ = top_k(scores, len(top))
-    same = new_top[0][: len(top)].tolist() == np.asarray(top).tolist()
-    check: dict[str, Any] = {
-        "method": "re-ranked with an empty history",
-        "rescored": True,
-        "verified": same,
-    }
-    if same:
-        summary = (
-            "No change to the history changes this list: popularity ranks the same items "
-            "for everyone (re-ranked with an empty history: the same list)."
-        )
-    else:
-        summary = "Re-ranking with an empty history gave a different list."
-        check["why_unverified"] = (
-            "re-ranking with an empty history gave a different list, so the claim that "
-            "history plays no part does not hold"
-        )
-    return [
-        Reason("counterfactual", "What would change it", RESCORED, summary, check=dict(check))
-        for _ in top
-    ]
