@@ -8,7 +8,7 @@ model; ``Explainer`` builds on it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from recsys_engine.errors import ConfigError
 from recsys_engine.explain.context import popularity_percentile
 from recsys_engine.explain.wording import item_label
+from recsys_engine.split_data import SplitData
 
 
 class Catalogue:
@@ -32,8 +33,8 @@ class Catalogue:
 
     def __init__(
         self,
-        data: Any,
-        interactions: dict[str, Any] | None = None,
+        data: SplitData,
+        interactions: dict[str, np.ndarray] | None = None,
         inputs: sp.csr_matrix | None = None,
     ):
         self.train = sp.csr_matrix(data.train.matrix, dtype=np.float32)
@@ -59,7 +60,7 @@ class Catalogue:
         rows = np.flatnonzero(np.diff(self.test.indptr) > 0)
         return self.user_ids[rows].astype(str)
 
-    def item_index(self, item_ids: Any) -> np.ndarray:
+    def item_index(self, item_ids: str | Sequence[str] | np.ndarray) -> np.ndarray:
         """Internal indexes of item ids; ``ConfigError`` naming unknown ids."""
         ids = [str(i) for i in np.atleast_1d(np.asarray(item_ids, dtype=object))]
         idx = self._items.get_indexer(ids)

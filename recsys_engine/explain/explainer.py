@@ -9,7 +9,7 @@ listed items to the reason modules (``history``, ``taste``, ``breakdown``,
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from recsys_engine.explain.taste import taste_reasons
 from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
 from recsys_engine.models.data import top_k
+from recsys_engine.split_data import SplitData
 from recsys_engine.store import Store
 
 
@@ -51,10 +52,10 @@ class Explainer(Catalogue):
     def __init__(
         self,
         model: Recommender,
-        data: Any,
+        data: SplitData,
         *,
         run_id: int | None = None,
-        interactions: dict[str, Any] | None = None,
+        interactions: dict[str, np.ndarray] | None = None,
     ):
         self.model = model
         self.run_id = run_id
@@ -139,7 +140,7 @@ class Explainer(Catalogue):
 
     def recommend_history(
         self,
-        item_ids: Any,
+        item_ids: Sequence[str],
         k: int = 10,
         explain: bool = True,
         user_id: str | None = None,
@@ -232,7 +233,7 @@ class Explainer(Catalogue):
         user_id: str | None,
         row: int | None,
         adhoc: bool = False,
-        model: Any | None = None,
+        model: Recommender | None = None,
         context: dict[str, str | None] | None = None,
     ) -> Recommendations:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
@@ -309,7 +310,7 @@ class Explainer(Catalogue):
         top_scores: np.ndarray,
         all_scores: np.ndarray,
         notes: list[str],
-        model: Any | None = None,
+        model: Recommender | None = None,
     ) -> tuple[list[list[Reason]], list[np.ndarray]]:
         """Every reason of every listed item; returns reasons and attribution orders.
 

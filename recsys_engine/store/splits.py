@@ -41,7 +41,9 @@ class SplitTables(StoreConnection):
     """Mixin of ``Store``: ``splits`` and ``split_rows``."""
 
     # -- reading -------------------------------------------------------------------------
-    def coded_interactions(self, dataset_id: int, split_id: int | None = None) -> dict[str, Any]:
+    def coded_interactions(
+        self, dataset_id: int, split_id: int | None = None
+    ) -> dict[str, np.ndarray]:
         """A dataset's interactions as integer-coded numpy arrays, sorted by (user, item).
 
         Args:
