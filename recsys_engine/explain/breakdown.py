@@ -7,12 +7,11 @@ MLP; explicit MF: global mean + user bias + item bias + match. The parts come fr
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 
 from recsys_engine.explain.results import EXACT, Reason
+from recsys_engine.models.base import Recommender
 
 PART_LABELS = {
     "base": "Item bias (learned offset)",
@@ -35,7 +34,7 @@ ITEM_BIAS_NOTE = (
 )
 
 
-def new_item_note(model: Any, item: int) -> str | None:
+def new_item_note(model: Recommender, item: int) -> str | None:
     """For a pooled model with an ID part: when ``item`` has none (nobody interacted with it
     in training, so its ID vector is masked to zero), the sentence saying what its score is
     made of; None for any other item or model."""
@@ -86,7 +85,7 @@ def breakdown_reason(
     )
 
 
-def mf_parts(model: Any, history: sp.csr_matrix, item: int) -> dict[str, float] | None:
+def mf_parts(model: Recommender, history: sp.csr_matrix, item: int) -> dict[str, float] | None:
     """μ + b_u + b_i + ⟨p_u, q_i⟩ of the explicit MF model (None when unknown)."""
     a = getattr(model, "arrays", None)
     if not a or "q" not in a:

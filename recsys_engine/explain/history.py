@@ -12,8 +12,6 @@ context; the model's score parts, when it reports them, feed the score breakdown
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -229,7 +227,7 @@ def post_hoc_history(
     return Reason("history", title, POST_HOC, summary, rows), order, parts
 
 
-def item_vectors(model: Any) -> np.ndarray | None:
+def item_vectors(model: Recommender) -> np.ndarray | None:
     """Unit-norm item embeddings of a per-user-embedding model (None when absent)."""
     a = getattr(model, "arrays", None) or {}
     if "q" in a:

@@ -4,12 +4,15 @@ and the metric against each searched setting (the last two from ``optuna.visuali
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from recsys_engine.tuning.trials import STATE_LABELS, VALUE_COLUMN
+
+if TYPE_CHECKING:  # optuna is imported where a study runs
+    import optuna
 
 #: Fewer complete trials than this give an importance estimate that says little (Optuna's
 #: PED-ANOVA compares the best tenth of the trials with the rest); the page says so instead.
@@ -52,7 +55,7 @@ def best_so_far_figure(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def importance_figure(study: Any) -> tuple[go.Figure | None, str]:
+def importance_figure(study: optuna.Study) -> tuple[go.Figure | None, str]:
     """Optuna's parameter-importance chart, or None and why it is not shown.
 
     The note always says what the chart means (or why there is none): with fewer than
@@ -88,7 +91,7 @@ def importance_figure(study: Any) -> tuple[go.Figure | None, str]:
     )
 
 
-def slice_figure(study: Any) -> go.Figure | None:
+def slice_figure(study: optuna.Study) -> go.Figure | None:
     """Validation NDCG@10 against each searched setting, one panel per setting (Optuna's
     slice plot; darker dots are later trials). None before any trial completed."""
     import optuna

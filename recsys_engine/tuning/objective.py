@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys_engine.errors import FitCancelled
 from recsys_engine.evaluation import EvalOptions, evaluate
@@ -22,11 +22,14 @@ from recsys_engine.models.search_space import Choice, Param
 from recsys_engine.split_data import SplitData
 from recsys_engine.tuning.trials import METRIC
 
+if TYPE_CHECKING:  # optuna is imported where a study runs
+    import optuna
+
 #: The key Keras models report their per-epoch validation NDCG@10 under (``fit_keras``).
 EPOCH_METRIC = "val_ndcg@10"
 
 
-def suggest(trial: Any, space: dict[str, Param]) -> dict[str, Any]:
+def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
     """Sample one value of every setting in ``space`` through an Optuna trial."""
     params: dict[str, Any] = {}
     for name, param in space.items():

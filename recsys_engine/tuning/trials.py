@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from recsys_engine.store import Store
 from recsys_engine.tuning.storage import open_storage, reopen_spec
+
+if TYPE_CHECKING:  # optuna is imported where a study runs
+    import optuna
 
 #: The metric every study maximises, on the validation fold.
 METRIC = "ndcg@10"
@@ -32,7 +35,7 @@ STATE_LABELS = {
 }
 
 
-def trial_row(trial: Any) -> dict[str, Any]:
+def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """One trial as JSON: number, state (Optuna's, or ``cancelled`` for a trial stopped by
     a cancel), params, validation NDCG@10 (the last reported
     epoch's for a pruned or running trial), epochs, seconds (so far, for a running one)."""
