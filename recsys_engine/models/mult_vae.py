@@ -54,7 +54,8 @@ class MultVAEConfig(KerasTrainConfig):
     Attributes:
         kind: ``vae`` (variational: Gaussian latent, KL term) or ``dae`` (denoising:
             deterministic bottleneck, no KL term).
-        hidden_dims: tanh hidden layer sizes of the encoder (the decoder mirrors them).
+        hidden_dims: tanh hidden layer sizes of the encoder (the decoder mirrors them);
+            empty = no hidden layer (history → latent code → logits).
         latent_dim: size of the latent code (the bottleneck).
         dropout: share of the normalised history dropped at each training step (the
             corruption the model learns to undo).
@@ -62,6 +63,11 @@ class MultVAEConfig(KerasTrainConfig):
         anneal_steps: training steps over which the KL weight rises linearly from 0 to
             ``beta_cap`` (0 = ``beta_cap`` from the first step).
         l2: L2 penalty on every kernel, added once per step.
+        decoder_l2: extra L2 penalty on the output kernel only (the latent/hidden ×
+            catalogue layer that scores every item).
+        prior_bias: start the output bias at the log of each item's training frequency
+            (centred), so the untrained decoder already ranks by popularity and the latent
+            code learns the departures from it; off = the paper's small random bias.
         batch_size: users per step (each a dense row over the whole catalogue).
     """
 
@@ -72,6 +78,8 @@ class MultVAEConfig(KerasTrainConfig):
         "beta_cap",
         "anneal_steps",
         "l2",
+        "decoder_l2",
+        "prior_bias",
     )
     presets: ClassVar[dict[str, dict]] = {
         "quick": {"epochs": 15, "patience": 0, "hidden_dims": [200], "latent_dim": 64},
@@ -86,6 +94,14 @@ class MultVAEConfig(KerasTrainConfig):
         "beta_cap": Range(0.0, 1.0),
         "anneal_steps": Range(100, 20_000, log=True, integer=True),
         "l2": Range(1e-6, 1e-1, log=True),
+        "decoder_l2": Range(1e-6, 1e-1, log=True),
+        "prior_bias": Choice((False, True)),
+    }
+    #: runs stored before these settings existed trained without them
+    stored_defaults: ClassVar[dict[str, Any]] = {
+        **KerasTrainConfig.stored_defaults,
+        "decoder_l2": 0.0,
+        "prior_bias": False,
     }
 
     epochs: int = 200
@@ -100,6 +116,8 @@ class MultVAEConfig(KerasTrainConfig):
     beta_cap: float = 0.2
     anneal_steps: int = 2000
     l2: float = 0.0
+    decoder_l2: float = 0.0
+    prior_bias: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -108,8 +126,8 @@ class MultVAEConfig(KerasTrainConfig):
         if isinstance(dims, list):
             object.__setattr__(self, "hidden_dims", tuple(dims))
             dims = self.hidden_dims
-        if not isinstance(dims, tuple) or not dims:
-            raise ConfigError(f"hidden_dims must be a non-empty list of sizes (got {dims!r})")
+        if not isinstance(dims, tuple):
+            raise ConfigError(f"hidden_dims must be a list of sizes (got {dims!r})")
         for size in dims:
             check_number("hidden_dims", size, low=1, high=8192, integer=True)
         check_number("latent_dim", self.latent_dim, low=1, high=4096, integer=True)
@@ -117,14 +135,25 @@ class MultVAEConfig(KerasTrainConfig):
         check_number("beta_cap", self.beta_cap, low=0, high=10)
         check_number("anneal_steps", self.anneal_steps, low=0, integer=True)
         check_number("l2", self.l2, low=0)
+        check_number("decoder_l2", self.decoder_l2, low=0)
+        if not isinstance(self.prior_bias, bool):
+            raise ConfigError(f"prior_bias must be true or false (got {self.prior_bias!r})")
+
+
+def wide_dim(cfg: MultVAEConfig) -> int:
+    """Width of the two catalogue-wide layers: the first hidden size, else the latent
+    size (without hidden layers the history maps straight to the code)."""
+    return int(cfg.hidden_dims[0]) if cfg.hidden_dims else int(cfg.latent_dim)
 
 
 def training_bytes(cfg: MultVAEConfig, n_items: int) -> int:
     """Rough peak bytes of training: the two catalogue-wide layers (first encoder and last
     decoder layer, n_items × size each) with their gradient and Adam moments (4 copies, 5
     with the weight average), plus one step's dense batch × n_items arrays (input,
-    target, normalised and dropped-out input, logits, log-softmax, their gradients ≈ 8)."""
-    wide = int(n_items) * (int(cfg.hidden_dims[0]) + int(cfg.hidden_dims[0]) + 1)
+    target, normalised and dropped-out input, logits, log-softmax, their gradients ≈ 8).
+    Without hidden layers the VAE's first layer is two such blocks (mean, log-variance)."""
+    first = wide_dim(cfg) * (2 if not cfg.hidden_dims and cfg.kind == "vae" else 1)
+    wide = int(n_items) * (first + wide_dim(cfg) + 1)
     copies = 5 if cfg.ema > 0 else 4
     return 4 * (copies * wide + 8 * int(cfg.batch_size) * int(n_items))
 
@@ -139,7 +168,7 @@ def check_memory(cfg: MultVAEConfig, n_items: int) -> None:
     if need > limit:
         raise ConfigError(
             f"Mult-VAE on {int(n_items):,} items would need about {need / 2**30:,.1f} GiB "
-            f"(its first and last layers are items × {cfg.hidden_dims[0]} with their optimiser "
+            f"(its first and last layers are items × {wide_dim(cfg)} with their optimiser "
             f"state, and each step holds a dense {cfg.batch_size} × {int(n_items):,} batch), "
             f"above the {limit / 2**30:,.1f} GiB limit (half this machine's memory); use "
             "Two-tower (sampled softmax) or Item-kNN for a catalogue this large"
@@ -184,10 +213,14 @@ class MultVAE(KerasFiles, Recommender):
                 beta_cap=float(cfg.beta_cap),
                 anneal_steps=int(cfg.anneal_steps),
                 l2=float(cfg.l2),
+                decoder_l2=float(cfg.decoder_l2),
                 seed=int(cfg.seed),
                 name="autoencoder",
             )
-            return keras.Model(history, layer(history), name=self.name)
+            model = keras.Model(history, layer(history), name=self.name)
+            if cfg.prior_bias:
+                layer.output_layer.bias.assign(log_popularity(x))
+            return model
 
         validate = None
         if train.validation is not None and train.validation.nnz > 0:
@@ -228,14 +261,14 @@ class MultVAE(KerasFiles, Recommender):
 
     # -- scoring -------------------------------------------------------------------------
     def _latent(self, h: sp.csr_matrix) -> np.ndarray:
-        """Latent mean of binary histories (no dropout): the deterministic encoder."""
+        """Latent mean of binary histories (no dropout): the deterministic encoder. The
+        first product reads the sparse history (whichever layer comes first)."""
         w = self.arrays
         norms = np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel())
-        scaled = sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ h
-        z = np.tanh(np.asarray(scaled @ w["enc0_kernel"]) + w["enc0_bias"])
-        for j in range(1, len(self.config.hidden_dims)):
-            z = np.tanh(z @ w[f"enc{j}_kernel"] + w[f"enc{j}_bias"])
-        z = z @ w["mean_kernel"] + w["mean_bias"]
+        z = sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ h
+        for j in range(len(self.config.hidden_dims)):
+            z = np.tanh(np.asarray(z @ w[f"enc{j}_kernel"]) + w[f"enc{j}_bias"])
+        z = np.asarray(z @ w["mean_kernel"]) + w["mean_bias"]
         return np.tanh(z) if self.config.kind == "dae" else z
 
     def _decode(self, z: np.ndarray, items: np.ndarray | None) -> np.ndarray:
@@ -291,6 +324,15 @@ class MultVAE(KerasFiles, Recommender):
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+
+
+def log_popularity(x: sp.csr_matrix) -> np.ndarray:
+    """Centred log training frequency of each item, log(count + 1) − mean: the output bias
+    under which the decoder's softmax starts near the popularity distribution (+1 keeps
+    items without training interactions finite, at the bottom)."""
+    counts = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+    logs = np.log(counts + 1.0)
+    return (logs - logs.mean()).astype(np.float32)
 
 
 def binary(matrix: sp.spmatrix) -> sp.csr_matrix:

@@ -225,8 +225,11 @@ def test_config_checks_and_registry() -> None:
     assert mv.MultVAEConfig(hidden_dims=[8, 4]).hidden_dims == (8, 4)
     with pytest.raises(ConfigError, match="kind"):
         mv.MultVAEConfig(kind="gan")
+    assert mv.MultVAEConfig(hidden_dims=[]).hidden_dims == ()  # no hidden layer
     with pytest.raises(ConfigError, match="hidden_dims"):
-        mv.MultVAEConfig(hidden_dims=[])
+        mv.MultVAEConfig(hidden_dims=[0])
+    with pytest.raises(ConfigError, match="hidden_dims"):
+        mv.MultVAEConfig(hidden_dims="600")
     with pytest.raises(ConfigError, match="dropout"):
         mv.MultVAEConfig(dropout=1.0)
 
