@@ -51,7 +51,7 @@ def test_prior_bias_starts_the_output_bias_at_log_popularity(data: TrainData) ->
     np.testing.assert_allclose(with_prior.arrays["out_bias"], mv.log_popularity(x), atol=1e-6)
     # the never-seen item starts lowest, the paper's random bias is near 0 everywhere
     assert int(np.argmin(with_prior.arrays["out_bias"])) == N_CLUSTERS * PER_CLUSTER - 1
-    plain = create_model("mult_vae", config).fit(data)
+    plain = create_model("mult_vae", {**config, "prior_bias": False}).fit(data)
     assert np.abs(plain.arrays["out_bias"]).max() < 0.01
 
 
@@ -105,3 +105,11 @@ def test_memory_need_without_hidden_layers_by_hand() -> None:
     assert mv.training_bytes(vae, 1000) == 4 * (4 * 1000 * 601 + 8 * 64 * 1000)
     dae = mv.MultVAEConfig(hidden_dims=[], latent_dim=200, kind="dae")
     assert mv.training_bytes(dae, 1000) == 4 * (4 * 1000 * 401 + 8 * 64 * 1000)
+
+
+def test_runs_stored_before_the_prior_keep_the_random_bias() -> None:
+    stored = {**mv.MultVAEConfig(hidden_dims=[600]).to_dict()}
+    del stored["prior_bias"], stored["decoder_l2"]
+    old = mv.MultVAEConfig.from_stored(stored)
+    assert old.prior_bias is False and old.decoder_l2 == 0.0 and old.hidden_dims == (600,)
+    assert mv.MultVAEConfig().prior_bias is True and mv.MultVAEConfig().hidden_dims == ()
