@@ -8,7 +8,10 @@ and the loss per user is the multinomial negative log-likelihood
 
     −Σ_i x_i · log softmax(f(z))_i  (+ β · KL(q(z|x) ‖ N(0, I)) for the VAE),
 
-with β annealed linearly by training steps up to ``beta_cap``. Epochs are chosen on the
+with β annealed linearly by training steps up to ``beta_cap``. Two departures from the
+paper help on small data (few users per catalogue item) and are settings: no hidden layer
+(``hidden_dims=[]``: history → code → logits) and a popularity prior (``prior_bias``: the
+output bias starts at the items' centred log training frequencies). Epochs are chosen on the
 validation fold by ``fit_keras``'s early stopping. Scoring uses the latent mean and no
 dropout, so it is deterministic; it runs in numpy on the saved weights (the first layer is
 a sparse product, no history is densified to score it). Score = decoder logits.
@@ -24,107 +27,33 @@ weights, optimiser state and one dense batch would not fit in half the machine's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_engine.config import check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, Recommender, StopFn
 from recsys_engine.models.data import TrainData, as_csr, top_k
 from recsys_engine.models.ease import memory_limit
 from recsys_engine.models.keras_backend import keras_backend
-from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.keras_files import KerasFiles
+from recsys_engine.models.mult_vae_config import MultVAEConfig, wide_dim
 from recsys_engine.models.rescoring import RescoredExplanation, leave_one_out
-from recsys_engine.models.search_space import Choice, Param, Range
 from recsys_engine.models.validation import ndcg_at_10
 
-KINDS = ("vae", "dae")
 #: Rows scored at once are capped so one chunk's dense activations stay near this size.
 SCORE_CHUNK_BYTES = 64 * 2**20
-
-
-@dataclass(frozen=True)
-class MultVAEConfig(KerasTrainConfig):
-    """Mult-VAE / Mult-DAE settings (plus the shared training settings).
-
-    Attributes:
-        kind: ``vae`` (variational: Gaussian latent, KL term) or ``dae`` (denoising:
-            deterministic bottleneck, no KL term).
-        hidden_dims: tanh hidden layer sizes of the encoder (the decoder mirrors them).
-        latent_dim: size of the latent code (the bottleneck).
-        dropout: share of the normalised history dropped at each training step (the
-            corruption the model learns to undo).
-        beta_cap: largest weight of the KL term (VAE); the paper's annealing stops near 0.2.
-        anneal_steps: training steps over which the KL weight rises linearly from 0 to
-            ``beta_cap`` (0 = ``beta_cap`` from the first step).
-        l2: L2 penalty on every kernel, added once per step.
-        batch_size: users per step (each a dense row over the whole catalogue).
-    """
-
-    choices: ClassVar[dict[str, tuple[str, ...]]] = {**KerasTrainConfig.choices, "kind": KINDS}
-    advanced: ClassVar[tuple[str, ...]] = (
-        *KerasTrainConfig.advanced,
-        "dropout",
-        "beta_cap",
-        "anneal_steps",
-        "l2",
-    )
-    presets: ClassVar[dict[str, dict]] = {
-        "quick": {"epochs": 15, "patience": 0, "hidden_dims": [200], "latent_dim": 64},
-        "thorough": {"epochs": 400, "patience": 40},
-    }
-    search_space: ClassVar[dict[str, Param]] = {
-        "epochs": Range(20, 400, integer=True),
-        "learning_rate": Range(1e-4, 1e-2, log=True),
-        "kind": Choice(KINDS),
-        "latent_dim": Range(32, 400, log=True, integer=True),
-        "dropout": Range(0.0, 0.8),
-        "beta_cap": Range(0.0, 1.0),
-        "anneal_steps": Range(100, 20_000, log=True, integer=True),
-        "l2": Range(1e-6, 1e-1, log=True),
-    }
-
-    epochs: int = 200
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    patience: int = 20
-    smoothing: int = 3
-    kind: str = "vae"
-    hidden_dims: tuple[int, ...] = (600,)
-    latent_dim: int = 200
-    dropout: float = 0.5
-    beta_cap: float = 0.2
-    anneal_steps: int = 2000
-    l2: float = 0.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_choice("kind", self.kind, KINDS)
-        dims = self.hidden_dims
-        if isinstance(dims, list):
-            object.__setattr__(self, "hidden_dims", tuple(dims))
-            dims = self.hidden_dims
-        if not isinstance(dims, tuple) or not dims:
-            raise ConfigError(f"hidden_dims must be a non-empty list of sizes (got {dims!r})")
-        for size in dims:
-            check_number("hidden_dims", size, low=1, high=8192, integer=True)
-        check_number("latent_dim", self.latent_dim, low=1, high=4096, integer=True)
-        check_number("dropout", self.dropout, low=0, high=0.95)
-        check_number("beta_cap", self.beta_cap, low=0, high=10)
-        check_number("anneal_steps", self.anneal_steps, low=0, integer=True)
-        check_number("l2", self.l2, low=0)
 
 
 def training_bytes(cfg: MultVAEConfig, n_items: int) -> int:
     """Rough peak bytes of training: the two catalogue-wide layers (first encoder and last
     decoder layer, n_items × size each) with their gradient and Adam moments (4 copies, 5
     with the weight average), plus one step's dense batch × n_items arrays (input,
-    target, normalised and dropped-out input, logits, log-softmax, their gradients ≈ 8)."""
-    wide = int(n_items) * (int(cfg.hidden_dims[0]) + int(cfg.hidden_dims[0]) + 1)
+    target, normalised and dropped-out input, logits, log-softmax, their gradients ≈ 8).
+    Without hidden layers the VAE's first layer is two such blocks (mean, log-variance)."""
+    first = wide_dim(cfg) * (2 if not cfg.hidden_dims and cfg.kind == "vae" else 1)
+    wide = int(n_items) * (first + wide_dim(cfg) + 1)
     copies = 5 if cfg.ema > 0 else 4
     return 4 * (copies * wide + 8 * int(cfg.batch_size) * int(n_items))
 
@@ -139,7 +68,7 @@ def check_memory(cfg: MultVAEConfig, n_items: int) -> None:
     if need > limit:
         raise ConfigError(
             f"Mult-VAE on {int(n_items):,} items would need about {need / 2**30:,.1f} GiB "
-            f"(its first and last layers are items × {cfg.hidden_dims[0]} with their optimiser "
+            f"(its first and last layers are items × {wide_dim(cfg)} with their optimiser "
             f"state, and each step holds a dense {cfg.batch_size} × {int(n_items):,} batch), "
             f"above the {limit / 2**30:,.1f} GiB limit (half this machine's memory); use "
             "Two-tower (sampled softmax) or Item-kNN for a catalogue this large"
@@ -184,10 +113,14 @@ class MultVAE(KerasFiles, Recommender):
                 beta_cap=float(cfg.beta_cap),
                 anneal_steps=int(cfg.anneal_steps),
                 l2=float(cfg.l2),
+                decoder_l2=float(cfg.decoder_l2),
                 seed=int(cfg.seed),
                 name="autoencoder",
             )
-            return keras.Model(history, layer(history), name=self.name)
+            model = keras.Model(history, layer(history), name=self.name)
+            if cfg.prior_bias:
+                layer.output_layer.bias.assign(log_popularity(x))
+            return model
 
         validate = None
         if train.validation is not None and train.validation.nnz > 0:
@@ -228,14 +161,14 @@ class MultVAE(KerasFiles, Recommender):
 
     # -- scoring -------------------------------------------------------------------------
     def _latent(self, h: sp.csr_matrix) -> np.ndarray:
-        """Latent mean of binary histories (no dropout): the deterministic encoder."""
+        """Latent mean of binary histories (no dropout): the deterministic encoder. The
+        first product reads the sparse history (whichever layer comes first)."""
         w = self.arrays
         norms = np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel())
-        scaled = sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ h
-        z = np.tanh(np.asarray(scaled @ w["enc0_kernel"]) + w["enc0_bias"])
-        for j in range(1, len(self.config.hidden_dims)):
-            z = np.tanh(z @ w[f"enc{j}_kernel"] + w[f"enc{j}_bias"])
-        z = z @ w["mean_kernel"] + w["mean_bias"]
+        z = sp.diags(1.0 / np.maximum(norms, 1e-12).astype(np.float32)) @ h
+        for j in range(len(self.config.hidden_dims)):
+            z = np.tanh(np.asarray(z @ w[f"enc{j}_kernel"]) + w[f"enc{j}_bias"])
+        z = np.asarray(z @ w["mean_kernel"]) + w["mean_bias"]
         return np.tanh(z) if self.config.kind == "dae" else z
 
     def _decode(self, z: np.ndarray, items: np.ndarray | None) -> np.ndarray:
@@ -291,6 +224,15 @@ class MultVAE(KerasFiles, Recommender):
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
+
+
+def log_popularity(x: sp.csr_matrix) -> np.ndarray:
+    """Centred log training frequency of each item, log(count + 1) − mean: the output bias
+    under which the decoder's softmax starts near the popularity distribution (+1 keeps
+    items without training interactions finite, at the bottom)."""
+    counts = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+    logs = np.log(counts + 1.0)
+    return (logs - logs.mean()).astype(np.float32)
 
 
 def binary(matrix: sp.spmatrix) -> sp.csr_matrix:

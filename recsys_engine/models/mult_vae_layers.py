@@ -33,7 +33,8 @@ class MultAutoencoder(keras.layers.Layer):
 
     Args:
         n_items: catalogue size (input and output width).
-        hidden_dims: tanh hidden sizes of the encoder; the decoder mirrors them.
+        hidden_dims: tanh hidden sizes of the encoder; the decoder mirrors them. Empty: the
+            history maps straight to the latent code and the code straight to the logits.
         latent_dim: size of the latent code.
         kind: ``vae`` (Gaussian latent: mean and log-variance, one sample per row while
             training, the mean otherwise) or ``dae`` (deterministic tanh bottleneck).
@@ -41,7 +42,9 @@ class MultAutoencoder(keras.layers.Layer):
         beta_cap: largest KL weight.
         anneal_steps: training steps over which β rises linearly from 0 to 1 (capped).
         l2: L2 penalty on every kernel.
-        seed: seed of the dropout and sampling generators.
+        decoder_l2: extra L2 penalty on the output kernel only (latent/hidden × n_items).
+        seed: seed of the initialisers (offset per layer, so no two layers start from the
+            same draw) and of the dropout and sampling generators.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class MultAutoencoder(keras.layers.Layer):
         beta_cap: float = 0.2,
         anneal_steps: int = 2000,
         l2: float = 0.0,
+        decoder_l2: float = 0.0,
         seed: int = 0,
         **kwargs,
     ):
@@ -68,17 +72,22 @@ class MultAutoencoder(keras.layers.Layer):
         self.beta_cap = float(beta_cap)
         self.anneal_steps = int(anneal_steps)
         self.l2 = float(l2)
+        self.decoder_l2 = float(decoder_l2)
         self.seed = int(seed)
-        reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
-        init = keras.initializers.GlorotUniform(seed=self.seed)
+        offsets = iter(range(1, 1000))
 
-        def dense(size: int, name: str, activation: str | None = "tanh") -> keras.layers.Dense:
+        def dense(
+            size: int, name: str, activation: str | None = "tanh", l2: float | None = None
+        ) -> keras.layers.Dense:
+            # a seeded Keras initialiser repeats its draw at every call: one seed per layer
+            seed = self.seed * 1000 + next(offsets)
+            rate = self.l2 if l2 is None else l2
             return keras.layers.Dense(
                 size,
                 activation=activation,
-                kernel_initializer=init,
-                bias_initializer=keras.initializers.RandomNormal(stddev=0.001, seed=self.seed),
-                kernel_regularizer=reg,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                bias_initializer=keras.initializers.RandomNormal(stddev=0.001, seed=seed),
+                kernel_regularizer=keras.regularizers.L2(rate) if rate > 0 else None,
                 name=name,
             )
 
@@ -86,7 +95,7 @@ class MultAutoencoder(keras.layers.Layer):
         self.mean = dense(self.latent_dim, "latent_mean", None)
         self.log_var = dense(self.latent_dim, "latent_log_var", None) if kind == "vae" else None
         self.decoder = [dense(d, f"decoder_{j}") for j, d in enumerate(reversed(self.hidden_dims))]
-        self.output_layer = dense(self.n_items, "decoder_out", None)
+        self.output_layer = dense(self.n_items, "decoder_out", None, l2=self.l2 + self.decoder_l2)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def get_config(self):
@@ -100,6 +109,7 @@ class MultAutoencoder(keras.layers.Layer):
             beta_cap=self.beta_cap,
             anneal_steps=self.anneal_steps,
             l2=self.l2,
+            decoder_l2=self.decoder_l2,
             seed=self.seed,
         )
         return config

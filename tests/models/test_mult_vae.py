@@ -205,7 +205,7 @@ def test_similar_items_uses_decoder_vectors(vae: mv.MultVAE) -> None:
 def test_memory_refusal_names_the_need_and_the_alternative(
     monkeypatch: pytest.MonkeyPatch, data: TrainData
 ) -> None:
-    cfg = mv.MultVAEConfig()
+    cfg = mv.MultVAEConfig(hidden_dims=[600])
     # 600 + 600 + 1 floats per item, 4 copies, plus 8 dense batch rows of 64: by hand
     assert mv.training_bytes(cfg, 1000) == 4 * (4 * 1000 * 1201 + 8 * 64 * 1000)
     with pytest.raises(ConfigError) as err:
@@ -225,8 +225,11 @@ def test_config_checks_and_registry() -> None:
     assert mv.MultVAEConfig(hidden_dims=[8, 4]).hidden_dims == (8, 4)
     with pytest.raises(ConfigError, match="kind"):
         mv.MultVAEConfig(kind="gan")
+    assert mv.MultVAEConfig(hidden_dims=[]).hidden_dims == ()  # no hidden layer
     with pytest.raises(ConfigError, match="hidden_dims"):
-        mv.MultVAEConfig(hidden_dims=[])
+        mv.MultVAEConfig(hidden_dims=[0])
+    with pytest.raises(ConfigError, match="hidden_dims"):
+        mv.MultVAEConfig(hidden_dims="600")
     with pytest.raises(ConfigError, match="dropout"):
         mv.MultVAEConfig(dropout=1.0)
 
@@ -279,6 +282,6 @@ def test_presets_are_valid_and_quick_is_smaller() -> None:
     quick = create_model("mult_vae", cls.presets["quick"]).config
     default = cls()
     assert quick.epochs < default.epochs
-    assert quick.hidden_dims[0] < default.hidden_dims[0] and quick.latent_dim < default.latent_dim
+    assert quick.hidden_dims == default.hidden_dims == () and quick.latent_dim < default.latent_dim
     create_model("mult_vae", cls.presets["thorough"])
     assert set(cls.advanced) <= {f for f in default.to_dict()}

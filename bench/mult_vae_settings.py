@@ -1,0 +1,67 @@
+"""Mult-VAE settings compared on the validation fold only (issue 18).
+
+Each setting is trained on the training fold of ``bench/quality_keras.py``'s tuning split
+(random per-user split, 20% test, 10% validation, seed 42) with early stopping on the
+validation fold; the table reports the best (smoothed) validation NDCG@10 and its epoch,
+next to EASE's best validation NDCG@10 over the same l2 grid. The test fold is never read:
+settings are chosen here, then ``bench/quality_keras.py`` refits the chosen one and reports
+test once.
+
+    .venv/bin/python bench/mult_vae_settings.py --dataset ml-latest-small \
+        --settings '{"defaults": {}, "dropout 0.2": {"dropout": 0.2}}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quality_keras import EASE_L2, Bench, fit_eval  # noqa: E402
+
+from recsys_engine.models import create_model  # noqa: E402
+from recsys_engine.store import Store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--settings", required=True, help="JSON: label → mult_vae config")
+    parser.add_argument("--no-ease", action="store_true", help="skip the EASE reference row")
+    args = parser.parse_args()
+    settings = json.loads(args.settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["RECSYS_ARTEFACTS"] = str(Path(tmp) / "artefacts")
+        bench = Bench(Store(":memory:"), args.dataset, cold=False)
+        tune = bench.data(bench.tuning)
+        if not args.no_ease:
+            view = tune.validation_view()
+            scores = {l2: fit_eval("ease", {"l2": l2}, view)[1]["ndcg@10"] for l2 in EASE_L2}
+            best = max(scores, key=scores.get)
+            print(f"EASE (l2={best:g}) val ndcg@10 = {scores[best]:.4f}", flush=True)
+        for label, config in settings.items():
+            model = create_model("mult_vae", config)
+            t0 = time.perf_counter()
+            model.fit(tune.train)
+            seconds = time.perf_counter() - t0
+            r = model.fit_result
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"{label}: val ndcg@10 = {r.best_value:.4f} at epoch {r.best_epoch} "
+                f"of {r.epochs}; {seconds / r.epochs:.2f} s/epoch; peak RSS {rss:.0f} MB; "
+                f"config {json.dumps(config)}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
