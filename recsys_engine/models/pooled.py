@@ -177,6 +177,8 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
             on_progress=on_progress,
             should_stop=should_stop,
             metric_name="val_ndcg@10",
+            # the sampled losses read the ID tables by row: update only the rows read
+            sparse_updates=loss_name != "softmax",
         )
         return self
 
