@@ -165,9 +165,7 @@ def main() -> None:
         flush=True,
     )
     order = rng.permutation(n)
-    indexes = [
-        np.sort(order[s * batch_size : (s + 1) * batch_size]) for s in range(args.steps + 2)
-    ]
+    indexes = [np.sort(order[s * batch_size : (s + 1) * batch_size]) for s in range(args.steps + 2)]
 
     def build_batches():
         return [source.batch(index) for index in indexes]

@@ -198,9 +198,7 @@ class PooledTowers(keras.layers.Layer):
             # by rows: the L2 penalty covers the rows a batch reads (``rows_penalty``)
             id_reg = None if self.reads_rows else reg
             self.id_in = self.add_weight((n, self.id_dim), emb, name="id_in", regularizer=id_reg)
-            self.id_out = self.add_weight(
-                (n, self.id_dim), emb, name="id_out", regularizer=id_reg
-            )
+            self.id_out = self.add_weight((n, self.id_dim), emb, name="id_out", regularizer=id_reg)
             if self.item_bias:
                 self.id_bias = self.add_weight((n,), "zeros", name="id_bias")
             # 1 for items with training interactions: the others have no ID part at all
