@@ -10,12 +10,14 @@ projection of the item's sparse content features. The user side is the weighted 
 the history's input item vectors, so scores are additive over history items:
 score(h, i) = b_i + Σ_j w̃_j ⟨v_in_j, v_out_i⟩ with w̃ = w / Σw.
 
-The history reaches the towers as an *embedding bag*: ``history_items`` (batch × L item
-indices) and ``history_weights`` (batch × L, 0 = padding), L the longest history of the
-batch. Only the history's item vectors are gathered, so a step costs the batch's
-interactions × dim, never batch × catalogue (issue 14). Model files saved before that
-took a dense ``history`` (batch × n_items) input; ``PooledTowers`` still accepts it, so
-they keep loading.
+The history reaches the towers as an *embedding bag* (``history_bag``): ``history_items``
+(batch × L item indices) and ``history_weights`` (batch × L, 0 = padding), L the longest
+history of the batch. Only the history's item vectors are gathered, so a step costs the
+batch's interactions × dim, never batch × catalogue (issue 14). With a sampled loss
+(``sampled_softmax``, ``bpr``) training reads the ID tables row by row — the distinct history
+items, targets and negatives of the batch — so their gradients, and the optimizer's work
+(``lazy_adam``), cover those rows only. Model files saved before the bag took a dense
+``history`` (batch × n_items) input; ``PooledTowers`` still accepts it, so they keep loading.
 """
 
 from __future__ import annotations
@@ -26,87 +28,19 @@ import tensorflow as tf
 from keras import ops
 
 from recsys_engine.models.context_layers import context_sum, stacked_context_tables
+from recsys_engine.models.history_bag import (
+    PACKAGE,
+    HistoryBag,
+    HistoryPooling,
+    pool_bag,
+)
+from recsys_engine.models.sampled_softmax import (
+    MASK,
+    log_q_corrected,
+    remove_accidental_hits,
+)
 
-PACKAGE = "recsys"
 MODES = ("softmax", "sampled_softmax", "bpr")
-POOLINGS = ("mean", "sqrt")
-#: Added to the logits of items a row must not predict (its own input history).
-_MASK = -1e9
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class HistoryPooling(keras.layers.Layer):
-    """Weighted pooling of item vectors: ``Σ_j w_j V_j / Σw`` per row (``mean``) or
-    ``Σ_j w_j V_j / √Σw²`` (``sqrt``); empty rows give 0.
-
-    Call with ``[items, weights, vectors]`` (an embedding bag: items and weights are
-    batch × L, weight 0 = padding, vectors is n_items × d; only the rows of ``vectors``
-    named in ``items`` are read), or — for model files saved before issue 14 — with
-    ``[history, vectors]``, history a dense batch × n_items matrix of weights.
-    """
-
-    def __init__(self, mode: str = "mean", **kwargs):
-        super().__init__(**kwargs)
-        if mode not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS} (got {mode!r})")
-        self.mode = mode
-
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
-
-    def call(self, inputs):
-        if len(inputs) == 2:  # dense history (files saved before issue 14)
-            history, vectors = inputs
-            if self.mode == "mean":
-                total = ops.sum(history, axis=1, keepdims=True)
-            else:
-                total = ops.sqrt(ops.sum(history * history, axis=1, keepdims=True))
-            return ops.matmul(history, vectors) / ops.maximum(total, 1e-12)
-        items, weights, vectors = inputs
-        return pool_bag(HistoryBag.of(items, weights), vectors, self.mode)
-
-
-def pool_bag(bag: HistoryBag, vectors, mode: str):
-    """``HistoryPooling`` of a flattened bag whose ``items`` index the rows of
-    ``vectors``: Σ_j w_j V_j / Σw (``mean``) or / √Σw² (``sqrt``) per row."""
-    pooled = tf.math.unsorted_segment_sum(
-        tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
-    )
-    if mode == "mean":
-        total = tf.math.unsorted_segment_sum(bag.weights, bag.rows, bag.n_rows)
-    else:
-        total = tf.sqrt(
-            tf.math.unsorted_segment_sum(bag.weights * bag.weights, bag.rows, bag.n_rows)
-        )
-    return pooled / tf.maximum(total, 1e-12)[:, None]
-
-
-class HistoryBag:
-    """The stored entries of a padded history batch as flat (row, item, weight) lists."""
-
-    def __init__(self, rows, items, weights, n_rows):
-        self.rows, self.items, self.weights, self.n_rows = rows, items, weights, n_rows
-
-    @classmethod
-    def of(cls, items, weights) -> HistoryBag:
-        """Flatten batch × L ``items``/``weights``, dropping padding (weight ≤ 0)."""
-        items = tf.cast(items, "int32")
-        weights = tf.cast(weights, "float32")
-        n_rows = tf.shape(items)[0]
-        rows = tf.broadcast_to(tf.range(n_rows)[:, None], tf.shape(items))
-        keep = weights > 0
-        return cls(
-            tf.boolean_mask(rows, keep),
-            tf.boolean_mask(items, keep),
-            tf.boolean_mask(weights, keep),
-            n_rows,
-        )
-
-    def contains(self, columns):
-        """batch × len(columns) bool: whether row r's history holds item ``columns[c]``
-        (costs the batch's entries × len(columns), never the catalogue)."""
-        hit = tf.cast(self.items[:, None] == tf.cast(columns, "int32")[None, :], "float32")
-        return tf.math.unsorted_segment_sum(hit, self.rows, self.n_rows) > 0
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -334,9 +268,9 @@ class PooledTowers(keras.layers.Layer):
             if not self.mask_inputs:
                 return logits
             if "history" in inputs:
-                return logits + _MASK * ops.cast(history > 0, logits.dtype)
+                return logits + MASK * ops.cast(history > 0, logits.dtype)
             where = tf.stack([bag.rows, bag.items], axis=1)
-            return tf.tensor_scatter_nd_add(logits, where, tf.fill(tf.shape(bag.rows), _MASK))
+            return tf.tensor_scatter_nd_add(logits, where, tf.fill(tf.shape(bag.rows), MASK))
         target = ops.cast(inputs["target"], "int32")
         named = target if self.mode != "bpr" else ops.cast(inputs["negative"], "int32")
         return self._sampled_head(
@@ -398,37 +332,6 @@ class PooledTowers(keras.layers.Layer):
     def context_vector(self, codes):
         """Σ_f E_f[c_f] (batch × dim) for int codes batch × fields; code 0 adds nothing."""
         return context_sum(self.context_tables, codes)
-
-
-def log_q_corrected(logits, log_q):
-    """In-batch logits with the sampling correction of Yi et al. (2019): column j's logit
-    minus log q_j, q_j the probability that item j is drawn as a negative (its share of the
-    training targets), so popular items are not punished just for being sampled often:
-    s'_rj = s_rj − log q_j."""
-    return logits - log_q[None, :]
-
-
-def remove_accidental_hits(logits, target, in_history):
-    """Mask the in-batch negatives that are in fact positives of the row.
-
-    Column j (row j's target) is not a negative of row r ≠ j when it equals row r's own
-    target or is in row r's history (``in_history[r, j]``); its logit becomes
-    s_rj + ``_MASK`` (≈ −10⁹, probability 0). The diagonal — each row's positive — stays.
-    """
-    same = target[:, None] == target[None, :]
-    eye = ops.eye(ops.shape(target)[0], dtype="bool")
-    drop = ops.logical_and(ops.logical_or(in_history, same), ops.logical_not(eye))
-    return logits + _MASK * ops.cast(drop, logits.dtype)
-
-
-def in_batch_softmax_loss(y_true, y_pred):
-    """Cross-entropy of an in-batch logits matrix whose diagonal holds the positives.
-
-    The labels are derived from ``y_pred``'s own shape (``y_true`` is ignored), so the loss
-    stays right when a distribution strategy splits the batch across replicas.
-    """
-    labels = ops.arange(ops.shape(y_pred)[0])
-    return keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
 
 
 def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:

@@ -92,7 +92,8 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         else:
             source = ContextEventSource(x, loss_name, float(cfg.input_fraction), context)
         keras = keras_backend()
-        from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
+        from recsys_engine.models.keras_layers import PooledTowers
+        from recsys_engine.models.sampled_softmax import in_batch_softmax_loss
 
         n_features = 0 if features is None else features.shape[1]
         nnz = 0 if features is None else features.nnz

@@ -86,7 +86,7 @@ def test_towers_give_the_same_logits_from_a_bag_and_from_a_dense_history(mode):
 
 
 def test_log_q_correction_subtracts_each_columns_log_probability():
-    from recsys_engine.models.keras_layers import log_q_corrected
+    from recsys_engine.models.sampled_softmax import log_q_corrected
 
     logits = np.array([[2.0, 1.0], [0.5, 3.0]], np.float32)
     log_q = np.log(np.array([0.5, 0.25], np.float32))
@@ -96,7 +96,7 @@ def test_log_q_correction_subtracts_each_columns_log_probability():
 
 
 def test_accidental_hits_are_removed_but_the_positives_stay():
-    from recsys_engine.models.keras_layers import in_batch_softmax_loss, remove_accidental_hits
+    from recsys_engine.models.sampled_softmax import in_batch_softmax_loss, remove_accidental_hits
 
     logits = np.zeros((3, 3), np.float32)
     target = np.array([7, 9, 7], np.int32)  # rows 0 and 2 share their target

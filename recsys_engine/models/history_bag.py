@@ -1,0 +1,92 @@
+"""The embedding bag of the history-pooled towers: a batch's histories as flat (row, item,
+weight) entries and their weighted pooling (``HistoryPooling``, a registered Keras layer).
+
+A batch's histories arrive padded (batch × L item indices and weights, weight 0 =
+padding); only the stored entries are gathered, so pooling costs the batch's
+interactions × dim, never batch × catalogue (issue 14). Imported by ``keras_layers``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+#: the package every custom layer is registered under (``safe_mode`` loading)
+PACKAGE = "recsys"
+POOLINGS = ("mean", "sqrt")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HistoryPooling(keras.layers.Layer):
+    """Weighted pooling of item vectors: ``Σ_j w_j V_j / Σw`` per row (``mean``) or
+    ``Σ_j w_j V_j / √Σw²`` (``sqrt``); empty rows give 0.
+
+    Call with ``[items, weights, vectors]`` (an embedding bag: items and weights are
+    batch × L, weight 0 = padding, vectors is n_items × d; only the rows of ``vectors``
+    named in ``items`` are read), or — for model files saved before issue 14 — with
+    ``[history, vectors]``, history a dense batch × n_items matrix of weights.
+    """
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS} (got {mode!r})")
+        self.mode = mode
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+    def call(self, inputs):
+        if len(inputs) == 2:  # dense history (files saved before issue 14)
+            history, vectors = inputs
+            if self.mode == "mean":
+                total = ops.sum(history, axis=1, keepdims=True)
+            else:
+                total = ops.sqrt(ops.sum(history * history, axis=1, keepdims=True))
+            return ops.matmul(history, vectors) / ops.maximum(total, 1e-12)
+        items, weights, vectors = inputs
+        return pool_bag(HistoryBag.of(items, weights), vectors, self.mode)
+
+
+def pool_bag(bag: HistoryBag, vectors, mode: str):
+    """``HistoryPooling`` of a flattened bag whose ``items`` index the rows of
+    ``vectors``: Σ_j w_j V_j / Σw (``mean``) or / √Σw² (``sqrt``) per row."""
+    pooled = tf.math.unsorted_segment_sum(
+        tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
+    )
+    if mode == "mean":
+        total = tf.math.unsorted_segment_sum(bag.weights, bag.rows, bag.n_rows)
+    else:
+        total = tf.sqrt(
+            tf.math.unsorted_segment_sum(bag.weights * bag.weights, bag.rows, bag.n_rows)
+        )
+    return pooled / tf.maximum(total, 1e-12)[:, None]
+
+
+class HistoryBag:
+    """The stored entries of a padded history batch as flat (row, item, weight) lists."""
+
+    def __init__(self, rows, items, weights, n_rows):
+        self.rows, self.items, self.weights, self.n_rows = rows, items, weights, n_rows
+
+    @classmethod
+    def of(cls, items, weights) -> HistoryBag:
+        """Flatten batch × L ``items``/``weights``, dropping padding (weight ≤ 0)."""
+        items = tf.cast(items, "int32")
+        weights = tf.cast(weights, "float32")
+        n_rows = tf.shape(items)[0]
+        rows = tf.broadcast_to(tf.range(n_rows)[:, None], tf.shape(items))
+        keep = weights > 0
+        return cls(
+            tf.boolean_mask(rows, keep),
+            tf.boolean_mask(items, keep),
+            tf.boolean_mask(weights, keep),
+            n_rows,
+        )
+
+    def contains(self, columns):
+        """batch × len(columns) bool: whether row r's history holds item ``columns[c]``
+        (costs the batch's entries × len(columns), never the catalogue)."""
+        hit = tf.cast(self.items[:, None] == tf.cast(columns, "int32")[None, :], "float32")
+        return tf.math.unsorted_segment_sum(hit, self.rows, self.n_rows) > 0
