@@ -122,17 +122,20 @@ def compiled_parts(setup: dict, ema: bool):
     return forward, backward, lambda x, y: step(x, y, len(y))
 
 
-def timed(fn, batches) -> float:
-    """Median ms per call of ``fn(x, y)`` over ``batches`` (results forced to numpy)."""
+def timed(fn, batches) -> tuple[float, float]:
+    """Median wall ms and median CPU ms (all of the process's threads) per call of
+    ``fn(x, y)`` over ``batches`` (results forced to numpy). On a shared machine the CPU
+    time is the steadier measure of the work a part does."""
     import tensorflow as tf
 
-    times = []
+    wall, cpu = [], []
     for x, y in batches:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn(x, y)
         tf.nest.map_structure(lambda t: np.asarray(t), out)
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return 1000 * float(np.median(wall)), 1000 * float(np.median(cpu))
 
 
 def main() -> None:
@@ -182,27 +185,38 @@ def main() -> None:
     }
     for fn in parts.values():  # trace and warm up
         timed(fn, batches[:2])
-    rounds: dict[str, list[float]] = {name: [] for name in parts}
+    rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in parts}
     for r in range(args.rounds):
         for name, fn in parts.items():
             rounds[name].append(timed(fn, batches[2:]))
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} ms" for k, v in rounds.items()))
-    ms = {name: float(np.median(v)) for name, v in rounds.items()}
+        print(
+            f"round {r + 1} (wall / cpu ms): "
+            + ", ".join(f"{k} {v[-1][0]:.0f} / {v[-1][1]:.0f}" for k, v in rounds.items())
+        )
+    wall = {name: float(np.median([w for w, _ in v])) for name, v in rounds.items()}
+    cpu = {name: float(np.median([c for _, c in v])) for name, v in rounds.items()}
     print(f"\nload average {os.getloadavg()[0]:.1f}; {steps} steps per epoch\n")
-    print("| part | ms per step | s per epoch | share of the step |")
-    print("| --- | --- | --- | --- |")
-    rows = [
-        ("batch building (numpy)", ms["batch"]),
-        ("forward + loss", ms["forward"]),
-        ("gradient", ms["forward+backward"] - ms["forward"]),
-        ("optimizer update", ms["step, no average"] - ms["forward+backward"]),
-        ("weight average (EMA)", ms["step"] - ms["step, no average"]),
-    ]
-    total = ms["batch"] + ms["step"]
-    for name, value in rows:
-        print(f"| {name} | {value:.0f} | {value * steps / 1000:.1f} | {value / total:.0%} |")
-    print(f"| **epoch (batch + step)** | {total:.0f} | {total * steps / 1000:.1f} | 100% |")
-    print(f"| new_epoch (resampling, once) | – | {new_epoch_s:.1f} | – |")
+    print("| part | wall ms per step | CPU ms per step | CPU s per epoch | share (CPU) |")
+    print("| --- | --- | --- | --- | --- |")
+
+    def parts_of(ms: dict[str, float]) -> list[tuple[str, float]]:
+        return [
+            ("batch building (numpy)", ms["batch"]),
+            ("forward + loss", ms["forward"]),
+            ("gradient", ms["forward+backward"] - ms["forward"]),
+            ("optimizer update", ms["step, no average"] - ms["forward+backward"]),
+            ("weight average (EMA)", ms["step"] - ms["step, no average"]),
+        ]
+
+    total = cpu["batch"] + cpu["step"]
+    for (name, w), (_, c) in zip(parts_of(wall), parts_of(cpu), strict=True):
+        print(f"| {name} | {w:.0f} | {c:.0f} | {c * steps / 1000:.1f} | {c / total:.0%} |")
+    total_wall = wall["batch"] + wall["step"]
+    print(
+        f"| **epoch (batch + step)** | {total_wall:.0f} | {total:.0f} | "
+        f"{total * steps / 1000:.1f} (wall {total_wall * steps / 1000:.1f}) | 100% |"
+    )
+    print(f"| new_epoch (resampling, once) | – | – | {new_epoch_s:.1f} (wall) | – |")
 
 
 if __name__ == "__main__":

@@ -49,12 +49,23 @@ class HistoryPooling(keras.layers.Layer):
         return pool_bag(HistoryBag.of(items, weights), vectors, self.mode)
 
 
-def pool_bag(bag: HistoryBag, vectors, mode: str):
+def pool_bag(bag: HistoryBag, vectors, mode: str, sparse_matmul: bool = False):
     """``HistoryPooling`` of a flattened bag whose ``items`` index the rows of
-    ``vectors``: Σ_j w_j V_j / Σw (``mean``) or / √Σw² (``sqrt``) per row."""
-    pooled = tf.math.unsorted_segment_sum(
-        tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
-    )
+    ``vectors``: Σ_j w_j V_j / Σw (``mean``) or / √Σw² (``sqrt``) per row.
+
+    ``sparse_matmul`` computes Σ_j w_j V_j as a sparse (rows × len(vectors)) by dense
+    product: neither it nor its gradient holds the gathered entries × dim block, which at
+    a hundred history items per user is bigger than the catalogue's table (the sampled
+    losses' training, ``PooledTowers``); the sums are the same up to their order."""
+    if sparse_matmul:
+        where = tf.cast(tf.stack([bag.rows, bag.items], axis=1), "int64")
+        shape = tf.cast(tf.stack([bag.n_rows, tf.shape(vectors)[0]]), "int64")
+        entries = tf.sparse.SparseTensor(where, bag.weights, shape)
+        pooled = tf.sparse.sparse_dense_matmul(entries, vectors)
+    else:
+        pooled = tf.math.unsorted_segment_sum(
+            tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
+        )
     if mode == "mean":
         total = tf.math.unsorted_segment_sum(bag.weights, bag.rows, bag.n_rows)
     else:
@@ -86,7 +97,23 @@ class HistoryBag:
         )
 
     def contains(self, columns):
-        """batch × len(columns) bool: whether row r's history holds item ``columns[c]``
-        (costs the batch's entries × len(columns), never the catalogue)."""
-        hit = tf.cast(self.items[:, None] == tf.cast(columns, "int32")[None, :], "float32")
-        return tf.math.unsorted_segment_sum(hit, self.rows, self.n_rows) > 0
+        """batch × len(columns) bool: whether row r's history holds item ``columns[c]``.
+
+        Each entry's item is looked up among the distinct columns (binary search), so it
+        costs entries × log(columns) + batch × columns, never the catalogue nor entries ×
+        columns (which at a hundred history items per user would be the step's largest
+        array)."""
+        columns = tf.cast(columns, "int32")
+        distinct, at = tf.unique(columns)
+        order = tf.argsort(distinct)
+        ordered = tf.gather(distinct, order)
+        place = tf.minimum(tf.searchsorted(ordered, self.items), tf.size(ordered) - 1)
+        found = tf.gather(ordered, place) == self.items
+        hits = tf.stack(
+            [tf.boolean_mask(self.rows, found), tf.boolean_mask(tf.gather(order, place), found)],
+            axis=1,
+        )
+        counts = tf.scatter_nd(
+            hits, tf.ones(tf.shape(hits)[:1]), tf.stack([self.n_rows, tf.size(ordered)])
+        )
+        return tf.gather(counts > 0, at, axis=1)

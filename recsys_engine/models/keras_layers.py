@@ -296,7 +296,8 @@ class PooledTowers(keras.layers.Layer):
         if training and self.id_dim and self.l2 > 0:
             self.add_loss(self.rows_penalty(items_in, items_out))
         bag_rows = HistoryBag(bag.rows, at_in, bag.weights, bag.n_rows)
-        user = self._user_extras(pool_bag(bag_rows, v_in, self.pooling_mode), inputs, training)
+        pooled = pool_bag(bag_rows, v_in, self.pooling_mode, sparse_matmul=True)
+        user = self._user_extras(pooled, inputs, training)
         n = ops.shape(target)[0]
         at_target, at_negative = at_out[:n], at_out[n:]
         return self._sampled_head(
