@@ -129,7 +129,7 @@ class PooledTowers(keras.layers.Layer):
         n, reg = self.n_items, keras.regularizers.L2(self.l2) if self.l2 > 0 else None
         emb = keras.initializers.RandomNormal(stddev=0.05)
         if self.id_dim:
-            # by rows: the L2 penalty covers the rows a batch reads (``rows_penalty``)
+            # by rows: the L2 penalty covers the rows a batch reads (``item_rows``)
             id_reg = None if self.reads_rows else reg
             self.id_in = self.add_weight((n, self.id_dim), emb, name="id_in", regularizer=id_reg)
             self.id_out = self.add_weight((n, self.id_dim), emb, name="id_out", regularizer=id_reg)
@@ -211,11 +211,15 @@ class PooledTowers(keras.layers.Layer):
         """Input vectors, output vectors and bias of every item (ID ⊕ content parts)."""
         return self.item_rows(None, None, training)
 
-    def item_rows(self, items_in, items_out, training=False):
+    def item_rows(self, items_in, items_out, training=False, penalise=False):
         """The ``catalogue`` rows ``items_in`` of the input vectors and ``items_out`` of the
         output vectors and bias (None = every item). The ID tables are read by row, so
         their gradients name the rows read; the content parts are computed for the whole
-        catalogue (their tables are not per item)."""
+        catalogue (their tables are not per item).
+
+        ``penalise`` (distinct items, with ``l2`` > 0) adds the L2 penalty of the ID rows
+        read, l2 · Σ‖row‖²: the full-table penalty's terms for those rows, so their
+        gradient is the same, computed on the rows already read."""
 
         def rows(table, items):
             return table if items is None else ops.take(table, items, axis=0)
@@ -225,8 +229,11 @@ class PooledTowers(keras.layers.Layer):
         if self.id_dim:
             keep = self._id_keep(training)
             keep_in, keep_out = rows(keep, items_in), rows(keep, items_out)
-            ins.append(rows(self.id_in, items_in) * keep_in[:, None])
-            outs.append(rows(self.id_out, items_out) * keep_out[:, None])
+            id_in, id_out = rows(self.id_in, items_in), rows(self.id_out, items_out)
+            if penalise and self.l2 > 0:
+                self.add_loss(self.l2 * (ops.sum(ops.square(id_in)) + ops.sum(ops.square(id_out))))
+            ins.append(id_in * keep_in[:, None])
+            outs.append(id_out * keep_out[:, None])
             if self.item_bias:
                 bias = bias + rows(self.id_bias, items_out) * keep_out
         if self.content_dim:
@@ -240,14 +247,6 @@ class PooledTowers(keras.layers.Layer):
             return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
         return cat(ins), cat(outs), bias
-
-    def rows_penalty(self, items_in, items_out):
-        """L2 penalty of the ID rows a step reads (distinct ``items_in`` of the input
-        table, ``items_out`` of the output table): l2 · Σ‖row‖², the full-table penalty's
-        terms for those rows, so their gradient is the same."""
-        total = ops.sum(ops.square(ops.take(self.id_in, items_in, axis=0)))
-        total = total + ops.sum(ops.square(ops.take(self.id_out, items_out, axis=0)))
-        return self.l2 * total
 
     def call(self, inputs, training=False):
         """Logits of ``mode``. ``inputs`` holds ``history_items`` and ``history_weights``
@@ -292,9 +291,7 @@ class PooledTowers(keras.layers.Layer):
             named = ops.concatenate([target, ops.cast(inputs["negative"], "int32")], axis=0)
         items_in, at_in = tf.unique(bag.items)
         items_out, at_out = tf.unique(named)
-        v_in, v_out, bias = self.item_rows(items_in, items_out, training)
-        if training and self.id_dim and self.l2 > 0:
-            self.add_loss(self.rows_penalty(items_in, items_out))
+        v_in, v_out, bias = self.item_rows(items_in, items_out, training, penalise=training)
         bag_rows = HistoryBag(bag.rows, at_in, bag.weights, bag.n_rows)
         pooled = pool_bag(bag_rows, v_in, self.pooling_mode, sparse_matmul=True)
         user = self._user_extras(pooled, inputs, training)

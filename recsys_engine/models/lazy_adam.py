@@ -171,7 +171,11 @@ class LazyAdam(keras.optimizers.Adam):
 def _summed_rows(gradient: tf.IndexedSlices) -> tuple[Any, Any]:
     """Unique row indices of a sparse gradient and the sum of its slices per row."""
     rows, position = tf.unique(gradient.indices)
-    values = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+    values = tf.cond(  # the towers read distinct rows: then there is nothing to add up
+        tf.size(rows) == tf.size(gradient.indices),
+        lambda: gradient.values,
+        lambda: tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0]),
+    )
     return rows, values
 
 
