@@ -159,3 +159,46 @@ def test_sampled_towers_read_and_regularise_only_the_batchs_rows():
     assert all(isinstance(g, tf.IndexedSlices) for g in grads)
     assert set(np.asarray(grads[0].indices).tolist()) == {0, 2}
     assert set(np.asarray(grads[1].indices).tolist()) == {5, 7}
+
+
+def test_fit_keras_with_sparse_updates_validates_and_keeps_the_rows_average():
+    """fit_keras with ``sparse_updates``: a 3-row embedding (all ones), each step names
+    row 0 with gradient 1, Adam lr 0.1, ema 0.5. Row 0 goes 0.9, 0.8, 0.7, 0.6 and its
+    average 0.9, 0.85, 0.775, 0.6875 (as dense Adam's); rows 1 and 2 are never read and
+    stay 1 in the weights and the average. Validation sees the averages, the best epoch's
+    average is kept, and training goes on from the raw weights in between."""
+    from recsys_engine.models.keras_config import KerasTrainConfig
+    from recsys_engine.models.keras_fit import fit_keras
+
+    def build():
+        x = keras.Input((1,), dtype="int32", name="x")
+        table = keras.layers.Embedding(3, 1, embeddings_initializer="ones", name="e")
+        return keras.Model(x, table(x))
+
+    class Source:
+        def new_epoch(self, rng):
+            return 1
+
+        def batch(self, index):
+            return np.zeros((1, 1), "int32"), np.zeros((1,), "float32")
+
+    seen = []
+
+    def validate(model):
+        table = model.get_weights()[0][:, 0]
+        seen.append(table.copy())
+        return -abs(float(table[0]) - 0.78)  # closest at epoch 3
+
+    cfg = KerasTrainConfig(epochs=4, batch_size=1, learning_rate=0.1, patience=0, ema=0.5)
+    model, result = fit_keras(
+        build,
+        Source(),
+        cfg,
+        loss=lambda y, p: p[:, 0, 0],
+        validate=validate,
+        sparse_updates=True,
+    )
+    np.testing.assert_allclose([s[0] for s in seen], [0.9, 0.85, 0.775, 0.6875], atol=1e-4)
+    np.testing.assert_array_equal(np.array(seen)[:, 1:], 1.0)
+    assert result.best_epoch == 3
+    np.testing.assert_allclose(model.get_weights()[0][:, 0], [0.775, 1.0, 1.0], atol=1e-4)
