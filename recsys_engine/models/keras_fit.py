@@ -80,6 +80,7 @@ def fit_keras(
     should_stop: StopFn | None = None,
     check_every: int = 5,
     metric_name: str = "val",
+    sparse_updates: bool = False,
 ) -> tuple[Any, FitResult]:
     """Build and train a Keras model with a compiled step over numpy batches.
 
@@ -99,6 +100,9 @@ def fit_keras(
             the validation metric (at epoch ends) and elapsed seconds.
         should_stop: cancel flag, checked every ``check_every`` steps.
         metric_name: key of the validation metric in ``info`` and ``history``.
+        sparse_updates: variables whose gradients are sparse (the rows an embedding lookup
+            read) update only those rows (``lazy_adam.LazyAdam``); False keeps Keras'
+            dense Adam for every variable.
 
     Raises:
         FitCancelled: ``should_stop()`` returned True.
@@ -109,7 +113,7 @@ def fit_keras(
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model = build()
-        optimizer = build_optimizer(keras, config, model.trainable_variables)
+        optimizer = build_optimizer(keras, config, model.trainable_variables, sparse_updates)
     variables = model.trainable_variables
     step = compiled_step(model, optimizer, loss, strategy)
 
@@ -158,15 +162,26 @@ def fit_keras(
     return model, result
 
 
-def build_optimizer(keras: Any, config: KerasTrainConfig, variables: list[Any]) -> Any:
+def build_optimizer(
+    keras: Any, config: KerasTrainConfig, variables: list[Any], sparse_updates: bool = False
+) -> Any:
     """Adam (AdamW when ``weight_decay`` > 0), with the weight average when ``ema`` > 0,
-    built for ``variables`` (call under the strategy's scope)."""
+    built for ``variables`` (call under the strategy's scope).
+
+    With ``sparse_updates`` it is ``LazyAdam``: the same Adam, decay and average, except
+    that a sparse gradient updates only the rows it names (``lazy_adam``)."""
     settings = {
         "learning_rate": float(config.learning_rate),
         "use_ema": config.ema > 0,
         "ema_momentum": float(config.ema or 0.99),
     }
-    if config.weight_decay > 0:
+    if sparse_updates:
+        from recsys_engine.models.lazy_adam import LazyAdam
+
+        if config.weight_decay > 0:
+            settings["weight_decay"] = float(config.weight_decay)
+        optimizer = LazyAdam(**settings)
+    elif config.weight_decay > 0:
         optimizer = keras.optimizers.AdamW(weight_decay=float(config.weight_decay), **settings)
     else:
         optimizer = keras.optimizers.Adam(**settings)

@@ -10,12 +10,14 @@ projection of the item's sparse content features. The user side is the weighted 
 the history's input item vectors, so scores are additive over history items:
 score(h, i) = b_i + Σ_j w̃_j ⟨v_in_j, v_out_i⟩ with w̃ = w / Σw.
 
-The history reaches the towers as an *embedding bag*: ``history_items`` (batch × L item
-indices) and ``history_weights`` (batch × L, 0 = padding), L the longest history of the
-batch. Only the history's item vectors are gathered, so a step costs the batch's
-interactions × dim, never batch × catalogue (issue 14). Model files saved before that
-took a dense ``history`` (batch × n_items) input; ``PooledTowers`` still accepts it, so
-they keep loading.
+The history reaches the towers as an *embedding bag* (``history_bag``): ``history_items``
+(batch × L item indices) and ``history_weights`` (batch × L, 0 = padding), L the longest
+history of the batch. Only the history's item vectors are gathered, so a step costs the
+batch's interactions × dim, never batch × catalogue (issue 14). With a sampled loss
+(``sampled_softmax``, ``bpr``) training reads the ID tables row by row — the distinct history
+items, targets and negatives of the batch — so their gradients, and the optimizer's work
+(``lazy_adam``), cover those rows only. Model files saved before the bag took a dense
+``history`` (batch × n_items) input; ``PooledTowers`` still accepts it, so they keep loading.
 """
 
 from __future__ import annotations
@@ -26,82 +28,19 @@ import tensorflow as tf
 from keras import ops
 
 from recsys_engine.models.context_layers import context_sum, stacked_context_tables
+from recsys_engine.models.history_bag import (
+    PACKAGE,
+    HistoryBag,
+    HistoryPooling,
+    pool_bag,
+)
+from recsys_engine.models.sampled_softmax import (
+    MASK,
+    log_q_corrected,
+    remove_accidental_hits,
+)
 
-PACKAGE = "recsys"
 MODES = ("softmax", "sampled_softmax", "bpr")
-POOLINGS = ("mean", "sqrt")
-#: Added to the logits of items a row must not predict (its own input history).
-_MASK = -1e9
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class HistoryPooling(keras.layers.Layer):
-    """Weighted pooling of item vectors: ``Σ_j w_j V_j / Σw`` per row (``mean``) or
-    ``Σ_j w_j V_j / √Σw²`` (``sqrt``); empty rows give 0.
-
-    Call with ``[items, weights, vectors]`` (an embedding bag: items and weights are
-    batch × L, weight 0 = padding, vectors is n_items × d; only the rows of ``vectors``
-    named in ``items`` are read), or — for model files saved before issue 14 — with
-    ``[history, vectors]``, history a dense batch × n_items matrix of weights.
-    """
-
-    def __init__(self, mode: str = "mean", **kwargs):
-        super().__init__(**kwargs)
-        if mode not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS} (got {mode!r})")
-        self.mode = mode
-
-    def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
-
-    def call(self, inputs):
-        if len(inputs) == 2:  # dense history (files saved before issue 14)
-            history, vectors = inputs
-            if self.mode == "mean":
-                total = ops.sum(history, axis=1, keepdims=True)
-            else:
-                total = ops.sqrt(ops.sum(history * history, axis=1, keepdims=True))
-            return ops.matmul(history, vectors) / ops.maximum(total, 1e-12)
-        items, weights, vectors = inputs
-        bag = HistoryBag.of(items, weights)
-        pooled = tf.math.unsorted_segment_sum(
-            tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
-        )
-        if self.mode == "mean":
-            total = tf.math.unsorted_segment_sum(bag.weights, bag.rows, bag.n_rows)
-        else:
-            total = tf.sqrt(
-                tf.math.unsorted_segment_sum(bag.weights * bag.weights, bag.rows, bag.n_rows)
-            )
-        return pooled / tf.maximum(total, 1e-12)[:, None]
-
-
-class HistoryBag:
-    """The stored entries of a padded history batch as flat (row, item, weight) lists."""
-
-    def __init__(self, rows, items, weights, n_rows):
-        self.rows, self.items, self.weights, self.n_rows = rows, items, weights, n_rows
-
-    @classmethod
-    def of(cls, items, weights) -> HistoryBag:
-        """Flatten batch × L ``items``/``weights``, dropping padding (weight ≤ 0)."""
-        items = tf.cast(items, "int32")
-        weights = tf.cast(weights, "float32")
-        n_rows = tf.shape(items)[0]
-        rows = tf.broadcast_to(tf.range(n_rows)[:, None], tf.shape(items))
-        keep = weights > 0
-        return cls(
-            tf.boolean_mask(rows, keep),
-            tf.boolean_mask(items, keep),
-            tf.boolean_mask(weights, keep),
-            n_rows,
-        )
-
-    def contains(self, columns):
-        """batch × len(columns) bool: whether row r's history holds item ``columns[c]``
-        (costs the batch's entries × len(columns), never the catalogue)."""
-        hit = tf.cast(self.items[:, None] == tf.cast(columns, "int32")[None, :], "float32")
-        return tf.math.unsorted_segment_sum(hit, self.rows, self.n_rows) > 0
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -190,8 +129,10 @@ class PooledTowers(keras.layers.Layer):
         n, reg = self.n_items, keras.regularizers.L2(self.l2) if self.l2 > 0 else None
         emb = keras.initializers.RandomNormal(stddev=0.05)
         if self.id_dim:
-            self.id_in = self.add_weight((n, self.id_dim), emb, name="id_in", regularizer=reg)
-            self.id_out = self.add_weight((n, self.id_dim), emb, name="id_out", regularizer=reg)
+            # by rows: the L2 penalty covers the rows a batch reads (``item_rows``)
+            id_reg = None if self.reads_rows else reg
+            self.id_in = self.add_weight((n, self.id_dim), emb, name="id_in", regularizer=id_reg)
+            self.id_out = self.add_weight((n, self.id_dim), emb, name="id_out", regularizer=id_reg)
             if self.item_bias:
                 self.id_bias = self.add_weight((n,), "zeros", name="id_bias")
             # 1 for items with training interactions: the others have no ID part at all
@@ -236,28 +177,71 @@ class PooledTowers(keras.layers.Layer):
         if log_q is not None:
             self.log_q.assign(np.asarray(log_q, dtype=np.float32))
 
+    @property
+    def reads_rows(self) -> bool:
+        """Whether training reads the ID tables row by row (the sampled losses: a step
+        touches the batch's history, target and negative rows, so the tables' gradients
+        are sparse and ``LazyAdam`` updates those rows only); the full softmax scores the
+        whole catalogue at every step."""
+        return self.mode != "softmax"
+
+    def _id_keep(self, training):
+        """Per item 1/0: whether its ID part is on (items with training interactions,
+        minus the ID dropout's draw while training)."""
+        keep = self.id_mask
+        if training and self.id_dropout > 0:
+            draw = keras.random.uniform((self.n_items,), seed=self.seed_generator)
+            keep = keep * ops.cast(draw >= self.id_dropout, keep.dtype)
+        return keep
+
+    def _content_catalogue(self):
+        """Content parts of every item: input vectors, output vectors, bias (or None)."""
+        x = tf.sparse.SparseTensor(
+            self.feature_indices,
+            self.feature_values,
+            dense_shape=(self.n_items, self.n_features),
+        )
+        bias = None
+        if self.item_bias:
+            bias = tf.sparse.sparse_dense_matmul(x, self.content_bias[:, None])[:, 0]
+        content_in = tf.sparse.sparse_dense_matmul(x, self.content_in)
+        return content_in, tf.sparse.sparse_dense_matmul(x, self.content_out), bias
+
     def catalogue(self, training=False):
         """Input vectors, output vectors and bias of every item (ID ⊕ content parts)."""
-        ins, outs, bias = [], [], ops.zeros((self.n_items,))
+        return self.item_rows(None, None, training)
+
+    def item_rows(self, items_in, items_out, training=False, penalise=False):
+        """The ``catalogue`` rows ``items_in`` of the input vectors and ``items_out`` of the
+        output vectors and bias (None = every item). The ID tables are read by row, so
+        their gradients name the rows read; the content parts are computed for the whole
+        catalogue (their tables are not per item).
+
+        ``penalise`` (distinct items, with ``l2`` > 0) adds the L2 penalty of the ID rows
+        read, l2 · Σ‖row‖²: the full-table penalty's terms for those rows, so their
+        gradient is the same, computed on the rows already read."""
+
+        def rows(table, items):
+            return table if items is None else ops.take(table, items, axis=0)
+
+        n_out = self.n_items if items_out is None else ops.shape(items_out)[0]
+        ins, outs, bias = [], [], ops.zeros((n_out,))
         if self.id_dim:
-            keep = self.id_mask
-            if training and self.id_dropout > 0:
-                draw = keras.random.uniform((self.n_items,), seed=self.seed_generator)
-                keep = keep * ops.cast(draw >= self.id_dropout, keep.dtype)
-            ins.append(self.id_in * keep[:, None])
-            outs.append(self.id_out * keep[:, None])
+            keep = self._id_keep(training)
+            keep_in, keep_out = rows(keep, items_in), rows(keep, items_out)
+            id_in, id_out = rows(self.id_in, items_in), rows(self.id_out, items_out)
+            if penalise and self.l2 > 0:
+                self.add_loss(self.l2 * (ops.sum(ops.square(id_in)) + ops.sum(ops.square(id_out))))
+            ins.append(id_in * keep_in[:, None])
+            outs.append(id_out * keep_out[:, None])
             if self.item_bias:
-                bias = bias + self.id_bias * keep
+                bias = bias + rows(self.id_bias, items_out) * keep_out
         if self.content_dim:
-            x = tf.sparse.SparseTensor(
-                self.feature_indices,
-                self.feature_values,
-                dense_shape=(self.n_items, self.n_features),
-            )
-            ins.append(tf.sparse.sparse_dense_matmul(x, self.content_in))
-            outs.append(tf.sparse.sparse_dense_matmul(x, self.content_out))
-            if self.item_bias:
-                bias = bias + tf.sparse.sparse_dense_matmul(x, self.content_bias[:, None])[:, 0]
+            content_in, content_out, content_bias = self._content_catalogue()
+            ins.append(rows(content_in, items_in))
+            outs.append(rows(content_out, items_out))
+            if content_bias is not None:
+                bias = bias + rows(content_bias, items_out)
 
         def cat(parts):
             return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
@@ -267,77 +251,85 @@ class PooledTowers(keras.layers.Layer):
     def call(self, inputs, training=False):
         """Logits of ``mode``. ``inputs`` holds ``history_items`` and ``history_weights``
         (the embedding bag), or ``history`` (dense, files saved before issue 14)."""
-        dense = "history" in inputs
-        v_in, v_out, bias = self.catalogue(training)
-        if dense:
-            history = inputs["history"]
-            user = self.pooling([history, v_in])
-        else:
+        if "history" not in inputs:
+            if self.reads_rows:
+                return self._call_on_rows(inputs, training)
             bag = HistoryBag.of(inputs["history_items"], inputs["history_weights"])
+        v_in, v_out, bias = self.catalogue(training)
+        if "history" in inputs:  # dense (older files)
+            history = inputs["history"]
+            user = self._user_extras(self.pooling([history, v_in]), inputs, training)
+        else:  # the full softmax over a bag
             user = self.pooling([inputs["history_items"], inputs["history_weights"], v_in])
-        if training and self.dropout > 0:
-            user = keras.random.dropout(user, self.dropout, seed=self.seed_generator)
-        if self.context_sizes:
-            user = user + self.context_vector(inputs["context"])
+            user = self._user_extras(user, inputs, training)
         if self.mode == "softmax":
             logits = ops.matmul(user, ops.transpose(v_out)) + bias[None, :]
             if not self.mask_inputs:
                 return logits
-            if dense:
-                return logits + _MASK * ops.cast(history > 0, logits.dtype)
+            if "history" in inputs:
+                return logits + MASK * ops.cast(history > 0, logits.dtype)
             where = tf.stack([bag.rows, bag.items], axis=1)
-            return tf.tensor_scatter_nd_add(logits, where, tf.fill(tf.shape(bag.rows), _MASK))
+            return tf.tensor_scatter_nd_add(logits, where, tf.fill(tf.shape(bag.rows), MASK))
         target = ops.cast(inputs["target"], "int32")
-        t_vec = ops.take(v_out, target, axis=0)
+        named = target if self.mode != "bpr" else ops.cast(inputs["negative"], "int32")
+        return self._sampled_head(
+            user,
+            ops.take(v_out, target, axis=0),
+            ops.take(bias, target),
+            (ops.take(v_out, named, axis=0), ops.take(bias, named)),
+            target,
+            lambda: ops.take(history, target, axis=1) > 0,
+        )
+
+    def _call_on_rows(self, inputs, training):
+        """The sampled losses over a bag, reading only the ID rows the batch names: the
+        distinct history items' input rows, the targets' (and negatives') output rows."""
+        bag = HistoryBag.of(inputs["history_items"], inputs["history_weights"])
+        target = ops.cast(inputs["target"], "int32")
+        named = target
         if self.mode == "bpr":
-            negative = ops.cast(inputs["negative"], "int32")
-            n_vec = ops.take(v_out, negative, axis=0)
-            pos = ops.sum(user * t_vec, axis=1) + ops.take(bias, target)
-            neg = ops.sum(user * n_vec, axis=1) + ops.take(bias, negative)
-            return pos - neg
-        # in-batch sampled softmax: column j is row j's target
-        logits = ops.matmul(user, ops.transpose(t_vec)) + ops.take(bias, target)[None, :]
+            named = ops.concatenate([target, ops.cast(inputs["negative"], "int32")], axis=0)
+        items_in, at_in = tf.unique(bag.items)
+        items_out, at_out = tf.unique(named)
+        v_in, v_out, bias = self.item_rows(items_in, items_out, training, penalise=training)
+        bag_rows = HistoryBag(bag.rows, at_in, bag.weights, bag.n_rows)
+        pooled = pool_bag(bag_rows, v_in, self.pooling_mode, sparse_matmul=True)
+        user = self._user_extras(pooled, inputs, training)
+        n = ops.shape(target)[0]
+        at_target, at_negative = at_out[:n], at_out[n:]
+        return self._sampled_head(
+            user,
+            ops.take(v_out, at_target, axis=0),
+            ops.take(bias, at_target),
+            (ops.take(v_out, at_negative, axis=0), ops.take(bias, at_negative)),
+            target,
+            lambda: bag.contains(target),
+        )
+
+    def _user_extras(self, user, inputs, training):
+        """The pooled user vector with its training dropout and the event's context."""
+        if training and self.dropout > 0:
+            user = keras.random.dropout(user, self.dropout, seed=self.seed_generator)
+        if self.context_sizes:
+            user = user + self.context_vector(inputs["context"])
+        return user
+
+    def _sampled_head(self, user, t_vec, t_bias, negatives, target, in_history):
+        """``bpr``: positive minus negative score (``negatives`` = the negatives' output
+        vectors and biases); ``sampled_softmax``: the in-batch logits (column j = row j's
+        target), log-Q corrected, accidental hits (``in_history()``: batch × batch, whether
+        row r's history holds column j's target) removed."""
+        if self.mode == "bpr":
+            n_vec, n_bias = negatives
+            pos = ops.sum(user * t_vec, axis=1) + t_bias
+            return pos - (ops.sum(user * n_vec, axis=1) + n_bias)
+        logits = ops.matmul(user, ops.transpose(t_vec)) + t_bias[None, :]
         logits = log_q_corrected(logits, ops.take(self.log_q, target))
-        if dense:
-            in_history = ops.take(history, target, axis=1) > 0
-        else:
-            in_history = bag.contains(target)
-        return remove_accidental_hits(logits, target, in_history)
+        return remove_accidental_hits(logits, target, in_history())
 
     def context_vector(self, codes):
         """Σ_f E_f[c_f] (batch × dim) for int codes batch × fields; code 0 adds nothing."""
         return context_sum(self.context_tables, codes)
-
-
-def log_q_corrected(logits, log_q):
-    """In-batch logits with the sampling correction of Yi et al. (2019): column j's logit
-    minus log q_j, q_j the probability that item j is drawn as a negative (its share of the
-    training targets), so popular items are not punished just for being sampled often:
-    s'_rj = s_rj − log q_j."""
-    return logits - log_q[None, :]
-
-
-def remove_accidental_hits(logits, target, in_history):
-    """Mask the in-batch negatives that are in fact positives of the row.
-
-    Column j (row j's target) is not a negative of row r ≠ j when it equals row r's own
-    target or is in row r's history (``in_history[r, j]``); its logit becomes
-    s_rj + ``_MASK`` (≈ −10⁹, probability 0). The diagonal — each row's positive — stays.
-    """
-    same = target[:, None] == target[None, :]
-    eye = ops.eye(ops.shape(target)[0], dtype="bool")
-    drop = ops.logical_and(ops.logical_or(in_history, same), ops.logical_not(eye))
-    return logits + _MASK * ops.cast(drop, logits.dtype)
-
-
-def in_batch_softmax_loss(y_true, y_pred):
-    """Cross-entropy of an in-batch logits matrix whose diagonal holds the positives.
-
-    The labels are derived from ``y_pred``'s own shape (``y_true`` is ignored), so the loss
-    stays right when a distribution strategy splits the batch across replicas.
-    """
-    labels = ops.arange(ops.shape(y_pred)[0])
-    return keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
 
 
 def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:

@@ -15,7 +15,10 @@ softmax over the catalogue with the input items masked (cheap below ~50k items);
 ``sampled_softmax``: one target per user, the batch's other targets as negatives, log-Q
 corrected; ``bpr``: one target against one uniform negative. ``auto`` picks ``softmax``
 up to ``max_softmax_items`` items and ``max_softmax_cells`` training examples × items per
-epoch (``pooled_examples.choose_loss``). ``targets="all"`` trains Mult-DAE style instead (the
+epoch (``pooled_examples.choose_loss``). The sampled losses read only the ID rows a batch
+names (its history items, targets, negatives) and train with ``LazyAdam``, which updates
+those rows only (moments, weights, L2 penalty, weight average): a step then costs the
+batch, not the catalogue (issue 14). ``targets="all"`` trains Mult-DAE style instead (the
 whole history is the target of its dropout-corrupted self, nothing masked). Inference
 always pools the whole history, and adds a fixed popularity prior α · log q_i to the item
 bias (``popularity_prior``; tuned on validation, it makes up for the training split seeing
@@ -92,7 +95,8 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         else:
             source = ContextEventSource(x, loss_name, float(cfg.input_fraction), context)
         keras = keras_backend()
-        from recsys_engine.models.keras_layers import PooledTowers, in_batch_softmax_loss
+        from recsys_engine.models.keras_layers import PooledTowers
+        from recsys_engine.models.sampled_softmax import in_batch_softmax_loss
 
         n_features = 0 if features is None else features.shape[1]
         nnz = 0 if features is None else features.nnz
@@ -177,6 +181,8 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
             on_progress=on_progress,
             should_stop=should_stop,
             metric_name="val_ndcg@10",
+            # the sampled losses read the ID tables by row: update only the rows read
+            sparse_updates=loss_name != "softmax",
         )
         return self
 

@@ -118,7 +118,7 @@ class SequenceModel(ContextScoring, KerasFiles, Recommender):
         source = WindowSource(inputs, targets, loss_name == "sampled_softmax", window_context)
         features = content_matrix(self, train, required=True) if cfg.use_content else None
         keras = keras_backend()
-        from recsys_engine.models.keras_layers import in_batch_softmax_loss
+        from recsys_engine.models.sampled_softmax import in_batch_softmax_loss
         from recsys_engine.models.sequence_layers import SequenceNetwork, position_softmax_loss
 
         def build():

@@ -12,7 +12,7 @@ position t predicts the item at t + 1. Training uses every position:
 
 - ``softmax``: logits over the whole catalogue at every position (batch × T × n_items);
 - ``sampled_softmax``: the targets of the batch's real positions are the negatives of one
-  another (N × N, log-Q corrected, accidental hits removed; ``keras_layers``).
+  another (N × N, log-Q corrected, accidental hits removed; ``sampled_softmax``).
 
 Context (``context_sizes``, issue 18): ``SequenceNetwork.predictor`` is the representation
 of the predicting positions; with context fields it adds Σ_f E_f[c_f] of the codes of the
@@ -34,7 +34,7 @@ import tensorflow as tf
 from keras import ops
 
 from recsys_engine.models.context_layers import context_sum
-from recsys_engine.models.keras_layers import log_q_corrected, remove_accidental_hits
+from recsys_engine.models.sampled_softmax import log_q_corrected, remove_accidental_hits
 
 PACKAGE = "recsys"
 ENCODERS = ("attention", "gru")

@@ -86,7 +86,7 @@ def test_towers_give_the_same_logits_from_a_bag_and_from_a_dense_history(mode):
 
 
 def test_log_q_correction_subtracts_each_columns_log_probability():
-    from recsys_engine.models.keras_layers import log_q_corrected
+    from recsys_engine.models.sampled_softmax import log_q_corrected
 
     logits = np.array([[2.0, 1.0], [0.5, 3.0]], np.float32)
     log_q = np.log(np.array([0.5, 0.25], np.float32))
@@ -96,7 +96,7 @@ def test_log_q_correction_subtracts_each_columns_log_probability():
 
 
 def test_accidental_hits_are_removed_but_the_positives_stay():
-    from recsys_engine.models.keras_layers import in_batch_softmax_loss, remove_accidental_hits
+    from recsys_engine.models.sampled_softmax import in_batch_softmax_loss, remove_accidental_hits
 
     logits = np.zeros((3, 3), np.float32)
     target = np.array([7, 9, 7], np.int32)  # rows 0 and 2 share their target
@@ -186,3 +186,33 @@ def test_two_tower_trains_and_scores_on_a_50k_item_catalogue():
     assert model.fit_result.epochs == 2 and np.isfinite(model.fit_result.history[-1]["loss"])
     scores = model.score(data.matrix[:3])
     assert scores.shape == (3, 50_000) and np.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("mode", ["mean", "sqrt"])
+def test_bag_pooling_by_sparse_product_equals_the_gathered_sum(mode):
+    from recsys_engine.models.history_bag import HistoryBag, pool_bag
+
+    vectors = np.array([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0], [-2.0, 6.0]], np.float32)
+    items, weights = padded_history(sp.csr_matrix(np.array([[1.0, 0, 3.0, 0], [0, 2.0, 0, 1.0]])))
+    bag = HistoryBag.of(items, weights)
+    gathered = np.asarray(pool_bag(bag, vectors, mode))
+    product = np.asarray(pool_bag(bag, vectors, mode, sparse_matmul=True))
+    # by hand: row 1 sums 2·(0,2) + 1·(−2,6) = (−2, 10), over Σw = 3 or √5
+    expected_1 = np.array([-2.0, 10.0]) / (3.0 if mode == "mean" else np.sqrt(5.0))
+    np.testing.assert_allclose(product[1], expected_1, rtol=1e-6)
+    np.testing.assert_allclose(product, gathered, rtol=1e-6)
+
+
+def test_bag_contains_looks_each_column_up_in_each_rows_history():
+    from recsys_engine.models.history_bag import HistoryBag
+
+    history = sp.csr_matrix(np.array([[0, 1, 0, 0, 1], [0, 0, 0, 0, 1], [1, 0, 0, 0, 0]]))
+    items, weights = padded_history(history.astype(np.float32))
+    bag = HistoryBag.of(items, weights)
+    # columns repeat (4 twice) and include an item nobody has (3)
+    out = np.asarray(bag.contains(np.array([4, 3, 1, 4, 0])))
+    assert out.tolist() == [
+        [True, False, True, True, False],
+        [True, False, False, True, False],
+        [False, False, False, False, True],
+    ]

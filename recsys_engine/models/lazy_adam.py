@@ -1,0 +1,192 @@
+"""Adam whose embedding tables are updated only on the rows a batch touched ("lazy" Adam).
+
+Keras 3's Adam, weight decay and weight average are dense: a gradient that reaches a
+variable as ``tf.IndexedSlices`` (the rows an embedding lookup read) is made dense, so
+every step rewrites each table, its two moments and its average even when the batch used
+a few rows of it. At MovieLens-20M size that per-step work over two 26,744 × 512 tables
+was most of a Two-tower epoch (issue 14). ``LazyAdam`` keeps Keras' Adam for dense
+gradients and, for a sparse one, updates only the rows it names:
+
+- **moments and step** (the standard lazy Adam variant): for the touched rows ``r`` with
+  summed gradient ``g`` (duplicate indices added), at step ``t``
+  ``m_r ← m_r + (1 − β₁)(g − m_r)``, ``v_r ← v_r + (1 − β₂)(g² − v_r)``,
+  ``w_r ← w_r − α_t m_r / (√v_r + ε)``, ``α_t = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)``. Untouched
+  rows keep their weights and moments (dense Adam would go on moving them with their old
+  momentum). On a touched row one step equals Keras' Adam step from the same state.
+- **weight decay** (``weight_decay`` > 0): ``w_r ← w_r − lr · wd · w_r`` on touched rows.
+- **weight average** (``use_ema``): *exact*, not an approximation. A row that no step
+  touched kept its weight ``w``, so k steps of ``w̄ ← μ w̄ + (1 − μ) w`` give
+  ``w̄ ← μᵏ w̄ + (1 − μᵏ) w`` in one go. Each table keeps per row the number of steps its
+  stored average covers; a touched row is first brought up to date with its old weight,
+  then averaged with its new one, and ``finalize_variable_values`` brings every row up to
+  date — the same average as Keras' dense one over the same weights.
+
+Which variables are sparse is read from the gradients' type when the step is traced, so a
+model whose gradients are all dense trains exactly as with ``keras.optimizers.Adam``.
+TensorFlow backend only (``tf.IndexedSlices``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+class LazyAdam(keras.optimizers.Adam):
+    """Adam (with optional weight decay and weight average) whose sparse gradients update
+    only the rows they name; dense gradients get Keras' own Adam (see the module doc).
+
+    Args:
+        **settings: ``keras.optimizers.Adam``'s arguments (``learning_rate``,
+            ``weight_decay``, ``use_ema``, ``ema_momentum``, …); ``amsgrad`` and
+            ``ema_overwrite_frequency`` are not supported.
+    """
+
+    def __init__(self, **settings: Any):
+        if settings.get("amsgrad") or settings.get("ema_overwrite_frequency"):
+            raise ValueError("LazyAdam supports neither amsgrad nor ema_overwrite_frequency")
+        super().__init__(**settings)
+        #: keys of the variables whose gradient was sparse (set while a step is traced)
+        self._sparse_keys: set[Any] = set()
+        self._step_keys: set[Any] = set()
+
+    def build(self, variables: list[Any]) -> None:
+        """Adam's moments (and the averages), plus, with the average, per variable the
+        number of steps each row's stored average covers (0 = not yet stored)."""
+        if self.built:
+            return
+        super().build(variables)
+        self._average_steps = []
+        if self.use_ema:
+            for v in variables:
+                rows = v.shape[0] if len(v.shape) else 1
+                self._average_steps.append(
+                    self.add_variable((rows,), dtype="int64", name="average_steps")
+                )
+
+    # -- which variables take the sparse path ----------------------------------------------
+    def _backend_apply_gradients(self, grads: list[Any], trainable_variables: list[Any]):
+        self._step_keys = {
+            self._var_key(v)
+            for g, v in zip(grads, trainable_variables, strict=True)
+            if isinstance(g, tf.IndexedSlices)
+        }
+        self._sparse_keys |= self._step_keys
+        return super()._backend_apply_gradients(grads, trainable_variables)
+
+    def _apply_weight_decay(self, variables: list[Any]) -> None:
+        # sparse variables decay their touched rows in ``update_step``
+        dense = [v for v in variables if self._var_key(v) not in self._step_keys]
+        super()._apply_weight_decay(dense)
+
+    def _update_model_variables_moving_average(self, trainable_variables: list[Any]) -> None:
+        if not self.use_ema:
+            return
+        momentum = ops.cast(ops.not_equal(self.iterations, 0), "float32") * self.ema_momentum
+        for var, average in zip(
+            trainable_variables, self._model_variables_moving_average, strict=True
+        ):
+            if average is None or self._var_key(var) in self._step_keys:
+                continue  # sparse: averaged row by row in ``update_step``
+            m = ops.cast(momentum, var.dtype)
+            average.assign(m * average + (1 - m) * var)
+
+    # -- the update ------------------------------------------------------------------------
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """Keras' Adam step for a dense gradient; the lazy row update for a sparse one."""
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        rows, grad = _summed_rows(gradient)
+        dtype = variable.dtype
+        grad = tf.cast(grad, dtype)
+        lr = tf.cast(learning_rate, dtype)
+        step = tf.cast(self.iterations + 1, dtype)
+        alpha = lr * tf.sqrt(1 - tf.pow(tf.cast(self.beta_2, dtype), step))
+        alpha = alpha / (1 - tf.pow(tf.cast(self.beta_1, dtype), step))
+
+        old = tf.gather(variable, rows)
+        new = old
+        if self.weight_decay is not None and self._use_weight_decay(variable):
+            new = new - new * tf.cast(self.weight_decay, dtype) * lr
+        m_var, v_var = self._momentums[index], self._velocities[index]
+        m = tf.gather(m_var, rows)
+        v = tf.gather(v_var, rows)
+        m = m + (grad - m) * (1 - self.beta_1)
+        v = v + (tf.square(grad) - v) * (1 - self.beta_2)
+        new = new - (m * alpha) / (tf.sqrt(v) + self.epsilon)
+        shape = tf.shape(variable, out_type=rows.dtype)
+        self.assign(m_var, tf.IndexedSlices(m, rows, shape))
+        self.assign(v_var, tf.IndexedSlices(v, rows, shape))
+        self.assign(variable, tf.IndexedSlices(new, rows, shape))
+        if self.use_ema:
+            self._average_rows(index, rows, old, new)
+
+    def _average_rows(self, index: int, rows: Any, old: Any, new: Any) -> None:
+        """The weight average of the touched ``rows``: brought up to date with their
+        ``old`` weights (unchanged since their last update), then one step with ``new``."""
+        average = self._model_variables_moving_average[index]
+        steps_var = self._average_steps[index]
+        t = tf.cast(self.iterations, "int64")  # 0-based index of this step
+        covered = tf.gather(steps_var, rows)
+        caught = _caught_up(tf.gather(average, rows), old, covered, t, self.ema_momentum)
+        momentum = tf.cast(t > 0, new.dtype) * self.ema_momentum
+        value = momentum * caught + (1 - momentum) * new
+        shape = tf.shape(average, out_type=rows.dtype)
+        self.assign(average, tf.IndexedSlices(value, rows, shape))
+        self.assign(steps_var, tf.IndexedSlices(tf.fill(tf.shape(rows), t + 1), rows, shape[:1]))
+
+    def finalize_variable_values(self, var_list: list[Any]) -> None:
+        """Bring the sparse variables' averages up to date, then (Keras) copy every
+        average into its variable."""
+        if self.use_ema:
+            self.catch_up_averages()
+        super().finalize_variable_values(var_list)
+
+    def catch_up_averages(self) -> None:
+        """Bring every row of the sparse variables' averages to the current step (rows no
+        step touched since their last update average in their unchanged weight)."""
+        done = tf.cast(self.iterations, "int64")
+        for variable in self._trainable_variables:
+            if self._var_key(variable) not in self._sparse_keys:
+                continue
+            index = self._get_variable_index(variable)
+            average = self._model_variables_moving_average[index]
+            steps_var = self._average_steps[index]
+            covered = ops.convert_to_tensor(steps_var)
+            value = _caught_up(
+                ops.convert_to_tensor(average),
+                ops.convert_to_tensor(variable),
+                covered,
+                done,
+                self.ema_momentum,
+            )
+            average.assign(value)
+            steps_var.assign(tf.fill(tf.shape(covered), done))
+
+
+def _summed_rows(gradient: tf.IndexedSlices) -> tuple[Any, Any]:
+    """Unique row indices of a sparse gradient and the sum of its slices per row."""
+    rows, position = tf.unique(gradient.indices)
+    values = tf.cond(  # the towers read distinct rows: then there is nothing to add up
+        tf.size(rows) == tf.size(gradient.indices),
+        lambda: gradient.values,
+        lambda: tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0]),
+    )
+    return rows, values
+
+
+def _caught_up(average: Any, weight: Any, covered: Any, steps: Any, momentum: float) -> Any:
+    """Average after ``steps`` steps of rows whose stored ``average`` covers ``covered``
+    steps and whose ``weight`` has not changed since: μᵏ w̄ + (1 − μᵏ) w, k = steps −
+    covered. A row never stored (covered 0) has the weight itself as its average (Keras'
+    first step sets w̄ = w, and w stayed)."""
+    gap = tf.cast(steps - covered, average.dtype)
+    decay = tf.pow(tf.cast(momentum, average.dtype), gap)
+    shape = tf.concat([tf.shape(covered), tf.ones(tf.rank(average) - 1, "int32")], 0)
+    decay = tf.reshape(decay, shape)
+    never = tf.reshape(covered == 0, shape)
+    return tf.where(never, weight, decay * average + (1 - decay) * weight)

@@ -1,0 +1,204 @@
+"""``LazyAdam`` (issue 14's epoch speed): a sparse gradient updates only the rows it names —
+moments, weights, weight decay and the weight average — and a dense one is Keras' Adam."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from recsys_engine.models.lazy_adam import LazyAdam  # noqa: E402
+
+START = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], np.float32)
+
+
+def _sparse(rows, values):
+    return tf.IndexedSlices(
+        tf.constant(values, tf.float32), tf.constant(rows, tf.int32), tf.constant([3, 2])
+    )
+
+
+def _dense(rows, values):
+    return tf.convert_to_tensor(_sparse(rows, values))
+
+
+def _run(optimizer, grads):
+    """Apply each gradient in one compiled step (as ``fit_keras`` does); returns the
+    variable and its value after every step."""
+    var = keras.Variable(START.copy())
+    optimizer.build([var])
+
+    @tf.function
+    def step(g):
+        optimizer.apply_gradients([(g, var)])
+
+    after = []
+    for g in grads:
+        step(g)
+        after.append(np.array(var))
+    return var, after
+
+
+def test_first_step_moves_touched_rows_like_adam_and_leaves_the_others():
+    # row 0 is named twice (its slices add up to (1, 0)); row 1 is not named
+    grad = ([0, 2, 0], [[0.5, -1.0], [2.0, 0.1], [0.5, 1.0]])
+    _, (lazy,) = _run(LazyAdam(learning_rate=0.1), [_sparse(*grad)])
+    # Adam's first step is lr · g / |g| per coordinate (0 where g = 0), by hand:
+    np.testing.assert_allclose(lazy, [[0.9, 2.0], [3.0, 4.0], [4.9, 5.9]], atol=1e-5)
+    _, (dense,) = _run(keras.optimizers.Adam(learning_rate=0.1), [_dense(*grad)])
+    np.testing.assert_allclose(lazy, dense, rtol=1e-6)
+
+
+def test_untouched_rows_keep_their_weights_where_dense_adam_moves_them():
+    grads = [([0, 2], [[1.0, 1.0], [1.0, 1.0]]), ([0], [[-1.0, 2.0]])]
+    _, lazy = _run(LazyAdam(learning_rate=0.1), [_sparse(*g) for g in grads])
+    _, dense = _run(keras.optimizers.Adam(learning_rate=0.1), [_dense(*g) for g in grads])
+    # row 0 was named at both steps: the same moments, the same weights as dense Adam
+    np.testing.assert_allclose(lazy[1][0], dense[1][0], rtol=1e-6)
+    # row 2 was named at the first step only: lazy keeps it, dense Adam's momentum moves it
+    np.testing.assert_array_equal(lazy[1][2], lazy[0][2])
+    assert np.abs(dense[1][2] - dense[0][2]).min() > 0.01
+    np.testing.assert_array_equal(lazy[1][1], START[1])
+
+
+def test_dense_gradients_train_exactly_as_keras_adam_with_its_average():
+    grads = [_dense([0, 1], [[1.0, -2.0], [0.5, 0.5]]), _dense([2], [[3.0, 1.0]])]
+    settings = {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.5}
+    lazy_opt, keras_opt = LazyAdam(**settings), keras.optimizers.Adam(**settings)
+    lazy_var, lazy = _run(lazy_opt, grads)
+    keras_var, dense = _run(keras_opt, grads)
+    np.testing.assert_array_equal(lazy[-1], dense[-1])
+    lazy_opt.finalize_variable_values([lazy_var])
+    keras_opt.finalize_variable_values([keras_var])
+    np.testing.assert_array_equal(np.array(lazy_var), np.array(keras_var))
+
+
+def test_the_weight_average_of_sparse_rows_is_exact():
+    """μ = 0.5; step 0 names rows 0 and 2, step 1 row 2, step 2 row 0, row 1 never. The
+    dense average w̄_t = μ w̄_{t−1} + (1 − μ) w_t (w̄_0 = w_0) of the weights after each
+    step is, by hand: row 0 = ½ w_0 + ½ w_2 (its weight did not change at step 1),
+    row 1 = its starting weight, row 2 = ¼ w_0 + ¾ w_1."""
+    grads = [
+        _sparse([0, 2], [[1.0, -1.0], [2.0, 2.0]]),
+        _sparse([2], [[-1.0, 0.5]]),
+        _sparse([0], [[0.5, 3.0]]),
+    ]
+    optimizer = LazyAdam(learning_rate=0.1, use_ema=True, ema_momentum=0.5)
+    var, after = _run(optimizer, grads)
+    w0, w1, w2 = after
+    optimizer.finalize_variable_values([var])
+    average = np.array(var)
+    np.testing.assert_allclose(average[0], 0.5 * w0[0] + 0.5 * w2[0], rtol=1e-6)
+    np.testing.assert_array_equal(average[1], START[1])
+    np.testing.assert_allclose(average[2], 0.25 * w0[2] + 0.75 * w1[2], rtol=1e-6)
+    # the same as averaging every row densely over the weights' trajectory
+    dense = w0.copy()
+    for w in (w1, w2):
+        dense = 0.5 * dense + 0.5 * w
+    np.testing.assert_allclose(average, dense, rtol=1e-6)
+
+
+def test_catching_up_twice_changes_nothing_and_training_goes_on():
+    """The fit loop validates on the average mid-training (finalize, then the raw weights
+    back) and trains on: catching up is idempotent and keeps later steps exact."""
+    grads = [_sparse([0], [[1.0, 1.0]]), _sparse([1], [[1.0, -1.0]])]
+    optimizer = LazyAdam(learning_rate=0.1, use_ema=True, ema_momentum=0.5)
+    var, (w0, w1) = _run(optimizer, grads)
+    optimizer.catch_up_averages()
+    optimizer.catch_up_averages()
+    index = optimizer._get_variable_index(var)
+    average = np.array(optimizer._model_variables_moving_average[index])
+    np.testing.assert_allclose(average, 0.5 * w0 + 0.5 * w1, rtol=1e-6)
+
+    @tf.function
+    def step(g):
+        optimizer.apply_gradients([(g, var)])
+
+    step(_sparse([2], [[1.0, 1.0]]))
+    w2 = np.array(var)
+    optimizer.finalize_variable_values([var])
+    np.testing.assert_allclose(np.array(var), 0.25 * w0 + 0.25 * w1 + 0.5 * w2, rtol=1e-6)
+
+
+def test_weight_decay_shrinks_only_the_touched_rows():
+    grads = [_sparse([0], [[1.0, -1.0]])]
+    _, (after,) = _run(LazyAdam(learning_rate=0.1, weight_decay=0.5), grads)
+    # decay first, w ← w − lr·wd·w = 0.95 w, then Adam's first step lr·g/|g|
+    np.testing.assert_allclose(after[0], [0.95 - 0.1, 1.9 + 0.1], atol=1e-5)
+    np.testing.assert_array_equal(after[1:], START[1:])
+
+
+def test_sampled_towers_read_and_regularise_only_the_batchs_rows():
+    """With a sampled loss the ID tables' gradients name the batch's rows only — history
+    items for the input table, targets for the output table — and the L2 penalty is the
+    full-table penalty's terms of those rows: l2 · Σ‖row‖²."""
+    from recsys_engine.models.keras_layers import PooledTowers
+    from recsys_engine.models.pooled_examples import padded_history
+
+    layer = PooledTowers(8, id_dim=2, mode="sampled_softmax", l2=0.5, seed=1)
+    layer.build(None)
+    table_in = np.arange(16, dtype=np.float32).reshape(8, 2) / 10
+    table_out = -np.arange(16, dtype=np.float32).reshape(8, 2) / 10
+    layer.id_in.assign(table_in)
+    layer.id_out.assign(table_out)
+    layer.set_catalogue(None, np.ones(8, np.float32), np.zeros(8, np.float32))
+    history = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0]]))
+    items, weights = padded_history(history.astype(np.float32))
+    inputs = {"history_items": items, "history_weights": weights, "target": np.array([5, 7])}
+    with tf.GradientTape() as tape:
+        logits = layer(inputs, training=True)
+        penalty = tf.add_n(layer.losses)
+        total = penalty + tf.reduce_sum(logits)
+    expected = 0.5 * (np.square(table_in[[0, 2]]).sum() + np.square(table_out[[5, 7]]).sum())
+    np.testing.assert_allclose(float(penalty), expected, rtol=1e-6)
+    assert tuple(logits.shape) == (2, 2)
+    grads = tape.gradient(total, [layer.id_in, layer.id_out])
+    assert all(isinstance(g, tf.IndexedSlices) for g in grads)
+    assert set(np.asarray(grads[0].indices).tolist()) == {0, 2}
+    assert set(np.asarray(grads[1].indices).tolist()) == {5, 7}
+
+
+def test_fit_keras_with_sparse_updates_validates_and_keeps_the_rows_average():
+    """fit_keras with ``sparse_updates``: a 3-row embedding (all ones), each step names
+    row 0 with gradient 1, Adam lr 0.1, ema 0.5. Row 0 goes 0.9, 0.8, 0.7, 0.6 and its
+    average 0.9, 0.85, 0.775, 0.6875 (as dense Adam's); rows 1 and 2 are never read and
+    stay 1 in the weights and the average. Validation sees the averages, the best epoch's
+    average is kept, and training goes on from the raw weights in between."""
+    from recsys_engine.models.keras_config import KerasTrainConfig
+    from recsys_engine.models.keras_fit import fit_keras
+
+    def build():
+        x = keras.Input((1,), dtype="int32", name="x")
+        table = keras.layers.Embedding(3, 1, embeddings_initializer="ones", name="e")
+        return keras.Model(x, table(x))
+
+    class Source:
+        def new_epoch(self, rng):
+            return 1
+
+        def batch(self, index):
+            return np.zeros((1, 1), "int32"), np.zeros((1,), "float32")
+
+    seen = []
+
+    def validate(model):
+        table = model.get_weights()[0][:, 0]
+        seen.append(table.copy())
+        return -abs(float(table[0]) - 0.78)  # closest at epoch 3
+
+    cfg = KerasTrainConfig(epochs=4, batch_size=1, learning_rate=0.1, patience=0, ema=0.5)
+    model, result = fit_keras(
+        build,
+        Source(),
+        cfg,
+        loss=lambda y, p: p[:, 0, 0],
+        validate=validate,
+        sparse_updates=True,
+    )
+    np.testing.assert_allclose([s[0] for s in seen], [0.9, 0.85, 0.775, 0.6875], atol=1e-4)
+    np.testing.assert_array_equal(np.array(seen)[:, 1:], 1.0)
+    assert result.best_epoch == 3
+    np.testing.assert_allclose(model.get_weights()[0][:, 0], [0.775, 1.0, 1.0], atol=1e-4)
