@@ -9,8 +9,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from recsys_engine.runs import execute_run
-
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
@@ -133,32 +131,28 @@ def test_bad_config_is_refused_before_anything_starts(app):
     assert get_store().list_runs().empty
 
 
-def test_cancel_a_running_run(app, monkeypatch):
-    real = execute_run
+def test_cancel_a_running_run(app):
+    """The app trains in a child process (``job_process``): a long Two-tower run there
+    shows Cancel, and the click stops the child and marks the run cancelled."""
+    from ui.resources import get_store
 
-    def slow(store, run_id, on_progress=None, should_stop=None):
-        end = time.time() + 20
-        while time.time() < end and not (should_stop and should_stop()):
-            time.sleep(0.02)
-        if should_stop and should_stop():
-            store.set_run_status(run_id, "running")
-            store.set_run_status(run_id, "cancelled", error="training was cancelled")
-            return
-        real(store, run_id, on_progress, should_stop)
-
-    monkeypatch.setattr("recsys_engine.runs.execute_run", slow)
     st.cache_resource.clear()
     app.run()
     _create_split(app)
-    app.checkbox(key="pick_popularity").check().run()
+    app.radio(key="train_preset").set_value("Quick").run()
+    app.checkbox(key="pick_two_tower").check().run()
+    app.number_input(key="cfg_two_tower_Quick_epochs").set_value(1000).run()
     app.button[0].click().run()
-    time.sleep(0.3)
+    end = time.time() + 60
+    while time.time() < end and len(get_store().run_progress(1)) < 1:
+        time.sleep(0.2)  # the child is training
     app.run()
     cancel = [b for b in app.button if b.label == "Cancel"]
     assert cancel, "a running run shows a Cancel button"
     cancel[0].click().run()
-    _wait_runs(app, 1, timeout=10)
+    _wait_runs(app, 1, timeout=60)
     app.run()
+    assert get_store().get_run(1)["status"] == "cancelled"
     assert any("cancelled" in m.value for m in app.markdown if "**Run" in m.value)
 
 
