@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from recsys_engine.config import check_choice, check_number
+from recsys_engine.config import check_bool, check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.search_space import Choice, Param, Range
@@ -105,8 +105,7 @@ class MultVAEConfig(KerasTrainConfig):
         check_number("anneal_steps", self.anneal_steps, low=0, integer=True)
         check_number("l2", self.l2, low=0)
         check_number("decoder_l2", self.decoder_l2, low=0)
-        if not isinstance(self.prior_bias, bool):
-            raise ConfigError(f"prior_bias must be true or false (got {self.prior_bias!r})")
+        check_bool("prior_bias", self.prior_bias)
 
 
 def wide_dim(cfg: MultVAEConfig) -> int:
