@@ -6,9 +6,10 @@ Only imported by the sequence model modules (it imports TensorFlow). Every layer
 
 A sequence reaches the model as ``sequence`` (batch × T int32): item index + 1, left-padded
 with 0, the most recent item at the last position T − 1. ``SequenceNetwork`` embeds it,
-encodes it (causal self-attention blocks or a GRU) into one vector per position, and
-scores position t's vector against the item embedding (shared between input and output):
-position t predicts the item at t + 1. Training uses every position:
+encodes it (causal self-attention blocks or a GRU, each followed by a layer norm) into one
+vector per position, and scores position t's vector against the item embedding (shared
+between input and output): position t predicts the item at t + 1. Training uses every
+position:
 
 - ``softmax``: logits over the whole catalogue at every position (batch × T × n_items);
 - ``sampled_softmax``: the targets of the batch's real positions are the negatives of one
