@@ -142,6 +142,7 @@ class SequenceModel(ContextScoring, KerasFiles, Recommender):
                 context_sizes=() if context is None else context.vocab.sizes,
                 n_features=0 if features is None else features.shape[1],
                 content_nnz=0 if features is None else features.nnz,
+                output_norm=True,
                 name="network",
             )
             model = keras.Model(x, layer(x), name=self.name)

@@ -6,9 +6,10 @@ Only imported by the sequence model modules (it imports TensorFlow). Every layer
 
 A sequence reaches the model as ``sequence`` (batch × T int32): item index + 1, left-padded
 with 0, the most recent item at the last position T − 1. ``SequenceNetwork`` embeds it,
-encodes it (causal self-attention blocks or a GRU) into one vector per position, and
-scores position t's vector against the item embedding (shared between input and output):
-position t predicts the item at t + 1. Training uses every position:
+encodes it (causal self-attention blocks or a GRU, each followed by a layer norm) into one
+vector per position, and scores position t's vector against the item embedding (shared
+between input and output): position t predicts the item at t + 1. Training uses every
+position:
 
 - ``softmax``: logits over the whole catalogue at every position (batch × T × n_items);
 - ``sampled_softmax``: the targets of the batch's real positions are the negatives of one
@@ -108,6 +109,13 @@ class SequenceNetwork(keras.layers.Layer):
         context_sizes: codes per context field (empty = context-blind).
         n_features: columns of the item content matrix (0 = ID embedding only).
         content_nnz: stored entries of the item content matrix.
+        output_norm: layer-normalise the GRU's output (``gru``; the attention encoder
+            always ends with one). The GRU's state is tanh-bounded (each coordinate in
+            (−1, 1)) and the output is scored against the input embedding without a bias,
+            so without it the logits' range is capped by the embedding's norm, which also
+            feeds the GRU: on a 9.7k-item catalogue that kept the softmax near uniform and
+            the model near popularity (BENCHMARKS.md, issue 18). False only for ``.keras``
+            files saved before it existed (2026-12-05), which load as they were trained.
     """
 
     def __init__(
@@ -125,6 +133,7 @@ class SequenceNetwork(keras.layers.Layer):
         context_sizes: tuple[int, ...] | list[int] = (),
         n_features: int = 0,
         content_nnz: int = 0,
+        output_norm: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -137,18 +146,20 @@ class SequenceNetwork(keras.layers.Layer):
         self.dropout, self.l2, self.mode, self.seed = float(dropout), float(l2), mode, int(seed)
         self.context_sizes = [int(n) for n in context_sizes]
         self.n_features, self.content_nnz = int(n_features), int(content_nnz)
+        self.output_norm = bool(output_norm) or encoder == "attention"
         self.drop = keras.layers.Dropout(self.dropout, seed=self.seed)
         if encoder == "attention":
             self.layers_ = [
                 CausalBlock(self.dim, self.heads, self.dropout, self.seed + b, name=f"block{b}")
                 for b in range(self.blocks)
             ]
-            self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
         else:
             self.layers_ = [
                 keras.layers.GRU(self.dim, return_sequences=True, name=f"gru{b}")
                 for b in range(self.blocks)
             ]
+        if self.output_norm:
+            self.final_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")
 
     def get_config(self):
         config = super().get_config()
@@ -166,6 +177,7 @@ class SequenceNetwork(keras.layers.Layer):
             context_sizes=list(self.context_sizes),
             n_features=self.n_features,
             content_nnz=self.content_nnz,
+            output_norm=self.output_norm,
         )
         return config
 
@@ -181,10 +193,11 @@ class SequenceNetwork(keras.layers.Layer):
             )
             for block in self.layers_:
                 block.build(None)
-            self.final_norm.build((None, None, self.dim))
         else:
             for gru in self.layers_:
                 gru.build((None, None, self.dim))
+        if self.output_norm:
+            self.final_norm.build((None, None, self.dim))
         self.log_q = self.add_weight((self.n_items,), "zeros", name="log_q", trainable=False)
         self.context_tables = [
             self.add_weight((size, self.dim), init, name=f"context_{f}")
@@ -248,6 +261,8 @@ class SequenceNetwork(keras.layers.Layer):
         mask = sequence > 0
         for gru in self.layers_:
             x = self.drop(gru(x, mask=mask, training=training), training=training)
+        if self.output_norm:
+            x = self.final_norm(x)
         return x * keep[:, :, None]
 
     def predictor(self, hidden, context=None):

@@ -83,6 +83,59 @@ def test_causal_no_position_sees_a_later_item(model: Recommender) -> None:
     assert not np.allclose(ha[0, 4:], hb[0, 4:])  # later ones see it
 
 
+def test_padding_is_not_read(model: Recommender) -> None:
+    """The same run, left-padded or not, gives the same predicting vector (the last
+    position is the most recent real item; padding neither enters the state nor moves it)."""
+    import tensorflow as tf
+
+    net = model._network
+    padded = net.last(tf.constant([[0, 0, 0, 4, 2, 9]], dtype=tf.int32))
+    unpadded = net.last(tf.constant([[4, 2, 9]], dtype=tf.int32))
+    np.testing.assert_allclose(np.asarray(padded), np.asarray(unpadded), atol=1e-6)
+
+
+def test_the_predicting_vector_is_layer_normalised() -> None:
+    """Both encoders end with a layer norm, so the predicting vector is not capped by the
+    GRU's tanh. Hand check: with its initial gain 1 and offset 0 a layer-normalised row
+    x of d coordinates has Σ x = 0 and Σ x² = d·var/(var + 1e-6) ≈ d, i.e. norm √d = 4
+    for d = 16 (a fresh GRU's state is small, var ≈ 1e-4, so the 1e-6 takes off up to
+    ~1%), where a raw GRU state's coordinates all lie in (−1, 1)."""
+    import tensorflow as tf
+
+    from recsys_engine.models.sequence_layers import SequenceNetwork
+
+    seq = tf.constant([[0, 1, 5, 3], [2, 7, 7, 8]], dtype=tf.int32)
+    for encoder in ("gru", "attention"):
+        net = SequenceNetwork(N_ITEMS, dim=16, max_len=4, encoder=encoder, output_norm=True)
+        net.build(None)
+        last = np.asarray(net.last(seq), dtype=np.float64)
+        np.testing.assert_allclose(last.sum(axis=1), 0.0, atol=1e-4)
+        np.testing.assert_allclose(np.linalg.norm(last, axis=1), 4.0, rtol=0.01)
+        assert np.abs(last).max() > 1.0
+
+
+@pytest.mark.parametrize("name", ["sasrec", "gru4rec"])
+def test_the_models_build_their_network_with_the_output_norm(name: str) -> None:
+    m = create_model(name, {**SMALL, "epochs": 1}).fit(walks())
+    assert m._network.get_config()["output_norm"] is True
+
+
+def test_a_gru_network_saved_before_the_output_norm_loads_without_it() -> None:
+    """``.keras`` files saved before 2026-12-05 have no ``output_norm`` in the layer's
+    config: they load as they were trained, the GRU state scored as it is (in (−1, 1))."""
+    import tensorflow as tf
+
+    from recsys_engine.models.sequence_layers import SequenceNetwork
+
+    config = SequenceNetwork(N_ITEMS, dim=16, max_len=4, encoder="gru").get_config()
+    config.pop("output_norm")
+    old = SequenceNetwork.from_config(config)
+    old.build(None)
+    assert not old.output_norm and not hasattr(old, "final_norm")
+    last = np.asarray(old.last(tf.constant([[0, 1, 5, 3]], dtype=tf.int32)))
+    assert np.abs(last).max() < 1.0
+
+
 def test_items_older_than_max_len_do_not_change_the_score(model: Recommender) -> None:
     recent = [1, 2, 3, 4, 5, 6]  # max_len = 6: exactly the kept window
     h1, r1 = row([0, *recent])
