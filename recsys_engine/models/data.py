@@ -243,6 +243,15 @@ def as_csr(matrix: Any, n_items: int) -> sp.csr_matrix:
     return m
 
 
+def weighted_or_binary(histories: sp.csr_matrix, binary: bool) -> sp.csr_matrix:
+    """A float32 copy of ``histories``, every stored weight set to 1 when ``binary`` (the
+    neighbourhood models' ``binary`` option: whether a rating's size counts)."""
+    h = sp.csr_matrix(histories, dtype=np.float32, copy=True)
+    if binary:
+        h.data[:] = 1.0
+    return h
+
+
 def mask_items(scores: np.ndarray, items: sp.csr_matrix, value: float = -np.inf) -> None:
     """Set ``scores[u, i] = value`` in place for every stored entry (u, i) of ``items``."""
     rows = np.repeat(np.arange(items.shape[0]), np.diff(items.indptr))

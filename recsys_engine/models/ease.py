@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from recsys_engine.config import check_bool, check_choice, check_number
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import Explanation, ProgressFn, Recommender, StopFn
-from recsys_engine.models.data import TrainData, as_csr
+from recsys_engine.models.data import TrainData, as_csr, weighted_or_binary
 from recsys_engine.models.model_config import ModelConfig
 from recsys_engine.models.search_space import Choice, Param, Range
 
@@ -153,10 +153,7 @@ class EASE(Recommender):
         return self
 
     def _prepare(self, histories: sp.csr_matrix) -> sp.csr_matrix:
-        h = sp.csr_matrix(histories, dtype=np.float32, copy=True)
-        if self.config.binary:
-            h.data[:] = 1.0
-        return h
+        return weighted_or_binary(histories, self.config.binary)
 
     def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         self._check_fitted()
