@@ -83,6 +83,7 @@ class PooledTowers(keras.layers.Layer):
         mask_inputs: bool = True,
         item_bias: bool = True,
         context_sizes: tuple[int, ...] | list[int] = (),
+        read_scaled_l2: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -102,6 +103,7 @@ class PooledTowers(keras.layers.Layer):
         self.mask_inputs = bool(mask_inputs)
         self.item_bias = bool(item_bias)
         self.context_sizes = [int(n) for n in context_sizes]
+        self.read_scaled_l2 = bool(read_scaled_l2)
         self.pooling = HistoryPooling(pooling, name="pooling")
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -122,6 +124,7 @@ class PooledTowers(keras.layers.Layer):
             mask_inputs=self.mask_inputs,
             item_bias=self.item_bias,
             context_sizes=list(self.context_sizes),
+            read_scaled_l2=self.read_scaled_l2,
         )
         return config
 
@@ -137,6 +140,11 @@ class PooledTowers(keras.layers.Layer):
                 self.id_bias = self.add_weight((n,), "zeros", name="id_bias")
             # 1 for items with training interactions: the others have no ID part at all
             self.id_mask = self.add_weight((n,), "ones", name="id_mask", trainable=False)
+            if self.reads_rows and self.read_scaled_l2:
+                # per row 1 / (chance a step reads it): input rows, output rows
+                self.read_scale = self.add_weight(
+                    (n, 2), "ones", name="read_scale", trainable=False
+                )
         if self.content_dim:
             f, d = self.n_features, self.content_dim
             proj = keras.initializers.RandomNormal(stddev=0.05)
@@ -164,8 +172,10 @@ class PooledTowers(keras.layers.Layer):
         features=None,
         id_mask: np.ndarray | None = None,
         log_q: np.ndarray | None = None,
+        read_scale: np.ndarray | None = None,
     ) -> None:
-        """Assign the fixed (non-trainable) catalogue arrays after ``build``."""
+        """Assign the fixed (non-trainable) catalogue arrays after ``build``
+        (``read_scale``: n_items × 2, the input and output rows' penalty weights)."""
         if self.content_dim and features is not None:
             coo = features.tocoo()
             order = np.lexsort((coo.col, coo.row))
@@ -176,6 +186,8 @@ class PooledTowers(keras.layers.Layer):
             self.id_mask.assign(np.asarray(id_mask, dtype=np.float32))
         if log_q is not None:
             self.log_q.assign(np.asarray(log_q, dtype=np.float32))
+        if read_scale is not None and hasattr(self, "read_scale"):
+            self.read_scale.assign(np.asarray(read_scale, dtype=np.float32))
 
     @property
     def reads_rows(self) -> bool:
@@ -218,8 +230,10 @@ class PooledTowers(keras.layers.Layer):
         catalogue (their tables are not per item).
 
         ``penalise`` (distinct items, with ``l2`` > 0) adds the L2 penalty of the ID rows
-        read, l2 · Σ‖row‖²: the full-table penalty's terms for those rows, so their
-        gradient is the same, computed on the rows already read."""
+        read, l2 · Σ s_i ‖row_i‖², computed on the rows already read. With
+        ``read_scaled_l2`` the weight s_i is 1 / (the chance a step reads row i,
+        ``pooled_examples.row_read_chances``), so a step's expected penalty is the
+        full-table l2 · Σ‖row‖²; without it (files saved before) s_i = 1."""
 
         def rows(table, items):
             return table if items is None else ops.take(table, items, axis=0)
@@ -231,7 +245,12 @@ class PooledTowers(keras.layers.Layer):
             keep_in, keep_out = rows(keep, items_in), rows(keep, items_out)
             id_in, id_out = rows(self.id_in, items_in), rows(self.id_out, items_out)
             if penalise and self.l2 > 0:
-                self.add_loss(self.l2 * (ops.sum(ops.square(id_in)) + ops.sum(ops.square(id_out))))
+                sq_in = ops.sum(ops.square(id_in), axis=1)
+                sq_out = ops.sum(ops.square(id_out), axis=1)
+                if hasattr(self, "read_scale"):
+                    sq_in = sq_in * rows(self.read_scale[:, 0], items_in)
+                    sq_out = sq_out * rows(self.read_scale[:, 1], items_out)
+                self.add_loss(self.l2 * (ops.sum(sq_in) + ops.sum(sq_out)))
             ins.append(id_in * keep_in[:, None])
             outs.append(id_out * keep_out[:, None])
             if self.item_bias:

@@ -41,7 +41,12 @@ from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_files import KerasFiles
 from recsys_engine.models.pooled_config import TwoTowerConfig
 from recsys_engine.models.pooled_context import ContextEventSource
-from recsys_engine.models.pooled_examples import HalfSplitSource, choose_loss
+from recsys_engine.models.pooled_examples import (
+    HalfSplitSource,
+    choose_loss,
+    penalty_scale,
+    row_read_chances,
+)
 from recsys_engine.models.validation import ndcg_at_10
 
 
@@ -100,6 +105,15 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
 
         n_features = 0 if features is None else features.shape[1]
         nnz = 0 if features is None else features.nnz
+        read_scale = None
+        if loss_name != "softmax" and float(cfg.l2) > 0:
+            chances = row_read_chances(
+                source,
+                n_items,
+                int(cfg.effective_batch_size()),
+                np.random.default_rng([int(cfg.seed), 14]),
+            )
+            read_scale = np.stack([penalty_scale(p) for p in chances], axis=1)
 
         def build():
             inputs = {  # the history as an embedding bag (keras_layers)
@@ -131,10 +145,11 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
                 mask_inputs=cfg.targets == "rest",
                 item_bias=bool(cfg.item_bias),
                 context_sizes=() if context is None else context.vocab.sizes,
+                read_scaled_l2=True,
                 name="towers",
             )
             model = keras.Model(inputs, layer(inputs), name=self.name)
-            layer.set_catalogue(features, id_mask, log_q)
+            layer.set_catalogue(features, id_mask, log_q, read_scale)
             return model
 
         # Items nobody interacted with in training may be new arrivals, not on offer then.

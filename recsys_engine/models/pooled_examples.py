@@ -9,13 +9,16 @@ its size is bounded by the batch, never by the catalogue.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
 
+if TYPE_CHECKING:
+    from recsys_engine.models.keras_fit import EpochSource
 
-def choose_loss(
-    loss: str, n_examples: int, n_items: int, max_items: int, max_cells: int
-) -> str:
+
+def choose_loss(loss: str, n_examples: int, n_items: int, max_items: int, max_cells: int) -> str:
     """The loss ``auto`` stands for: the full softmax while it is affordable, else the
     sampled (in-batch, log-Q corrected) softmax; any other ``loss`` is kept.
 
@@ -87,6 +90,43 @@ class HalfSplitSource:
             x["negative"] = self.negative[index]
             return x, np.ones(len(index), dtype=np.float32)
         return x, np.zeros(len(index), dtype=np.int32)  # labels: the diagonal
+
+
+def row_read_chances(
+    source: EpochSource, n_items: int, batch_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, the chance that one training step of ``batch_size`` examples reads its
+    input row (the item is in an example's pooled history) and its output row (an
+    example's target or BPR negative), from one draw of the source's examples:
+    ``p_i = 1 − (1 − c_i / n)^B`` with ``c_i`` the examples naming item i among ``n``.
+
+    The sampled losses penalise only the ID rows a step reads (``keras_layers``); weighting
+    row i's term by ``1 / p_i`` makes the expected penalty of a step the full-table one, so
+    an item read once in a hundred steps is not penalised a hundred times less than
+    before (issue 14)."""
+    n = source.new_epoch(rng)
+    c_in = np.zeros(n_items, dtype=np.float64)
+    c_out = np.zeros(n_items, dtype=np.float64)
+    for start in range(0, n, 4096):
+        x, _ = source.batch(np.arange(start, min(n, start + 4096)))
+        items, weights = x["history_items"], x["history_weights"]
+        c_in += np.bincount(items[weights > 0], minlength=n_items)
+        named = [np.asarray(x["target"])]
+        if "negative" in x:  # a negative equal to its own target is one read
+            neg = np.asarray(x["negative"])
+            named.append(neg[neg != named[0]])
+        c_out += np.bincount(np.concatenate(named), minlength=n_items)
+
+    def chance(counts: np.ndarray) -> np.ndarray:
+        return 1.0 - (1.0 - np.minimum(counts / max(n, 1), 1.0)) ** int(batch_size)
+
+    return chance(c_in), chance(c_out)
+
+
+def penalty_scale(chance: np.ndarray) -> np.ndarray:
+    """``1 / p`` where a row can be read, 0 where it never is (float32)."""
+    p = np.asarray(chance, dtype=np.float64)
+    return np.where(p > 0, 1.0 / np.maximum(p, 1e-12), 0.0).astype(np.float32)
 
 
 def padded_history(h: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,33 @@ def test_untouched_rows_keep_their_weights_where_dense_adam_moves_them():
     np.testing.assert_array_equal(lazy[1][1], START[1])
 
 
+def test_a_row_touched_again_first_takes_the_momentum_steps_it_skipped():
+    """Row 0 is named at steps 1 and 4 (row 1 at every step, so steps go on). At step 4 it
+    first takes the 2 skipped steps of dense Adam with a zero gradient at once:
+    w ← w − α₄ m / √v · (r + r²), r = β₁/√β₂, m ← β₁² m, v ← β₂² v, then its Adam step."""
+    b1, b2, lr = 0.9, 0.999, 0.1
+    g0, g1, other = [[1.0, -2.0]], [[0.5, 0.5]], [[1.0, 1.0]]
+    grads = [([0, 1], g0 + other), ([1], other), ([1], other), ([0, 1], g1 + other)]
+    _, lazy = _run(LazyAdam(learning_rate=lr), [_sparse(*g) for g in grads])
+    # by hand, row 0: after step 1, m = 0.1 g0, v = 0.001 g0², w = lazy[0][0]
+    g0, g1 = np.array(g0[0]), np.array(g1[0])
+    m, v, w = (1 - b1) * g0, (1 - b2) * g0**2, lazy[0][0].astype(np.float64)
+    alpha = lr * np.sqrt(1 - b2**4) / (1 - b1**4)
+    r = b1 / np.sqrt(b2)
+    caught = w - alpha * m / (np.sqrt(v) + 1e-7) * (r + r**2)
+    m2, v2 = m * b1**2, v * b2**2
+    m2, v2 = m2 + (g1 - m2) * (1 - b1), v2 + (g1**2 - v2) * (1 - b2)
+    np.testing.assert_allclose(lazy[3][0], caught - alpha * m2 / (np.sqrt(v2) + 1e-7), rtol=1e-5)
+    # dense Adam (zero gradient on row 0 at steps 2 and 3) ends far closer to it than
+    # to the lazy step without the catch-up (the skipped steps' own α differ a little
+    # from α₄ this early: bias correction)
+    _, dense = _run(keras.optimizers.Adam(learning_rate=lr), [_dense(*g) for g in grads])
+    m3, v3 = m + (g1 - m) * (1 - b1), v + (g1**2 - v) * (1 - b2)
+    no_catch_up = w - alpha * m3 / (np.sqrt(v3) + 1e-7)
+    error = np.abs(lazy[3][0] - dense[3][0]).max()
+    assert error < 0.25 * np.abs(no_catch_up - dense[3][0]).max()
+
+
 def test_dense_gradients_train_exactly_as_keras_adam_with_its_average():
     grads = [_dense([0, 1], [[1.0, -2.0], [0.5, 0.5]]), _dense([2], [[3.0, 1.0]])]
     settings = {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.5}

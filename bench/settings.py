@@ -1,4 +1,4 @@
-"""Mult-VAE settings compared on the validation fold only (issue 18).
+"""A Keras model's settings compared on the validation fold only (issues 14, 18).
 
 Each setting is trained on the training fold of ``bench/quality_keras.py``'s tuning split
 (random per-user split, 20% test, 10% validation, seed 42) with early stopping on the
@@ -7,8 +7,10 @@ next to EASE's best validation NDCG@10 over the same l2 grid. The test fold is n
 settings are chosen here, then ``bench/quality_keras.py`` refits the chosen one and reports
 test once.
 
-    .venv/bin/python bench/mult_vae_settings.py --dataset ml-latest-small \
+    .venv/bin/python bench/settings.py --dataset ml-latest-small \
         --settings '{"defaults": {}, "dropout 0.2": {"dropout": 0.2}}'
+    .venv/bin/python bench/settings.py --model two_tower --no-ease \
+        --settings '{"sampled": {"loss": "sampled_softmax"}}'
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from recsys_engine.store import Store  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--settings", required=True, help="JSON: label → mult_vae config")
+    parser.add_argument("--model", default="mult_vae", help="registry name of the model")
+    parser.add_argument("--settings", required=True, help="JSON: label → model config")
     parser.add_argument("--no-ease", action="store_true", help="skip the EASE reference row")
     args = parser.parse_args()
     settings = json.loads(args.settings)
@@ -49,7 +52,7 @@ def main() -> None:
             best = max(scores, key=scores.get)
             print(f"EASE (l2={best:g}) val ndcg@10 = {scores[best]:.4f}", flush=True)
         for label, config in settings.items():
-            model = create_model("mult_vae", config)
+            model = create_model(args.model, config)
             t0 = time.perf_counter()
             model.fit(tune.train)
             seconds = time.perf_counter() - t0
