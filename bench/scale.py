@@ -211,7 +211,9 @@ def main() -> None:
     p.add_argument("--users", type=int, default=ML20M_USERS)
     p.add_argument("--items", type=int, default=ML20M_ITEMS)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=1024, help="two_tower batch_size")
+    p.add_argument(
+        "--batch-size", type=int, default=0, help="two_tower batch_size (0 = automatic)"
+    )
     p.add_argument("--config", default="{}", help="two_tower config overrides (JSON)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)

@@ -105,8 +105,9 @@ class KerasTrainConfig(ModelConfig):
                 f"strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})"
             )
 
-    def effective_batch_size(self) -> int:
-        """Examples per training step (``batch_size``; subclasses resolve automatic values)."""
+    def effective_batch_size(self, n_users: int = 0) -> int:
+        """Examples per training step for ``n_users`` training users (``batch_size``;
+        subclasses resolve automatic values)."""
         return int(self.batch_size)
 
 

@@ -294,6 +294,7 @@ class _EarlyStopping:
         best = self.best
         if best is None or (smoothed > best if self.higher_is_better else smoothed < best):
             self.best, self.wait = smoothed, 0
+            self.best_weights = None  # free the old copy first: at 186k items one is 0.7 GB
             self.best_weights = [np.array(w) for w in model.get_weights()]
             result.best_epoch, result.best_value = result.epochs, value
             return False

@@ -117,7 +117,7 @@ class NeuMFConfig(KerasTrainConfig):
         check_number("l2", self.l2, low=0)
         check_choice("loss", self.loss, NEUMF_LOSSES)
 
-    def effective_batch_size(self) -> int:
+    def effective_batch_size(self, n_users: int = 0) -> int:
         """``batch_size``, or the loss's automatic size when it is 0."""
         if self.batch_size:
             return int(self.batch_size)

@@ -17,6 +17,25 @@ LOSSES = ("auto", "softmax", "sampled_softmax", "bpr")
 WEIGHTINGS = ("binary", "log", "raw")
 TARGETS = ("rest", "all")
 POOLINGS = ("mean", "sqrt")
+#: ``batch_size=0``: this many examples per step while an epoch stays within
+#: AUTO_BATCH_STEPS steps; bigger logs double it (up to AUTO_BATCH_MAX) to stay there.
+AUTO_BATCH, AUTO_BATCH_STEPS, AUTO_BATCH_MAX = 128, 256, 8192
+
+
+def auto_batch_size(n_users: int) -> int:
+    """The automatic batch size for ``n_users`` training users: 128 (the size the defaults
+    were tuned with) up to 32,768 users; beyond, the smallest doubling of 128 that keeps an
+    epoch to 256 steps, at most 8192.
+
+    Why: a step's fixed cost (Python dispatch, the optimizer's row updates, the in-batch
+    softmax's few hundred negatives) is paid per step, so on a 150k-user log batch 128
+    spends most of an epoch on overhead (BENCHMARKS.md, "automatic batch size"); below
+    32,768 users nothing changes.
+    """
+    size = AUTO_BATCH
+    while size < AUTO_BATCH_MAX and -(-int(n_users) // size) > AUTO_BATCH_STEPS:
+        size *= 2
+    return size
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,8 @@ class TwoTowerConfig(KerasTrainConfig):
     """Two-tower settings (plus the shared training settings).
 
     Attributes:
+        batch_size: users per step; 0 = automatic: 128 up to 32,768 training users, then
+            doubled (up to 8192) so that an epoch stays within 256 steps.
         dim: size of the item ID embeddings (input and output tables are separate).
         loss: ``auto``, ``softmax``, ``sampled_softmax`` or ``bpr`` (see the module doc).
         max_softmax_items: ``auto`` uses the full softmax up to this catalogue size.
@@ -75,6 +96,7 @@ class TwoTowerConfig(KerasTrainConfig):
         "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
+    min_batch_size: ClassVar[int] = 0
     #: runs stored before ``max_softmax_cells`` existed chose the loss by items alone
     stored_defaults: ClassVar[dict] = {**KerasTrainConfig.stored_defaults, "max_softmax_cells": 0}
     search_space: ClassVar[dict[str, Param]] = {
@@ -90,7 +112,7 @@ class TwoTowerConfig(KerasTrainConfig):
 
     # defaults tuned on the ml-latest-small validation fold (BENCHMARKS.md, issue 4)
     epochs: int = 80
-    batch_size: int = 128
+    batch_size: int = 0
     learning_rate: float = 1e-2
     lr_decay: float = 0.96
     patience: int = 15
@@ -130,6 +152,10 @@ class TwoTowerConfig(KerasTrainConfig):
         check_bool("item_bias", self.item_bias)
         check_number("popularity_prior", self.popularity_prior, low=-2, high=2)
         check_bool("use_context", self.use_context)
+
+    def effective_batch_size(self, n_users: int = 0) -> int:
+        """``batch_size``, or ``auto_batch_size(n_users)`` when it is 0."""
+        return int(self.batch_size) if self.batch_size else auto_batch_size(n_users)
 
     # what the item tower is made of (overridden by the content / hybrid configs)
     def tower_sizes(self) -> tuple[int, int, float]:

@@ -28,7 +28,9 @@ def ndcg_at_10(
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
         h = histories[batch]
-        s = np.array(score(batch, h), dtype=np.float32)
+        s = np.asarray(score(batch, h), dtype=np.float32)
+        if not s.flags.writeable:  # e.g. a view of a tensor's buffer: masked in place below
+            s = s.copy()
         mask_items(s, h)
         items, _ = top_k(s, 10)
         hits = hit_matrix(items, relevant[batch])

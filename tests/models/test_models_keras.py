@@ -179,7 +179,7 @@ def test_neumf_batch_size_zero_means_per_loss_default():
     assert NeuMFConfig(loss="bpr", batch_size=100).effective_batch_size() == 100
     assert create_model("two_tower", {"batch_size": 7}).config.effective_batch_size() == 7
     with pytest.raises(ConfigError, match="batch_size"):
-        create_model("two_tower", {"batch_size": 0})
+        create_model("two_tower", {"batch_size": -1})
     with pytest.raises(ConfigError, match="batch_size"):
         NeuMFConfig(batch_size=-1)
 

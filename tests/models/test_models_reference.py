@@ -210,6 +210,26 @@ def test_top_k_pads_and_orders():
     assert np.isneginf(top[0, 2:]).all()
 
 
+def test_top_k_on_a_big_catalogue_equals_a_full_sort():
+    """Above 4·k blocks of 64 items top_k goes through block maxima: same lists as sorting
+    every score (distinct scores), with a partial last block, a best item in it, rows whose
+    best items share one block, and masked (-inf) items."""
+    rng = np.random.default_rng(3)
+    m = 64 * 250 + 37  # 250 full blocks (> 4 · 50) and a tail of 37
+    scores = rng.permutation(6 * m).reshape(6, m).astype(np.float32)  # distinct per row
+    scores[1, -1] = 10 * m  # the best item in the tail
+    scores[2, 640:690] += 10 * m  # the 50 best in one block (and the next)
+    scores[3, rng.choice(m, m // 2, replace=False)] = -np.inf
+    scores[4, 5:] = -np.inf  # fewer finite items than k
+    items, top = top_k(scores, 50)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :50]
+    expected = np.where(np.isneginf(np.take_along_axis(scores, order, 1)), -1, order)
+    np.testing.assert_array_equal(items[[0, 1, 2, 3, 5]], expected[[0, 1, 2, 3, 5]])
+    assert items[1, 0] == m - 1 and sorted(items[2]) == list(range(640, 690))
+    assert sorted(items[4, :5]) == [0, 1, 2, 3, 4] and (items[4, 5:] == -1).all()
+    np.testing.assert_array_equal(top[0], np.take_along_axis(scores, order, 1)[0])
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_fits_ml_latest_small(name):
     """The whole of ml-latest-small fits (its fit time is printed by bench/budgets.py)."""
