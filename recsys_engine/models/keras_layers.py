@@ -39,6 +39,7 @@ from recsys_engine.models.sampled_softmax import (
     log_q_corrected,
     remove_accidental_hits,
 )
+from recsys_engine.models.table_rows import read_rows
 
 MODES = ("softmax", "sampled_softmax", "bpr")
 
@@ -235,8 +236,8 @@ class PooledTowers(keras.layers.Layer):
         ``pooled_examples.row_read_chances``), so a step's expected penalty is the
         full-table l2 · Σ‖row‖²; without it (files saved before) s_i = 1."""
 
-        def rows(table, items):
-            return table if items is None else ops.take(table, items, axis=0)
+        def rows(table, items):  # by row: no copy of a table written in place
+            return table if items is None else read_rows(table, items)
 
         n_out = self.n_items if items_out is None else ops.shape(items_out)[0]
         ins, outs, bias = [], [], ops.zeros((n_out,))
@@ -248,8 +249,8 @@ class PooledTowers(keras.layers.Layer):
                 sq_in = ops.sum(ops.square(id_in), axis=1)
                 sq_out = ops.sum(ops.square(id_out), axis=1)
                 if hasattr(self, "read_scale"):
-                    sq_in = sq_in * rows(self.read_scale[:, 0], items_in)
-                    sq_out = sq_out * rows(self.read_scale[:, 1], items_out)
+                    sq_in = sq_in * rows(self.read_scale, items_in)[:, 0]
+                    sq_out = sq_out * rows(self.read_scale, items_out)[:, 1]
                 self.add_loss(self.l2 * (ops.sum(sq_in) + ops.sum(sq_out)))
             ins.append(id_in * keep_in[:, None])
             outs.append(id_out * keep_out[:, None])
