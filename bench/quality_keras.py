@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 
 from recsys_engine.evaluation import EvalOptions, evaluate, load_split_data  # noqa: E402
-from recsys_engine.models import create_model  # noqa: E402
+from recsys_engine.models import create_model, get_model  # noqa: E402
 from recsys_engine.shelf import new_arrivals  # noqa: E402
 from recsys_engine.splits import SplitConfig, create_split  # noqa: E402
 from recsys_engine.store import Store  # noqa: E402
@@ -259,7 +259,9 @@ def cold_rows(bench: Bench, models: list[str]) -> list[dict[str, Any]]:
     for model_name in ["popularity"] + [m for m in models if m in ("content", "hybrid")]:
         if model_name != "popularity" and bench.items is None:
             continue
-        model = create_model(model_name, {})
+        # the defaults a run gets on this kind of split (as ``runs.check_run`` gives them)
+        config = get_model(model_name).config_class.for_split("cold-items")
+        model = create_model(model_name, config)
         t0 = time.perf_counter()
         model.fit(data.train)
         seconds = time.perf_counter() - t0

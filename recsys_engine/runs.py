@@ -57,16 +57,19 @@ def check_run(
 ) -> Any:
     """The validated config of a run about to be queued (``ConfigError`` otherwise).
 
-    Besides the model name and config, checks what the model needs from the split: an
+    Settings ``config`` leaves out take the model's defaults for this kind of split
+    (``ModelConfig.split_defaults``, e.g. Content-based on a cold-items split). Besides the
+    model name and config, checks what the model needs from the split: an
     order-aware model (``needs_order``) is refused on a split that does not keep time order
     (e.g. random), and ``use_context`` on a dataset without context, before anything is
     queued rather than after a failed fit; ``use_content`` likewise on a dataset without
     item content.
     """
     spec = get_model(model_name)
-    model_config = spec.config_class.from_dict(config)
+    strategy = store.get_split(split_id)["strategy"]
+    model_config = spec.config_class.from_dict(spec.config_class.for_split(strategy, config))
     if spec.cls.needs_order:
-        problem = split_order_problem(store.get_split(split_id)["strategy"])
+        problem = split_order_problem(strategy)
         if problem is not None:
             raise ConfigError(
                 f"model {model_name!r} learns from the order of events, but {problem}"

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.evaluation import RECOMMENDATION_DEPTH, EvalOptions, EvaluationResult, evaluate
-from recsys_engine.models import create_model
+from recsys_engine.models import create_model, get_model
 from recsys_engine.models.popularity import Popularity
 from recsys_engine.runs import (
     delete_run,
@@ -524,3 +524,23 @@ def test_per_user_embedding_models_are_scored_from_their_training_history(store,
     result = evaluate(neumf, data, EvalOptions(ks=(10,)))
     assert result.info["test_users"] == 30 and result.info["unscorable_users"] == 0
     assert result.scorable.all()
+
+
+def test_content_starts_from_new_arrival_settings_on_a_cold_items_split(store, split):
+    """Content-based's defaults on a cold-items split leave new items out of its softmax
+    and ignore rare words (chosen on a validation fold); what the user sets wins, other
+    splits and Hybrid keep the plain defaults, and the stored run has the settings used."""
+    from recsys_engine.runs import check_run, queue_run
+
+    did = store.create_dataset_from_frames("cold", _frame(n_users=40, n_items=60))
+    cold = create_split(store, did, SplitConfig(strategy="cold-items", test_fraction=0.2, seed=2))
+    on_cold = check_run(store, cold, "content", {})
+    assert (on_cold.new_item_negatives, on_cold.min_df) == (False, 5)
+    assert check_run(store, cold, "content", {"min_df": 2}).min_df == 2
+    on_random = check_run(store, split, "content", {})
+    assert (on_random.new_item_negatives, on_random.min_df) == (True, 2)
+    hybrid = check_run(store, cold, "hybrid", {})
+    assert (hybrid.new_item_negatives, hybrid.min_df) == (False, 2)
+    assert get_model("content").default_config("cold-items")["min_df"] == 5
+    run_id = queue_run(store, cold, "content", {"epochs": 1})
+    assert store.get_run(run_id)["config"]["min_df"] == 5

@@ -186,9 +186,8 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
     chosen: list[tuple[str, dict]] = []
     cols = st.columns(len(FAMILIES))
     picked = []
-    unordered = split_id is not None and split_order_problem(
-        get_store().get_split(int(split_id))["strategy"]
-    )
+    strategy = None if split_id is None else get_store().get_split(int(split_id))["strategy"]
+    unordered = strategy is not None and split_order_problem(strategy)
     for col, family in zip(cols, FAMILIES, strict=True):
         col.markdown(f"**{family.capitalize()}**")
         for spec in list_models(family):
@@ -234,9 +233,12 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
     for spec in picked:
         cls = spec.config_class
         presets = getattr(cls, "presets", {}) or {}
-        base = {**spec.default_config(), **presets.get(preset.lower(), {})}
+        base = {**spec.default_config(strategy), **presets.get(preset.lower(), {})}
         with st.expander(f"{spec.title or spec.name} — {spec.description}", expanded=False):
-            values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}")
+            values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}_{strategy}")
+        note = cls.split_notes.get(strategy or "")
+        if note:
+            st.caption(f"{spec.title or spec.name} {note}")
         st.caption(_time_note(dataset_id, spec.name, spec.title or spec.name, values))
         chosen.append((spec.name, values))
     return chosen

@@ -62,9 +62,11 @@ class ModelSpec:
         """The model's frozen config dataclass."""
         return self.cls.config_class
 
-    def default_config(self) -> dict[str, Any]:
-        """The default config as a JSON-ready dict."""
-        return self.config_class().to_dict()
+    def default_config(self, strategy: str | None = None) -> dict[str, Any]:
+        """The default config as a JSON-ready dict; with a split ``strategy``, the defaults
+        for that kind of split (``ModelConfig.split_defaults``)."""
+        cls = self.config_class
+        return cls.from_dict(cls.for_split(strategy)).to_dict()
 
 
 REGISTRY: dict[str, ModelSpec] = {}

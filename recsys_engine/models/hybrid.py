@@ -15,7 +15,7 @@ items on its own — which is all a cold item has.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import scipy.sparse as sp
 
@@ -48,6 +48,10 @@ class HybridConfig(ContentConfig):
         "quick": {"epochs": 10, "patience": 0, "ema": 0.0, "dim": 128, "content_dim": 32},
         "thorough": {"epochs": 150, "patience": 25, "lr_decay": 0.98},
     }
+    #: its own defaults already serve new arrivals (``new_item_negatives`` off, the median
+    #: prior); the content model's cold-items settings would change its ID part
+    split_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    split_notes: ClassVar[dict[str, str]] = {}
     advanced: ClassVar[tuple[str, ...]] = (
         *ContentConfig.advanced,
         "id_dropout",

@@ -19,6 +19,11 @@ class ModelConfig:
     #: Settings added after runs were first stored, each with the value that reproduces how
     #: a config stored without it was trained (see ``from_stored``).
     stored_defaults: ClassVar[dict[str, Any]] = {}
+    #: Defaults that differ on one kind of split (split strategy → settings), each chosen
+    #: on a validation fold; what the user sets still wins (see ``for_split``).
+    split_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Per split strategy in ``split_defaults``: one sentence saying what changes and why.
+    split_notes: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ModelConfig:
@@ -34,6 +39,12 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         older = {k: v for k, v in cls.stored_defaults.items() if k in known and k not in data}
         return cls.from_dict({**older, **data})
+
+    @classmethod
+    def for_split(cls, strategy: str | None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The settings ``data`` asks for on a split of ``strategy``: this kind of split's
+        ``split_defaults`` first, then everything ``data`` sets (which wins)."""
+        return {**cls.split_defaults.get(strategy or "", {}), **(data or {})}
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-ready dict (what runs store)."""

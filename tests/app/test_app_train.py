@@ -246,3 +246,29 @@ def test_order_aware_models_are_greyed_out_on_a_random_split(app):
     assert not app.exception
     for name in ("transitions", "sasrec", "gru4rec"):
         assert not app.checkbox(key=f"pick_{name}").disabled, name
+
+
+def test_content_on_a_cold_items_split_starts_from_new_arrival_settings(app):
+    """On a cold-items split Content-based's form starts from its new-arrivals settings
+    and a caption says what they are and why; on a random split the plain defaults."""
+    from recsys_engine.splits import SplitConfig, create_split
+    from ui import state
+    from ui.resources import get_store
+
+    store = get_store()
+    cold = create_split(store, 1, SplitConfig.from_dict({"strategy": "cold-items", "seed": 1}))
+    app.session_state[state.DATASET_ID] = 1
+    app.switch_page("pages/train.py").run()
+    app.selectbox(key="split_choice_1").set_value(cold).run()
+    assert not app.exception
+    app.checkbox(key="pick_content").check().run()
+    assert app.number_input(key="cfg_content_Default_cold-items_min_df").value == 5
+    assert not app.checkbox(key="cfg_content_Default_cold-items_new_item_negatives").value
+    notes = [c.value for c in app.caption if "settings for new arrivals" in c.value]
+    assert len(notes) == 1 and notes[0].startswith("Content-based on a cold-items split")
+    random = create_split(store, 1, SplitConfig.from_dict({"strategy": "random", "seed": 1}))
+    app.run()  # the new split joins the list
+    app.selectbox(key="split_choice_1").set_value(random).run()
+    app.checkbox(key="pick_content").check().run()
+    assert app.number_input(key="cfg_content_Default_random_min_df").value == 2
+    assert not [c for c in app.caption if "settings for new arrivals" in c.value]
