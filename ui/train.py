@@ -235,7 +235,9 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         presets = getattr(cls, "presets", {}) or {}
         base = {**spec.default_config(strategy), **presets.get(preset.lower(), {})}
         with st.expander(f"{spec.title or spec.name} — {spec.description}", expanded=False):
-            values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}_{strategy}")
+            # a split with its own defaults for this model gets fresh widgets
+            own = f"_{strategy}" if strategy in cls.split_defaults else ""
+            values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}{own}")
         note = cls.split_notes.get(strategy or "")
         if note:
             st.caption(f"{spec.title or spec.name} {note}")

@@ -270,5 +270,5 @@ def test_content_on_a_cold_items_split_starts_from_new_arrival_settings(app):
     app.run()  # the new split joins the list
     app.selectbox(key="split_choice_1").set_value(random).run()
     app.checkbox(key="pick_content").check().run()
-    assert app.number_input(key="cfg_content_Default_random_min_df").value == 2
+    assert app.number_input(key="cfg_content_Default_min_df").value == 2
     assert not [c for c in app.caption if "settings for new arrivals" in c.value]
