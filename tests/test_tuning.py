@@ -302,6 +302,11 @@ def test_the_first_trial_is_the_default_config(store):
 
     space, _ = narrow_space(EASEConfig, {"l2": [500, 1000]})
     assert default_point(EASEConfig, space) == {"binary": True}
+    # on a cold-items split Content-based's first trial is its cold-items defaults
+    content = get_model("content").config_class
+    cold = default_point(content, space_of(content), "cold-items")
+    assert (cold["min_df"], cold["new_item_negatives"]) == (5, False)
+    assert default_point(content, space_of(content))["min_df"] == 2
     knn = get_model("itemknn").config_class
     point = default_point(knn, space_of(knn))
     defaults = knn.from_dict({})

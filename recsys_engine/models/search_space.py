@@ -182,11 +182,14 @@ def describe_space(space: dict[str, Param]) -> dict[str, dict[str, Any]]:
     return {name: param.to_dict() for name, param in space.items()}
 
 
-def default_point(config_class: type, space: dict[str, Param]) -> dict[str, Any]:
+def default_point(
+    config_class: type, space: dict[str, Param], strategy: str | None = None
+) -> dict[str, Any]:
     """The config's default value of every searched setting that lies in its searched range
     or choices: a study tries it first, so a tuned model is never worse on validation than
-    its defaults (settings whose default was searched away are sampled)."""
-    defaults = config_class.from_dict({})
+    its defaults (settings whose default was searched away are sampled). With a split
+    ``strategy``, the defaults a run gets on that kind of split (``split_defaults``)."""
+    defaults = config_class.from_dict(config_class.for_split(strategy))
     point: dict[str, Any] = {}
     for name, param in space.items():
         value = getattr(defaults, name)

@@ -173,7 +173,9 @@ def tune(
         on_start(study_id)
     t0 = time.perf_counter()
     try:
-        objective = Objective(model_name, data, search, fixed, should_stop)
+        # settings neither searched nor fixed take the defaults of this kind of split
+        base = spec.config_class.for_split(split["strategy"], fixed)
+        objective = Objective(model_name, data, search, base, should_stop)
         study = optuna.create_study(
             storage=open_storage(spec_storage),
             study_name=name,
@@ -181,14 +183,14 @@ def tune(
             sampler=optuna.samplers.TPESampler(seed=int(seed)),
             pruner=pruner or default_pruner(),
         )
-        start = default_point(spec.config_class, search)
+        start = default_point(spec.config_class, search, split["strategy"])
         if start:  # the defaults go first: tuning never ends below them on validation
             study.enqueue_trial(start, skip_if_exists=True)
         if workers == 1:
             _optimize(study, objective, trials, minutes, on_trial, should_stop)
         else:
             # the workers get their own objective: a cancel flag cannot cross processes
-            shared = Objective(model_name, data, search, fixed)
+            shared = Objective(model_name, data, search, base)
             run_workers(spec_storage, name, shared, trials, minutes, workers, seed, should_stop)
             study = optuna.load_study(study_name=name, storage=open_storage(spec_storage))
         if should_stop is not None and should_stop():
