@@ -19,12 +19,14 @@ A ``":memory:"`` store cannot be reopened, so it keeps its one connection for it
 
 from __future__ import annotations
 
+import atexit
 import functools
 import inspect
 import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -41,6 +43,26 @@ from recsys_engine.store.schema import DDL, SCHEMA_VERSION
 _NOT_A_UNIT = frozenset({"cursor", "transaction", "unit", "close", "holds_file"})
 #: How often a lingering store looks for a process waiting for the file (seconds).
 LINGER_POLL = 0.05
+#: At interpreter exit, how long to wait for a closer thread to close its file (seconds).
+EXIT_JOIN_S = 5.0
+#: Stores whose closer thread may be running (see ``close_lingering_files``).
+_LINGERING: weakref.WeakSet[StoreConnection] = weakref.WeakSet()
+
+
+def close_lingering_files() -> None:
+    """Close every lingering file now and wait for the closer threads to end.
+
+    Registered with ``atexit``. A closer thread is a daemon: had it been inside DuckDB's
+    ``close()`` when the interpreter began to finalise, DuckDB's wait for the interpreter
+    lock would end the thread by unwinding through C++ code that does not allow it, and
+    the process aborts ("FATAL: exception not rethrown"), after everything else had run.
+    Exit handlers run before that point, so the closes happen here instead.
+    """
+    for store in list(_LINGERING):
+        store._end_linger()
+
+
+atexit.register(close_lingering_files)
 
 
 class StoreConnection:
@@ -253,7 +275,20 @@ class StoreConnection:
             self._closer = threading.Thread(
                 target=self._close_when_idle, name="store-linger", daemon=True
             )
+            _LINGERING.add(self)
             self._closer.start()
+
+    def _end_linger(self) -> None:
+        """Make a lingering file due now and wait (bounded) for the closer to close it;
+        the store stays usable (the next unit opens the file again)."""
+        with self._lock:
+            closer = self._closer
+            if closer is None:
+                return
+            if self._linger_until is not None:
+                self._linger_until = time.monotonic()
+            self._lock.notify_all()
+        closer.join(EXIT_JOIN_S)
 
     def _close_when_idle(self) -> None:
         """The closer thread: close the file once it has been idle for the linger, or as

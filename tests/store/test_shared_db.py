@@ -30,6 +30,7 @@ from recsys_engine.errors import DatabaseLockedError, RecsysError
 from recsys_engine.runs import queue_run, run_model
 from recsys_engine.splits import SplitConfig, create_split
 from recsys_engine.store import Store
+from recsys_engine.store.connection import close_lingering_files
 from recsys_engine.store.readers import StageSource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -222,6 +223,22 @@ def test_linger_keeps_one_closer_thread_and_lets_an_idle_file_go_to_a_waiter(tmp
         store._waiting_marker.write_text("999999999")  # what a waiting CLI leaves
         wait_for(lambda: not store.holds_file(), "the idle file let go for a waiter", 30)
         wait_for(lambda: not closers[0].is_alive(), "the closer thread's end", 30)
+    finally:
+        store.close()
+
+
+def test_exit_hook_closes_lingering_files_and_ends_their_closer_threads(tmp_path):
+    """What runs at interpreter exit: a closer thread still lingering would otherwise be
+    inside DuckDB's close when the interpreter finalises, and the process aborts."""
+    store = Store(tmp_path / "a.duckdb", linger=60)
+    try:
+        store.list_datasets()
+        closers = [t for t in threading.enumerate() if t.name == "store-linger"]
+        assert store.holds_file() and len(closers) == 1 and closers[0].is_alive()
+        close_lingering_files()
+        assert not store.holds_file() and not closers[0].is_alive()
+        assert store.list_datasets().empty  # still usable: the next call opens it again
+        assert store.holds_file()
     finally:
         store.close()
 
