@@ -16,6 +16,7 @@ never at ``recsys_engine`` import time.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -159,7 +160,27 @@ def fit_keras(
             break
     _keep_final_weights(model, optimizer, variables, stopping.best_weights, result, config)
     result.seconds = progress.elapsed()
+    del step, optimizer, stopping  # the optimizer state and best weights go with them
+    release_training_graph(model)
     return model, result
+
+
+def release_training_graph(model: Any) -> None:
+    """Free the traced training step and everything it captured once training is over.
+
+    A layer's ``add_loss`` losses (e.g. the towers' L2 penalty of the rows read) stay in
+    the layer until its next call, and the last call was inside the compiled step: they
+    are tensors of the step's graph, which holds a handle to every variable the step
+    captured, the optimizer's moments and weight average included. The trained model is
+    kept after ``fit`` (scoring arrays, ``save``), so without this those optimizer
+    tables would live on through evaluation: at 186k items × 512 that is six more
+    0.38 GB tables (2.1 GiB), the largest part of the 3M-row log's peak memory
+    (BENCHMARKS.md). Keras clears these losses itself at the model's next call; doing it
+    now, then collecting the graph's reference cycles, releases that memory at once.
+    The weights and what the model computes are unchanged.
+    """
+    model._clear_losses()  # Keras 3's own reset, which its next call would run
+    gc.collect()  # the graph and its operations reference one another
 
 
 def build_optimizer(

@@ -1,0 +1,109 @@
+"""After ``fit`` the optimizer's state is freed (issue 14's memory on the 3M-row log).
+
+The trained Keras model is kept for scoring and ``save``, but the L2 loss its towers added
+during the last traced training step used to stay in the layer, and with it the step's
+graph and every variable that graph captured: the Adam moments and the weight average,
+six tables of the catalogue's size (2.1 GiB at 186k items × 512) alive through the whole
+evaluation (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import weakref
+from unittest import mock
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from recsys_engine.models import create_model, keras_fit  # noqa: E402
+from recsys_engine.models.data import TrainData  # noqa: E402
+
+
+def _train_data(users: int = 60, items: int = 400) -> TrainData:
+    """A small random implicit log (every entry 1)."""
+    m = sp.random(users, items, density=0.05, random_state=1, format="csr", dtype=np.float32)
+    m.data[:] = 1.0
+    m.sort_indices()
+    return TrainData(
+        matrix=m,
+        user_ids=np.array([f"u{u}" for u in range(users)], dtype=object),
+        item_ids=np.array([f"i{i}" for i in range(items)], dtype=object),
+    )
+
+
+def test_fit_frees_the_optimizer_tables_the_training_step_captured():
+    """A sampled-softmax two-tower with an L2 penalty (the towers' ``add_loss``): after
+    ``fit`` no handle of an optimizer variable (moments, weight average, row counters)
+    is alive any more, the kept model holds no loss of the training graph, and it still
+    scores."""
+    handles: list[weakref.ref] = []
+    build_optimizer = keras_fit.build_optimizer
+
+    def watched(*args, **kwargs):
+        optimizer = build_optimizer(*args, **kwargs)
+        handles.extend(weakref.ref(v.value.handle) for v in optimizer.variables)
+        return optimizer
+
+    config = {"loss": "sampled_softmax", "l2": 1e-3, "epochs": 2, "patience": 0, "dim": 8}
+    data = _train_data()
+    with mock.patch.object(keras_fit, "build_optimizer", watched):
+        model = create_model("two_tower", config).fit(data)
+    assert handles, "the optimizer was not built through build_optimizer"
+    alive = [ref() for ref in handles if ref() is not None]
+    assert not alive, f"{len(alive)} optimizer variables outlive fit"
+    assert model._keras_model.losses == []
+    scores = model.score(data.matrix[:3])
+    assert scores.shape == (3, 400) and np.isfinite(scores).all()
+
+
+def test_the_weight_average_is_caught_up_by_blocks_of_rows_without_reading_a_table_whole():
+    """``catch_up_averages`` at the end of training (and before each validation) brings the
+    averages up to date a block of rows at a time: the same values, bit for bit, as the
+    whole-table formula, without reading a table or its average whole (each such read was
+    a 0.38 GB copy at 186k × 512, with the blend's temporaries the fit's peak memory)."""
+    from recsys_engine.models import lazy_adam
+
+    rows, width = 23, 3  # blocks of 5 rows below: four whole blocks and a partial one
+    rng = np.random.default_rng(0)
+    var = keras.Variable(rng.normal(size=(rows, width)).astype(np.float32))
+    optimizer = lazy_adam.LazyAdam(learning_rate=0.05, use_ema=True, ema_momentum=0.9)
+    optimizer.build([var])
+
+    @tf.function
+    def step(grad_rows):
+        values = tf.ones((tf.shape(grad_rows)[0], width))
+        optimizer.apply_gradients([(tf.IndexedSlices(values, grad_rows, (rows, width)), var)])
+
+    for _ in range(6):  # uneven coverage: some rows often, some rarely, some never
+        step(tf.constant(np.unique(rng.integers(0, rows - 4, size=6)), tf.int32))
+    index = optimizer._get_variable_index(var)
+    average = optimizer._model_variables_moving_average[index]
+    steps_var = optimizer._average_steps[index]
+    expected = lazy_adam._caught_up(
+        tf.constant(np.array(average)),
+        tf.constant(np.array(var)),
+        tf.constant(np.array(steps_var)),
+        tf.cast(optimizer.iterations, "int64"),
+        optimizer.ema_momentum,
+    ).numpy()
+    assert (np.array(steps_var) == 0).any() and (np.array(steps_var) > 0).any()
+
+    whole_reads: list[tuple[int, ...]] = []
+    convert = lazy_adam.ops.convert_to_tensor
+
+    def watched(x, *args, **kwargs):
+        out = convert(x, *args, **kwargs)
+        if len(out.shape) == 2:
+            whole_reads.append(tuple(out.shape))
+        return out
+
+    with mock.patch.object(lazy_adam, "CATCH_UP_ROWS", 5, create=True):
+        with mock.patch.object(lazy_adam.ops, "convert_to_tensor", watched):
+            optimizer.catch_up_averages()
+    assert whole_reads == []
+    np.testing.assert_array_equal(np.array(average), expected)
+    assert (np.array(steps_var) == int(optimizer.iterations)).all()
