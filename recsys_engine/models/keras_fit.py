@@ -30,6 +30,7 @@ from recsys_engine.models.base import ProgressFn, StopFn
 from recsys_engine.models.distribution import distribute_batch, make_strategy
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig, epoch_learning_rate
+from recsys_engine.models.weight_copies import BestWeights, swap_with_averages
 
 #: One compiled training step: ``(x, y, batch size) -> loss`` of a global batch (numpy in,
 #: tensor out).
@@ -160,6 +161,8 @@ def fit_keras(
             break
     _keep_final_weights(model, optimizer, variables, stopping.best_weights, result, config)
     result.seconds = progress.elapsed()
+    if stopping.best_weights is not None:
+        stopping.best_weights.close()
     del step, optimizer, stopping  # the optimizer state and best weights go with them
     release_training_graph(model)
     return model, result
@@ -281,15 +284,18 @@ def _train_epoch(
 @contextlib.contextmanager
 def _averaged_weights(optimizer: Any, variables: list[Any], active: bool) -> Iterator[None]:
     """While active, the model holds the optimizer's averaged (EMA) weights; the raw
-    weights are put back afterwards so training goes on from them."""
+    weights are put back afterwards so training goes on from them. The two are exchanged
+    in place (``weight_copies.swap_with_averages``): no copy of the raw weights is kept."""
     if not active:
         yield
         return
-    raw = [np.array(v) for v in variables]
-    optimizer.finalize_variable_values(variables)
-    yield
-    for v, w in zip(variables, raw, strict=True):
-        v.assign(w)
+    if hasattr(optimizer, "catch_up_averages"):  # LazyAdam: bring lagging rows up to date
+        optimizer.catch_up_averages()
+    swap_with_averages(optimizer, variables)
+    try:
+        yield
+    finally:
+        swap_with_averages(optimizer, variables)
 
 
 class _EarlyStopping:
@@ -300,7 +306,7 @@ class _EarlyStopping:
         self.smoothing, self.patience = int(config.smoothing), config.patience
         self.higher_is_better = higher_is_better
         self.best: float | None = None
-        self.best_weights: list[np.ndarray] | None = None
+        self.best_weights: BestWeights | None = None
         self.wait = 0
         self.values: list[float] = []
 
@@ -316,8 +322,9 @@ class _EarlyStopping:
         best = self.best
         if best is None or (smoothed > best if self.higher_is_better else smoothed < best):
             self.best, self.wait = smoothed, 0
-            self.best_weights = None  # free the old copy first: at 186k items one is 0.7 GB
-            self.best_weights = [np.array(w) for w in model.get_weights()]
+            if self.best_weights is not None:  # free the old copy first
+                self.best_weights.close()
+            self.best_weights = BestWeights(model)
             result.best_epoch, result.best_value = result.epochs, value
             return False
         self.wait += 1
@@ -328,13 +335,13 @@ def _keep_final_weights(
     model: Any,
     optimizer: Any,
     variables: list[Any],
-    best_weights: list[np.ndarray] | None,
+    best_weights: BestWeights | None,
     result: FitResult,
     config: KerasTrainConfig,
 ) -> None:
     """Restore the best epoch's weights, or when the last epoch is kept, its average."""
     if best_weights is not None and result.best_epoch != result.epochs:
-        model.set_weights(best_weights)
+        best_weights.restore(model)
     elif config.ema > 0:  # the last epoch is kept: its average
         optimizer.finalize_variable_values(variables)
 

@@ -182,13 +182,16 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
 
             def validate(model):
                 self._set_from_keras(model)
-                return ndcg_at_10(
-                    lambda users, h: self._score_raw(
-                        h, context=None if codes is None else codes[users]
-                    ),
-                    x,
-                    validation,
-                )
+                try:
+                    return ndcg_at_10(
+                        lambda users, h: self._score_raw(
+                            h, context=None if codes is None else codes[users]
+                        ),
+                        x,
+                        validation,
+                    )
+                finally:  # two catalogue-sized tables, rebuilt after fit: not kept meanwhile
+                    self.v_in = self.v_out = self.bias = None
 
         self.item_ids = np.asarray(train.item_ids, dtype=object)
         self._fit_and_keep(

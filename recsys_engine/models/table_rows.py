@@ -22,3 +22,12 @@ def read_rows(table: Any, rows: Any) -> Any:
     if isinstance(table, keras.Variable):
         table = table.value  # the tf.Variable, whose gather is ``sparse_read``
     return tf.gather(table, rows)
+
+
+def write_rows(table: Any, rows: Any, values: Any) -> None:
+    """``table[rows] = values`` along the first axis, in place (a scatter update of the
+    rows named: the rest of the table is neither read nor copied)."""
+    if isinstance(table, keras.Variable):
+        table = table.value
+    values = tf.cast(values, table.dtype)
+    table.scatter_update(tf.IndexedSlices(values, rows))

@@ -10,6 +10,10 @@ import scipy.sparse as sp
 from recsys_engine.metrics import hit_matrix, ndcg_at_k
 from recsys_engine.models.data import mask_items, top_k
 
+#: most scores held at once (users × catalogue) while validating: 64 MB of float32, so a
+#: 186k-item catalogue validates 90 users at a time instead of a 0.38 GB block of 512
+SCORE_BLOCK = 1 << 24
+
 
 def ndcg_at_10(
     score: Callable[[np.ndarray, sp.csr_matrix], np.ndarray],
@@ -20,7 +24,9 @@ def ndcg_at_10(
 ) -> float:
     """Mean NDCG@10 of ``score(user_indexes, histories)`` on the users with relevant items
     (full ranking, history items excluded); at most ``max_users`` users (the first ones)
-    to keep it cheap."""
+    to keep it cheap. Users are scored ``batch_size`` at a time, fewer when the catalogue
+    is big (at most ``SCORE_BLOCK`` scores at once); each user's value is the same."""
+    batch_size = max(1, min(batch_size, SCORE_BLOCK // max(1, histories.shape[1])))
     users = np.flatnonzero(np.diff(relevant.indptr) > 0)[:max_users]
     if len(users) == 0:
         return 0.0
