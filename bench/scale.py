@@ -13,6 +13,9 @@ one process, it times each stage and reports the process's peak RSS after it:
    ``execute_run``: one training epoch plus the full-ranking evaluation; fit and evaluation
    are split using the run row's ``fit_seconds`` / ``eval_seconds``.
 
+With ``--model hybrid`` the generated ``movies.csv`` (titles and genres, no preference
+signal) is loaded with the ratings and Hybrid is trained instead.
+
 With ``--to-stopping-rule`` the split also keeps a validation fold (10%) and Two-tower
 trains with its default epochs and early stopping (issue 14's 15-minute pipeline goal),
 printing each epoch as it ends.
@@ -56,6 +59,10 @@ PIPELINE_LIMIT_S = 15 * 60.0
 RATING_VALUES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
 RATING_WEIGHTS = (1.1, 3.4, 1.4, 7.2, 4.4, 21.3, 10.5, 27.7, 7.6, 15.4)
 TIME_START, TIME_END = 822_873_600, 1_427_846_400  # 1996-01-29 .. 2015-04-01
+GENRES = (
+    "Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy Film-Noir "
+    "Horror Musical Mystery Romance Sci-Fi Thriller War Western"
+).split()
 
 
 def peak_rss_gib() -> float:
@@ -118,6 +125,7 @@ def generate(path: Path, rows: int, users: int, items: int, seed: int) -> dict:
     )
     del u, i
     pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=True, quoting_style="none"))
+    write_items(path.with_name("movies.csv"), movie_ids, rng)
     return {
         "seconds": time.perf_counter() - t0,
         "rows": rows,
@@ -127,6 +135,27 @@ def generate(path: Path, rows: int, users: int, items: int, seed: int) -> dict:
     }
 
 
+def write_items(path: Path, movie_ids, rng) -> None:
+    """Write ``path`` like MovieLens' ``movies.csv`` (movieId, title, genres): a title of
+    two words from a small vocabulary plus the id, and one to three of MovieLens' genres,
+    so Hybrid has item content to learn from (synthetic: it carries no preference)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    n = len(movie_ids)
+    words = np.array([f"w{k}" for k in range(500)], dtype=object)
+    first, second = rng.integers(0, len(words), n), rng.integers(0, len(words), n)
+    pairs = zip(words[first], words[second], movie_ids, strict=True)
+    titles = [f"{a} {b} {m}" for a, b, m in pairs]
+    counts = rng.integers(1, 4, n)
+    genres = [
+        "|".join(sorted(rng.choice(GENRES, size=c, replace=False))) for c in counts.tolist()
+    ]
+    table = pa.table({"movieId": movie_ids.astype(np.int32), "title": titles, "genres": genres})
+    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=True))
+
+
 # -- measured stages -----------------------------------------------------------------------
 def run_stages(
     workdir: Path,
@@ -134,6 +163,7 @@ def run_stages(
     tt_config: dict,
     validation_fraction: float = 0.0,
     ml20m_shape: bool = True,
+    model: str = "two_tower",
 ) -> list[dict]:
     from recsys_engine.ingest import guess_plan, load_dataset
     from recsys_engine.runs import execute_run, queue_run
@@ -150,7 +180,9 @@ def run_stages(
     record("start (imports)", 0.0)
     t0 = time.perf_counter()
     store = Store(workdir / "scale.duckdb")
-    plan = guess_plan([csv], store=store)
+    # the items file (titles, genres) only for the models that read item content
+    files = [csv] if model == "two_tower" else [csv, csv.with_name("movies.csv")]
+    plan = guess_plan(files, store=store)
     loaded = load_dataset(store, plan)
     record(
         "1 ingest",
@@ -164,7 +196,7 @@ def run_stages(
     record("2 split", time.perf_counter() - t0, f"split {split_id}")
 
     t0 = time.perf_counter()
-    run_id = queue_run(store, split_id, "two_tower", tt_config)
+    run_id = queue_run(store, split_id, model, tt_config)
     seen: set[int] = set()
 
     def epoch_ends(done: int, total: int, info: dict) -> None:
@@ -184,18 +216,18 @@ def run_stages(
         total = time.perf_counter() - t0
         run = store.get_run(run_id)
         if run["status"] != "succeeded":
-            record("3 two_tower (failed)", total, str(run.get("error"))[:200])
+            record(f"3 {model} (failed)", total, str(run.get("error"))[:200])
     fit_s, eval_s = float(run["fit_seconds"]), float(run["eval_seconds"])
     other = total - fit_s - eval_s
     epochs_run = len(seen) or int(tt_config.get("epochs", 1))
     for stage, seconds, note in (
-        ("3a two_tower fit", fit_s, f"{epochs_run} epoch(s)"),
+        (f"3a {model} fit", fit_s, f"{epochs_run} epoch(s)"),
         ("3b full-ranking eval", eval_s, "all test users"),
         ("3c load/save/write", other, "split data, artefacts, result rows"),
     ):
         results.append({"stage": stage, "seconds": seconds, "rss": None, "note": note})
         print(f"  {stage:<22} {seconds:9.1f} s   {note}", flush=True)
-    record("3 two_tower total", total, f"run {run_id}")
+    record(f"3 {model} total", total, f"run {run_id}")
     store.close()
     epoch_limit(
         fit_s / epochs_run,
@@ -204,21 +236,28 @@ def run_stages(
         loaded.n_items,
         tt_config,
         ml20m_shape,
+        model,
     )
     return results
 
 
 def epoch_limit(
-    per_epoch: float, rows: int, users: int, items: int, tt_config: dict, ml20m_shape: bool
+    per_epoch: float,
+    rows: int,
+    users: int,
+    items: int,
+    tt_config: dict,
+    ml20m_shape: bool,
+    model: str = "two_tower",
 ) -> None:
     """Print the loss ``auto`` chose and, at MovieLens-20M shape, the epoch time against
     issue 14's limit (20 s per epoch), scaled to this run's rows when it is smaller:
     conservative, since an epoch's cost grows with the users (examples) and their
     histories, which shrink less than the rows (a 2M-row sample keeps ~97% of the users)."""
-    from recsys_engine.models.pooled_config import TwoTowerConfig
+    from recsys_engine.models import create_model
     from recsys_engine.models.pooled_examples import choose_loss
 
-    cfg = TwoTowerConfig.from_dict(tt_config)
+    cfg = create_model(model, tt_config).config
     loss = choose_loss(cfg.loss, users, items, cfg.max_softmax_items, cfg.max_softmax_cells)
     limit = EPOCH_LIMIT_S * min(rows / ML20M_ROWS, 1.0)
     print(
@@ -226,10 +265,10 @@ def epoch_limit(
         f"{users * items:.2e} cells; full softmax up to {cfg.max_softmax_cells:.2e})"
     )
     if not ml20m_shape:
-        print(f"two_tower epoch {per_epoch:.1f} s (no per-epoch goal at this shape)")
+        print(f"{model} epoch {per_epoch:.1f} s (no per-epoch goal at this shape)")
         return
     print(
-        f"two_tower epoch {per_epoch:.1f} s vs limit {limit:.1f} s "
+        f"{model} epoch {per_epoch:.1f} s vs limit {limit:.1f} s "
         f"(20 s x {rows:,} / {ML20M_ROWS:,} rows) = {per_epoch / limit:.2f}x "
         f"({'met' if per_epoch <= limit else 'MISSED'})"
     )
@@ -251,7 +290,7 @@ def pipeline_limit(results: list[dict]) -> None:
     total = sum(r["seconds"] for r in results if r["stage"][:2] in ("1 ", "2 ", "3 "))
     verdict = "met" if total <= PIPELINE_LIMIT_S else "MISSED"
     print(
-        f"\nwhole pipeline (ingest + split + two_tower) {total:.0f} s vs limit "
+        f"\nwhole pipeline (ingest + split + model) {total:.0f} s vs limit "
         f"{PIPELINE_LIMIT_S:.0f} s = {total / PIPELINE_LIMIT_S:.2f}x ({verdict})"
     )
 
@@ -265,7 +304,13 @@ def main() -> None:
     p.add_argument(
         "--batch-size", type=int, default=0, help="two_tower batch_size (0 = automatic)"
     )
-    p.add_argument("--config", default="{}", help="two_tower config overrides (JSON)")
+    p.add_argument(
+        "--model",
+        choices=("two_tower", "hybrid"),
+        default="two_tower",
+        help="the model to train (hybrid also loads a generated movies.csv: titles, genres)",
+    )
+    p.add_argument("--config", default="{}", help="the model's config overrides (JSON)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     p.add_argument(
         "--to-stopping-rule",
@@ -313,10 +358,15 @@ def main() -> None:
         if not args.to_stopping_rule:
             config.update(epochs=1, patience=0)
         config.update(json.loads(args.config))
-        print(f"two_tower config: {config}", flush=True)
+        print(f"{args.model} config: {config}", flush=True)
         ml20m_shape = args.users == ML20M_USERS and args.items == ML20M_ITEMS
         results = run_stages(
-            workdir, csv, config, 0.1 if args.to_stopping_rule else 0.0, ml20m_shape
+            workdir,
+            csv,
+            config,
+            0.1 if args.to_stopping_rule else 0.0,
+            ml20m_shape,
+            args.model,
         )
         if ml20m_shape:
             print_table(results, RSS_LIMIT_ML20M_GIB)
