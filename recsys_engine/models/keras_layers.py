@@ -222,6 +222,38 @@ class PooledTowers(keras.layers.Layer):
         content_in = tf.sparse.sparse_dense_matmul(x, self.content_in)
         return content_in, tf.sparse.sparse_dense_matmul(x, self.content_out), bias
 
+    def _content_rows(self, items, table):
+        """``features[items] @ table``: the content part of the items named (None = every
+        item), from their rows of the sparse feature matrix only.
+
+        Computing it for the whole catalogue and then taking rows, as the full softmax
+        does, costs a sampled-loss step the catalogue's size: at 186k items two 186k × 512
+        products forward and two dense gradients of that size backward, so Hybrid's epoch
+        on the 3M-row log took ~5× Two-tower's (BENCHMARKS.md). The product of the
+        gathered rows is the same sum over the same entries in the same order, and its
+        gradient with respect to the (small, features × dim) table stays dense."""
+        if items is None:
+            x = tf.sparse.SparseTensor(
+                self.feature_indices,
+                self.feature_values,
+                dense_shape=(self.n_items, self.n_features),
+            )
+            return tf.sparse.sparse_dense_matmul(x, table)
+        indices = ops.convert_to_tensor(self.feature_indices)
+        nnz = tf.shape(indices, out_type="int64")[0]
+        # per item, the positions of its entries (they are stored sorted by item, feature)
+        positions = tf.RaggedTensor.from_value_rowids(
+            tf.range(nnz), indices[:, 0], nrows=self.n_items
+        )
+        picked = tf.gather(positions, tf.cast(items, "int64"))
+        flat = picked.flat_values
+        x = tf.sparse.SparseTensor(
+            tf.stack([picked.value_rowids(), tf.gather(indices[:, 1], flat)], axis=1),
+            tf.gather(ops.convert_to_tensor(self.feature_values), flat),
+            dense_shape=tf.stack([picked.nrows(), tf.constant(self.n_features, "int64")]),
+        )
+        return tf.sparse.sparse_dense_matmul(x, table)
+
     def catalogue(self, training=False):
         """Input vectors, output vectors and bias of every item (ID ⊕ content parts)."""
         return self.item_rows(None, None, training)
@@ -229,8 +261,8 @@ class PooledTowers(keras.layers.Layer):
     def item_rows(self, items_in, items_out, training=False, penalise=False):
         """The ``catalogue`` rows ``items_in`` of the input vectors and ``items_out`` of the
         output vectors and bias (None = every item). The ID tables are read by row, so
-        their gradients name the rows read; the content parts are computed for the whole
-        catalogue (their tables are not per item).
+        their gradients name the rows read; the content parts come from the named items'
+        feature rows (``_content_rows``).
 
         ``penalise`` (distinct items, with ``l2`` > 0) adds the L2 penalty of the ID rows
         read, l2 · Σ s_i ‖row_i‖², computed on the rows already read. With
@@ -258,12 +290,17 @@ class PooledTowers(keras.layers.Layer):
             outs.append(id_out * keep_out[:, None])
             if self.item_bias:
                 bias = bias + rows(self.id_bias, items_out) * keep_out
-        if self.content_dim:
+        if self.content_dim and items_in is None and items_out is None:
             content_in, content_out, content_bias = self._content_catalogue()
-            ins.append(rows(content_in, items_in))
-            outs.append(rows(content_out, items_out))
+            ins.append(content_in)
+            outs.append(content_out)
             if content_bias is not None:
-                bias = bias + rows(content_bias, items_out)
+                bias = bias + content_bias
+        elif self.content_dim:  # only the rows named: a step does not pay for the catalogue
+            ins.append(self._content_rows(items_in, self.content_in))
+            outs.append(self._content_rows(items_out, self.content_out))
+            if self.item_bias:
+                bias = bias + self._content_rows(items_out, self.content_bias[:, None])[:, 0]
 
         def cat(parts):
             return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)

@@ -216,3 +216,40 @@ def test_bag_contains_looks_each_column_up_in_each_rows_history():
         [True, False, False, True, False],
         [False, False, False, False, True],
     ]
+
+
+def test_content_rows_of_the_named_items_equal_the_catalogues_and_keep_dense_gradients():
+    """The sampled losses read the content part of the named items only: equal (bit for
+    bit) to the same rows of the whole-catalogue product, an item without features gives
+    a zero row, and the gradient of the (features × dim) content tables stays a dense
+    tensor, so Adam updates them as before."""
+    tf = pytest.importorskip("tensorflow")
+    from recsys_engine.models.keras_layers import PooledTowers
+
+    features = sp.csr_matrix(
+        np.array(
+            [[1, 0, 2, 0], [0, 0, 0, 0], [0, 3, 0, 1], [1, 1, 1, 1], [0, 0, 5, 0]], np.float32
+        )
+    )
+    layer = PooledTowers(
+        5, id_dim=2, content_dim=3, n_features=4, content_nnz=features.nnz,
+        mode="sampled_softmax", item_bias=True, seed=0,
+    )  # fmt: skip
+    layer.build(None)
+    rng = np.random.default_rng(2)
+    layer.content_bias.assign(rng.normal(size=4).astype(np.float32))
+    layer.set_catalogue(features, np.ones(5, np.float32), np.zeros(5, np.float32))
+    items_in = tf.constant([3, 1, 1, 0], tf.int32)
+    items_out = tf.constant([4, 2], tf.int32)
+    with tf.GradientTape() as tape:
+        v_in, v_out, bias = layer.item_rows(items_in, items_out)
+        loss = tf.reduce_sum(v_in) + tf.reduce_sum(v_out * 2.0) + tf.reduce_sum(bias)
+    all_in, all_out, all_bias = layer.catalogue()
+    np.testing.assert_array_equal(np.asarray(v_in), np.asarray(all_in)[[3, 1, 1, 0]])
+    np.testing.assert_array_equal(np.asarray(v_out), np.asarray(all_out)[[4, 2]])
+    np.testing.assert_array_equal(np.asarray(bias), np.asarray(all_bias)[[4, 2]])
+    assert not np.asarray(v_in)[1, 2:].any()  # item 1 has no features: content part 0
+    grads = tape.gradient(loss, [layer.content_in, layer.content_out, layer.content_bias])
+    assert not any(isinstance(g, tf.IndexedSlices) for g in grads)
+    # d/d content_in = column sums of the named rows' features: (2, 1, 3, 1) per unit
+    np.testing.assert_allclose(np.asarray(grads[0])[:, 0], [2, 1, 3, 1])
