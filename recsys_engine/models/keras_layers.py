@@ -42,7 +42,7 @@ from recsys_engine.models.sampled_softmax import (
 from recsys_engine.models.table_rows import read_rows
 
 MODES = ("softmax", "sampled_softmax", "bpr")
-#: item rows ``catalogue_arrays`` reads at once from the ID tables (8 MB at width 512)
+#: items ``catalogue_arrays`` computes at once (8 MB of vectors at width 512)
 CATALOGUE_ROWS = 4096
 
 
@@ -209,27 +209,14 @@ class PooledTowers(keras.layers.Layer):
             keep = keep * ops.cast(draw >= self.id_dropout, keep.dtype)
         return keep
 
-    def _content_catalogue(self):
-        """Content parts of every item: input vectors, output vectors, bias (or None)."""
-        x = tf.sparse.SparseTensor(
-            self.feature_indices,
-            self.feature_values,
-            dense_shape=(self.n_items, self.n_features),
-        )
-        bias = None
-        if self.item_bias:
-            bias = tf.sparse.sparse_dense_matmul(x, self.content_bias[:, None])[:, 0]
-        content_in = tf.sparse.sparse_dense_matmul(x, self.content_in)
-        return content_in, tf.sparse.sparse_dense_matmul(x, self.content_out), bias
-
     def _content_rows(self, items, table):
         """``features[items] @ table``: the content part of the items named (None = every
-        item), from their rows of the sparse feature matrix only.
+        item, as the full softmax needs), from their rows of the sparse feature matrix only.
 
-        Computing it for the whole catalogue and then taking rows, as the full softmax
-        does, costs a sampled-loss step the catalogue's size: at 186k items two 186k × 512
-        products forward and two dense gradients of that size backward, so Hybrid's epoch
-        on the 3M-row log took ~5× Two-tower's (BENCHMARKS.md). The product of the
+        Computing it for the whole catalogue and then taking rows costs a sampled-loss
+        step the catalogue's size: at 186k items two 186k × 512 products forward and two
+        dense gradients of that size backward, so Hybrid's epoch on the 3M-row log took
+        ~5× Two-tower's (BENCHMARKS.md). The product of the
         gathered rows is the same sum over the same entries in the same order, and its
         gradient with respect to the (small, features × dim) table stays dense."""
         if items is None:
@@ -290,13 +277,7 @@ class PooledTowers(keras.layers.Layer):
             outs.append(id_out * keep_out[:, None])
             if self.item_bias:
                 bias = bias + rows(self.id_bias, items_out) * keep_out
-        if self.content_dim and items_in is None and items_out is None:
-            content_in, content_out, content_bias = self._content_catalogue()
-            ins.append(content_in)
-            outs.append(content_out)
-            if content_bias is not None:
-                bias = bias + content_bias
-        elif self.content_dim:  # only the rows named: a step does not pay for the catalogue
+        if self.content_dim:  # only the rows named: a step does not pay for the catalogue
             ins.append(self._content_rows(items_in, self.content_in))
             outs.append(self._content_rows(items_out, self.content_out))
             if self.item_bias:
@@ -394,26 +375,24 @@ class PooledTowers(keras.layers.Layer):
 def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
     """Numpy item vectors and biases (inference mode) plus the size of the ID part.
 
-    Without a content part the ID tables are read ``CATALOGUE_ROWS`` rows at a time into
-    the numpy arrays (the same values): a whole read of a table written in place is a
-    copy, and the vectors are computed from it, so at 186k items × 512 reading both whole
-    held four 0.38 GB temporaries on top of the arrays at every validation (issue 14)."""
-    if layer.content_dim:  # the content parts are computed for the whole catalogue anyway
-        v_in, v_out, bias = layer.catalogue(training=False)
-    else:
-        n, dim = int(layer.n_items), int(layer.id_dim)
-        v_in, v_out = np.empty((n, dim), np.float32), np.empty((n, dim), np.float32)
-        bias = np.empty(n, np.float32)
-        for start in range(0, n, CATALOGUE_ROWS):
-            stop = min(start + CATALOGUE_ROWS, n)
-            rows = tf.range(start, stop, dtype="int64")
-            block_in, block_out, block_bias = layer.item_rows(rows, rows, training=False)
-            v_in[start:stop], v_out[start:stop] = block_in, block_out
-            bias[start:stop] = block_bias
+    The catalogue is computed ``CATALOGUE_ROWS`` items at a time into the numpy arrays
+    (the same values as ``layer.catalogue``): a whole read of a table written in place is
+    a copy, and the vectors are computed from it, so at 186k items × 512 reading both
+    whole held four 0.38 GB temporaries on top of the arrays at every validation (issue
+    14)."""
+    n, dim = int(layer.n_items), int(layer.id_dim + layer.content_dim)
+    v_in, v_out = np.empty((n, dim), np.float32), np.empty((n, dim), np.float32)
+    bias = np.empty(n, np.float32)
+    for start in range(0, n, CATALOGUE_ROWS):
+        stop = min(start + CATALOGUE_ROWS, n)
+        rows = tf.range(start, stop, dtype="int64")
+        block_in, block_out, block_bias = layer.item_rows(rows, rows, training=False)
+        v_in[start:stop], v_out[start:stop] = block_in, block_out
+        bias[start:stop] = block_bias
     return {
-        "v_in": np.asarray(v_in, dtype=np.float32),
-        "v_out": np.asarray(v_out, dtype=np.float32),
-        "bias": np.asarray(bias, dtype=np.float32),
+        "v_in": v_in,
+        "v_out": v_out,
+        "bias": bias,
         "id_dim": np.asarray(layer.id_dim),
         "log_q": np.asarray(layer.log_q, dtype=np.float32),
         # items with training interactions (only known where there is an ID part)

@@ -218,7 +218,9 @@ def test_bag_contains_looks_each_column_up_in_each_rows_history():
     ]
 
 
-def test_content_rows_of_the_named_items_equal_the_catalogues_and_keep_dense_gradients():
+def test_content_rows_of_the_named_items_equal_the_catalogues_and_keep_dense_gradients(
+    monkeypatch,
+):
     """The sampled losses read the content part of the named items only: equal (bit for
     bit) to the same rows of the whole-catalogue product, an item without features gives
     a zero row, and the gradient of the (features × dim) content tables stays a dense
@@ -253,3 +255,11 @@ def test_content_rows_of_the_named_items_equal_the_catalogues_and_keep_dense_gra
     assert not any(isinstance(g, tf.IndexedSlices) for g in grads)
     # d/d content_in = column sums of the named rows' features: (2, 1, 3, 1) per unit
     np.testing.assert_allclose(np.asarray(grads[0])[:, 0], [2, 1, 3, 1])
+    # the scoring arrays, computed two items at a time, are the catalogue's too
+    from recsys_engine.models import keras_layers
+
+    monkeypatch.setattr(keras_layers, "CATALOGUE_ROWS", 2)
+    blocks = keras_layers.catalogue_arrays(layer)
+    np.testing.assert_array_equal(blocks["v_in"], np.asarray(all_in))
+    np.testing.assert_array_equal(blocks["v_out"], np.asarray(all_out))
+    np.testing.assert_array_equal(blocks["bias"], np.asarray(all_bias))
