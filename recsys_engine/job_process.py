@@ -108,17 +108,22 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: asked.set())
     parent_gone = threading.Event()
     threading.Thread(target=_watch_parent, args=(os.getppid(), parent_gone), daemon=True).start()
+
+    def stopped_as() -> tuple[str, str] | None:  # None: a cancel, recorded as such
+        return ("interrupted", SERVER_GONE) if not asked.is_set() else None
+
     store = Store(db)
     try:
-        execute_run(store, run_id, should_stop=lambda: asked.is_set() or parent_gone.is_set())
+        execute_run(
+            store,
+            run_id,
+            should_stop=lambda: asked.is_set() or parent_gone.is_set(),
+            stopped_as=stopped_as,
+        )
     except Exception:  # recorded on the run row when it got that far; the parent shows this
         traceback.print_exc()
         return 1
     else:
-        if parent_gone.is_set() and not asked.is_set():
-            run = store.get_run(run_id)
-            if run["status"] == "cancelled":
-                store.set_run_status(run_id, "interrupted", error=SERVER_GONE)
         return 0
     finally:
         store.close()

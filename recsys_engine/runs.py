@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +112,17 @@ def execute_run(
     run_id: int,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    stopped_as: Callable[[], tuple[str, str] | None] | None = None,
 ) -> None:
     """Fit, evaluate and save a ``queued`` run (the background jobs' executor).
 
     On success the run is ``succeeded`` with timings, artefact path and its metrics,
     per-user metrics and recommendations (written in one transaction). When
-    ``should_stop()`` turns True it is ``cancelled``. On any error it is ``failed`` with the
-    error text, without result rows or artefacts, and the exception propagates. A run that
-    is no longer queued (e.g. cancelled meanwhile) is left alone.
+    ``should_stop()`` turns True it is ``cancelled``, unless ``stopped_as()`` then gives
+    another (status, error): a training process whose server died records ``interrupted``
+    in one write, so no reader ever sees it ``cancelled`` on the way. On any error it is
+    ``failed`` with the error text, without result rows or artefacts, and the exception
+    propagates. A run that is no longer queued (e.g. cancelled meanwhile) is left alone.
     """
     run = store.get_run(run_id)
     if run["status"] != "queued":
@@ -191,7 +195,8 @@ def execute_run(
             eval_info=result.info,
         )
     except FitCancelled as exc:
-        store.set_run_status(run_id, "cancelled", error=str(exc))
+        status, error = (stopped_as and stopped_as()) or ("cancelled", str(exc))
+        store.set_run_status(run_id, status, error=error)
     except BaseException as exc:
         shutil.rmtree(path, ignore_errors=True)
         store.set_run_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")

@@ -17,7 +17,9 @@ from recsys_engine.models.popularity import Popularity
 from recsys_engine.runs import (
     delete_run,
     evaluate_run,
+    execute_run,
     load_run_model,
+    queue_run,
     run_metric_dict,
     run_model,
 )
@@ -209,6 +211,28 @@ def test_cancelled_run(store, split):
     run = store.get_run(run_id)
     assert run["status"] == "cancelled" and run["finished_at"] is not None
     assert store.run_metrics(run_id).empty
+
+
+def test_a_stopped_run_is_written_once_with_the_status_stopped_as_gives(store, split, monkeypatch):
+    # a training process whose server died records ``interrupted`` directly: a reader in
+    # between must never see the run ``cancelled`` (job_process)
+    written = []
+    set_status = store.set_run_status
+    monkeypatch.setattr(
+        store, "set_run_status", lambda rid, s, **kw: (written.append(s), set_status(rid, s, **kw))
+    )
+    run_id = queue_run(store, split, "itemknn")
+    execute_run(
+        store, run_id, should_stop=lambda: True, stopped_as=lambda: ("interrupted", "gone")
+    )
+    assert written == ["running", "interrupted"]
+    run = store.get_run(run_id)
+    assert (run["status"], run["error"]) == ("interrupted", "gone")
+    assert store.run_metrics(run_id).empty
+    # ``None`` from stopped_as: the cancel is recorded as one
+    other = queue_run(store, split, "itemknn")
+    execute_run(store, other, should_stop=lambda: True, stopped_as=lambda: None)
+    assert store.get_run(other)["status"] == "cancelled"
 
 
 def test_progress_is_reported_and_stored(store, split):
