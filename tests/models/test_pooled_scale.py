@@ -162,6 +162,28 @@ def test_big_catalogue_batches_are_bounded_by_the_batch(mode):
     assert peak < 16 * 50_000 * 4 / 10
 
 
+def test_each_row_gets_one_of_its_own_targets_at_random():
+    """The sampled losses' one target per row is an item of the row that is not among
+    its inputs this epoch, every such item equally likely (by symmetry, 1/4 each for a
+    row of four items)."""
+    x = sp.csr_matrix(
+        (np.ones(9, np.float32), [1, 3, 5, 7, 0, 2, 2, 4, 6], [0, 4, 6, 9]), shape=(3, 8)
+    )
+    source = HalfSplitSource(x, "sampled_softmax", 0.5)
+    rng = np.random.default_rng(0)
+    chosen = np.zeros((3, 8))
+    for _ in range(2000):
+        assert source.new_epoch(rng) == 3
+        for r in range(3):
+            target = int(source.target[r])
+            assert x[r, target] == 1 and source.inputs[r, target] == 0
+            assert source.targets[r, target] == 1
+            chosen[r, target] += 1
+    share = chosen[0, [1, 3, 5, 7]] / 2000
+    assert np.all(np.abs(share - 0.25) < 0.04), share
+    assert np.all(np.abs(chosen[1, [0, 2]] / 2000 - 0.5) < 0.05)
+
+
 def test_two_tower_trains_and_scores_on_a_50k_item_catalogue():
     """Above ``max_softmax_items`` the sampled loss is used; the Keras graph's history
     inputs have no catalogue-sized dimension, and scoring a few users works."""
