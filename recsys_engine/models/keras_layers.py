@@ -209,23 +209,22 @@ class PooledTowers(keras.layers.Layer):
             keep = keep * ops.cast(draw >= self.id_dropout, keep.dtype)
         return keep
 
-    def _content_rows(self, items, table):
-        """``features[items] @ table``: the content part of the items named (None = every
-        item, as the full softmax needs), from their rows of the sparse feature matrix only.
+    def _features(self, items):
+        """The rows ``items`` of the sparse item × feature matrix (None = every item, as
+        the full softmax needs), as a SparseTensor to multiply by the content tables.
 
-        Computing it for the whole catalogue and then taking rows costs a sampled-loss
-        step the catalogue's size: at 186k items two 186k × 512 products forward and two
-        dense gradients of that size backward, so Hybrid's epoch on the 3M-row log took
-        ~5× Two-tower's (BENCHMARKS.md). The product of the
-        gathered rows is the same sum over the same entries in the same order, and its
-        gradient with respect to the (small, features × dim) table stays dense."""
+        Multiplying the whole catalogue's features and then taking rows costs a
+        sampled-loss step the catalogue's size: at 186k items two 186k × 512 products
+        forward and two dense gradients of that size backward, so Hybrid's epoch on the
+        3M-row log took ~5× Two-tower's (BENCHMARKS.md). The product of the gathered rows
+        is the same sum over the same entries in the same order, and its gradient with
+        respect to the (small, features × dim) tables stays dense."""
         if items is None:
-            x = tf.sparse.SparseTensor(
+            return tf.sparse.SparseTensor(
                 self.feature_indices,
                 self.feature_values,
                 dense_shape=(self.n_items, self.n_features),
             )
-            return tf.sparse.sparse_dense_matmul(x, table)
         indices = ops.convert_to_tensor(self.feature_indices)
         nnz = tf.shape(indices, out_type="int64")[0]
         # per item, the positions of its entries (they are stored sorted by item, feature)
@@ -234,12 +233,11 @@ class PooledTowers(keras.layers.Layer):
         )
         picked = tf.gather(positions, tf.cast(items, "int64"))
         flat = picked.flat_values
-        x = tf.sparse.SparseTensor(
+        return tf.sparse.SparseTensor(
             tf.stack([picked.value_rowids(), tf.gather(indices[:, 1], flat)], axis=1),
             tf.gather(ops.convert_to_tensor(self.feature_values), flat),
             dense_shape=tf.stack([picked.nrows(), tf.constant(self.n_features, "int64")]),
         )
-        return tf.sparse.sparse_dense_matmul(x, table)
 
     def catalogue(self, training=False):
         """Input vectors, output vectors and bias of every item (ID ⊕ content parts)."""
@@ -249,7 +247,7 @@ class PooledTowers(keras.layers.Layer):
         """The ``catalogue`` rows ``items_in`` of the input vectors and ``items_out`` of the
         output vectors and bias (None = every item). The ID tables are read by row, so
         their gradients name the rows read; the content parts come from the named items'
-        feature rows (``_content_rows``).
+        feature rows (``_features``, taken once for each list of items).
 
         ``penalise`` (distinct items, with ``l2`` > 0) adds the L2 penalty of the ID rows
         read, l2 · Σ s_i ‖row_i‖², computed on the rows already read. With
@@ -278,10 +276,13 @@ class PooledTowers(keras.layers.Layer):
             if self.item_bias:
                 bias = bias + rows(self.id_bias, items_out) * keep_out
         if self.content_dim:  # only the rows named: a step does not pay for the catalogue
-            ins.append(self._content_rows(items_in, self.content_in))
-            outs.append(self._content_rows(items_out, self.content_out))
+            f_in = self._features(items_in)
+            f_out = f_in if items_out is items_in else self._features(items_out)
+            ins.append(tf.sparse.sparse_dense_matmul(f_in, self.content_in))
+            outs.append(tf.sparse.sparse_dense_matmul(f_out, self.content_out))
             if self.item_bias:
-                bias = bias + self._content_rows(items_out, self.content_bias[:, None])[:, 0]
+                product = tf.sparse.sparse_dense_matmul(f_out, self.content_bias[:, None])
+                bias = bias + product[:, 0]
 
         def cat(parts):
             return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
