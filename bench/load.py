@@ -9,10 +9,16 @@ The readers first run alone (the reference), then under load; both are printed.
 2. the app is started on it (``streamlit run app.py``, headless, on localhost);
 3. one browser session starts a Two-tower training on the Train page (it runs in the
    server's job runner for the whole measurement);
-4. ``--sessions`` other browser sessions (default 10) each loop Home → Compare → Explain
-   through the sidebar for ``--seconds`` (default 90), timing every page from the click to
-   the end of its script run (nothing loading); the sessions open the app first (untimed)
-   and both phases start once all of them are in;
+4. ``--sessions`` other reading sessions (default 10) each loop Home → Compare → Explain
+   for ``--seconds`` (default 90), timing every page from the request to the end of its
+   script run (nothing loading); the sessions open the app first (untimed) and both phases
+   start once all of them are in. ``--browsers`` of them (default: all) are headless
+   Chromium pages clicking the sidebar, timed until the page has drawn; the others are
+   *wire sessions*: a websocket client speaking the app's own protocol (what the browser
+   sends to open a page, the Streamlit protobufs), timed until the server's last message
+   for that page has arrived — a reader whose browser draws on its own machine. With
+   ``--pause`` a reader stays on each page for about that many seconds before the next
+   click (default 0: a stress test, every session clicks again at once);
 5. meanwhile the CLI writes in a loop on the same file: ingest a small file, split it,
    train Popularity.
 
@@ -25,12 +31,15 @@ The page time is what a reader sees, and it stays the measure. Beside it, to say
 time goes, each phase also prints: the server's own time per page (the script run, from
 ``bench/timed_server.py``, which starts the app), and the CPU seconds taken by the server,
 by the bench's headless browsers and by the CLI (``bench/cpu_share.py``), with the load
-average. On the real product each reader's browser runs on their own machine; here all ten
-share the server's cores.
+average. On the real product each reader's browser runs on their own machine; with
+``--browsers`` equal to ``--sessions`` all ten browsers share the server's two cores here
+(each takes ~3–5× the server's CPU per page), so the run with one browser and nine wire
+sessions is the one that shows what a reader gets from a server shared by ten.
 
 Needs Playwright and Debian's chromium (``bash scripts/test.sh`` installs both).
 
     .venv/bin/python bench/load.py [--sessions 10] [--seconds 90]
+    .venv/bin/python bench/load.py --browsers 1    # one browser here, nine wire sessions
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import socket
 import statistics
@@ -66,6 +76,7 @@ PAGES = ("Home", "Compare", "Explain")
 TITLES = {"Home": "Recsys Workbench"}
 PAGE_TIMEOUT_MS = 60_000
 GOAL_P95_S = 3.0
+KINDS = ("browser", "wire")
 
 
 def prepare(db: Path) -> None:
@@ -139,9 +150,11 @@ async def start_training(browser, url: str) -> None:
     await preset.click()
     await settle(pg)
     title = model_title("two_tower")
-    await pg.locator("[data-testid=stCheckbox] label").filter(
-        has_text=re.compile(f"^{re.escape(title)}$")
-    ).click()
+    await (
+        pg.locator("[data-testid=stCheckbox] label")
+        .filter(has_text=re.compile(f"^{re.escape(title)}$"))
+        .click()
+    )
     await settle(pg)
     await pg.get_by_role("button", name="Train 1 model", exact=True).click()
     await pg.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Queued run").wait_for()
@@ -159,8 +172,9 @@ async def open_session(browser, url: str):
     return pg
 
 
-async def reader(pg, url: str, until: float, times: dict, errors: list) -> None:
-    """Loop over the pages until ``until``; record each page's time or the error."""
+async def reader(pg, url: str, until: float, times: dict, errors: list, read) -> None:
+    """Loop over the pages until ``until``; record each page's time or the error;
+    ``await read()`` after each page (the reader's time on it)."""
     while time.monotonic() < until:
         for name in PAGES:
             t0 = time.perf_counter()
@@ -173,6 +187,83 @@ async def reader(pg, url: str, until: float, times: dict, errors: list) -> None:
             times[name].append(time.perf_counter() - t0)
             if await pg.locator("[data-testid=stException]").count():
                 errors.append(f"{name}: exception box")
+            await read()
+
+
+class WireSession:
+    """One reading session over the app's websocket, without a browser.
+
+    It sends what the browser sends when a page is opened (a ``rerun_script`` message
+    naming the page) and reads the server's messages until the run's ``script_finished``:
+    the page's whole content has then left the server. Nothing is drawn."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("http://", "ws://", 1) + "/_stcore/stream"
+        self.ws = None
+        self.pages: dict[str, str] = {}
+
+    async def open(self) -> None:
+        """Connect and run the app's first page (the browser's first load)."""
+        import websockets
+
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
+        await self.run("")
+        missing = set(PAGES) - set(self.pages)
+        if missing:
+            raise RuntimeError(f"the app's navigation lacks {sorted(missing)}")
+
+    async def run(self, page_hash: str) -> None:
+        """Ask for one page's run and read until it has finished; raise on an exception
+        box or a run that did not finish."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        msg.rerun_script.page_script_hash = page_hash
+        await self.ws.send(msg.SerializeToString())
+        failed = None
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await self.ws.recv())
+            kind = fwd.WhichOneof("type")
+            if kind == "navigation":
+                self.pages.update(
+                    {p.page_name: p.page_script_hash for p in fwd.navigation.app_pages}
+                )
+            elif kind == "delta" and fwd.delta.new_element.WhichOneof("type") == "exception":
+                failed = "exception box"
+            elif kind == "script_finished":
+                if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue  # the app reran itself (a page switch): the next run follows
+                if fwd.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                    failed = f"script finished with status {fwd.script_finished}"
+                break
+        if failed:
+            raise RuntimeError(failed)
+
+    async def open_page(self, name: str) -> None:
+        await asyncio.wait_for(self.run(self.pages[name]), PAGE_TIMEOUT_MS / 1000)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def wire_reader(session: WireSession, until: float, times: dict, errors: list, read) -> None:
+    """``reader`` for a wire session: loop over the pages until ``until``."""
+    while time.monotonic() < until:
+        for name in PAGES:
+            t0 = time.perf_counter()
+            try:
+                await session.open_page(name)
+            except TimeoutError:  # the rest of that run is still coming: start over
+                errors.append(f"{name}: TimeoutError")
+                await session.close()
+                await session.open()
+                continue
+            except RuntimeError as exc:
+                errors.append(f"{name}: {exc}")
+            times[name].append(time.perf_counter() - t0)
+            await read()
 
 
 def cli(db: Path, *args: str) -> tuple[int, float, str, dict]:
@@ -213,18 +304,32 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure(
-    url: str, db: Path, folder: Path, sessions: int, seconds: float, quiet_seconds: float
+    url: str,
+    db: Path,
+    folder: Path,
+    sessions: int,
+    browsers: int,
+    seconds: float,
+    quiet_seconds: float,
+    pause: float = 0.0,
 ) -> dict:
     """The readers alone for ``quiet_seconds`` (the reference), then with the app training
-    and the CLI writing for ``seconds``."""
+    and the CLI writing for ``seconds``. ``browsers`` of the ``sessions`` are headless
+    Chromium pages, the rest wire sessions. After each page a reader waits a draw from
+    uniform(pause / 2, 3 * pause / 2) seconds (none with ``pause`` 0), seeded."""
     from playwright.async_api import async_playwright
 
-    quiet: dict[str, list[float]] = {p: [] for p in PAGES}
-    times: dict[str, list[float]] = {p: [] for p in PAGES}
+    quiet = {kind: {p: [] for p in PAGES} for kind in KINDS}
+    times = {kind: {p: [] for p in PAGES} for kind in KINDS}
     errors: list[str] = []
     cli_log: list = []
     phases: dict[str, dict] = {}
     cpu = CpuShare()
+    rng = random.Random(7)
+
+    async def read() -> None:
+        if pause > 0:
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * pause)
 
     def phase(name: str, begin: tuple[float, float]) -> None:
         """Record a phase that started at ``begin`` (epoch, monotonic) and ends now."""
@@ -239,11 +344,18 @@ async def measure(
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        pages = await asyncio.gather(*(open_session(browser, url) for _ in range(sessions)))
+        pages = await asyncio.gather(*(open_session(browser, url) for _ in range(browsers)))
+        wires = [WireSession(url) for _ in range(sessions - browsers)]
+        await asyncio.gather(*(w.open() for w in wires))
+
+        def readers(until: float, into: dict) -> list:
+            return [reader(pg, url, until, into["browser"], errors, read) for pg in pages] + [
+                wire_reader(w, until, into["wire"], errors, read) for w in wires
+            ]
+
         cpu.mark()
         begin = (time.time(), time.monotonic())
-        until = time.monotonic() + quiet_seconds
-        await asyncio.gather(*(reader(pg, url, until, quiet, errors) for pg in pages))
+        await asyncio.gather(*readers(time.monotonic() + quiet_seconds, quiet))
         phase("alone", begin)
         await start_training(browser, url)
         cpu.mark()
@@ -252,33 +364,37 @@ async def measure(
         writer = asyncio.get_running_loop().run_in_executor(
             None, cli_writer, db, folder, until, cli_log
         )
-        await asyncio.gather(*(reader(pg, url, until, times, errors) for pg in pages))
+        await asyncio.gather(*readers(until, times))
         await writer
         phase("load", begin)
+        await asyncio.gather(*(w.close() for w in wires))
         await browser.close()
     cpu.stop()
     return {"quiet": quiet, "times": times, "errors": errors, "cli": cli_log, "phases": phases}
 
 
 def table(
-    title: str, times: dict[str, list[float]], server: dict[str, list[float]]
+    title: str, times: dict[str, dict[str, list[float]]], server: dict[str, list[float]]
 ) -> list[float]:
-    """Print p50/p95/max per page and overall in the browser, then the same for the
-    server's script runs; return every browser time."""
-    every = [t for ts in times.values() for t in ts]
-    every_run = [t for ts in server.values() for t in ts]
+    """Print loads and p50/p95/max per page and overall for each kind of reading session
+    that ran (browser, wire), then the same for the server's script runs; return every
+    reader's page time."""
+    columns = {f"{kind}: page time": ts for kind, ts in times.items() if any(ts.values())}
+    columns["server: script run"] = server
+    every = [t for ts in times.values() for values in ts.values() for t in values]
     print(title)
-    print(f"  {'':<9}{'browser: page time':^31}|{'server: script run':^31}")
-    head = f"{'loads':>7}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"
-    print(f"  {'page':<9}{head}|{head.replace('loads', ' runs')}")
-    for name, ts in (*times.items(), ("all", every)):
-        runs = every_run if name == "all" else server.get(name, [])
+    head = f"{'n':>5}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"
+    print(f"  {'':<9}" + "|".join(f"{name:^29}" for name in columns))
+    print(f"  {'page':<9}" + "|".join(head for _ in columns))
+    for name in (*PAGES, "all"):
         cells = []
-        for values in (ts, runs):
+        for ts in columns.values():
+            values = [t for v in ts.values() for t in v] if name == "all" else ts.get(name, [])
             top = max(values) if values else float("nan")
-            p50, p95 = pct(values, 50), pct(values, 95)
-            cells.append(f"{len(values):>7}{p50:>8.2f}{p95:>8.2f}{top:>8.2f}")
-        print(f"  {name:<9}{cells[0]}|{cells[1]}")
+            cells.append(
+                f"{len(values):>5}{pct(values, 50):>8.2f}{pct(values, 95):>8.2f}{top:>8.2f}"
+            )
+        print(f"  {name:<9}" + "|".join(cells))
     return every
 
 
@@ -314,9 +430,23 @@ def nothing_lost(db: Path, cli_log: list) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument(
+        "--browsers", type=int, default=None,
+        help="how many of the sessions are headless browsers (default: all); the rest are "
+        "wire sessions (the app's websocket protocol, nothing drawn here)",
+    )  # fmt: skip
     ap.add_argument("--seconds", type=float, default=90.0)
+    ap.add_argument(
+        "--pause", type=float, default=0.0,
+        help="seconds a reader spends on a page before the next click (drawn uniformly "
+        "between half and 1.5 times this; default 0: every session clicks on at once, a "
+        "stress test)",
+    )  # fmt: skip
     ap.add_argument("--quiet-seconds", type=float, default=None, help="default: seconds / 3")
     args = ap.parse_args()
+    browsers = args.sessions if args.browsers is None else args.browsers
+    if not 0 <= browsers <= args.sessions:
+        raise SystemExit("--browsers must be between 0 and --sessions")
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"needs Debian chromium at {CHROMIUM}")
     with tempfile.TemporaryDirectory(prefix="recsys-load-") as tmp:
@@ -326,7 +456,9 @@ def main() -> None:
         server, url = start_server(folder)
         try:
             quiet = args.quiet_seconds if args.quiet_seconds is not None else args.seconds / 3
-            out = asyncio.run(measure(url, db, folder, args.sessions, args.seconds, quiet))
+            out = asyncio.run(
+                measure(url, db, folder, args.sessions, browsers, args.seconds, quiet, args.pause)
+            )
             # let the app's training finish before checking nothing was lost
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
@@ -346,7 +478,10 @@ def main() -> None:
         timed = log.exists()
     if not timed:
         print("no server-side times: the app ran untimed (see bench/timed_server.py)")
-    calm = table(f"{args.sessions} reading sessions alone:", out["quiet"], runs_alone)
+    kinds = f"{browsers} in a browser, {args.sessions - browsers} over the wire"
+    if args.pause:
+        kinds += f", ~{args.pause:g} s on each page"
+    calm = table(f"{args.sessions} reading sessions ({kinds}) alone:", out["quiet"], runs_alone)
     print(f"  {describe(alone['cpu'], alone['wall'])}; {alone['load']} at the end")
     every = table(
         f"the same sessions for {args.seconds:.0f} s with one Two-tower training in the app "
@@ -366,6 +501,10 @@ def main() -> None:
     print(f"errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
     print(f"lost: {len(problems)}" + "".join(f"\n  {p}" for p in problems))
     p95 = pct(every, 95)
+    for kind, ts in out["times"].items():
+        values = [t for v in ts.values() for t in v]
+        if values:
+            print(f"p95 under load, {kind} sessions: {pct(values, 95):.2f} s")
     print(f"p95 under load {p95:.2f} s vs goal {GOAL_P95_S:.1f} s: ratio {p95 / GOAL_P95_S:.2f}×")
     print(f"p95 under load vs readers alone: {p95 / pct(calm, 95):.2f}×")
 

@@ -42,15 +42,16 @@ def _available_ks(split_id: int, version: tuple) -> list[int]:
     return lb.available_ks(get_store(), split_id)
 
 
-@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+@st.cache_resource(ttl=300, max_entries=32, show_spinner=False)
 def _curves_figure(run_ids: tuple[int, ...], version: tuple, metric: str):
-    # building a plotly figure costs ~50 ms (its template is deep-copied); a cached copy
-    # is a few ms, and every session shows the same figure for the same runs
+    # building a plotly figure costs ~50 ms (its template is deep-copied), and so does
+    # unpickling one from ``st.cache_data``: every session is handed the same figure object
+    # (st.plotly_chart only reads it) for the same runs
     curves, depths = _curves(run_ids, version)
     return charts.curves_figure(curves, metric, depths)
 
 
-@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+@st.cache_resource(ttl=300, max_entries=32, show_spinner=False)
 def _tradeoff_figure(board: pd.DataFrame, k: int, x: str):
     # keyed on the leaderboard shown (a few rows to hash), so it follows whatever
     # options built that board
@@ -71,7 +72,9 @@ def succeeded_runs(runs: pd.DataFrame, split_id: int) -> pd.DataFrame:
 
 def cache_version(runs: pd.DataFrame) -> tuple:
     """Changes when a run is added, deleted or re-evaluated (cache key)."""
-    return tuple((int(r.id), str(r.eval_seconds)) for r in runs.itertuples())
+    # zip, not itertuples: itertuples builds a namedtuple class per call (~3 ms on this
+    # frame), and the page asks for the version several times per render
+    return tuple((int(i), str(s)) for i, s in zip(runs["id"], runs["eval_seconds"], strict=True))
 
 
 # -- pickers ------------------------------------------------------------------------------
@@ -97,7 +100,7 @@ def split_picker(dataset_id: int, runs: pd.DataFrame) -> int | None:
 
         page_link("pages/train.py", "Go to Train", icon="🏋️")
         return None
-    names = {int(r.id): str(r.name) for r in splits.itertuples()}
+    names = {int(i): str(n) for i, n in zip(splits["id"], splits["name"], strict=True)}
     ids = sorted(counts, key=lambda s: (-counts[s], -s))
     return st.selectbox(
         "Split",
@@ -177,9 +180,9 @@ def leaderboard_section(
         "★ marks reference models (simple, strong baselines)."
     )
     losers = board[board["loses_to_popularity"]]
-    for r in losers.itertuples():
+    for model, run_id in zip(losers["model"], losers["run_id"], strict=True):
         st.warning(
-            f"**{model_title(r.model)} (run {r.run_id})** scores below the Popularity baseline on "
+            f"**{model_title(model)} (run {run_id})** scores below the Popularity baseline on "
             f"{names.metric_label(f'{primary}@{k}')}: recommending the most popular items to "
             "everyone would do better. Do not ship it without a reason.",
             icon="⚠️",

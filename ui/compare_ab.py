@@ -65,7 +65,10 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
     The pickers are plain widgets, not a form, so a change reruns the page and is seen.
     """
     ids = [int(i) for i in board["run_id"]]
-    labels = {int(r.run_id): f"{model_title(r.model)} (run {r.run_id})" for r in board.itertuples()}
+    labels = {
+        int(r): f"{model_title(m)} (run {r})"
+        for r, m in zip(board["run_id"], board["model"], strict=True)
+    }
     pop = [int(r) for r in board.loc[board["model"] == "popularity", "run_id"]]
     base = pop[0] if pop else ids[-1]
     cand = next(i for i in ids if i != base) if len(ids) > 1 else base

@@ -20,7 +20,7 @@ def dataset_picker() -> int | None:
         st.session_state[state.DATASET_ID] = None
         return None
     ids = [int(i) for i in df["id"]]
-    names = {int(r.id): str(r.name) for r in df.itertuples()}
+    names = {int(i): str(n) for i, n in zip(df["id"], df["name"], strict=True)}
     current = st.session_state.get(state.DATASET_ID)
     if current not in ids:
         current = ids[0]
