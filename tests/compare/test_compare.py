@@ -406,3 +406,31 @@ def test_scatter_labels_of_close_points_do_not_overlap():
             a, b = boxes[i], boxes[j]
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (i, j)
     assert label_positions(np.array([]), np.array([]), []) == []
+
+
+def test_leaderboard_cells_read_value_plus_minus_half_the_ci_per_run():
+    # hand-checked: 0.25 with CI [0.2, 0.3] reads "0.250 ± 0.050"; a metric without CI
+    # columns reads the value alone; a missing value reads "–"
+    from recsys_engine.compare.tables import leaderboard_frame
+
+    board = pd.DataFrame(
+        {
+            "run_id": [7, 3],
+            "model": ["ease", "two_tower"],
+            "family": ["reference", "collaborative"],
+            "reference": [True, False],
+            "fit_seconds": [0.5, None],
+            "ndcg": [0.25, 0.125],
+            "ndcg low": [0.2, None],
+            "ndcg high": [0.3, None],
+            "recall": [None, 0.5],
+            "loses_to_popularity": [False, True],
+        }
+    )
+    frame = leaderboard_frame(board, 10)
+    ndcg, recall = (c for c in frame.columns if c.startswith(("NDCG", "Recall")))
+    assert list(frame[ndcg]) == ["0.250 ± 0.050", "0.125"]
+    assert list(frame[recall]) == ["–", "0.500"]
+    assert list(frame["Run"]) == [7, 3]
+    assert list(frame["Training time"]) == ["0.5 s", "–"]
+    assert list(frame["Note"]) == ["", "⚠ below Popularity"]
