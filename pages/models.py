@@ -29,9 +29,8 @@ view = models_ui.filtered_runs(runs)
 st.dataframe(models_ui.runs_table(view), hide_index=True, width="stretch")
 if view.empty:
     st.stop()
-run_id = st.selectbox(
-    "Run details", [int(i) for i in view["id"]], format_func=lambda i: models_ui.run_label(view, i)
-)
+labels = models_ui.run_labels(view)
+run_id = st.selectbox("Run details", list(labels), format_func=labels.__getitem__)
 try:
     models_ui.run_details(run_id)
 except RecsysError as exc:

@@ -59,10 +59,15 @@ def succeeded_runs(dataset_id: int) -> pd.DataFrame:
     return runs[runs["status"] == "succeeded"].reset_index(drop=True)
 
 
-def run_label(runs: pd.DataFrame, run_id: int) -> str:
-    row = runs[runs["id"] == run_id].iloc[0]
-    ndcg = "" if pd.isna(row["ndcg_10"]) else f" · NDCG@10 {row['ndcg_10']:.3f}"
-    return f"Run {run_id} · {model_title(row['model'])} · split {row['split']}{ndcg}"
+def run_labels(runs: pd.DataFrame) -> dict[int, str]:
+    """Run id → "Run 7 · EASE · split name · NDCG@10 0.375" for every row of ``runs`` (one
+    pass over the columns: a row lookup per run cost ~0.5 ms each, per render)."""
+    cols = (runs["id"], runs["model"], runs["split"], runs["ndcg_10"])
+    return {
+        int(i): f"Run {int(i)} · {model_title(m)} · split {'–' if pd.isna(s) else s}"
+        + ("" if pd.isna(v) else f" · NDCG@10 {v:.3f}")
+        for i, m, s, v in zip(*cols, strict=True)
+    }
 
 
 def run_picker(runs: pd.DataFrame, label: str, key: str, default: int | None = None) -> int:
@@ -72,7 +77,7 @@ def run_picker(runs: pd.DataFrame, label: str, key: str, default: int | None = N
         hybrid = runs.loc[runs["model"] == "hybrid", "id"]
         default = int(hybrid.iloc[0]) if len(hybrid) else ids[0]
     index = ids.index(default)
-    labels = {i: run_label(runs, i) for i in ids}  # once per run, not per lookup
+    labels = run_labels(runs)
     return st.selectbox(label, ids, index=index, format_func=labels.__getitem__, key=key)
 
 
@@ -357,10 +362,11 @@ def compare_panel(runs: pd.DataFrame, run_a: int, user_id: str | None, k: int) -
     )
     ids_a = {it.item_id for it in rec_a.items}
     ids_b = {it.item_id for it in rec_b.items}
+    labels = run_labels(runs)
     left, right = st.columns(2)
     for col, rec, other, rid in ((left, rec_a, ids_b, run_a), (right, rec_b, ids_a, run_b)):
         with col.container(border=True):
-            st.markdown(f"**{md_escape(run_label(runs, rid))}**")
+            st.markdown(f"**{md_escape(labels[rid])}**")
             for it in rec.items:
                 tag = " :green-badge[in both]" if it.item_id in other else ""
                 hit = " :blue-badge[hit]" if it.hit else ""

@@ -58,9 +58,14 @@ def runs_table(runs: pd.DataFrame, with_dataset: bool = False) -> pd.DataFrame:
     )
 
 
-def run_label(runs: pd.DataFrame, run_id: int) -> str:
-    r = runs[runs["id"] == run_id].iloc[0]
-    return f"Run {run_id} · {model_title(r['model'])} · {r['split']} · {r['status']}"
+def run_labels(runs: pd.DataFrame) -> dict[int, str]:
+    """Run id → "Run 7 · EASE · split name · succeeded" for every row of ``runs`` (one pass
+    over the columns, not a row lookup per option and render)."""
+    cols = (runs["id"], runs["model"], runs["split"], runs["status"])
+    return {
+        int(i): f"Run {int(i)} · {model_title(m)} · {'–' if pd.isna(s) else s} · {st_}"
+        for i, m, s, st_ in zip(*cols, strict=True)
+    }
 
 
 def metrics_table(metrics: dict[str, float | None]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from recsys_engine import export
-from ui.models import metrics_table, runs_table
+from ui.models import metrics_table, run_labels, runs_table
 
 
 def test_metrics_table_is_metric_by_cutoff_with_readable_names():
@@ -75,3 +75,18 @@ def test_training_curve_keeps_its_legend_off_the_validation_axis():
     assert fig.data[1].yaxis == "y2" and fig.layout.yaxis2.side == "right"
     # a legend at the right edge covered the right axis's top tick labels
     assert fig.layout.legend.orientation == "h" and fig.layout.legend.y > 1
+
+
+def test_run_labels_name_each_run_in_its_own_row():
+    # hand-checked against _runs(): the labels follow the frame's order, one per run, and a
+    # missing split reads "–" (not "nan")
+    from ui.explain import run_labels as explain_labels
+
+    assert run_labels(_runs()) == {
+        2: "Run 2 · EASE · s1 · running",
+        1: "Run 1 · Popularity · – · succeeded",
+    }
+    assert explain_labels(_runs()) == {
+        2: "Run 2 · EASE · split s1",
+        1: "Run 1 · Popularity · split – · NDCG@10 0.123",
+    }
