@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_engine.errors import RecsysError
 from ui import explain as ui_explain
-from ui import state
+from ui import explain_panels, state
 from ui.text import md_escape
 from ui.widgets import page_link, require_dataset
 
@@ -50,14 +50,14 @@ view = st.segmented_control(
 try:
     if view == "What-if / new user":
         st.subheader("What-if: build a history")
-        ui_explain.what_if_panel(ex, run_id, st.session_state.get(ui_explain.USER_KEY), int(k))
+        explain_panels.what_if_panel(ex, run_id, st.session_state.get(ui_explain.USER_KEY), int(k))
     elif view == "Similar items":
         st.subheader("Similar items")
-        ui_explain.similar_panel(ex, run_id)
+        explain_panels.similar_panel(ex, run_id)
     elif view == "Compare two runs":
         st.subheader("Two models, one user")
         user = ui_explain.user_picker(ex, run_id)
-        ui_explain.compare_panel(runs, run_id, user, int(k))
+        explain_panels.compare_panel(runs, run_id, user, int(k))
     else:
         user = ui_explain.user_picker(ex, run_id)
         if user is not None:

@@ -1,4 +1,5 @@
-"""Streamlit glue of the Explain page: cached explainers, pickers, item cards, panels.
+"""Streamlit glue of the Explain page: cached explainers, pickers, item cards and their
+reasons (the what-if, similar-items and two-runs panels are in ``ui.explain_panels``).
 
 Titles and categories come from uploads, so they are shown through ``md_escape`` (no
 markdown or HTML from user text) or in dataframes.
@@ -12,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations, overlap
+from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations
 from recsys_engine.models import model_title
 from recsys_engine.paths import default_db_path
 from ui.resources import get_store
@@ -285,89 +286,3 @@ def context_picker(
         )
         out[name] = None if choice == NO_CONTEXT else choice
     return out
-
-
-def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> None:
-    """Build a history by title (or edit the user's) and see the list update at once."""
-    if not ex.can_edit_history:
-        st.warning(
-            f"{ex.model.name} learns one embedding per training user, so it cannot score a "
-            "new or edited history without retraining. Pick a history-based run (EASE, "
-            "ItemKNN, two-tower, content, hybrid) for the what-if panel."
-        )
-        return
-    labels = ex.item_labels()
-    names = dict(zip(labels["item_id"], labels["label"], strict=True))
-    key = f"whatif_items_{run_id}"
-    b1, b2, _ = st.columns([1, 1, 2])
-    if user_id is not None and b1.button("Start from this user's history", key=f"wi_load_{run_id}"):
-        hist = ex.user_history(user_id)
-        st.session_state[key] = hist.loc[hist["fold"] != "test", "item_id"].tolist()
-    if b2.button("Clear", key=f"wi_clear_{run_id}"):
-        st.session_state[key] = []
-    picked = st.multiselect(
-        "History (search items by title; add or remove to see the list change)",
-        labels["item_id"].tolist(),
-        format_func=lambda i: names.get(i, i),
-        key=key,
-        placeholder="Type a title…",
-        select_all=False,  # one click must add one item, never every match
-    )
-    if not picked:
-        st.info("Pick a few items to see recommendations for a new user.")
-        return
-    context = context_picker(ex, f"wi_{run_id}", None)
-    rec = ex.recommend_history(picked, k, context=context)
-    st.caption(f"{len(picked)} items · answered in {rec.seconds * 1000:.0f} ms")
-    item_cards(rec, key=f"wi_{run_id}")
-
-
-def similar_panel(ex: Explainer, run_id: int) -> None:
-    """Nearest items of a chosen item in the model's item space."""
-    labels = ex.item_labels()
-    names = dict(zip(labels["item_id"], labels["label"], strict=True))
-    item = st.selectbox(
-        "Item (type to search)",
-        labels["item_id"].tolist(),
-        format_func=lambda i: names.get(i, i),
-        key=f"similar_item_{run_id}",
-    )
-    n = st.slider("How many", 5, 30, 10, key=f"similar_n_{run_id}")
-    frame = ex.similar_items(item, n)
-    st.dataframe(frame.drop(columns=["item_id"]), hide_index=True, width="stretch")
-    st.caption(
-        "Per-user-embedding models: cosine of item embeddings. Other models: the items a "
-        "one-item history of this item scores highest."
-        if ex.per_user
-        else "The items this model would recommend to someone who only interacted with it."
-    )
-
-
-def compare_panel(runs: pd.DataFrame, run_a: int, user_id: str | None, k: int) -> None:
-    """The same user's top-K from two runs side by side, shared items highlighted."""
-    if user_id is None:
-        st.info("Pick a user first.")
-        return
-    others = runs[runs["id"] != run_a]
-    if others.empty:
-        st.info("Train a second model on this dataset to compare two lists.")
-        return
-    run_b = run_picker(others, "Compare with", key=f"compare_run_{run_a}")
-    rec_a = explainer(run_a).recommend_user(user_id, k, explain=False)
-    rec_b = explainer(run_b).recommend_user(user_id, k, explain=False)
-    shared, jaccard = overlap(rec_a, rec_b)
-    st.markdown(
-        f"**{shared} of {k}** items in common (Jaccard {jaccard:.2f}). "
-        "Shared items are marked :green-badge[in both]."
-    )
-    ids_a = {it.item_id for it in rec_a.items}
-    ids_b = {it.item_id for it in rec_b.items}
-    labels = run_labels(runs)
-    left, right = st.columns(2)
-    for col, rec, other, rid in ((left, rec_a, ids_b, run_a), (right, rec_b, ids_a, run_b)):
-        with col.container(border=True):
-            st.markdown(f"**{md_escape(labels[rid])}**")
-            for it in rec.items:
-                tag = " :green-badge[in both]" if it.item_id in other else ""
-                hit = " :blue-badge[hit]" if it.hit else ""
-                st.markdown(f"{it.rank}\\. {md_escape(it.title)}{tag}{hit}")
