@@ -13,12 +13,13 @@ from recsys_engine.ingest import (
     FilePlan,
     InteractionMapping,
     ItemMapping,
+    LoadResult,
     UploadPlan,
     UserMapping,
     guess_plan,
     load_dataset,
 )
-from recsys_engine.ingest.plan import refine_scale, with_sniff
+from recsys_engine.ingest.plan import refine_scale, scale_at_load, with_sniff
 from recsys_engine.store import Store
 
 FORMATS = {
@@ -94,7 +95,7 @@ def build_cli_plan(args: argparse.Namespace, store: Store) -> UploadPlan:
             first = FORMATS[args.format][0]
             if not (folder / first).is_file():
                 raise ConfigError(f"--format {args.format} needs {first} in {str(folder)!r}")
-        return _with_context(guess_plan(paths, name=args.name, store=store), args)
+        return _with_context(_feedback(guess_plan(paths, name=args.name), args, store), args)
     if not args.interactions:
         raise ConfigError("give --interactions FILE, or --format FORMAT DIR")
     paths, roles = [Path(args.interactions)], ["interactions"]
@@ -120,15 +121,25 @@ def build_cli_plan(args: argparse.Namespace, store: Store) -> UploadPlan:
             raise ConfigError(f"cannot find a user id column in {f.name}")
         files.append(f)
     plan = replace(plan, files=tuple(files))
-    plan = refine_scale(store, plan)
-    opts = plan.options
-    if args.feedback:
-        opts = replace(
-            opts,
-            feedback=args.feedback,
-            rating_scale=opts.rating_scale if args.feedback == "explicit" else None,
-        )
-    return _with_context(replace(plan, options=opts), args)
+    return _with_context(_feedback(plan, args, store), args)
+
+
+def _feedback(plan: UploadPlan, args: argparse.Namespace, store: Store) -> UploadPlan:
+    """The plan's feedback and scale: ``--feedback`` and ``--rating-scale`` when given
+    (``cmd_ingest`` applies the scale), else left to the load, which takes the scale from
+    the whole value column in its own read (``LoadOptions.scale_at_load``)."""
+    if args.rating_scale:
+        return plan
+    if not args.feedback:
+        return scale_at_load(plan)
+    if args.feedback == "implicit":
+        opts = replace(plan.options, feedback="implicit", rating_scale=None)
+        return replace(plan, options=opts)
+    # explicit by request: the first million rows give the scale, or none when they look
+    # like counts (explicit all the same: the user said so)
+    scale = refine_scale(store, replace(plan, options=replace(plan.options, feedback="explicit")))
+    opts = replace(plan.options, feedback="explicit", rating_scale=scale.options.rating_scale)
+    return replace(plan, options=opts)
 
 
 def _with_context(plan: UploadPlan, args: argparse.Namespace) -> UploadPlan:
@@ -211,7 +222,8 @@ def cmd_ingest(args: argparse.Namespace, store: Store) -> int:
             raise ConfigError(
                 f"--rating-scale must be MIN,MAX (got {args.rating_scale!r})"
             ) from None
-        opts = replace(opts, rating_scale=(lo, hi))
+        # a scale given means ratings, unless --feedback says otherwise
+        opts = replace(opts, feedback=args.feedback or "explicit", rating_scale=(lo, hi))
     plan = replace(plan, options=opts)
     try:
         result = load_dataset(store, plan)
@@ -228,9 +240,20 @@ def cmd_ingest(args: argparse.Namespace, store: Store) -> int:
         args,
         result.as_dict(),
         f"loaded dataset {result.dataset_id} {result.name!r}: {result.n_interactions:,} "
-        f"interactions, {result.n_users:,} users, {result.n_items:,} items",
+        f"interactions, {result.n_users:,} users, {result.n_items:,} items; "
+        + _values_read_as(result),
     )
     return 0
+
+
+def _values_read_as(result: LoadResult) -> str:
+    """How the loaded values are read, for the ``ingest`` summary line."""
+    if result.feedback == "implicit":
+        return "values read as implicit feedback (weights)"
+    if result.rating_scale is None:
+        return "ratings with no declared scale"
+    lo, hi = result.rating_scale
+    return f"ratings on a {lo:g}–{hi:g} scale"
 
 
 def cmd_datasets(args: argparse.Namespace, store: Store) -> int:

@@ -61,7 +61,8 @@ def guess_plan(
     Args:
         paths: file paths, or (path, display name) pairs for uploads saved under temp names.
         name: dataset name; defaults to a name derived from the files.
-        store: when given, the whole value column is scanned to pick the rating scale.
+        store: when given, the value column's first million rows are scanned to pick the
+            rating scale (see ``LoadOptions.scale_at_load`` for the load's own pick).
     """
     pairs = [(Path(p), Path(p).name) if not isinstance(p, tuple) else p for p in paths]
     sniffs = [sniff_file(p, n) for p, n in pairs]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from recsys_engine.errors import Problem, ValidationError
@@ -18,7 +18,9 @@ from recsys_engine.ingest.context import check_context, context_specs
 from recsys_engine.ingest.plan import (
     FilePlan,
     InteractionMapping,
+    LoadOptions,
     UploadPlan,
+    feedback_for_range,
     stage_source,
 )
 from recsys_engine.ingest.side_files import read_items, read_users
@@ -43,6 +45,8 @@ class LoadResult:
     n_catalog_items: int
     warnings: list[str] = field(default_factory=list)
     n_review_texts: int = 0
+    feedback: str = "explicit"
+    rating_scale: tuple[float, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the CLI's ``--json`` output)."""
@@ -55,6 +59,8 @@ class LoadResult:
             "n_catalog_items": self.n_catalog_items,
             "warnings": self.warnings,
             "n_review_texts": self.n_review_texts,
+            "feedback": self.feedback,
+            "rating_scale": list(self.rating_scale) if self.rating_scale else None,
         }
 
 
@@ -90,6 +96,8 @@ def _load(store: Store, plan: UploadPlan, on_progress: Progress | None) -> LoadR
             return result
     staged = store.stage_interactions(src)
     try:
+        if opts.scale_at_load:
+            opts = _settle_scale(opts, *store.staged_value_range(staged.table))
         progress(1, 4, "checking interactions")
         stats = check_interactions(store, inter, src, staged.table, opts, staged.rejects, problems)
         if not any(p.severity == "error" for p in problems):
@@ -150,8 +158,19 @@ def _load(store: Store, plan: UploadPlan, on_progress: Progress | None) -> LoadR
         name=check_name(opts.name),
         warnings=warnings,
         n_review_texts=n_texts,
+        feedback=opts.feedback,
+        rating_scale=scale,
         **counts,
     )
+
+
+def _settle_scale(opts: LoadOptions, lo: float | None, hi: float | None) -> LoadOptions:
+    """``opts`` with the feedback and scale of values spanning [lo, hi] (no values: as
+    guessed)."""
+    if lo is None or hi is None:
+        return replace(opts, scale_at_load=False)
+    feedback, scale = feedback_for_range(lo, hi)
+    return replace(opts, feedback=feedback, rating_scale=scale, scale_at_load=False)
 
 
 def _fast_load(
@@ -161,7 +180,9 @@ def _fast_load(
     careful staged path, which then reports every problem with its line."""
     opts = plan.options
     inter = plan.by_role("interactions")[0]
-    scale = opts.rating_scale if opts.feedback == "explicit" else None
+    # A scale left to the load bounds nothing while reading; it is checked right after.
+    explicit = opts.feedback == "explicit"
+    scale = opts.rating_scale if explicit and not opts.scale_at_load else None
     progress(1, 4, f"loading {inter.name}")
     # The files' checksums are computed while DuckDB reads (hashlib releases the GIL on
     # large buffers), so they cost next to no wall time; stored before the commit.
@@ -196,6 +217,15 @@ def _fast_transaction(
                 warnings=[],
             )
             known = store.fast_insert_interactions(src, did, opts.feedback, scale)
+            if opts.scale_at_load:
+                lo, hi = known["value_min"], known["value_max"]
+                opts = _settle_scale(opts, lo, hi)
+                scale = opts.rating_scale
+                # values below the settled scale (or negative weights): the staged path
+                # reports each with its line
+                if lo is not None and lo < (scale[0] if scale else 0.0):
+                    raise FastPathRefused("values outside the scale taken from the data")
+                store.settle_feedback(did, opts.feedback, scale)
             n_texts = store.insert_interaction_text(src, _text_cols(inter), did)
             progress(3, 4, "writing item and user files")
             if items is not None:
@@ -225,6 +255,8 @@ def _fast_transaction(
         name=check_name(opts.name),
         warnings=warnings,
         n_review_texts=n_texts,
+        feedback=opts.feedback,
+        rating_scale=scale,
         **counts,
     )
 

@@ -110,6 +110,11 @@ class LoadOptions:
     feedback: str = "explicit"
     rating_scale: tuple[float, float] | None = (1.0, 5.0)
     duplicates: str = "reject"
+    #: Explicit feedback whose scale the load decides from the whole value column, in its
+    #: own read (``feedback_for_range``): the usual scale containing every value, or
+    #: implicit weights when none does (counts). The CLI's default; the upload page shows a
+    #: scale guessed from the first million rows instead, before the user confirms it.
+    scale_at_load: bool = False
 
     def __post_init__(self) -> None:
         if self.feedback not in ("explicit", "implicit"):
@@ -179,21 +184,36 @@ def snap_scale(lo: float, hi: float) -> tuple[float, float] | None:
     return None
 
 
+def feedback_for_range(lo: float, hi: float) -> tuple[str, tuple[float, float] | None]:
+    """Feedback kind and scale for values spanning [lo, hi]: explicit on the usual scale
+    containing them, or implicit (no scale) when none does — the values look like counts."""
+    scale = snap_scale(float(lo), float(hi))
+    return ("explicit", scale) if scale else ("implicit", None)
+
+
 def refine_scale(store: Store, plan: UploadPlan) -> UploadPlan:
-    """Set feedback and rating scale from the full value column's range."""
+    """Set feedback and rating scale from the value column's range over the first million
+    rows (what the upload page shows before the user confirms)."""
     inter = plan.by_role("interactions")
     if not inter or plan.options.feedback != "explicit":
         return plan
     lo, hi = observed_range(store, inter[0])
     if lo is None or hi is None:
         return plan
-    scale = snap_scale(float(lo), float(hi))
-    opts = (
-        replace(plan.options, rating_scale=scale)
-        if scale
-        else replace(plan.options, feedback="implicit", rating_scale=None)
-    )
-    return replace(plan, options=opts)
+    feedback, scale = feedback_for_range(lo, hi)
+    return replace(plan, options=replace(plan.options, feedback=feedback, rating_scale=scale))
+
+
+def scale_at_load(plan: UploadPlan) -> UploadPlan:
+    """Leave a guessed explicit plan's scale to the load (``LoadOptions.scale_at_load``): it
+    reads every value anyway, so the scale comes from the whole column at no extra read."""
+    inter = plan.by_role("interactions")
+    m = inter[0].mapping if inter else None
+    if plan.options.feedback != "explicit" or not isinstance(m, InteractionMapping):
+        return plan
+    if not m.value_col:
+        return plan
+    return replace(plan, options=replace(plan.options, scale_at_load=True))
 
 
 def with_sniff(plan: FilePlan, **changes: object) -> FilePlan:

@@ -196,6 +196,27 @@ class DatasetTables(StoreConnection):
         )
         return int(row[0])
 
+    def settle_feedback(
+        self, dataset_id: int, feedback: str, rating_scale: tuple[float, float] | None
+    ) -> None:
+        """Set the feedback and scale of a dataset whose rows were just inserted as explicit
+        ratings (the load's own scale pick); implicit moves each value to ``weight``.
+
+        Called inside the load's ``transaction()``, before ``finish_dataset``.
+        """
+        did = int(dataset_id)
+        lo, hi = rating_scale if rating_scale else (None, None)
+        cur = self.cursor()
+        cur.execute(
+            "UPDATE datasets SET feedback = ?, rating_min = ?, rating_max = ? WHERE id = ?",
+            [feedback, lo, hi, did],
+        )
+        if feedback == "implicit":
+            cur.execute(
+                "UPDATE interactions SET weight = rating, rating = NULL WHERE dataset_id = ?",
+                [did],
+            )
+
     def finish_dataset(
         self, dataset_id: int, known: dict[str, int] | None = None
     ) -> dict[str, int]:

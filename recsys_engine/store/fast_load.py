@@ -46,7 +46,8 @@ class FastLoad(StoreConnection):
         which locates every problem by line).
 
         Returns:
-            Counts of the inserted rows: ``rows``, ``users``, ``items``, ``has_ts``.
+            Counts of the inserted rows: ``rows``, ``users``, ``items``, ``has_ts``, and the
+            range of the value column (``value_min``, ``value_max``; None without one).
         """
         cur = self.cursor()
         tag = uuid.uuid4().hex[:12]
@@ -93,12 +94,14 @@ class FastLoad(StoreConnection):
         cur.execute(f"DROP TABLE IF EXISTS {quote_ident(rs)}")
         if rejected:
             raise FastPathRefused(f"{rejected} lines rejected by the reader")
-        users, items, pairs = cur.execute(
+        value = "rating" if feedback == "explicit" else "weight"
+        users, items, pairs, lo, hi = cur.execute(
             "SELECT count(DISTINCT user_id), count(DISTINCT item_id), "
             # Sound, not exact: a true duplicate always repeats its hash, so no duplicate is
             # missed; a 64-bit collision (p ~ n^2 / 2^65) only sends the load down the staged
             # path, which checks pairs exactly. Saves a second GROUP BY scan.
-            "count(DISTINCT hash(user_id, item_id)) FROM interactions WHERE dataset_id = ?",
+            f"count(DISTINCT hash(user_id, item_id)), min({value}), max({value}) "
+            "FROM interactions WHERE dataset_id = ?",
             [int(dataset_id)],
         ).fetchall()[0]
         if users < 2 or items < 2:
@@ -106,7 +109,14 @@ class FastLoad(StoreConnection):
         if pairs != rows:
             raise FastPathRefused("duplicate (user, item) pairs, or a hash collision")
         has_ts = rows if src.time_col else 0  # a missing time was refused above
-        return {"rows": int(rows), "users": int(users), "items": int(items), "has_ts": has_ts}
+        return {
+            "rows": int(rows),
+            "users": int(users),
+            "items": int(items),
+            "has_ts": has_ts,
+            "value_min": None if lo is None or not src.value_col else float(lo),
+            "value_max": None if hi is None or not src.value_col else float(hi),
+        }
 
 
 #: Aborts the load's statement (DuckDB's ``error()``): the row needs the careful path.

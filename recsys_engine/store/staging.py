@@ -117,6 +117,16 @@ class StagingQueries(FileReaders):
         out["duplicate_pairs"], out["duplicate_rows"] = int(dup[0]), int(dup[1])
         return out
 
+    def staged_value_range(self, table: str) -> tuple[float | None, float | None]:
+        """Min and max of a staged table's finite values (None, None when there are none)."""
+        row = self._first(
+            f"SELECT min(value), max(value) FROM {quote_ident(table)} WHERE isfinite(value)"
+        )
+        return (
+            None if row[0] is None else float(row[0]),
+            None if row[1] is None else float(row[1]),
+        )
+
     def stage_examples(
         self, table: str, check: str, limit: int = 3, scale: tuple[float, float] | None = None
     ) -> list[dict[str, Any]]:

@@ -68,6 +68,8 @@ def test_ingest_then_datasets_json(capsys, db, tmp_path):
         "n_catalog_items": 3,
         "warnings": [],
         "n_review_texts": 0,
+        "feedback": "explicit",
+        "rating_scale": [1.0, 5.0],
     }
     code, out, err = run(capsys, "--db", db, "datasets", "--json")
     assert (code, err) == (0, "")
