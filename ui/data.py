@@ -284,6 +284,30 @@ def edit_file(f: FilePlan, i: int, k: str) -> FilePlan:
     return replace(f, role=role, mapping=m)
 
 
+def values_seen(f: FilePlan) -> tuple[float | None, float | None]:
+    """The value column's range in the file's first million rows, read once per file,
+    reading options and value column: every widget change reruns this form, and the read
+    takes about a second on a million-row review file."""
+    m = f.mapping
+    s = f.sniff
+    try:
+        stat = s.path.stat()
+    except OSError:
+        return None, None
+    value_col = m.value_col if isinstance(m, InteractionMapping) else None
+    key = (
+        str(s.path), stat.st_size, stat.st_mtime_ns, s.kind, s.encoding, s.sep, s.quote,
+        s.header, s.columns, value_col,
+    )  # fmt: skip
+    return _values_seen(key, f)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _values_seen(key: tuple, _f: FilePlan) -> tuple[float | None, float | None]:
+    """``observed_range`` cached by ``key`` (the plan itself is not hashed)."""
+    return observed_range(get_store(), _f)
+
+
 def edit_options(plan: UploadPlan, k: str) -> LoadOptions:
     """Dataset name, feedback type, rating scale and the duplicate rule."""
     o = plan.options
@@ -302,7 +326,7 @@ def edit_options(plan: UploadPlan, k: str) -> LoadOptions:
         lo = c2.number_input("Lowest rating", value=float(lo), step=0.5, key=f"{k}_lo")
         hi = c2.number_input("Highest rating", value=float(hi), step=0.5, key=f"{k}_hi")
         if inter:
-            seen = observed_range(get_store(), inter[0])
+            seen = values_seen(inter[0])
             if seen[0] is not None:
                 c2.caption(f"Values in the file (first million rows): {seen[0]:g} to {seen[1]:g}")
     else:

@@ -201,6 +201,34 @@ def test_data_upload_maps_validates_loads_and_profiles() -> None:
     assert sorted(at.dataframe[0].value["name"]) == sorted([DEMO, "Tiny movies"])
 
 
+def test_data_form_reads_the_values_once_per_file_not_per_rerun(monkeypatch) -> None:
+    from recsys_engine.store.readers import FileReaders
+
+    reads: list[str] = []
+    real = FileReaders.value_range
+
+    def counted(self, src, *args, **kwargs):
+        reads.append(src.value_col)
+        return real(self, src, *args, **kwargs)
+
+    monkeypatch.setattr(FileReaders, "value_range", counted)
+    at = open_app("data")
+    at.get("file_uploader")[0].set_value([("ratings.csv", RATINGS_CSV, "text/csv")])
+    rerun(at)
+    # once for the guess at upload, once for the form's caption
+    assert reads == ["rating", "rating"]
+    assert "Values in the file (first million rows): 1 to 5" in " ".join(values(at.caption))
+    widget(at.text_input, "Dataset name").set_value("Typing a name")
+    rerun(at)
+    widget(at.number_input, "Highest rating").set_value(10.0)
+    rerun(at)
+    assert reads == ["rating", "rating"], "a widget change read the file again"
+    assert "Values in the file (first million rows): 1 to 5" in " ".join(values(at.caption))
+    widget(at.selectbox, "Rating or weight column").set_value("timestamp")
+    rerun(at)
+    assert reads[2:] == ["timestamp"]  # another column: read once more
+
+
 def test_data_broken_file_shows_problems_and_loads_nothing() -> None:
     at = open_app("data")
     at.get("file_uploader")[0].set_value(("broken.csv", BROKEN_CSV, "text/csv"))
