@@ -197,8 +197,13 @@ def refine_scale(store: Store, plan: UploadPlan) -> UploadPlan:
     inter = plan.by_role("interactions")
     if not inter or plan.options.feedback != "explicit":
         return plan
-    lo, hi = observed_range(store, inter[0])
-    if lo is None or hi is None:
+    return scale_from_range(plan, *observed_range(store, inter[0]))
+
+
+def scale_from_range(plan: UploadPlan, lo: float | None, hi: float | None) -> UploadPlan:
+    """An explicit plan's feedback and scale set from its value column's observed range
+    (``feedback_for_range``); unchanged when nothing was observed or it is implicit."""
+    if plan.options.feedback != "explicit" or lo is None or hi is None:
         return plan
     feedback, scale = feedback_for_range(lo, hi)
     return replace(plan, options=replace(plan.options, feedback=feedback, rating_scale=scale))
