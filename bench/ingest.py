@@ -36,7 +36,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recsys_engine.ingest import UploadPlan
+    from recsys_engine.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ours", "page", "pandas", "duckdb", "floor", "textfloor")
@@ -86,38 +92,36 @@ def generate(path: Path, rows: int, users: int, items: int, seed: int) -> None:
 
 
 # -- measured methods (run inside a child process) ----------------------------------------
-def run_ours(csv: str, db: str) -> dict[str, float]:
-    from recsys_engine.commands import data
+def _timed_load(db: str, make_plan: Callable[[Store], UploadPlan]) -> dict[str, float]:
+    """Open a store, plan with ``make_plan(store)``, load, close; the two parts timed."""
     from recsys_engine.ingest import load_dataset
     from recsys_engine.store import Store
+
+    t0 = time.perf_counter()
+    store = Store(db)
+    plan = make_plan(store)
+    t1 = time.perf_counter()
+    result = load_dataset(store, plan)
+    store.close()
+    t2 = time.perf_counter()
+    return {"plan_s": t1 - t0, "load_s": t2 - t1, "rows": result.n_interactions}
+
+
+def run_ours(csv: str, db: str) -> dict[str, float]:
+    from recsys_engine.commands import data
 
     # the ``ingest`` sub-command's own arguments (the CLI's full parser would also import
     # every other command module: process start-up, not ingest)
     parser = argparse.ArgumentParser()
     data.register(parser.add_subparsers())
     args = parser.parse_args(["ingest", "--name", "bench", "--interactions", csv])
-    t0 = time.perf_counter()
-    store = Store(db)
-    plan = data.build_cli_plan(args, store)
-    t1 = time.perf_counter()
-    result = load_dataset(store, plan)
-    store.close()
-    t2 = time.perf_counter()
-    return {"plan_s": t1 - t0, "load_s": t2 - t1, "rows": result.n_interactions}
+    return _timed_load(db, lambda store: data.build_cli_plan(args, store))
 
 
 def run_page(csv: str, db: str) -> dict[str, float]:
-    from recsys_engine.ingest import guess_plan, load_dataset
-    from recsys_engine.store import Store
+    from recsys_engine.ingest import guess_plan
 
-    t0 = time.perf_counter()
-    store = Store(db)
-    plan = guess_plan([Path(csv)], store=store)
-    t1 = time.perf_counter()
-    result = load_dataset(store, plan)
-    store.close()
-    t2 = time.perf_counter()
-    return {"plan_s": t1 - t0, "load_s": t2 - t1, "rows": result.n_interactions}
+    return _timed_load(db, lambda store: guess_plan([Path(csv)], store=store))
 
 
 def run_pandas(csv: str, db: str) -> dict[str, float]:
