@@ -25,7 +25,7 @@ from recsys_engine.ingest import (
     guess_plan,
 )
 from recsys_engine.ingest.context import DERIVED_FIELDS, MAX_CONTEXT_VALUES
-from recsys_engine.ingest.plan import observed_range, scale_from_range, with_sniff
+from recsys_engine.ingest.plan import observed_range, refine_scale, with_sniff
 from recsys_engine.item_content import REVIEW_CONTENT_NOTE
 from recsys_engine.paths import STALE_UPLOAD_SECONDS, clear_uploads, upload_root
 from ui import state
@@ -76,12 +76,8 @@ def save_uploads(files: list) -> UploadPlan:
         path = folder / f"{i:02d}_{safe_name(f.name)}"
         path.write_bytes(f.getbuffer())
         pairs.append((path, f.name))
-    plan = guess_plan(pairs)
-    inter = plan.by_role("interactions")
-    if inter and plan.options.feedback == "explicit":
-        # the scale the form shows, from the read its caption reuses
-        plan = scale_from_range(plan, *values_seen(inter[0]))
-    return plan
+    # the scale the form shows, from the read its caption reuses
+    return refine_scale(guess_plan(pairs), values_seen)
 
 
 def discard_upload() -> None:

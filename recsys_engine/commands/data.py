@@ -19,7 +19,7 @@ from recsys_engine.ingest import (
     guess_plan,
     load_dataset,
 )
-from recsys_engine.ingest.plan import refine_scale, scale_at_load, with_sniff
+from recsys_engine.ingest.plan import observed_range, scale_at_load, snap_scale, with_sniff
 from recsys_engine.store import Store
 
 FORMATS = {
@@ -137,8 +137,10 @@ def _feedback(plan: UploadPlan, args: argparse.Namespace, store: Store) -> Uploa
         return replace(plan, options=opts)
     # explicit by request: the first million rows give the scale, or none when they look
     # like counts (explicit all the same: the user said so)
-    scale = refine_scale(store, replace(plan, options=replace(plan.options, feedback="explicit")))
-    opts = replace(plan.options, feedback="explicit", rating_scale=scale.options.rating_scale)
+    inter = plan.by_role("interactions")
+    lo, hi = observed_range(store, inter[0]) if inter else (None, None)
+    scale = plan.options.rating_scale if lo is None or hi is None else snap_scale(lo, hi)
+    opts = replace(plan.options, feedback="explicit", rating_scale=scale)
     return replace(plan, options=opts)
 
 

@@ -20,6 +20,7 @@ from recsys_engine.ingest.plan import (
     TagNamesMapping,
     UploadPlan,
     UserMapping,
+    observed_range,
     refine_scale,
 )
 from recsys_engine.ingest.sniff import FileSniff, find_column, is_number, sniff_file
@@ -91,7 +92,7 @@ def guess_plan(
         options=LoadOptions(name=ds_name, feedback=feedback, rating_scale=scale),
         notes=tuple(notes),
     )
-    return refine_scale(store, plan) if store is not None else plan
+    return refine_scale(plan, lambda f: observed_range(store, f)) if store is not None else plan
 
 
 def _interaction_evidence(f: FilePlan) -> tuple[bool, bool, int, int, int]:

@@ -6,6 +6,7 @@ it column by column. This module holds the plan's types and the changes a user m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -191,19 +192,20 @@ def feedback_for_range(lo: float, hi: float) -> tuple[str, tuple[float, float] |
     return ("explicit", scale) if scale else ("implicit", None)
 
 
-def refine_scale(store: Store, plan: UploadPlan) -> UploadPlan:
-    """Set feedback and rating scale from the value column's range over the first million
-    rows (what the upload page shows before the user confirms)."""
+#: Reads (min, max) of a planned interactions file's value column; (None, None) when
+#: there is nothing to read.
+RangeReader = Callable[[FilePlan], tuple[float | None, float | None]]
+
+
+def refine_scale(plan: UploadPlan, observe: RangeReader) -> UploadPlan:
+    """Set an explicit plan's feedback and rating scale from its value column's range as
+    ``observe`` reads it (``observed_range`` with a store: the first million rows, what the
+    upload page shows before the user confirms); unchanged when nothing was observed."""
     inter = plan.by_role("interactions")
     if not inter or plan.options.feedback != "explicit":
         return plan
-    return scale_from_range(plan, *observed_range(store, inter[0]))
-
-
-def scale_from_range(plan: UploadPlan, lo: float | None, hi: float | None) -> UploadPlan:
-    """An explicit plan's feedback and scale set from its value column's observed range
-    (``feedback_for_range``); unchanged when nothing was observed or it is implicit."""
-    if plan.options.feedback != "explicit" or lo is None or hi is None:
+    lo, hi = observe(inter[0])
+    if lo is None or hi is None:
         return plan
     feedback, scale = feedback_for_range(lo, hi)
     return replace(plan, options=replace(plan.options, feedback=feedback, rating_scale=scale))
