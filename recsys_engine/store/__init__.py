@@ -13,7 +13,8 @@ Modules:
 - ``connection``: ``StoreConnection`` (units of work, cursors, transactions, the lock
   retry, close, meta, migration, artefact folder).
 - ``schema``: the DDL and its version.
-- ``datasets``: datasets, interactions, items, users.
+- ``datasets``: datasets, interactions, items, users: reads, rename, delete.
+- ``dataset_writes``: writing a new dataset (its row, rows from frames, counts).
 - ``profile``: read-only aggregates for the dataset profile.
 - ``readers``: DuckDB's ``read_csv``/``read_parquet`` text for an upload file, and the
   reads that need no staging (sample, value range, side files).
@@ -31,6 +32,7 @@ Modules:
 from __future__ import annotations
 
 from recsys_engine.store.context import ContextTables
+from recsys_engine.store.dataset_writes import DatasetWrites
 from recsys_engine.store.datasets import DatasetTables
 from recsys_engine.store.fast_load import FastLoad
 from recsys_engine.store.profile import ProfileQueries
@@ -46,6 +48,7 @@ __all__ = ["Store", "quote_ident"]
 
 class Store(
     DatasetTables,
+    DatasetWrites,
     ProfileQueries,
     StagingQueries,
     FastLoad,
