@@ -14,10 +14,12 @@ items, log-normal users; 80% of the rows kept as training), sets up the model ex
 Each part's ms per step is the median over ``--rounds`` rounds run A, B, C, … then again,
 so a load change hits every part alike; the table ends with the epoch's steps × ms and
 each part's share (differences between consecutive rows: the gradient, the update, the
-weight average). Run from the repository root::
+weight average). ``--ops N`` then traces four more training steps with TensorFlow's
+profiler and prints the N costliest operations inside the compiled step, by name and by
+kind (ms per step). Run from the repository root::
 
     TF_NUM_INTEROP_THREADS=1 nice -n 5 .venv/bin/python bench/epoch_profile.py \\
-        [--rows 2000000] [--batch-size 1024] [--steps 20] [--config '{}']
+        [--rows 2000000] [--batch-size 1024] [--steps 20] [--config '{}'] [--ops 15]
 """
 
 from __future__ import annotations
@@ -138,6 +140,43 @@ def timed(fn, batches) -> tuple[float, float]:
     return 1000 * float(np.median(wall)), 1000 * float(np.median(cpu))
 
 
+def traced_ops(fn, batches, top: int) -> None:
+    """Trace ``fn`` over ``batches`` with TensorFlow's profiler and print the ``top``
+    operations and operation kinds by time spent in them (ms per call), read from the
+    trace's executor events (``name:kind``)."""
+    import collections
+    import tempfile
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for x, y in batches:
+            tf.nest.map_structure(lambda t: np.asarray(t), fn(x, y))
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    by_name: collections.Counter[str] = collections.Counter()
+    by_kind: collections.Counter[str] = collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if ":" in name and not name.startswith("ExecutorState"):  # op:kind
+                    op, kind = name.rsplit(":", 1)
+                    by_name[op] += event.duration_ps
+                    by_kind[kind] += event.duration_ps
+    ms = 1e-9 / len(batches)
+    print(f"\ntraced operations of the step, ms per step ({len(batches)} steps):")
+    for title, counts in (("operation", by_name), ("kind", by_kind)):
+        print(f"\n| {title} | ms per step |\n| --- | --- |")
+        for key, ps in counts.most_common(top):
+            print(f"| {key} | {ps * ms:.1f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=2_000_000)
@@ -148,6 +187,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20, help="timed steps per part and round")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--config", default="{}", help="two_tower config overrides (JSON)")
+    p.add_argument("--ops", type=int, default=0, help="also list the N costliest operations")
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -168,7 +208,8 @@ def main() -> None:
         flush=True,
     )
     order = rng.permutation(n)
-    indexes = [np.sort(order[s * batch_size : (s + 1) * batch_size]) for s in range(args.steps + 2)]
+    n_batches = args.steps + 2 + (4 if args.ops else 0)
+    indexes = [np.sort(order[s * batch_size : (s + 1) * batch_size]) for s in range(n_batches)]
 
     def build_batches():
         return [source.batch(index) for index in indexes]
@@ -188,7 +229,7 @@ def main() -> None:
     rounds: dict[str, list[tuple[float, float]]] = {name: [] for name in parts}
     for r in range(args.rounds):
         for name, fn in parts.items():
-            rounds[name].append(timed(fn, batches[2:]))
+            rounds[name].append(timed(fn, batches[2 : args.steps + 2]))
         print(
             f"round {r + 1} (wall / cpu ms): "
             + ", ".join(f"{k} {v[-1][0]:.0f} / {v[-1][1]:.0f}" for k, v in rounds.items())
@@ -217,6 +258,8 @@ def main() -> None:
         f"{total * steps / 1000:.1f} (wall {total_wall * steps / 1000:.1f}) | 100% |"
     )
     print(f"| new_epoch (resampling, once) | – | – | {new_epoch_s:.1f} (wall) | – |")
+    if args.ops:
+        traced_ops(step_avg, batches[args.steps + 2 :], args.ops)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from recsys_engine.models.sparse_product import sparse_dense_product
+
 #: the package every custom layer is registered under (``safe_mode`` loading)
 PACKAGE = "recsys"
 POOLINGS = ("mean", "sqrt")
@@ -49,23 +51,18 @@ class HistoryPooling(keras.layers.Layer):
         return pool_bag(HistoryBag.of(items, weights), vectors, self.mode)
 
 
-def pool_bag(bag: HistoryBag, vectors, mode: str, sparse_matmul: bool = False):
+def pool_bag(bag: HistoryBag, vectors, mode: str):
     """``HistoryPooling`` of a flattened bag whose ``items`` index the rows of
     ``vectors``: Σ_j w_j V_j / Σw (``mean``) or / √Σw² (``sqrt``) per row.
 
-    ``sparse_matmul`` computes Σ_j w_j V_j as a sparse (rows × len(vectors)) by dense
-    product: neither it nor its gradient holds the gathered entries × dim block, which at
-    a hundred history items per user is bigger than the catalogue's table (the sampled
-    losses' training, ``PooledTowers``); the sums are the same up to their order."""
-    if sparse_matmul:
-        where = tf.cast(tf.stack([bag.rows, bag.items], axis=1), "int64")
-        shape = tf.cast(tf.stack([bag.n_rows, tf.shape(vectors)[0]]), "int64")
-        entries = tf.sparse.SparseTensor(where, bag.weights, shape)
-        pooled = tf.sparse.sparse_dense_matmul(entries, vectors)
-    else:
-        pooled = tf.math.unsorted_segment_sum(
-            tf.gather(vectors, bag.items) * bag.weights[:, None], bag.rows, bag.n_rows
-        )
+    Σ_j w_j V_j is a sparse (rows × len(vectors)) by dense product
+    (``sparse_dense_product``, CSR kernels): neither it nor its gradient holds the
+    gathered entries × dim block, which at a hundred history items per user is bigger than
+    the catalogue's table, and it runs several times faster than gathering that block and
+    summing it by row (BENCHMARKS.md, issue 14)."""
+    where = tf.cast(tf.stack([bag.rows, bag.items], axis=1), "int64")
+    shape = tf.cast(tf.stack([bag.n_rows, tf.shape(vectors)[0]]), "int64")
+    pooled = sparse_dense_product(tf.sparse.SparseTensor(where, bag.weights, shape), vectors)
     if mode == "mean":
         total = tf.math.unsorted_segment_sum(bag.weights, bag.rows, bag.n_rows)
     else:

@@ -182,7 +182,10 @@ def release_training_graph(model: Any) -> None:
     now, then collecting the graph's reference cycles, releases that memory at once.
     The weights and what the model computes are unchanged.
     """
+    from recsys_engine.models.sparse_product import forget_traced_gradients
+
     model._clear_losses()  # Keras 3's own reset, which its next call would run
+    forget_traced_gradients()  # the CSR products' gradients, registered while tracing
     gc.collect()  # the graph and its operations reference one another
 
 

@@ -39,6 +39,7 @@ from recsys_engine.models.sampled_softmax import (
     log_q_corrected,
     remove_accidental_hits,
 )
+from recsys_engine.models.sparse_product import sparse_dense_product
 from recsys_engine.models.table_rows import read_rows
 
 MODES = ("softmax", "sampled_softmax", "bpr")
@@ -278,10 +279,10 @@ class PooledTowers(keras.layers.Layer):
         if self.content_dim:  # only the rows named: a step does not pay for the catalogue
             f_in = self._features(items_in)
             f_out = f_in if items_out is items_in else self._features(items_out)
-            ins.append(tf.sparse.sparse_dense_matmul(f_in, self.content_in))
-            outs.append(tf.sparse.sparse_dense_matmul(f_out, self.content_out))
+            ins.append(sparse_dense_product(f_in, self.content_in))
+            outs.append(sparse_dense_product(f_out, self.content_out))
             if self.item_bias:
-                product = tf.sparse.sparse_dense_matmul(f_out, self.content_bias[:, None])
+                product = sparse_dense_product(f_out, self.content_bias[:, None])
                 bias = bias + product[:, 0]
 
         def cat(parts):
@@ -334,7 +335,7 @@ class PooledTowers(keras.layers.Layer):
         items_out, at_out = tf.unique(named)
         v_in, v_out, bias = self.item_rows(items_in, items_out, training, penalise=training)
         bag_rows = HistoryBag(bag.rows, at_in, bag.weights, bag.n_rows)
-        pooled = pool_bag(bag_rows, v_in, self.pooling_mode, sparse_matmul=True)
+        pooled = pool_bag(bag_rows, v_in, self.pooling_mode)
         user = self._user_extras(pooled, inputs, training)
         n = ops.shape(target)[0]
         at_target, at_negative = at_out[:n], at_out[n:]
