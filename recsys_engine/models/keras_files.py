@@ -70,8 +70,11 @@ def load_keras(path: Path, name: str) -> Any | None:
     import recsys_engine.models.mult_vae_layers  # noqa: F401
     import recsys_engine.models.neumf_layers  # noqa: F401
     import recsys_engine.models.sequence_layers  # noqa: F401
+    from recsys_engine.models.sparse_product import forget_traced_gradients
 
     try:
         return keras.models.load_model(file, safe_mode=True, compile=False)
     except (ValueError, TypeError, KeyError, OSError) as exc:
         raise RecsysError(f"refusing to load {name!r} model file '{file}': {exc}") from None
+    finally:  # rebuilding the layers traced them: free what the registry would keep
+        forget_traced_gradients()

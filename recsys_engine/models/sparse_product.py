@@ -77,7 +77,8 @@ def forget_traced_gradients() -> None:
     the tape keeps its own reference), and that closure holds the traced training step,
     whose graph holds every variable it captured — the optimizer's moments and weight
     average included. ``keras_fit.release_training_graph`` calls this once training is
-    over, so those tables are freed before evaluation as before."""
+    over, so those tables are freed before evaluation as before, and
+    ``keras_files.load_keras`` after a saved model's layers were rebuilt (traced)."""
     registry = _registered()
     for name in _TRACED:
         registry.pop(name, None)
