@@ -63,10 +63,12 @@ _TRACED: set[str] = set()
 
 def _registered() -> dict:
     """TensorFlow's process-wide table of gradient functions by name (private: the
-    public API registers but never removes)."""
+    public API registers but never removes). Should a TensorFlow upgrade move it, an
+    empty table: training still works, the closures stay (and the release test fails)."""
     from tensorflow.python.framework import ops
 
-    return ops._gradient_registry._registry
+    table = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    return table if isinstance(table, dict) else {}
 
 
 def forget_traced_gradients() -> None:
