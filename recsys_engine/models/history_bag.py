@@ -2,8 +2,9 @@
 weight) entries and their weighted pooling (``HistoryPooling``, a registered Keras layer).
 
 A batch's histories arrive padded (batch × L item indices and weights, weight 0 =
-padding); only the stored entries are gathered, so pooling costs the batch's
-interactions × dim, never batch × catalogue (issue 14). Imported by ``keras_layers``.
+padding); only the stored entries enter the pooling's sparse product, so it costs the
+batch's interactions × dim, never batch × catalogue (issue 14). Imported by
+``keras_layers``.
 """
 
 from __future__ import annotations
