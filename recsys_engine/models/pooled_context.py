@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from recsys_engine.models.context_scoring import drop_context
 from recsys_engine.models.event_context import EventContext
-from recsys_engine.models.pooled_examples import _masked, padded_history
+from recsys_engine.models.pooled_examples import _masked, output_reads, padded_history
 
 
 class ContextEventSource:
@@ -62,6 +62,19 @@ class ContextEventSource:
         self.ev_codes = drop_context(self.codes[target], rng)
         self.negative = rng.integers(0, x.shape[1], len(self.ev_rows)).astype(np.int32)
         return len(self.ev_rows)
+
+    def item_reads(self, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the examples of this epoch that read its input row (it is in the
+        pooled history of the event's user: once per event of that user) and its output
+        row (the event's item, or a BPR negative other than it)."""
+        inputs = self.inputs
+        events = np.bincount(self.ev_rows, minlength=inputs.shape[0])
+        per_entry = np.repeat(events, np.diff(inputs.indptr))
+        positive = inputs.data > 0
+        c_in = np.bincount(
+            inputs.indices[positive], weights=per_entry[positive], minlength=n_items
+        )
+        return c_in, output_reads(self.ev_items, self.negative, self.mode, n_items)
 
     def batch(self, index: np.ndarray):
         items, weights = padded_history(self.inputs[self.ev_rows[index]])

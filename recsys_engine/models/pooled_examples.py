@@ -9,13 +9,10 @@ its size is bounded by the batch, never by the catalogue.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
-
-if TYPE_CHECKING:
-    from recsys_engine.models.keras_fit import EpochSource
 
 
 def choose_loss(loss: str, n_examples: int, n_items: int, max_items: int, max_cells: int) -> str:
@@ -68,13 +65,22 @@ class HalfSplitSource:
         self.inputs = _masked(x, is_input)
         self.targets = x if self.all_targets else _masked(x, ~is_input)
         if self.mode != "softmax":
-            t_rows = rows[~is_input]
             t_items = x.indices[~is_input]
-            perm = rng.permutation(len(t_rows))
-            _, first = np.unique(t_rows[perm], return_index=True)
-            self.target = t_items[perm][first].astype(np.int32)  # one random target per row
+            # one random target per row: of the row's targets, the one a random
+            # permutation of all targets puts first
+            perm = rng.permutation(len(t_items))
+            self.target = t_items[_first_in_order(rows[~is_input], perm)].astype(np.int32)
             self.negative = rng.integers(0, x.shape[1], n_rows).astype(np.int32)
         return n_rows
+
+    def item_reads(self, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per item, the examples of this epoch that read its input row (it is in the
+        pooled history) and its output row (the target, or a BPR negative other than the
+        target) — what ``row_read_chances`` counts."""
+        inputs = self.inputs
+        c_in = np.bincount(inputs.indices[inputs.data > 0], minlength=n_items)
+        c_out = output_reads(self.target, self.negative, self.mode, n_items)
+        return c_in.astype(np.float64), c_out
 
     def batch(self, index: np.ndarray):
         items, weights = padded_history(self.inputs[index])
@@ -92,8 +98,19 @@ class HalfSplitSource:
         return x, np.zeros(len(index), dtype=np.int32)  # labels: the diagonal
 
 
+class ReadCountingSource(Protocol):
+    """An example source (``keras_fit.EpochSource``) that can also count, per item, the
+    reads of its current epoch."""
+
+    def new_epoch(self, rng: np.random.Generator) -> int:
+        """Draw this epoch's examples; returns how many there are."""
+
+    def item_reads(self, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per item: examples reading its input row, examples reading its output row."""
+
+
 def row_read_chances(
-    source: EpochSource, n_items: int, batch_size: int, rng: np.random.Generator
+    source: ReadCountingSource, n_items: int, batch_size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per item, the chance that one training step of ``batch_size`` examples reads its
     input row (the item is in an example's pooled history) and its output row (an
@@ -105,22 +122,32 @@ def row_read_chances(
     an item read once in a hundred steps is not penalised a hundred times less than
     before (issue 14)."""
     n = source.new_epoch(rng)
-    c_in = np.zeros(n_items, dtype=np.float64)
-    c_out = np.zeros(n_items, dtype=np.float64)
-    for start in range(0, n, 4096):
-        x, _ = source.batch(np.arange(start, min(n, start + 4096)))
-        items, weights = x["history_items"], x["history_weights"]
-        c_in += np.bincount(items[weights > 0], minlength=n_items)
-        named = [np.asarray(x["target"])]
-        if "negative" in x:  # a negative equal to its own target is one read
-            neg = np.asarray(x["negative"])
-            named.append(neg[neg != named[0]])
-        c_out += np.bincount(np.concatenate(named), minlength=n_items)
+    c_in, c_out = source.item_reads(n_items)
 
     def chance(counts: np.ndarray) -> np.ndarray:
         return 1.0 - (1.0 - np.minimum(counts / max(n, 1), 1.0)) ** int(batch_size)
 
     return chance(c_in), chance(c_out)
+
+
+def output_reads(
+    target: np.ndarray, negative: np.ndarray, mode: str, n_items: int
+) -> np.ndarray:
+    """Per item, the examples whose target names it, plus (BPR) those whose negative does
+    when it differs from the example's own target (a negative equal to it is one read)."""
+    named = [target] if mode != "bpr" else [target, negative[negative != target]]
+    return np.bincount(np.concatenate(named), minlength=n_items).astype(np.float64)
+
+
+def _first_in_order(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For sorted group labels ``groups`` (0, 1, … each present) and a permutation
+    ``order`` of their positions: per group, the position that comes first in ``order`` —
+    what ``np.unique(groups[order], return_index=True)`` picks, read as ``order[first]``,
+    in one pass instead of a sort (at MovieLens-20M size ~8M targets: ~3 s a draw)."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    return order[np.minimum.reduceat(rank, starts)]
 
 
 def penalty_scale(chance: np.ndarray) -> np.ndarray:

@@ -229,3 +229,38 @@ def test_fit_keras_with_sparse_updates_validates_and_keeps_the_rows_average():
     np.testing.assert_array_equal(np.array(seen)[:, 1:], 1.0)
     assert result.best_epoch == 3
     np.testing.assert_allclose(model.get_weights()[0][:, 0], [0.775, 1.0, 1.0], atol=1e-4)
+
+
+def test_the_update_is_padded_to_a_few_row_counts_and_the_padding_writes_nothing():
+    """The fused update runs on ``_bucket`` rows (compiled once per count): the count
+    rounded up to a multiple of max(64, 2^(⌊log₂ count⌋ − 3)), at most the table's rows.
+    The padding reads row 0; a step that does not name row 0 leaves its weight, moments
+    and step stamp as they were."""
+    from recsys_engine.models.lazy_adam import _bucket
+
+    counts = [1, 100, 1000, 15000, 20000]
+    # by hand: quanta 64, 64, 64, 1024, 2048
+    assert [int(_bucket(tf.constant(c), 1_000_000)) for c in counts] == [
+        64,
+        128,
+        1024,
+        15360,
+        20480,
+    ]
+    assert int(_bucket(tf.constant(100), 110)) == 110
+
+    start = np.arange(200, dtype=np.float32).reshape(100, 2)
+    var = keras.Variable(start.copy())
+    optimizer = LazyAdam(learning_rate=0.1, use_ema=True, ema_momentum=0.5)
+    optimizer.build([var])
+    grad = tf.IndexedSlices(tf.ones((2, 2)), tf.constant([5, 7]), tf.constant([100, 2]))
+    tf.function(lambda: optimizer.apply_gradients([(grad, var)]))()
+    after = np.array(var)
+    np.testing.assert_allclose(after[[5, 7]], start[[5, 7]] - 0.1, atol=1e-5)
+    untouched = np.delete(np.arange(100), [5, 7])
+    np.testing.assert_array_equal(after[untouched], start[untouched])
+    index = optimizer._get_variable_index(var)
+    for table in (optimizer._momentums[index], optimizer._velocities[index]):
+        assert not np.array(table)[untouched].any() and np.array(table)[[5, 7]].all()
+    stamps = np.array(optimizer._touched_steps[index])
+    assert stamps[[5, 7]].tolist() == [1, 1] and not stamps[untouched].any()

@@ -10,11 +10,28 @@ import scipy.sparse as sp
 from recsys_engine.models.pooled_examples import penalty_scale, row_read_chances
 
 
+def _counted_by_batches(source, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per item, the examples of the source's current epoch that read its input row (it
+    is in the batch's history with a positive weight) and its output row (the target, or
+    a BPR negative other than the target), counted from the batches the model trains on."""
+    c_in, c_out = np.zeros(n_items), np.zeros(n_items)
+    n = len(source.target) if hasattr(source, "target") else len(source.ev_items)
+    for start in range(0, n, 2):
+        x, _ = source.batch(np.arange(start, min(n, start + 2)))
+        c_in += np.bincount(x["history_items"][x["history_weights"] > 0], minlength=n_items)
+        named = [x["target"]]
+        if "negative" in x:
+            named.append(x["negative"][x["negative"] != x["target"]])
+        c_out += np.bincount(np.concatenate(named), minlength=n_items)
+    return c_in, c_out
+
+
 class _Fixed:
     """A source whose one epoch is three examples with known inputs and targets."""
 
     def __init__(self, negative: bool = False):
         self.negative = negative
+        self.target = np.array([3, 0, 3], np.int32)
 
     def new_epoch(self, rng: np.random.Generator) -> int:
         return 3
@@ -23,10 +40,13 @@ class _Fixed:
         items = np.array([[0, 2, 0], [1, 2, 4], [3, 0, 0]], np.int32)[index]
         weights = np.array([[1, 1, 0], [1, 1, 1], [1, 0, 0]], np.float32)[index]
         x = {"history_items": items, "history_weights": weights}
-        x["target"] = np.array([3, 0, 3], np.int32)[index]
+        x["target"] = self.target[index]
         if self.negative:
             x["negative"] = np.array([4, 0, 1], np.int32)[index]  # row 1's is its target
         return x, np.zeros(len(index), np.int32)
+
+    def item_reads(self, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+        return _counted_by_batches(self, n_items)
 
 
 def test_read_chances_count_the_examples_that_name_each_row():
@@ -111,3 +131,30 @@ def test_two_tower_trains_with_the_scaled_penalty_on_the_sampled_loss():
     popular = np.argmax(np.diff(x.tocsc().indptr))
     assert scale.shape == (30, 2) and (scale[popular] >= 1).all()
     assert scale[popular, 0] <= np.median(scale[:, 0])  # the most read row weighs least
+
+
+@pytest.mark.parametrize("mode", ["sampled_softmax", "bpr"])
+def test_the_sources_count_the_reads_their_batches_make(mode):
+    """``item_reads`` of both example sources (per user, and per event with context)
+    equals counting the epoch's batches, the definition ``row_read_chances`` needs."""
+    from recsys_engine.models.event_context import ContextVocab, EventContext
+    from recsys_engine.models.pooled_context import ContextEventSource
+    from recsys_engine.models.pooled_examples import HalfSplitSource
+
+    rng = np.random.default_rng(3)
+    x = sp.random(12, 9, density=0.45, format="csr", random_state=4, dtype=np.float32)
+    x.data[:] = rng.integers(1, 4, x.nnz)
+    x.sort_indices()
+    users, items = x.nonzero()
+    vocab = ContextVocab(("device",), (("a", "b"),))
+    context = EventContext.build(vocab, users, items, rng.integers(0, 3, len(users)))
+    for source in (
+        HalfSplitSource(x, mode, 0.5),
+        ContextEventSource(x, mode, 0.5, context),
+    ):
+        for seed in range(3):
+            source.new_epoch(np.random.default_rng(seed))
+            expected = _counted_by_batches(source, 9)
+            got = source.item_reads(9)
+            np.testing.assert_array_equal(got[0], expected[0])
+            np.testing.assert_array_equal(got[1], expected[1])

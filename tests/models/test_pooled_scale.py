@@ -284,3 +284,21 @@ def test_content_rows_of_the_named_items_equal_the_catalogues_and_keep_dense_gra
     np.testing.assert_array_equal(blocks["v_in"], np.asarray(all_in))
     np.testing.assert_array_equal(blocks["v_out"], np.asarray(all_out))
     np.testing.assert_array_equal(blocks["bias"], np.asarray(all_bias))
+
+
+def test_the_target_draw_keeps_each_rows_first_target_in_a_random_order():
+    """``_first_in_order`` is ``np.unique(groups[order], return_index=True)`` read as
+    positions, without the sort: per group, its position that ``order`` lists first."""
+    from recsys_engine.models.pooled_examples import _first_in_order
+
+    # by hand: groups 0 0 1 1 1 2; order lists position 4 (group 1), 1 (group 0), 5, …
+    groups = np.array([0, 0, 1, 1, 1, 2])
+    order = np.array([4, 1, 5, 0, 3, 2])
+    assert _first_in_order(groups, order).tolist() == [1, 4, 5]
+    rng = np.random.default_rng(0)
+    groups = np.sort(rng.integers(0, 300, 5000))
+    groups = np.unique(groups, return_inverse=True)[1]  # labels 0, 1, … each present
+    for _ in range(3):
+        order = rng.permutation(len(groups))
+        _, first = np.unique(groups[order], return_index=True)
+        np.testing.assert_array_equal(_first_in_order(groups, order), order[first])
