@@ -233,7 +233,7 @@ def evaluate(
             on_progress(stop, n, {"stage": "evaluate"})
     n_rel = np.diff(test.indptr)[users]
     per_user = m.ranking_metrics(hits, n_rel, opts.ks)
-    popularity = np.diff(train.tocsc().indptr)
+    popularity = np.bincount(sp.csr_matrix(train).indices, minlength=train.shape[1])
     beyond: dict[tuple[str, int], np.ndarray] = {}
     globals_: dict[tuple[str, int], float] = {}
     for k in opts.ks:
@@ -246,7 +246,7 @@ def evaluate(
     rating = _rating_metrics(model, data)
     beyond.update(shelf_metrics(model, data, users, opts.ks, opts.batch_size, recency, contexts))
     train_users = np.diff(train.indptr) > 0
-    train_items = np.diff(train.tocsc().indptr) > 0
+    train_items = popularity > 0
     test_items = np.unique(test.indices)
     info = {
         "test_users": int(n),

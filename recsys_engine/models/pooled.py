@@ -96,7 +96,7 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         loss_name = choose_loss(
             cfg.loss, n_examples, n_items, cfg.max_softmax_items, cfg.max_softmax_cells
         )
-        popularity = np.diff(x.tocsc().indptr).astype(np.float64)
+        popularity = np.bincount(x.indices, minlength=n_items).astype(np.float64)
         id_mask = (popularity > 0).astype(np.float32)
         log_q = np.log((popularity + 1.0) / (popularity.sum() + n_items))
         if context is None:
