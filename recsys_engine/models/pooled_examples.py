@@ -63,8 +63,9 @@ class HalfSplitSource:
         is_input[pick[n_in == 0]] = True  # at least one input and one target per row
         is_input[pick[n_in == lengths]] = False
         self.inputs = _masked(x, is_input)
-        self.targets = x if self.all_targets else _masked(x, ~is_input)
-        if self.mode != "softmax":
+        if self.mode == "softmax":  # the full softmax's target rows; the others draw one
+            self.targets = x if self.all_targets else _masked(x, ~is_input)
+        else:
             t_items = x.indices[~is_input]
             # one random target per row: of the row's targets, the one a random
             # permutation of all targets puts first
