@@ -568,3 +568,27 @@ def test_content_starts_from_new_arrival_settings_on_a_cold_items_split(store, s
     assert get_model("content").default_config("cold-items")["min_df"] == 5
     run_id = queue_run(store, cold, "content", {"epochs": 1})
     assert store.get_run(run_id)["config"]["min_df"] == 5
+
+
+@pytest.mark.parametrize(
+    ("model", "imports"), [("two_tower", ["import", "fit"]), ("ease", ["fit"])]
+)
+def test_a_runs_fit_time_starts_after_the_keras_import(store, split, monkeypatch, model, imports):
+    """``fit_seconds`` is training time: a Keras model's first use imports Keras (seconds),
+    which ``execute_run`` does before the fit clock starts; other models import nothing."""
+    from recsys_engine import runs
+    from recsys_engine.runs import execute_run, queue_run
+
+    calls: list[str] = []
+    monkeypatch.setattr(runs, "keras_backend", lambda: calls.append("import"))
+    cls = get_model(model).cls
+
+    def fit(self, train, on_progress=None, should_stop=None):
+        calls.append("fit")
+        raise ConfigError("stopped here by the test")
+
+    monkeypatch.setattr(cls, "fit", fit)
+    run_id = queue_run(store, split, model)
+    with pytest.raises(ConfigError):
+        execute_run(store, run_id)
+    assert calls == imports
