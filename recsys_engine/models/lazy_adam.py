@@ -31,7 +31,11 @@ gradients and, for a sparse one, updates only the rows it names:
 
 Every table, moment and average is read by row (``table_rows.read_rows``) and its shape
 taken statically: a whole read of a table whose rows are written in place makes TensorFlow
-copy it, which at 200,000 items cost more than the update itself.
+copy it, which at 200,000 items cost more than the update itself. The arithmetic between
+the reads and the writes (``_adam_rows``, ~25 elementwise passes) is compiled by XLA into
+one pass (``_FUSED_ROWS``); XLA compiles once per row count, so the rows are padded to a
+few bucket sizes (``_bucket``). The reads and writes stay TensorFlow's, which use both
+cores where XLA's run on one (BENCHMARKS.md).
 
 Which variables are sparse is read from the gradients' type when the step is traced, so a
 model whose gradients are all dense trains exactly as with ``keras.optimizers.Adam``.
