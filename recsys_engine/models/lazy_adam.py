@@ -238,15 +238,6 @@ def _summed_rows(gradient: tf.IndexedSlices) -> tuple[Any, Any]:
     return rows, values
 
 
-def _caught_up(average: Any, weight: Any, covered: Any, steps: Any, momentum: float) -> Any:
-    """Average after ``steps`` steps of rows whose stored ``average`` covers ``covered``
-    steps and whose ``weight`` has not changed since: μᵏ w̄ + (1 − μᵏ) w, k = steps −
-    covered. A row never stored (covered 0) has the weight itself as its average (Keras'
-    first step sets w̄ = w, and w stayed)."""
-    decay, never = _decay(covered, steps, momentum, average)
-    return _blend(average, weight, decay, never)
-
-
 def _decay(covered: Any, steps: Any, momentum: float, average: Any) -> tuple[Any, Any]:
     """Per row of ``average``: the weight μᵏ its stored average keeps after the k = steps −
     covered steps it misses, and whether it was never stored (covered 0); both shaped to
@@ -259,7 +250,9 @@ def _decay(covered: Any, steps: Any, momentum: float, average: Any) -> tuple[Any
 
 
 def _blend(average: Any, weight: Any, decay: Any, never: Any) -> Any:
-    """μᵏ w̄ + (1 − μᵏ) w per row (``_decay``), or w where the average was never stored."""
+    """μᵏ w̄ + (1 − μᵏ) w per row (``_decay``): the average of a row whose weight w has not
+    changed for the k steps its stored average misses; w itself where the average was never
+    stored (Keras' first step sets w̄ = w, and w stayed)."""
     return tf.where(never, weight, decay * average + (1 - decay) * weight)
 
 

@@ -84,13 +84,14 @@ def test_the_weight_average_is_caught_up_by_blocks_of_rows_without_reading_a_tab
     index = optimizer._get_variable_index(var)
     average = optimizer._model_variables_moving_average[index]
     steps_var = optimizer._average_steps[index]
-    expected = lazy_adam._caught_up(
-        tf.constant(np.array(average)),
-        tf.constant(np.array(var)),
+    whole_average = tf.constant(np.array(average))
+    decay, never = lazy_adam._decay(
         tf.constant(np.array(steps_var)),
         tf.cast(optimizer.iterations, "int64"),
         optimizer.ema_momentum,
-    ).numpy()
+        whole_average,
+    )
+    expected = lazy_adam._blend(whole_average, tf.constant(np.array(var)), decay, never).numpy()
     assert (np.array(steps_var) == 0).any() and (np.array(steps_var) > 0).any()
 
     whole_reads: list[tuple[int, ...]] = []
