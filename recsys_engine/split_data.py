@@ -105,6 +105,26 @@ class SplitData:
         )
 
 
+def sorted_csr(
+    users: np.ndarray, items: np.ndarray, values: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """The CSR matrix of the entries ``(users[k], items[k]) = values[k]``, with sorted
+    indices. ``coded_interactions`` returns its rows ordered by (user, item) with each pair
+    once, so the matrix is laid out directly from them (one pass, ~0.2 s for 16M entries);
+    any other input goes through scipy's conversion (which sums repeated pairs; ~1 s per
+    matrix at that size, seven matrices a split)."""
+    key = users * shape[1] + items
+    if len(key) > 1 and not (np.diff(key) > 0).all():
+        out = sp.csr_matrix((values, (users, items)), shape=shape)
+        out.sort_indices()
+        return out
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=shape[0]), out=indptr[1:])
+    out = sp.csr_matrix((values, np.asarray(items), indptr), shape=shape)
+    out.has_sorted_indices = True
+    return out
+
+
 def load_split_data(
     store: Store, split_id: int, positive_threshold: float | None = None
 ) -> SplitData:
@@ -126,11 +146,7 @@ def load_split_data(
 
     def csr(mask: np.ndarray, values: np.ndarray | None = None) -> sp.csr_matrix:
         vals = np.ones(mask.sum()) if values is None else values[mask]
-        out = sp.csr_matrix(
-            (vals.astype(np.float32), (a["user"][mask], a["item"][mask])), shape=shape
-        )
-        out.sort_indices()
-        return out
+        return sorted_csr(a["user"][mask], a["item"][mask], vals.astype(np.float32), shape)
 
     has_ratings = not np.isnan(a["rating"]).all()
     # item content: the item file plus review text of the training fold only

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.event_context import ContextVocab, EventContext
+from recsys_engine.models.time_order import time_order
 
 #: Split strategies that keep each user's time order: what is tested comes after what is
 #: trained on. Order-aware models refuse the others (random, cold-items).
@@ -200,7 +201,7 @@ def ordered_histories(
         )
     if np.isnan(ts).any():
         return None, None
-    order = np.lexsort((items, ts, users))
+    order = time_order(users, items, ts)
     indptr = np.zeros(int(n_users) + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=int(n_users)), out=indptr[1:])
     return indptr, items[order]

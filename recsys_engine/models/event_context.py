@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from recsys_engine.errors import ConfigError
+from recsys_engine.models.time_order import time_order
 
 #: Code of an unknown value (and of the neutral context).
 UNKNOWN = 0
@@ -140,7 +141,7 @@ class EventContext:
         if ts is None or np.isnan(ts).any():
             order = np.lexsort((items, users))
         else:
-            order = np.lexsort((items, ts, users))
+            order = time_order(users, items, ts)
         return cls(vocab, users[order], items[order], codes[order])
 
     def __len__(self) -> int:

@@ -109,17 +109,12 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
 
         n_features = 0 if features is None else features.shape[1]
         nnz = 0 if features is None else features.nnz
-        read_scale = None
-        if loss_name != "softmax" and float(cfg.l2) > 0:
-            chances = row_read_chances(
-                source,
-                n_items,
-                int(fit_cfg.batch_size),
-                np.random.default_rng([int(cfg.seed), 14]),
-            )
-            read_scale = np.stack([penalty_scale(p) for p in chances], axis=1)
 
         def build():
+            read_scale = None  # from the first epoch's draw, made before build (fit_keras)
+            if loss_name != "softmax" and float(cfg.l2) > 0:
+                chances = row_read_chances(source, n_items, int(fit_cfg.batch_size))
+                read_scale = np.stack([penalty_scale(p) for p in chances], axis=1)
             inputs = {  # the history as an embedding bag (keras_layers)
                 "history_items": keras.Input((None,), dtype="int32", name="history_items"),
                 "history_weights": keras.Input((None,), name="history_weights"),

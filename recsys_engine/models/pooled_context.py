@@ -48,6 +48,7 @@ class ContextEventSource:
         self.mode = mode
         self.inputs = None
         self.ev_rows = self.ev_items = self.ev_codes = self.negative = None
+        self.n_examples = 0
 
     def new_epoch(self, rng: np.random.Generator) -> int:
         x, rows = self.x, self.rows
@@ -61,7 +62,8 @@ class ContextEventSource:
         self.ev_items = x.indices[target].astype(np.int32)
         self.ev_codes = drop_context(self.codes[target], rng)
         self.negative = rng.integers(0, x.shape[1], len(self.ev_rows)).astype(np.int32)
-        return len(self.ev_rows)
+        self.n_examples = len(self.ev_rows)
+        return self.n_examples
 
     def item_reads(self, n_items: int) -> tuple[np.ndarray, np.ndarray]:
         """Per item, the examples of this epoch that read its input row (it is in the

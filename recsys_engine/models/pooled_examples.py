@@ -53,6 +53,7 @@ class HalfSplitSource:
         self.rows = np.repeat(np.arange(self.x.shape[0]), np.diff(self.x.indptr))
         self.inputs = self.targets = None
         self.target = self.negative = None
+        self.n_examples = 0
 
     def new_epoch(self, rng: np.random.Generator) -> int:
         x, rows = self.x, self.rows
@@ -72,6 +73,7 @@ class HalfSplitSource:
             perm = rng.permutation(len(t_items))
             self.target = t_items[_first_in_order(rows[~is_input], perm)].astype(np.int32)
             self.negative = rng.integers(0, x.shape[1], n_rows).astype(np.int32)
+        self.n_examples = n_rows
         return n_rows
 
     def item_reads(self, n_items: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +105,8 @@ class ReadCountingSource(Protocol):
     """An example source (``keras_fit.EpochSource``) that can also count, per item, the
     reads of its current epoch."""
 
+    n_examples: int  # the examples of the current epoch (0 before the first draw)
+
     def new_epoch(self, rng: np.random.Generator) -> int:
         """Draw this epoch's examples; returns how many there are."""
 
@@ -111,18 +115,22 @@ class ReadCountingSource(Protocol):
 
 
 def row_read_chances(
-    source: ReadCountingSource, n_items: int, batch_size: int, rng: np.random.Generator
+    source: ReadCountingSource, n_items: int, batch_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per item, the chance that one training step of ``batch_size`` examples reads its
     input row (the item is in an example's pooled history) and its output row (an
-    example's target or BPR negative), from one draw of the source's examples:
+    example's target or BPR negative), from the source's current draw of examples:
     ``p_i = 1 − (1 − c_i / n)^B`` with ``c_i`` the examples naming item i among ``n``.
 
     The sampled losses penalise only the ID rows a step reads (``keras_layers``); weighting
     row i's term by ``1 / p_i`` makes the expected penalty of a step the full-table one, so
     an item read once in a hundred steps is not penalised a hundred times less than
-    before (issue 14)."""
-    n = source.new_epoch(rng)
+    before (issue 14). ``keras_fit.fit_keras`` draws the first epoch before it builds the
+    model, so the counts are that epoch's: no draw of their own (~1–2 s at
+    MovieLens-20M size)."""
+    n = int(source.n_examples)
+    if n == 0:
+        raise ValueError("row_read_chances needs a drawn epoch: call new_epoch first")
     c_in, c_out = source.item_reads(n_items)
 
     def chance(counts: np.ndarray) -> np.ndarray:

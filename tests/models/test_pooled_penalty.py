@@ -32,8 +32,10 @@ class _Fixed:
     def __init__(self, negative: bool = False):
         self.negative = negative
         self.target = np.array([3, 0, 3], np.int32)
+        self.n_examples = 0
 
     def new_epoch(self, rng: np.random.Generator) -> int:
+        self.n_examples = 3
         return 3
 
     def batch(self, index: np.ndarray):
@@ -52,16 +54,25 @@ class _Fixed:
 def test_read_chances_count_the_examples_that_name_each_row():
     """Inputs: item 0 in 1 of 3 examples (row 2's 0 is padding), 1 in 1, 2 in 2, 3 in 1,
     4 in 1; targets: 3 twice, 0 once. With B = 2: p = 1 − (1 − c/3)²."""
-    p_in, p_out = row_read_chances(_Fixed(), 6, 2, np.random.default_rng(0))
+    source = _Fixed()
+    source.new_epoch(np.random.default_rng(0))
+    p_in, p_out = row_read_chances(source, 6, 2)
     one, two = 1 - (2 / 3) ** 2, 1 - (1 / 3) ** 2  # 5/9 and 8/9
     np.testing.assert_allclose(p_in, [one, one, two, one, one, 0])
     np.testing.assert_allclose(p_out, [one, 0, 0, two, 0, 0])
 
 
 def test_bpr_negatives_count_as_output_reads_once_per_example():
-    _, p_out = row_read_chances(_Fixed(negative=True), 6, 1, np.random.default_rng(0))
+    source = _Fixed(negative=True)
+    source.new_epoch(np.random.default_rng(0))
+    _, p_out = row_read_chances(source, 6, 1)
     # targets 3, 0, 3 and negatives 4, (0 = its own target: not counted twice), 1
     np.testing.assert_allclose(p_out, [1 / 3, 1 / 3, 0, 2 / 3, 1 / 3, 0])
+
+
+def test_read_chances_need_a_drawn_epoch():
+    with pytest.raises(ValueError, match="drawn epoch"):
+        row_read_chances(_Fixed(), 6, 2)
 
 
 def test_penalty_scale_is_one_over_the_chance_and_zero_for_rows_never_read():
@@ -158,3 +169,33 @@ def test_the_sources_count_the_reads_their_batches_make(mode):
             got = source.item_reads(9)
             np.testing.assert_array_equal(got[0], expected[0])
             np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_the_penalty_weights_come_from_the_first_epochs_draw(monkeypatch):
+    """The two-tower draws one set of examples per epoch and no more: the read chances
+    are counted on the first epoch's draw, which fit_keras makes before the model is
+    built (a separate draw cost ~1–2 s at MovieLens-20M size, issue 14)."""
+    pytest.importorskip("tensorflow")
+    from recsys_engine.models import create_model
+    from recsys_engine.models.data import TrainData
+    from recsys_engine.models.pooled_examples import HalfSplitSource
+
+    draws = []
+    original = HalfSplitSource.new_epoch
+
+    def counted(self, rng):
+        n = original(self, rng)
+        draws.append(np.stack([penalty_scale(p) for p in row_read_chances(self, 30, 16)], 1))
+        return n
+
+    monkeypatch.setattr(HalfSplitSource, "new_epoch", counted)
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((40, 30)) < 0.2).astype(np.float32))
+    train = TrainData(x, [f"u{i}" for i in range(40)], [f"i{j}" for j in range(30)])
+    m = create_model(
+        "two_tower", {"loss": "sampled_softmax", "epochs": 2, "dim": 8, "batch_size": 16}
+    ).fit(train)
+    assert len(draws) == 2  # one per epoch
+    scale = np.asarray(m._keras_model.get_layer("towers").read_scale)
+    np.testing.assert_allclose(scale, draws[0], rtol=1e-6)
+    assert not np.allclose(draws[0], draws[1])  # the second epoch's would differ

@@ -50,13 +50,13 @@ def _whole_reads(config: dict) -> tuple[list[str], int]:
     """Names of the ID tables (and their optimizer slots) that the traced training step
     reads whole (``ReadVariableOp``), and how many of them it reads by row."""
     held = _fit_arguments(config)
+    source = held["source"]
+    n = source.new_epoch(np.random.default_rng(0))  # fit_keras draws before it builds
     model = held["build"]()
     optimizer = build_optimizer(
         keras, held["config"], model.trainable_variables, held["sparse_updates"]
     )
     step = compiled_step(model, optimizer, held["loss"], tf.distribute.get_strategy())
-    source = held["source"]
-    n = source.new_epoch(np.random.default_rng(0))
     x, y = source.batch(np.arange(min(16, n)))
     step(x, y, len(y))  # traces the step, builds the optimizer's slots
     graph = step.compiled.get_concrete_function(
