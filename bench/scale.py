@@ -166,6 +166,7 @@ def run_stages(
     model: str = "two_tower",
 ) -> list[dict]:
     from recsys_engine.ingest import guess_plan, load_dataset
+    from recsys_engine.models import create_model
     from recsys_engine.runs import execute_run, queue_run
     from recsys_engine.splits import SplitConfig, create_split
     from recsys_engine.store import Store
@@ -198,10 +199,17 @@ def run_stages(
     t0 = time.perf_counter()
     run_id = queue_run(store, split_id, model, tt_config)
     seen: set[int] = set()
+    # seconds from the start of training (after the model is built and the first epoch's
+    # examples drawn) to each epoch's end, from the fit's own progress reports
+    ends: dict[int, float] = {}
+    configured_epochs = int(create_model(model, tt_config).config.epochs)
 
     def epoch_ends(done: int, total: int, info: dict) -> None:
         detail = info.get("detail") or {} if info.get("stage") == "fit" else {}
         epoch = int(detail.get("epoch") or 0)
+        steps = total // max(configured_epochs, 1)
+        if epoch and done and steps and done % steps == 0 and "elapsed" in detail:
+            ends[epoch] = float(detail["elapsed"])
         if epoch and detail.get("step") and "val_ndcg@10" in detail and epoch not in seen:
             seen.add(epoch)
             print(
@@ -229,6 +237,15 @@ def run_stages(
         print(f"  {stage:<22} {seconds:9.1f} s   {note}", flush=True)
     record(f"3 {model} total", total, f"run {run_id}")
     store.close()
+    if ends:
+        times = [ends[e] - ends.get(e - 1, 0.0) for e in sorted(ends)]
+        print(
+            f"  of the fit: {fit_s - ends[max(ends)]:.1f} s before and after training "
+            f"(model, optimizer, first draw, final weights); each epoch's training "
+            f"(its steps, its draw after the first, its validation if any): "
+            + ", ".join(f"{t:.1f} s" for t in times),
+            flush=True,
+        )
     epoch_limit(
         fit_s / epochs_run,
         loaded.n_interactions,
