@@ -89,6 +89,7 @@ def fit_keras(
     check_every: int = 5,
     metric_name: str = "val",
     sparse_updates: bool = False,
+    any_width: bool = False,
 ) -> tuple[Any, FitResult]:
     """Build and train a Keras model with a compiled step over numpy batches.
 
@@ -112,6 +113,9 @@ def fit_keras(
         sparse_updates: variables whose gradients are sparse (the rows an embedding lookup
             read) update only those rows (``lazy_adam.LazyAdam``); False keeps Keras'
             dense Adam for every variable.
+        any_width: the batches' inputs vary in width (the pooled towers' history bags are
+            padded to each batch's longest history): the step is traced once for any width
+            (``compiled_step``).
 
     Raises:
         FitCancelled: ``should_stop()`` returned True.
@@ -129,7 +133,7 @@ def fit_keras(
         model = build()
         optimizer = build_optimizer(keras, config, model.trainable_variables, sparse_updates)
     variables = model.trainable_variables
-    step = compiled_step(model, optimizer, loss, strategy)
+    step = compiled_step(model, optimizer, loss, strategy, any_width)
 
     result = FitResult()
     epochs, batch_size = int(config.epochs), int(config.effective_batch_size())
@@ -226,13 +230,22 @@ def build_optimizer(
 
 
 def compiled_step(
-    model: Any, optimizer: Any, loss: Callable[[Any, Any], Any], strategy: Any
+    model: Any,
+    optimizer: Any,
+    loss: Callable[[Any, Any], Any],
+    strategy: Any,
+    any_width: bool = False,
 ) -> StepFn:
     """One training step as a ``tf.function``: forward, loss (summed over the global batch
     and divided by its size, plus the model's regularisation losses), gradient and update.
 
     Under a strategy with several replicas each replica gets its contiguous share of the
-    batch and the replicas' losses are summed.
+    batch and the replicas' losses are summed. With ``any_width`` (one replica) the step
+    is traced once, before the first batch, for inputs of any width and the first
+    batch's size: traced for the first batch's exact shapes, it was traced again at the
+    next width (~0.7–1 s at MovieLens-20M shape). The batch size stays known (an unknown
+    one made every step ~4% slower); an epoch's smaller last batch gets a trace of its
+    own. Without it, inputs of a fixed width keep their known shapes.
     """
     import tensorflow as tf
 
@@ -260,11 +273,7 @@ def compiled_step(
 
     def train_step(x: Any, y: Any, size: int) -> Any:
         x, y = distribute_batch(strategy, x), distribute_batch(strategy, y)
-        if replicas == 1 and not traced:
-            # traced for the first batch's exact shapes, the step was traced again at the
-            # next history width (~0.7 s at MovieLens-20M shape): trace once for any width.
-            # The batch size stays known (an unknown one made every step ~4% slower); the
-            # smaller last batch of an epoch gets a trace of its own.
+        if any_width and replicas == 1 and not traced:
             step.get_concrete_function(*_any_width((x, y)), tf.TensorSpec((), "float32"))
             traced.append(True)
         return step(x, y, tf.constant(size, "float32"))

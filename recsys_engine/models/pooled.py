@@ -200,6 +200,7 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
             metric_name="val_ndcg@10",
             # the sampled losses read the ID tables by row: update only the rows read
             sparse_updates=loss_name != "softmax",
+            any_width=True,  # each batch's histories are padded to its longest
         )
         return self
 
