@@ -126,7 +126,9 @@ def test_towers_saved_before_the_scaled_penalty_keep_the_plain_one():
     np.testing.assert_allclose(float(sum(layer.losses)), 3.5, rtol=1e-6)
 
 
-def test_two_tower_trains_with_the_scaled_penalty_on_the_sampled_loss():
+def _sampled_two_tower():
+    """A two-tower with the sampled softmax fitted for 2 epochs (batches of 16) on a random
+    40 users × 30 items log; returns the log and the model."""
     pytest.importorskip("tensorflow")
     from recsys_engine.models import create_model
     from recsys_engine.models.data import TrainData
@@ -134,9 +136,14 @@ def test_two_tower_trains_with_the_scaled_penalty_on_the_sampled_loss():
     rng = np.random.default_rng(0)
     x = sp.csr_matrix((rng.random((40, 30)) < 0.2).astype(np.float32))
     train = TrainData(x, [f"u{i}" for i in range(40)], [f"i{j}" for j in range(30)])
-    m = create_model(
+    model = create_model(
         "two_tower", {"loss": "sampled_softmax", "epochs": 2, "dim": 8, "batch_size": 16}
     ).fit(train)
+    return x, model
+
+
+def test_two_tower_trains_with_the_scaled_penalty_on_the_sampled_loss():
+    x, m = _sampled_two_tower()
     net = m._keras_model.get_layer("towers")
     scale = np.asarray(net.read_scale)
     popular = np.argmax(np.diff(x.tocsc().indptr))
@@ -175,9 +182,6 @@ def test_the_penalty_weights_come_from_the_first_epochs_draw(monkeypatch):
     """The two-tower draws one set of examples per epoch and no more: the read chances
     are counted on the first epoch's draw, which fit_keras makes before the model is
     built (a separate draw cost ~1–2 s at MovieLens-20M size, issue 14)."""
-    pytest.importorskip("tensorflow")
-    from recsys_engine.models import create_model
-    from recsys_engine.models.data import TrainData
     from recsys_engine.models.pooled_examples import HalfSplitSource
 
     draws = []
@@ -189,12 +193,7 @@ def test_the_penalty_weights_come_from_the_first_epochs_draw(monkeypatch):
         return n
 
     monkeypatch.setattr(HalfSplitSource, "new_epoch", counted)
-    rng = np.random.default_rng(0)
-    x = sp.csr_matrix((rng.random((40, 30)) < 0.2).astype(np.float32))
-    train = TrainData(x, [f"u{i}" for i in range(40)], [f"i{j}" for j in range(30)])
-    m = create_model(
-        "two_tower", {"loss": "sampled_softmax", "epochs": 2, "dim": 8, "batch_size": 16}
-    ).fit(train)
+    x, m = _sampled_two_tower()
     assert len(draws) == 2  # one per epoch
     scale = np.asarray(m._keras_model.get_layer("towers").read_scale)
     np.testing.assert_allclose(scale, draws[0], rtol=1e-6)
