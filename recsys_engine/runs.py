@@ -166,7 +166,7 @@ def execute_run(
         opts = EvalOptions.from_dict(run["options"])
         data = load_split_data(store, run["split_id"], opts.positive_threshold)
         if isinstance(model, KerasFiles):  # a Keras model imports Keras (~4 s) on first use
-            keras_backend()
+            keras_backend(catalogue_items=data.train.n_items)
         t_fit = time.perf_counter()  # fit time excludes loading the split and imports
         model.fit(data.train, on_progress=fit_progress, should_stop=should_stop)
         fit_seconds = time.perf_counter() - t_fit

@@ -52,6 +52,7 @@ import tensorflow as tf
 from keras import ops
 
 from recsys_engine.models.table_rows import read_rows
+from recsys_engine.models.weight_copies import overwrite_with_averages
 
 #: rows of a table ``LazyAdam.catch_up_averages`` brings up to date at once (8 MB of a
 #: 512-wide float32 table)
@@ -186,11 +187,13 @@ class LazyAdam(keras.optimizers.Adam):
             self.assign(self._average_steps[index], stamp)
 
     def finalize_variable_values(self, var_list: list[Any]) -> None:
-        """Bring the sparse variables' averages up to date, then (Keras) copy every
-        average into its variable."""
+        """Bring the sparse variables' averages up to date, then copy every average into
+        its variable, the big tables a block of rows at a time
+        (``weight_copies.overwrite_with_averages``; Keras' own copy reads each average
+        whole)."""
         if self.use_ema:
             self.catch_up_averages()
-        super().finalize_variable_values(var_list)
+            overwrite_with_averages(self, var_list)
 
     def catch_up_averages(self) -> None:
         """Bring every row of the sparse variables' averages to the current step (rows no

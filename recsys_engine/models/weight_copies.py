@@ -8,6 +8,7 @@ validated, and the best weights kept in numpy. So:
 
 - ``swap_with_averages`` exchanges each variable with its average in place, a block of
   rows at a time; swapping twice gives back both unchanged, so no raw copy is kept.
+  ``overwrite_with_averages`` (the end of training) copies the averages in the same way.
 - ``BestWeights`` keeps small models' weights in memory, as before, and above
   ``SPILL_BYTES`` writes them to a temporary file, a block of rows at a time, and reads
   them back the same way.
@@ -42,6 +43,20 @@ def swap_with_averages(optimizer: Any, variables: list[Any]) -> None:
     """Exchange each of ``variables`` with the optimizer's weight average of it (Keras'
     ``use_ema``), in place. Called once the averages are up to date it puts the averages
     in the model; called again it puts everything back."""
+    _put_averages(optimizer, variables, swap=True)
+
+
+def overwrite_with_averages(optimizer: Any, variables: list[Any]) -> None:
+    """Put the optimizer's weight average of each of ``variables`` into it, as Keras'
+    ``finalize_variable_values`` does, but the big tables a block of rows at a time: Keras
+    reads each average whole, a table-sized copy apiece (the averages are written in
+    place, by row). The averages keep their values, so calling it twice changes nothing."""
+    _put_averages(optimizer, variables, swap=False)
+
+
+def _put_averages(optimizer: Any, variables: list[Any], swap: bool) -> None:
+    """The averages into ``variables``; with ``swap``, the variables' values into the
+    averages too."""
     import tensorflow as tf
 
     from recsys_engine.models.table_rows import read_rows, write_rows
@@ -52,15 +67,20 @@ def swap_with_averages(optimizer: Any, variables: list[Any]) -> None:
         if average is None:  # Keras keeps no average of it (``overwrite_with_gradient``)
             continue
         if not _is_big(variable):
-            raw = np.array(variable)
+            raw = np.array(variable) if swap else None
             variable.assign(np.array(average))
-            average.assign(raw)
+            if swap:
+                average.assign(raw)
             continue
         for start, stop in _blocks(int(variable.shape[0])):
             rows = tf.range(start, stop, dtype="int64")
-            mine, theirs = read_rows(variable, rows), read_rows(average, rows)
-            write_rows(variable, rows, theirs)
-            write_rows(average, rows, mine)
+            theirs = read_rows(average, rows)
+            if swap:
+                average_rows = read_rows(variable, rows)
+                write_rows(variable, rows, theirs)
+                write_rows(average, rows, average_rows)
+            else:
+                write_rows(variable, rows, theirs)
 
 
 class BestWeights:

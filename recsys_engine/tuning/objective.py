@@ -17,6 +17,7 @@ from recsys_engine.errors import FitCancelled
 from recsys_engine.evaluation import EvalOptions, evaluate
 from recsys_engine.models import get_model
 from recsys_engine.models.base import StopFn
+from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig
 from recsys_engine.models.search_space import Choice, Param
 from recsys_engine.split_data import SplitData
@@ -82,6 +83,8 @@ class Objective:
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
         model = spec.cls(config)
+        if isinstance(config, KerasTrainConfig):  # before the first trial imports Keras
+            keras_backend(catalogue_items=self.data.train.n_items)
         try:
             model.fit(self.data.train, on_progress=report, should_stop=self.should_stop)
         except FitCancelled:

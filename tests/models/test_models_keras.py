@@ -453,6 +453,38 @@ def test_importing_keras_writes_nothing_to_stderr():
     assert done.stderr == "after\n"
 
 
+def test_a_big_catalogue_gives_freed_tensorflow_buffers_back_to_the_system():
+    """From ``SYSTEM_ALLOCATOR_ITEMS`` items on, a freed table-sized buffer leaves the
+    process instead of staying in oneDNN's pool; below, the process keeps TensorFlow's
+    default; a value set by the user wins."""
+    code = (
+        "import gc, os, sys\n"
+        "from recsys_engine.models.keras_backend import SYSTEM_ALLOCATOR_ITEMS, keras_backend\n"
+        "keras_backend(catalogue_items=SYSTEM_ALLOCATOR_ITEMS * int(sys.argv[1]))\n"
+        "import tensorflow as tf\n"
+        "def rss():\n"
+        "    status = open('/proc/self/status').read().split('VmRSS:')[1]\n"
+        "    return int(status.split()[0]) * 1024\n"
+        "t = tf.fill((64, 1 << 20), 1.0)\n"  # 256 MiB
+        "held = rss()\n"
+        "del t; gc.collect()\n"
+        "print(os.environ.get('TF_ONEDNN_USE_SYSTEM_ALLOCATOR'), held - rss() > 200 << 20)\n"
+    )
+
+    def run(big: int, env: dict[str, str]) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(big)],
+            capture_output=True, text=True, timeout=120, cwd=REPO, env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"}
+    assert run(1, env) == ["1", "True"]
+    assert run(0, env)[0] == "None"
+    assert run(1, {**env, "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0"})[0] == "0"
+
+
 def test_import_filter_keeps_other_lines_and_survives_a_closed_stderr():
     code = (
         "import os, sys\n"
