@@ -67,20 +67,17 @@ def _put_averages(optimizer: Any, variables: list[Any], swap: bool) -> None:
         if average is None:  # Keras keeps no average of it (``overwrite_with_gradient``)
             continue
         if not _is_big(variable):
-            raw = np.array(variable) if swap else None
+            mine = np.array(variable) if swap else None
             variable.assign(np.array(average))
             if swap:
-                average.assign(raw)
+                average.assign(mine)
             continue
         for start, stop in _blocks(int(variable.shape[0])):
             rows = tf.range(start, stop, dtype="int64")
-            theirs = read_rows(average, rows)
+            mine = read_rows(variable, rows) if swap else None
+            write_rows(variable, rows, read_rows(average, rows))
             if swap:
-                average_rows = read_rows(variable, rows)
-                write_rows(variable, rows, theirs)
-                write_rows(average, rows, average_rows)
-            else:
-                write_rows(variable, rows, theirs)
+                write_rows(average, rows, mine)
 
 
 class BestWeights:

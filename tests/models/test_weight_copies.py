@@ -54,6 +54,27 @@ def test_swapping_with_the_averages_puts_them_in_the_model_and_swapping_again_un
         np.testing.assert_array_equal(a, want)
 
 
+def test_overwriting_with_the_averages_puts_them_in_the_model_and_keeps_them(small_blocks):
+    """The end of training: the averages go into the model (the 23-row table in blocks
+    of 5 rows) and stay in the optimizer, so doing it twice changes nothing."""
+    model = _model()
+    variables = model.trainable_variables
+    optimizer = keras.optimizers.Adam(use_ema=True)
+    optimizer.build(variables)
+    rng = np.random.default_rng(2)
+    averages = [rng.normal(size=v.shape).astype(np.float32) for v in variables]
+    for v, a in zip(variables, averages, strict=True):
+        optimizer._model_variables_moving_average[optimizer._get_variable_index(v)].assign(a)
+
+    for _ in range(2):
+        weight_copies.overwrite_with_averages(optimizer, variables)
+        for v, a in zip(variables, averages, strict=True):
+            np.testing.assert_array_equal(np.array(v), a)
+        stored = [np.array(a) for a in optimizer._model_variables_moving_average]
+        for a, want in zip(stored, averages, strict=True):
+            np.testing.assert_array_equal(a, want)
+
+
 @pytest.mark.parametrize("spill", [False, True])
 def test_best_weights_come_back_bit_for_bit_from_memory_or_from_their_file(
     small_blocks, monkeypatch, spill
