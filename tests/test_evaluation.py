@@ -580,7 +580,13 @@ def test_a_runs_fit_time_starts_after_the_keras_import(store, split, monkeypatch
     from recsys_engine.runs import execute_run, queue_run
 
     calls: list[str] = []
-    monkeypatch.setattr(runs, "keras_backend", lambda: calls.append("import"))
+    items: list[int] = []
+
+    def keras_backend(catalogue_items: int = 0) -> None:
+        calls.append("import")
+        items.append(catalogue_items)
+
+    monkeypatch.setattr(runs, "keras_backend", keras_backend)
     cls = get_model(model).cls
 
     def fit(self, train, on_progress=None, should_stop=None):
@@ -592,3 +598,6 @@ def test_a_runs_fit_time_starts_after_the_keras_import(store, split, monkeypatch
     with pytest.raises(ConfigError):
         execute_run(store, run_id)
     assert calls == imports
+    # the catalogue's size goes with the import (it picks the memory allocator)
+    want = load_split_data(store, split).train.n_items if "import" in imports else None
+    assert items == ([want] if want is not None else [])
