@@ -22,9 +22,11 @@ _IMPORT_NOISE = re.compile(
     r"oneDNN custom operations are on|All log messages before absl::InitializeLog"
 )
 
-#: From this catalogue size on, ``keras_backend`` asks for the system allocator: measured
-#: better below at 27k items (MovieLens-20M) and above at 186k (BENCHMARKS.md)
-SYSTEM_ALLOCATOR_ITEMS = 50_000
+#: From this catalogue size on, ``keras_backend`` asks for the system allocator. Measured
+#: (BENCHMARKS.md): at 27k and 80k items the pool trains as fast or faster and peaks at
+#: most 0.3 GiB higher; at 186k it peaks 2.1 GiB higher (over the 6 GiB goal of the
+#: shop-sized log) and trains epochs ~20% faster
+SYSTEM_ALLOCATOR_ITEMS = 100_000
 
 
 def keras_backend(catalogue_items: int = 0) -> ModuleType:
@@ -42,9 +44,9 @@ def keras_backend(catalogue_items: int = 0) -> ModuleType:
     optimizer's moments once training ends) stays resident for the life of the process.
     On a 186k-item catalogue that is 2.1 GiB more at the peak of a run (6.33 against 4.22
     GiB with ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1``, whose freed buffers go back to the
-    system). On small catalogues the pool is the better choice: ml-latest-small's
-    Two-tower trains ~8% faster with it, and at MovieLens-20M's 27k items it peaks
-    0.3 GiB lower.
+    system), bought with epochs ~20% slower. On smaller catalogues the pool is the better
+    choice: ml-latest-small's Two-tower trains ~8% faster with it and peaks 0.3 GiB lower,
+    and at 80k items its epochs are ~25% faster for 0.3 GiB more.
 
     With the kernels on, TensorFlow writes a notice to the process's standard
     error during the import, so the first import runs with file descriptor 2 pointed at a
