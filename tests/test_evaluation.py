@@ -599,5 +599,4 @@ def test_a_runs_fit_time_starts_after_the_keras_import(store, split, monkeypatch
         execute_run(store, run_id)
     assert calls == imports
     # the catalogue's size goes with the import (it picks the memory allocator)
-    want = load_split_data(store, split).train.n_items if "import" in imports else None
-    assert items == ([want] if want is not None else [])
+    assert items == ([load_split_data(store, split).train.n_items] if "import" in imports else [])

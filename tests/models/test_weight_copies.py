@@ -30,49 +30,45 @@ def _model(rows: int = 23, width: int = 3, seed: int = 0):
     return model
 
 
-def test_swapping_with_the_averages_puts_them_in_the_model_and_swapping_again_undoes_it(
-    small_blocks,
-):
-    model = _model()
-    variables = model.trainable_variables
+def _with_averages(seed: int):
+    """``_model()``'s trainable variables, an Adam with a weight average built for them,
+    and the random averages it was given (in variable order)."""
+    variables = _model().trainable_variables
     optimizer = keras.optimizers.Adam(use_ema=True)
     optimizer.build(variables)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     averages = [rng.normal(size=v.shape).astype(np.float32) for v in variables]
     for v, a in zip(variables, averages, strict=True):
         optimizer._model_variables_moving_average[optimizer._get_variable_index(v)].assign(a)
+    return variables, optimizer, averages
+
+
+def _assert_values(arrays, wanted) -> None:
+    for a, want in zip(arrays, wanted, strict=True):
+        np.testing.assert_array_equal(np.array(a), want)
+
+
+def test_swapping_with_the_averages_puts_them_in_the_model_and_swapping_again_undoes_it(
+    small_blocks,
+):
+    variables, optimizer, averages = _with_averages(1)
     raw = [np.array(v) for v in variables]
 
     weight_copies.swap_with_averages(optimizer, variables)
-    for v, a in zip(variables, averages, strict=True):
-        np.testing.assert_array_equal(np.array(v), a)
+    _assert_values(variables, averages)
     weight_copies.swap_with_averages(optimizer, variables)
-    for v, w in zip(variables, raw, strict=True):
-        np.testing.assert_array_equal(np.array(v), w)
-    stored = [np.array(a) for a in optimizer._model_variables_moving_average]
-    for a, want in zip(stored, averages, strict=True):
-        np.testing.assert_array_equal(a, want)
+    _assert_values(variables, raw)
+    _assert_values(optimizer._model_variables_moving_average, averages)
 
 
 def test_overwriting_with_the_averages_puts_them_in_the_model_and_keeps_them(small_blocks):
     """The end of training: the averages go into the model (the 23-row table in blocks
     of 5 rows) and stay in the optimizer, so doing it twice changes nothing."""
-    model = _model()
-    variables = model.trainable_variables
-    optimizer = keras.optimizers.Adam(use_ema=True)
-    optimizer.build(variables)
-    rng = np.random.default_rng(2)
-    averages = [rng.normal(size=v.shape).astype(np.float32) for v in variables]
-    for v, a in zip(variables, averages, strict=True):
-        optimizer._model_variables_moving_average[optimizer._get_variable_index(v)].assign(a)
-
+    variables, optimizer, averages = _with_averages(2)
     for _ in range(2):
         weight_copies.overwrite_with_averages(optimizer, variables)
-        for v, a in zip(variables, averages, strict=True):
-            np.testing.assert_array_equal(np.array(v), a)
-        stored = [np.array(a) for a in optimizer._model_variables_moving_average]
-        for a, want in zip(stored, averages, strict=True):
-            np.testing.assert_array_equal(a, want)
+        _assert_values(variables, averages)
+        _assert_values(optimizer._model_variables_moving_average, averages)
 
 
 @pytest.mark.parametrize("spill", [False, True])
