@@ -9,7 +9,11 @@ items, log-normal users; 80% of the rows kept as training), sets up the model ex
 - ``forward``: the compiled forward pass and loss;
 - ``forward+backward``: plus the gradient;
 - ``step, no average``: plus the optimizer's update (``build_optimizer`` with ``ema`` 0);
-- ``step``: the training step as ``fit_keras`` runs it (the configured optimizer).
+- ``step``: the training step as ``fit_keras`` runs it (the configured optimizer, which
+  applies the towers' L2 penalty of the rows read inside its row update);
+- ``step, L2 in the loss``: the same step with that penalty added to the loss instead (the
+  towers' own ``add_loss``), timed in the same rounds: the side-by-side measure of handing
+  the penalty to the optimizer.
 
 Each part's ms per step is the median over ``--rounds`` rounds run A, B, C, … then again,
 so a load change hits every part alike; the table ends with the epoch's steps × ms and
@@ -86,8 +90,10 @@ def captured_setup(train: TrainData, config: dict) -> dict:
     return held
 
 
-def compiled_parts(setup: dict, ema: bool):
-    """(forward, forward+backward, step) callables on a freshly built model."""
+def compiled_parts(setup: dict, ema: bool, penalty_in_update: bool = True):
+    """(forward, forward+backward, step) callables on a freshly built model; with
+    ``penalty_in_update`` the optimizer applies the L2 penalty of the rows read, as
+    ``fit_keras`` sets it up."""
     import keras
     import tensorflow as tf
 
@@ -104,6 +110,10 @@ def compiled_parts(setup: dict, ema: bool):
         # main's build_optimizer has no ``sparse_updates``: pass it only when fit does
         sparse = {"sparse_updates": True} if setup.get("sparse_updates") else {}
         optimizer = build_optimizer(keras, config, model.trainable_variables, **sparse)
+        if sparse and penalty_in_update:
+            from recsys_engine.models.lazy_adam import hand_row_penalties
+
+            hand_row_penalties(model, optimizer)
     loss = setup["loss"]
     variables = model.trainable_variables
 
@@ -217,12 +227,14 @@ def main() -> None:
     batches = build_batches()
     forward, backward, step_avg = compiled_parts(setup, ema=True)
     _, _, step_raw = compiled_parts(setup, ema=False)
+    _, _, step_loss_l2 = compiled_parts(setup, ema=True, penalty_in_update=False)
     parts = {
         "batch": lambda x, y: source.batch(indexes[0]),
         "forward": forward,
         "forward+backward": backward,
         "step, no average": step_raw,
         "step": step_avg,
+        "step, L2 in the loss": step_loss_l2,
     }
     for fn in parts.values():  # trace and warm up
         timed(fn, batches[:2])
@@ -258,6 +270,13 @@ def main() -> None:
         f"{total * steps / 1000:.1f} (wall {total_wall * steps / 1000:.1f}) | 100% |"
     )
     print(f"| new_epoch (resampling, once) | – | – | {new_epoch_s:.1f} (wall) | – |")
+    with_loss = "step, L2 in the loss"
+    print(
+        f"\nthe step with the rows' L2 penalty in the loss instead of the update: wall "
+        f"{wall[with_loss]:.0f} ms vs {wall['step']:.0f} ms "
+        f"({wall[with_loss] / wall['step']:.2f}x), CPU {cpu[with_loss]:.0f} ms vs "
+        f"{cpu['step']:.0f} ms ({cpu[with_loss] / cpu['step']:.2f}x)"
+    )
     if args.ops:
         traced_ops(step_avg, batches[args.steps + 2 :], args.ops)
 

@@ -111,8 +111,10 @@ def fit_keras(
         should_stop: cancel flag, checked every ``check_every`` steps.
         metric_name: key of the validation metric in ``info`` and ``history``.
         sparse_updates: variables whose gradients are sparse (the rows an embedding lookup
-            read) update only those rows (``lazy_adam.LazyAdam``); False keeps Keras'
-            dense Adam for every variable.
+            read) update only those rows (``lazy_adam.LazyAdam``), which also applies the
+            L2 penalties of the rows read that the model's layers hand over
+            (``lazy_adam.hand_row_penalties``); False keeps Keras' dense Adam for every
+            variable.
         any_width: the batches' inputs vary in width (the pooled towers' history bags are
             padded to each batch's longest history): the step is traced once for any width
             (``compiled_step``).
@@ -132,6 +134,10 @@ def fit_keras(
     with strategy.scope():
         model = build()
         optimizer = build_optimizer(keras, config, model.trainable_variables, sparse_updates)
+        if sparse_updates:  # the L2 penalty of the rows read, applied in the row update
+            from recsys_engine.models.lazy_adam import hand_row_penalties
+
+            hand_row_penalties(model, optimizer)
     variables = model.trainable_variables
     step = compiled_step(model, optimizer, loss, strategy, any_width)
 

@@ -110,6 +110,8 @@ class PooledTowers(keras.layers.Layer):
         self.read_scaled_l2 = bool(read_scaled_l2)
         self.pooling = HistoryPooling(pooling, name="pooling")
         self.seed_generator = keras.random.SeedGenerator(self.seed)
+        #: whether the optimizer applies the ID rows' L2 penalty (``hand_row_penalties``)
+        self._penalty_in_update = False
 
     def get_config(self):
         config = super().get_config()
@@ -201,6 +203,19 @@ class PooledTowers(keras.layers.Layer):
         whole catalogue at every step."""
         return self.mode != "softmax"
 
+    def hand_row_penalties(self) -> list[tuple]:
+        """Hand the ID tables' L2 penalty of the rows read (``item_rows``) to the
+        optimizer, which adds its gradient inside its row update
+        (``lazy_adam.hand_row_penalties``): (table, l2, per-row weights or None, their
+        column) for the input and the output table. From then on ``item_rows`` adds no
+        penalty loss, so the same gradient is not computed twice. Empty unless training
+        reads rows and l2 > 0."""
+        if not (self.id_dim and self.reads_rows and self.l2 > 0):
+            return []
+        self._penalty_in_update = True
+        scale = getattr(self, "read_scale", None)
+        return [(self.id_in, self.l2, scale, 0), (self.id_out, self.l2, scale, 1)]
+
     def _id_keep(self, training):
         """Per item 1/0: whether its ID part is on (items with training interactions,
         minus the ID dropout's draw while training)."""
@@ -254,7 +269,8 @@ class PooledTowers(keras.layers.Layer):
         read, l2 · Σ s_i ‖row_i‖², computed on the rows already read. With
         ``read_scaled_l2`` the weight s_i is 1 / (the chance a step reads row i,
         ``pooled_examples.row_read_chances``), so a step's expected penalty is the
-        full-table l2 · Σ‖row‖²; without it (files saved before) s_i = 1."""
+        full-table l2 · Σ‖row‖²; without it (files saved before) s_i = 1. Once the penalty
+        is handed to the optimizer (``hand_row_penalties``), it is not added here."""
 
         def rows(table, items):  # by row: no copy of a table written in place
             return table if items is None else read_rows(table, items)
@@ -265,14 +281,14 @@ class PooledTowers(keras.layers.Layer):
             keep = self._id_keep(training)
             keep_in, keep_out = rows(keep, items_in), rows(keep, items_out)
             id_in, id_out = rows(self.id_in, items_in), rows(self.id_out, items_out)
-            if penalise and self.l2 > 0:
+            if penalise and self.l2 > 0 and not self._penalty_in_update:
                 sq_in = ops.sum(ops.square(id_in), axis=1)
                 sq_out = ops.sum(ops.square(id_out), axis=1)
                 if hasattr(self, "read_scale"):
                     sq_in = sq_in * rows(self.read_scale, items_in)[:, 0]
                     sq_out = sq_out * rows(self.read_scale, items_out)[:, 1]
                 self.add_loss(self.l2 * (ops.sum(sq_in) + ops.sum(sq_out)))
-            ins.append(id_in * keep_in[:, None])
+            ins.append(_kept(id_in, keep_in))
             outs.append(id_out * keep_out[:, None])
             if self.item_bias:
                 bias = bias + rows(self.id_bias, items_out) * keep_out
@@ -372,6 +388,15 @@ class PooledTowers(keras.layers.Layer):
     def context_vector(self, codes):
         """Σ_f E_f[c_f] (batch × dim) for int codes batch × fields; code 0 adds nothing."""
         return context_sum(self.context_tables, codes)
+
+
+def _kept(rows, keep):
+    """``rows × keep[:, None]``, the multiply skipped when every ``keep`` is 1: the
+    rows a training step reads are its history items, which all have training
+    interactions, so without ID dropout the multiply (and its gradient) was a pass over
+    the step's largest block for nothing (~5% of a step at MovieLens-20M shape,
+    BENCHMARKS.md). The values are the same either way."""
+    return tf.cond(tf.reduce_all(keep > 0), lambda: rows, lambda: rows * keep[:, None])
 
 
 def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:

@@ -22,6 +22,13 @@ gradients and, for a sparse one, updates only the rows it names:
   (exact but for the step size, taken as this step's ``α_t`` instead of each skipped
   step's, and ε). A row's tail after its last touch of the run is not applied.
 - **weight decay** (``weight_decay`` > 0): ``w_r ← w_r − lr · wd · w_r`` on touched rows.
+- **L2 penalty of the rows read** (``penalise_rows``): a model whose loss would add
+  l2 · Σ_r s_r ‖w_r‖² over the rows a step reads (s_r a per-row weight) can hand that
+  penalty to the update instead: its gradient 2 · l2 · s_r · w_r is added to the touched
+  rows' gradient inside the fused row arithmetic. The gradient is the same; what is saved
+  is the model's own passes over the rows read (the squares and their sum forward, the
+  penalty's gradient and its sum with the data gradient backward): 15–20 ms of a
+  125 ms step at MovieLens-20M shape (BENCHMARKS.md, issue 14).
 - **weight average** (``use_ema``): *exact*, not an approximation. A row that no step
   touched kept its weight ``w``, so k steps of ``w̄ ← μ w̄ + (1 − μ) w`` give
   ``w̄ ← μᵏ w̄ + (1 − μᵏ) w`` in one go. Each table keeps per row the number of steps its
@@ -76,6 +83,15 @@ class LazyAdam(keras.optimizers.Adam):
         #: keys of the variables whose gradient was sparse (set while a step is traced)
         self._sparse_keys: set[Any] = set()
         self._step_keys: set[Any] = set()
+        #: variable key → (l2, per-row weights or None, their column): ``penalise_rows``
+        self._row_penalties: dict[Any, tuple[float, Any, int]] = {}
+
+    def penalise_rows(self, variable: Any, l2: float, scale: Any = None, column: int = 0) -> None:
+        """Apply the L2 penalty l2 · Σ_r s_r ‖w_r‖² of the rows each step's sparse gradient
+        names in the update (module doc): s_r = ``scale[r, column]`` (a non-trainable
+        n_rows × k variable), or 1 without ``scale``. Call before the first step; the
+        variable's gradients must then be sparse."""
+        self._row_penalties[self._var_key(variable)] = (float(l2), scale, int(column))
 
     def build(self, variables: list[Any]) -> None:
         """Adam's moments (and the averages), plus, with the average, per variable the
@@ -103,6 +119,9 @@ class LazyAdam(keras.optimizers.Adam):
             for g, v in zip(grads, trainable_variables, strict=True)
             if isinstance(g, tf.IndexedSlices)
         }
+        dense = set(self._row_penalties) - self._step_keys
+        if dense:
+            raise ValueError("a variable with a row penalty (penalise_rows) got a dense gradient")
         self._sparse_keys |= self._step_keys
         return super()._backend_apply_gradients(grads, trainable_variables)
 
@@ -163,6 +182,14 @@ class LazyAdam(keras.optimizers.Adam):
             "beta_2": beta_2,
             "epsilon": tf.cast(self.epsilon, dtype),
         }
+        penalty = self._row_penalties.get(self._var_key(variable))
+        if penalty is not None:  # d/dw_r of l2 · s_r ‖w_r‖², added to the gradient
+            l2, scale, column = penalty
+            if scale is None:
+                per_row = tf.ones(tf.shape(padded), dtype)
+            else:
+                per_row = tf.cast(read_rows(scale, padded)[:, column], dtype)
+            inputs["penalty"] = tf.reshape(2 * l2 * per_row, [-1, *rank_ones])
         if self.use_ema:  # the average saw the stored weight over the skipped steps
             average = self._model_variables_moving_average[index]
             steps_var = self._average_steps[index]
@@ -230,6 +257,15 @@ class LazyAdam(keras.optimizers.Adam):
             steps_var.assign(tf.fill(tf.shape(covered), done))
 
 
+def hand_row_penalties(model: Any, optimizer: LazyAdam) -> None:
+    """Let ``optimizer`` apply the L2 penalties of the rows read that ``model``'s layers
+    hand over (a layer's ``hand_row_penalties()``: (table, l2, scale, column) tuples; the
+    layer stops adding them to its loss, so the training loss reported is the data loss)."""
+    for layer in model.layers:
+        for table, l2, scale, column in getattr(layer, "hand_row_penalties", list)():
+            optimizer.penalise_rows(table, l2, scale, column)
+
+
 def _summed_rows(gradient: tf.IndexedSlices) -> tuple[Any, Any]:
     """Unique row indices of a sparse gradient and the sum of its slices per row."""
     rows, position = tf.unique(gradient.indices)
@@ -284,12 +320,17 @@ def _adam_rows(
     decay: Any = None,
     never: Any = None,
     momentum: Any = None,
+    penalty: Any = None,
 ) -> dict[str, Any]:
     """One lazy Adam step of the rows ``weight`` with moments ``m``, ``v`` and summed
     gradient ``grad`` (module doc): the ``skipped`` (per row) zero-gradient steps of step
     size ``alpha`` at once, the weight decay ``w ← w − shrink · w``, then Adam's step; with
     ``average`` the weight average's catch-up (``decay``, ``never`` from ``_decay``) and
-    its step of ``momentum``. Pure elementwise arithmetic, so XLA fuses it (``_FUSED_ROWS``)."""
+    its step of ``momentum``; with ``penalty`` (per row 2 · l2 · s_r) the L2 penalty's
+    gradient ``penalty · w`` added to ``grad``. Pure elementwise arithmetic, so XLA fuses
+    it (``_FUSED_ROWS``)."""
+    if penalty is not None:  # the penalty's gradient at the weight the step read
+        grad = grad + penalty * weight
     ratio = beta_1 / tf.sqrt(beta_2)
     tail = ratio * (1 - tf.pow(ratio, skipped)) / (1 - ratio)  # Σ_{j=1..k} ratioʲ
     new = weight - alpha * tail * m / (tf.sqrt(v) + epsilon)

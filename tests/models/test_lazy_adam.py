@@ -264,3 +264,133 @@ def test_the_update_is_padded_to_a_few_row_counts_and_the_padding_writes_nothing
         assert not np.array(table)[untouched].any() and np.array(table)[[5, 7]].all()
     stamps = np.array(optimizer._touched_steps[index])
     assert stamps[[5, 7]].tolist() == [1, 1] and not stamps[untouched].any()
+
+
+def test_a_row_penalty_is_added_to_the_named_rows_gradient_in_the_update():
+    """``penalise_rows(var, l2=0.5, scale, column=1)``: the rows a step names get the
+    gradient g + 2 · l2 · s_r · w_r. Row 0 (w = (1, 2), s = 1, g = (0.5, −1)) gets
+    (1.5, 1.0), so Adam's first step lr · g/|g| moves it by −0.1 on both coordinates, where
+    without the penalty the second one rises; row 2 (s = 0) moves as without a penalty;
+    row 1 is not named and keeps its weight despite its penalty weight."""
+    scale = keras.Variable(np.array([[9.0, 1.0], [9.0, 5.0], [9.0, 0.0]], np.float32))
+    optimizer = LazyAdam(learning_rate=0.1)
+    var = keras.Variable(START.copy())
+    optimizer.build([var])
+    optimizer.penalise_rows(var, 0.5, scale, 1)
+    grad = _sparse([0, 2], [[0.5, -1.0], [2.0, 0.1]])
+    tf.function(lambda: optimizer.apply_gradients([(grad, var)]))()
+    np.testing.assert_allclose(np.array(var), [[0.9, 1.9], [3.0, 4.0], [4.9, 5.9]], atol=1e-5)
+
+
+def test_a_row_penalty_in_the_update_trains_as_the_same_penalty_in_the_loss():
+    """Four steps naming different rows, with momentum catch-up and the weight average:
+    the penalty applied by the optimizer gives the weights and averages of a loss that
+    adds l2 · Σ s_r ‖w_r‖² over the rows named (its gradient computed by TensorFlow)."""
+    s = np.array([[1.0], [2.0], [0.5]], np.float32)
+    named = [[0, 2], [1], [1], [0, 1]]
+    values = [[[1.0, -2.0], [0.5, 0.5]], [[1.0, 1.0]], [[-1.0, 0.2]], [[0.3, 0.3], [2.0, -1.0]]]
+    settings = {"learning_rate": 0.05, "use_ema": True, "ema_momentum": 0.8}
+
+    def train(in_update: bool):
+        var = keras.Variable(START.copy())
+        optimizer = LazyAdam(**settings)
+        optimizer.build([var])
+        if in_update:
+            optimizer.penalise_rows(var, 0.3, keras.Variable(s), 0)
+
+        @tf.function
+        def step(rows, data):
+            rows = tf.constant(rows)
+            with tf.GradientTape() as tape:
+                read = tf.gather(var.value, rows)
+                loss = tf.reduce_sum(read * data)
+                if not in_update:
+                    loss += 0.3 * tf.reduce_sum(tf.gather(s, rows) * tf.square(read))
+            (g,) = tape.gradient(loss, [var.value])
+            optimizer.apply_gradients([(g, var)])
+
+        for rows, data in zip(named, values, strict=True):
+            step(rows, tf.constant(data))
+        weights = np.array(var)
+        optimizer.finalize_variable_values([var])
+        return weights, np.array(var)
+
+    (w_update, avg_update), (w_loss, avg_loss) = train(True), train(False)
+    np.testing.assert_allclose(w_update, w_loss, rtol=1e-6)
+    np.testing.assert_allclose(avg_update, avg_loss, rtol=1e-6)
+    assert np.abs(w_update - train_without_penalty(named, values, settings)).max() > 1e-3
+
+
+def train_without_penalty(named, values, settings) -> np.ndarray:
+    """The weights the same steps give without any penalty (the test's control)."""
+    var = keras.Variable(START.copy())
+    optimizer = LazyAdam(**settings)
+    optimizer.build([var])
+    for rows, data in zip(named, values, strict=True):
+        grad = _sparse(rows, data)
+        tf.function(lambda g=grad: optimizer.apply_gradients([(g, var)]))()
+    return np.array(var)
+
+
+def test_a_penalised_table_with_a_dense_gradient_is_refused():
+    var = keras.Variable(START.copy())
+    optimizer = LazyAdam(learning_rate=0.1)
+    optimizer.build([var])
+    optimizer.penalise_rows(var, 0.1)
+    with pytest.raises(ValueError, match="dense gradient"):
+        optimizer.apply_gradients([(_dense([0], [[1.0, 1.0]]), var)])
+
+
+def test_the_towers_hand_their_rows_penalty_to_the_optimizer_and_train_the_same():
+    """``hand_row_penalties``: the sampled towers stop adding the rows' L2 penalty to their
+    loss and the optimizer applies it; three steps end at the same tables either way."""
+    from recsys_engine.models.keras_layers import PooledTowers
+    from recsys_engine.models.lazy_adam import hand_row_penalties
+    from recsys_engine.models.pooled_examples import padded_history
+
+    history = sp.csr_matrix(np.array([[1, 0, 1, 0, 0, 0], [0, 1, 1, 0, 1, 0]], np.float32))
+    items, weights = (tf.constant(a) for a in padded_history(history))
+    batches = [tf.constant(t, tf.int32) for t in ([3, 5], [0, 3], [5, 4])]
+    scale = np.linspace(0.5, 3.0, 12, dtype=np.float32).reshape(6, 2)
+
+    def train(hand: bool):
+        keras.utils.set_random_seed(0)
+        layer = PooledTowers(6, id_dim=3, mode="sampled_softmax", l2=0.2, read_scaled_l2=True)
+        inputs = {
+            "history_items": keras.Input((None,), dtype="int32", name="history_items"),
+            "history_weights": keras.Input((None,), name="history_weights"),
+            "target": keras.Input((), dtype="int32", name="target"),
+        }
+        model = keras.Model(inputs, layer(inputs))
+        layer.set_catalogue(None, np.ones(6, np.float32), np.zeros(6, np.float32), scale)
+        optimizer = LazyAdam(learning_rate=0.05)
+        optimizer.build(model.trainable_variables)
+        if hand:
+            hand_row_penalties(model, optimizer)
+
+        @tf.function
+        def step(target):
+            x = {"history_items": items, "history_weights": weights, "target": target}
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(model(x, training=True))
+                if model.losses:
+                    loss += tf.add_n(model.losses)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return len(model.losses)
+
+        counts = [int(step(t)) for t in batches]
+        return counts, np.array(layer.id_in), np.array(layer.id_out)
+
+    (n_handed, in_handed, out_handed), (n_loss, in_loss, out_loss) = train(True), train(False)
+    assert n_handed == [0, 0, 0] and n_loss == [1, 1, 1]
+    np.testing.assert_allclose(in_handed, in_loss, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(out_handed, out_loss, rtol=1e-5, atol=1e-7)
+
+
+def test_the_id_mask_multiply_is_skipped_only_when_it_changes_nothing():
+    from recsys_engine.models.keras_layers import _kept
+
+    rows = tf.constant([[1.0, -2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(_kept(rows, tf.constant([1.0, 1.0])), rows)
+    np.testing.assert_array_equal(_kept(rows, tf.constant([1.0, 0.0])), [[1.0, -2.0], [0, 0]])
