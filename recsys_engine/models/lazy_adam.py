@@ -27,8 +27,8 @@ gradients and, for a sparse one, updates only the rows it names:
   penalty to the update instead: its gradient 2 · l2 · s_r · w_r is added to the touched
   rows' gradient inside the fused row arithmetic. The gradient is the same; what is saved
   is the model's own passes over the rows read (the squares and their sum forward, the
-  penalty's gradient and its sum with the data gradient backward): 15–20 ms of a
-  125 ms step at MovieLens-20M shape (BENCHMARKS.md, issue 14).
+  penalty's gradient and its sum with the data gradient backward): 8 of 120 ms a step
+  at MovieLens-20M shape (BENCHMARKS.md, issue 14).
 - **weight average** (``use_ema``): *exact*, not an approximation. A row that no step
   touched kept its weight ``w``, so k steps of ``w̄ ← μ w̄ + (1 − μ) w`` give
   ``w̄ ← μᵏ w̄ + (1 − μᵏ) w`` in one go. Each table keeps per row the number of steps its
