@@ -203,7 +203,7 @@ class PooledTowers(keras.layers.Layer):
         whole catalogue at every step."""
         return self.mode != "softmax"
 
-    def hand_row_penalties(self) -> list[tuple]:
+    def hand_row_penalties(self) -> list[tuple[keras.Variable, float, keras.Variable | None, int]]:
         """Hand the ID tables' L2 penalty of the rows read (``item_rows``) to the
         optimizer, which adds its gradient inside its row update
         (``lazy_adam.hand_row_penalties``): (table, l2, per-row weights or None, their

@@ -114,14 +114,13 @@ class LazyAdam(keras.optimizers.Adam):
 
     # -- which variables take the sparse path ----------------------------------------------
     def _backend_apply_gradients(self, grads: list[Any], trainable_variables: list[Any]):
-        self._step_keys = {
-            self._var_key(v)
+        sparse = {
+            self._var_key(v): isinstance(g, tf.IndexedSlices)
             for g, v in zip(grads, trainable_variables, strict=True)
-            if isinstance(g, tf.IndexedSlices)
         }
-        dense = set(self._row_penalties) - self._step_keys
-        if dense:
+        if any(key in self._row_penalties and not is_sparse for key, is_sparse in sparse.items()):
             raise ValueError("a variable with a row penalty (penalise_rows) got a dense gradient")
+        self._step_keys = {key for key, is_sparse in sparse.items() if is_sparse}
         self._sparse_keys |= self._step_keys
         return super()._backend_apply_gradients(grads, trainable_variables)
 
