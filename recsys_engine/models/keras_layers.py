@@ -399,17 +399,28 @@ def _kept(rows, keep):
     return tf.cond(tf.reduce_all(keep > 0), lambda: rows, lambda: rows * keep[:, None])
 
 
-def catalogue_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
+def catalogue_arrays(
+    layer: PooledTowers, into: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Numpy item vectors and biases (inference mode) plus the size of the ID part.
 
     The catalogue is computed ``CATALOGUE_ROWS`` items at a time into the numpy arrays
     (the same values as ``layer.catalogue``): a whole read of a table written in place is
     a copy, and the vectors are computed from it, so at 186k items × 512 reading both
     whole held four 0.38 GB temporaries on top of the arrays at every validation (issue
-    14)."""
+    14). With ``into`` (the ``v_in``, ``v_out`` and ``bias`` an earlier call returned)
+    the values are written into those arrays: at 186k items, allocating and first
+    touching two fresh 0.38 GB arrays was most of each validation's rebuild on the
+    benchmark machine (BENCHMARKS.md)."""
     n, dim = int(layer.n_items), int(layer.id_dim + layer.content_dim)
-    v_in, v_out = np.empty((n, dim), np.float32), np.empty((n, dim), np.float32)
-    bias = np.empty(n, np.float32)
+
+    def array(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        old = None if into is None else into.get(name)
+        if old is not None and old.shape == shape and old.dtype == np.float32:
+            return old
+        return np.empty(shape, np.float32)
+
+    v_in, v_out, bias = array("v_in", (n, dim)), array("v_out", (n, dim)), array("bias", (n,))
     for start in range(0, n, CATALOGUE_ROWS):
         stop = min(start + CATALOGUE_ROWS, n)
         rows = tf.range(start, stop, dtype="int64")

@@ -140,3 +140,39 @@ def test_training_and_loading_leave_no_gradient_closure_in_tensorflows_registry(
         np.testing.assert_allclose(
             loaded.score(data.matrix[:2]), model.score(data.matrix[:2]), rtol=1e-5
         )
+
+
+def test_validations_rebuild_the_catalogue_into_the_same_arrays_and_end_with_the_final_ones():
+    """Each validation's catalogue rebuild writes into the arrays of the one before (no
+    fresh catalogue-sized arrays at every epoch), and the fitted model's arrays are those
+    same arrays holding the final weights' values (a fresh ``catalogue_arrays`` of the
+    trained layer), with the popularity prior on the bias."""
+    from recsys_engine.models import keras_layers
+    from recsys_engine.models.keras_layers import catalogue_arrays
+
+    data = _train_data()
+    m = data.matrix.tocoo()
+    held = np.arange(m.nnz) % 7 == 0
+    train = TrainData(
+        matrix=sp.csr_matrix((m.data[~held], (m.row[~held], m.col[~held])), shape=m.shape),
+        validation=sp.csr_matrix((m.data[held], (m.row[held], m.col[held])), shape=m.shape),
+        user_ids=data.user_ids,
+        item_ids=data.item_ids,
+    )
+    seen: list[int] = []
+    real = keras_layers.catalogue_arrays
+
+    def recorded(layer, into=None):
+        arrays = real(layer, into=into)
+        seen.append(id(arrays["v_in"]))
+        return arrays
+
+    model = create_model("two_tower", {"epochs": 3, "patience": 0, "dim": 8, "seed": 3})
+    with mock.patch.object(keras_layers, "catalogue_arrays", recorded):
+        model.fit(train)
+    assert len(seen) == 4 and len(set(seen)) == 1  # three validations and the final arrays
+    assert id(model.v_in) == seen[0] and model._reused_arrays is None
+    fresh = catalogue_arrays(model._keras_model.get_layer("towers"))
+    np.testing.assert_array_equal(model.v_in, fresh["v_in"])
+    np.testing.assert_array_equal(model.v_out, fresh["v_out"])
+    assert not np.array_equal(model.bias, fresh["bias"])  # the prior is added to a copy
