@@ -29,7 +29,7 @@ from recsys_engine import metrics as m
 from recsys_engine.config import from_dict
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, Recommender
-from recsys_engine.models.data import mask_items, top_k
+from recsys_engine.models.data import finite_rows, mask_items, top_k
 from recsys_engine.shelf import shelf_metrics
 from recsys_engine.split_data import SplitData, load_split_data
 
@@ -210,27 +210,29 @@ def evaluate(
     recency = data.input_recency() if model.needs_order and data.train.has_order else None
     # context-aware models score each test user in the context of their (first) test event
     contexts = data.test_user_context(users) if model.uses_context else None
-    for start in range(0, n, opts.batch_size):
-        stop = min(start + opts.batch_size, n)
-        batch = users[start:stop]
-        histories = inputs[batch]
-        order = None if recency is None else recency[batch]
-        if contexts is None:
-            scores = np.asarray(model.score_in_order(histories, order), dtype=np.float32)
-        else:
-            scores = np.asarray(
-                model.score_in_context(histories, order, contexts[start:stop]),
-                dtype=np.float32,
-            )
-        ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
-        mask_items(scores, data.seen[batch])
-        items, best = top_k(scores, kmax)
-        items[~ok] = -1
-        best[~ok] = -np.inf
-        top_items[start:stop], top_scores[start:stop], scorable[start:stop] = items, best, ok
-        hits[start:stop] = m.hit_matrix(items, test[batch])
-        if on_progress is not None:
-            on_progress(stop, n, {"stage": "evaluate"})
+    # one users × catalogue block of scores for every batch (``reusing_score_block``)
+    with model.reusing_score_block():
+        for start in range(0, n, opts.batch_size):
+            stop = min(start + opts.batch_size, n)
+            batch = users[start:stop]
+            histories = inputs[batch]
+            order = None if recency is None else recency[batch]
+            if contexts is None:
+                scores = np.asarray(model.score_in_order(histories, order), dtype=np.float32)
+            else:
+                scores = np.asarray(
+                    model.score_in_context(histories, order, contexts[start:stop]),
+                    dtype=np.float32,
+                )
+            ok = model.can_score(histories) & finite_rows(scores)
+            mask_items(scores, data.seen[batch])
+            items, best = top_k(scores, kmax)
+            items[~ok] = -1
+            best[~ok] = -np.inf
+            top_items[start:stop], top_scores[start:stop], scorable[start:stop] = items, best, ok
+            hits[start:stop] = m.hit_matrix(items, test[batch])
+            if on_progress is not None:
+                on_progress(stop, n, {"stage": "evaluate"})
     n_rel = np.diff(test.indptr)[users]
     per_user = m.ranking_metrics(hits, n_rel, opts.ks)
     popularity = np.bincount(sp.csr_matrix(train).indices, minlength=train.shape[1])

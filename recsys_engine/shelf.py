@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from recsys_engine import metrics as m
 from recsys_engine.models.base import Recommender
-from recsys_engine.models.data import top_k
+from recsys_engine.models.data import finite_rows, top_k
 
 if TYPE_CHECKING:  # evaluation imports this module
     from recsys_engine.split_data import SplitData
@@ -68,23 +68,24 @@ def shelf_metrics(
     has = n_rel > 0
     kmax = min(max(ks), len(new))
     hits = np.zeros((len(users), kmax), dtype=bool)
-    for start in range(0, len(users), batch_size):
-        stop = min(start + batch_size, len(users))
-        batch = users[start:stop]
-        histories = data.inputs_for(model)[batch]
-        # scored the way the all-items ranking is (in time order for order-aware models)
-        order = None if recency is None else recency[batch]
-        if contexts is not None:
-            raw = model.score_in_context(histories, order, contexts[start:stop], new)
-        elif order is None:
-            raw = model.score(histories, new)
-        else:
-            raw = model.score_in_order(histories, order, new)
-        scores = np.asarray(raw, dtype=np.float32)
-        ok = model.can_score(histories) & np.isfinite(scores).all(axis=1)
-        local, _ = top_k(scores, kmax)
-        local[~ok] = -1
-        hits[start:stop] = m.hit_matrix(local, test_new[batch])
+    with model.reusing_score_block():  # each batch's scores are used before the next
+        for start in range(0, len(users), batch_size):
+            stop = min(start + batch_size, len(users))
+            batch = users[start:stop]
+            histories = data.inputs_for(model)[batch]
+            # scored the way the all-items ranking is (in time order for order-aware models)
+            order = None if recency is None else recency[batch]
+            if contexts is not None:
+                raw = model.score_in_context(histories, order, contexts[start:stop], new)
+            elif order is None:
+                raw = model.score(histories, new)
+            else:
+                raw = model.score_in_order(histories, order, new)
+            scores = np.asarray(raw, dtype=np.float32)
+            ok = model.can_score(histories) & finite_rows(scores)
+            local, _ = top_k(scores, kmax)
+            local[~ok] = -1
+            hits[start:stop] = m.hit_matrix(local, test_new[batch])
     out: dict[tuple[str, int], np.ndarray] = {}
     for k in ks:
         kk = min(k, kmax)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +31,7 @@ from recsys_engine.config import check_number
 from recsys_engine.errors import ConfigError, FitCancelled, RecsysError
 from recsys_engine.models.data import TrainData, as_csr, mask_items, top_k
 from recsys_engine.models.model_config import ModelConfig
+from recsys_engine.models.score_block import ScoreBlock
 
 #: ``on_progress(done, total, info)``: long work reports here (info: dict of extras).
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
@@ -83,6 +85,9 @@ class Recommender(ABC):
     #: score test users from their training fold: a history that also holds the user's
     #: validation events matches no training user, and the model could score nobody.
     knows_users_by_training_history: ClassVar[bool] = False
+    #: Set inside ``reusing_score_block``: models whose scores are one product per batch
+    #: write them into it instead of a fresh block (the pooled models).
+    _score_block: ScoreBlock | None = None
 
     def __init__(self, config: ModelConfig | dict[str, Any] | None = None):
         if config is None or isinstance(config, dict):
@@ -108,7 +113,8 @@ class Recommender(ABC):
     def score(self, histories: sp.csr_matrix, items: np.ndarray | None = None) -> np.ndarray:
         """Scores (float32, n_histories × n_items or × len(items)); higher is better.
 
-        Returns a new array that the caller may modify in place.
+        Returns a new array that the caller may modify in place (inside
+        ``reusing_score_block``: an array valid until the next scoring call).
         """
 
     @abstractmethod
@@ -162,6 +168,23 @@ class Recommender(ABC):
             items: score only these columns.
         """
         return self.score_in_order(histories, recency, items)
+
+    @contextmanager
+    def reusing_score_block(self, block: ScoreBlock | None = None) -> Iterator[None]:
+        """Within it, the scoring methods may return a view of one block that the next call
+        writes over, instead of a new array: for loops that use each batch's scores before
+        scoring the next batch (evaluation, validation), where a fresh users × catalogue
+        block per batch costs page faults (``score_block``). ``block`` carries one block
+        over several uses (a new one when None). Models that build their scores otherwise
+        ignore it. Nested uses share the outer block."""
+        if self._score_block is not None:
+            yield
+            return
+        self._score_block = ScoreBlock() if block is None else block
+        try:
+            yield
+        finally:
+            self._score_block = None
 
     def explain_in_order(
         self, history: sp.csr_matrix, recency: sp.csr_matrix | None, item: int

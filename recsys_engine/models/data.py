@@ -259,6 +259,16 @@ def mask_items(scores: np.ndarray, items: sp.csr_matrix, value: float = -np.inf)
     scores[rows, items.indices] = value
 
 
+def finite_rows(scores: np.ndarray) -> np.ndarray:
+    """Whether each row of ``scores`` is free of NaN and ±inf.
+
+    A row's minimum and maximum are both finite exactly when every entry is (NaN carries
+    through both), so two reductions replace a boolean copy of the whole block (0.19 GB
+    for 1,024 users × 186k items).
+    """
+    return np.isfinite(scores.min(axis=1)) & np.isfinite(scores.max(axis=1))
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` columns per row, best first, via ``argpartition`` (O(n) per row).
 
@@ -303,7 +313,8 @@ def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
         # partition for the k largest without allocating a negated copy of the scores
         return np.argpartition(scores, m - k, axis=1)[:, m - k :]
     full = n_blocks * _TOP_BLOCK
-    block_max = scores[:, :full].reshape(n, n_blocks, _TOP_BLOCK).max(axis=2)
+    # a reduction per block in place (2× faster than a max over a reshaped view here)
+    block_max = np.maximum.reduceat(scores[:, :full], np.arange(0, full, _TOP_BLOCK), axis=1)
     blocks = np.argpartition(block_max, n_blocks - k, axis=1)[:, n_blocks - k :]
     candidates = (blocks[:, :, None] * _TOP_BLOCK + np.arange(_TOP_BLOCK)).reshape(n, -1)
     if full < m:  # the last, partial block is always a candidate

@@ -48,7 +48,8 @@ from recsys_engine.models.pooled_examples import (
     penalty_scale,
     row_read_chances,
 )
-from recsys_engine.models.validation import ndcg_at_10
+from recsys_engine.models.score_block import ScoreBlock
+from recsys_engine.models.validation import REUSED_SCORE_BLOCK, ndcg_at_10
 
 
 @dataclass(frozen=True)
@@ -176,17 +177,20 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         if train.validation is not None and train.validation.nnz > 0:
             validation = sp.csr_matrix(train.validation)
             codes = None if context is None else self._validation_codes(train)
+            block = ScoreBlock()  # one block of scores for every validation of the fit
 
             def validate(model):
                 self._set_from_keras(model)
                 try:
-                    return ndcg_at_10(
-                        lambda users, h: self._score_raw(
-                            h, context=None if codes is None else codes[users]
-                        ),
-                        x,
-                        validation,
-                    )
+                    with self.reusing_score_block(block):
+                        return ndcg_at_10(
+                            lambda users, h: self._score_raw(
+                                h, context=None if codes is None else codes[users]
+                            ),
+                            x,
+                            validation,
+                            max_block=REUSED_SCORE_BLOCK,
+                        )
                 finally:  # unset between validations; the next rebuild writes over them
                     self.v_in = self.v_out = self.bias = None
 
@@ -283,7 +287,10 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         if items is not None:
             items = np.asarray(items)
             v_out, bias = v_out[items], bias[items]
-        scores = u @ v_out.T
+        if self._score_block is None:
+            scores = u @ v_out.T
+        else:  # the block the previous batch used (``reusing_score_block``)
+            scores = np.matmul(u, v_out.T, out=self._score_block.take(len(u), len(v_out)))
         # in place: a second batch × catalogue block costs its memory and page faults
         # (1.7 s for a 1024-user block at 186k items, 0.1 s in place; BENCHMARKS.md)
         scores += bias
