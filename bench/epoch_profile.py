@@ -107,13 +107,9 @@ def compiled_parts(setup: dict, ema: bool, penalty_in_update: bool = True):
     strategy = make_strategy(config.strategy)
     with strategy.scope():
         model = setup["build"]()
-        # main's build_optimizer has no ``sparse_updates``: pass it only when fit does
-        sparse = {"sparse_updates": True} if setup.get("sparse_updates") else {}
-        optimizer = build_optimizer(keras, config, model.trainable_variables, **sparse)
-        if sparse and penalty_in_update:
-            from recsys_engine.models.lazy_adam import hand_row_penalties
-
-            hand_row_penalties(model, optimizer)
+        optimizer = build_optimizer(
+            keras, config, model, bool(setup.get("sparse_updates")), penalty_in_update
+        )
     loss = setup["loss"]
     variables = model.trainable_variables
 

@@ -8,35 +8,29 @@ every few steps, and early stopping on a validation metric computed in numpy (ND
 ranking, RMSE for ratings) that restores the best weights.
 
 ``fit_keras`` reads top-down; each part is a function below it: the optimizer, the
-compiled step, one epoch of steps, the swap to averaged weights for validation, early
-stopping, and progress/cancel reports. TensorFlow is imported inside the functions only,
-never at ``recsys_engine`` import time.
+compiled step, one epoch of steps. The swap to averaged weights for validation and early
+stopping are in ``early_stopping``, the progress/cancel reports in ``fit_progress``.
+TensorFlow is imported inside the functions only, never at ``recsys_engine`` import time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from recsys_engine.errors import ConfigError, FitCancelled
+from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, StopFn
 from recsys_engine.models.distribution import distribute_batch, make_strategy
+from recsys_engine.models.early_stopping import EarlyStopping, averaged_weights, keep_final_weights
+from recsys_engine.models.fit_progress import Progress
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig, epoch_learning_rate
-from recsys_engine.models.weight_copies import BestWeights, swap_with_averages
-
-#: Mid-epoch progress reaches ``on_progress`` at most this often (seconds). A training job
-#: writes every report to the database, which opens the file each time (~35 ms a write at
-#: MovieLens-20M size, ~1 s of a one-epoch fit when it was every fifth step); epoch ends
-#: are always reported, and cancellation is still checked every ``check_every`` steps.
-PROGRESS_INTERVAL = 1.0
 
 #: One compiled training step: ``(x, y, batch size) -> loss`` of a global batch (numpy in,
 #: tensor out).
@@ -133,19 +127,15 @@ def fit_keras(
         raise ConfigError("no training examples (every user has too few interactions)")
     with strategy.scope():
         model = build()
-        optimizer = build_optimizer(keras, config, model.trainable_variables, sparse_updates)
-        if sparse_updates:  # the L2 penalty of the rows read, applied in the row update
-            from recsys_engine.models.lazy_adam import hand_row_penalties
-
-            hand_row_penalties(model, optimizer)
+        optimizer = build_optimizer(keras, config, model, sparse_updates)
     variables = model.trainable_variables
     step = compiled_step(model, optimizer, loss, strategy, any_width)
 
     result = FitResult()
     epochs, batch_size = int(config.epochs), int(config.effective_batch_size())
     steps = math.ceil(n / batch_size)
-    progress = _Progress(epochs * steps, on_progress, should_stop)
-    stopping = _EarlyStopping(config, higher_is_better)
+    progress = Progress(epochs * steps, on_progress, should_stop)
+    stopping = EarlyStopping(config, higher_is_better)
     # validate the averaged weights, then train on from the raw ones
     swap = config.ema > 0 and validate is not None
 
@@ -160,7 +150,7 @@ def fit_keras(
         mean_loss = _train_epoch(
             step, source, rng.permutation(n), batch_size, epoch, progress, check_every
         )
-        with _averaged_weights(optimizer, variables, swap):
+        with averaged_weights(optimizer, variables, swap):
             value = float(validate(model)) if validate is not None else None
             result.epochs, result.examples = epoch + 1, result.examples + n
             result.history.append(
@@ -178,7 +168,7 @@ def fit_keras(
         progress.report((epoch + 1) * steps, info)
         if stop:
             break
-    _keep_final_weights(model, optimizer, variables, stopping.best_weights, result, config)
+    keep_final_weights(model, optimizer, variables, stopping.best_weights, result, config)
     result.seconds = progress.elapsed()
     if stopping.best_weights is not None:
         stopping.best_weights.close()
@@ -209,29 +199,40 @@ def release_training_graph(model: Any) -> None:
 
 
 def build_optimizer(
-    keras: Any, config: KerasTrainConfig, variables: list[Any], sparse_updates: bool = False
+    keras: Any,
+    config: KerasTrainConfig,
+    model: Any,
+    sparse_updates: bool = False,
+    row_penalties: bool = True,
 ) -> Any:
     """Adam (AdamW when ``weight_decay`` > 0), with the weight average when ``ema`` > 0,
-    built for ``variables`` (call under the strategy's scope).
+    built for ``model``'s trainable variables (call under the strategy's scope).
 
     With ``sparse_updates`` it is ``LazyAdam``: the same Adam, decay and average, except
-    that a sparse gradient updates only the rows it names (``lazy_adam``)."""
+    that a sparse gradient updates only the rows it names (``lazy_adam``), and it applies
+    the L2 penalty of the rows read that ``model``'s layers hand over
+    (``lazy_adam.hand_row_penalties``; ``row_penalties`` False leaves the penalty in the
+    layers' loss, for the side-by-side timing of ``bench/epoch_profile.py``)."""
     settings = {
         "learning_rate": float(config.learning_rate),
         "use_ema": config.ema > 0,
         "ema_momentum": float(config.ema or 0.99),
     }
     if sparse_updates:
-        from recsys_engine.models.lazy_adam import LazyAdam
+        from recsys_engine.models.lazy_adam import LazyAdam, hand_row_penalties
 
         if config.weight_decay > 0:
             settings["weight_decay"] = float(config.weight_decay)
         optimizer = LazyAdam(**settings)
-    elif config.weight_decay > 0:
+        optimizer.build(model.trainable_variables)
+        if row_penalties:
+            hand_row_penalties(model, optimizer)
+        return optimizer
+    if config.weight_decay > 0:
         optimizer = keras.optimizers.AdamW(weight_decay=float(config.weight_decay), **settings)
     else:
         optimizer = keras.optimizers.Adam(**settings)
-    optimizer.build(variables)
+    optimizer.build(model.trainable_variables)
     return optimizer
 
 
@@ -306,13 +307,13 @@ def _train_epoch(
     order: np.ndarray,
     batch_size: int,
     epoch: int,
-    progress: _Progress,
+    progress: Progress,
     check_every: int,
 ) -> float:
     """Run one epoch of steps over the examples in ``order``; returns the mean step loss.
 
     Honours cancellation every ``check_every`` steps and reports progress there too (at
-    most once per ``PROGRESS_INTERVAL`` seconds), except after the last step, which the
+    most once per ``fit_progress.PROGRESS_INTERVAL`` seconds), except after the last step, which the
     epoch's end reports.
     """
     steps = math.ceil(len(order) / batch_size)
@@ -329,102 +330,3 @@ def _train_epoch(
                 periodic=True,
             )
     return float(np.mean([float(v) for v in losses]))
-
-
-@contextlib.contextmanager
-def _averaged_weights(optimizer: Any, variables: list[Any], active: bool) -> Iterator[None]:
-    """While active, the model holds the optimizer's averaged (EMA) weights; the raw
-    weights are put back afterwards so training goes on from them. The two are exchanged
-    in place (``weight_copies.swap_with_averages``): no copy of the raw weights is kept."""
-    if not active:
-        yield
-        return
-    if hasattr(optimizer, "catch_up_averages"):  # LazyAdam: bring lagging rows up to date
-        optimizer.catch_up_averages()
-    swap_with_averages(optimizer, variables)
-    try:
-        yield
-    finally:
-        swap_with_averages(optimizer, variables)
-
-
-class _EarlyStopping:
-    """Keeps the best weights by the (smoothed) validation metric and counts the epochs
-    since, to stop after ``patience`` epochs without a better value."""
-
-    def __init__(self, config: KerasTrainConfig, higher_is_better: bool):
-        self.smoothing, self.patience = int(config.smoothing), config.patience
-        self.higher_is_better = higher_is_better
-        self.best: float | None = None
-        self.best_weights: BestWeights | None = None
-        self.wait = 0
-        self.values: list[float] = []
-
-    def update(self, value: float | None, model: Any, result: FitResult) -> bool:
-        """Record the epoch ``result.epochs`` just validated (``value``; None without
-        validation: the last epoch is the best); returns whether to stop."""
-        if value is None:
-            result.best_epoch = result.epochs
-            return False
-        self.values.append(value)
-        window = self.values[-self.smoothing :]
-        smoothed = float(np.mean(window))
-        best = self.best
-        if best is None or (smoothed > best if self.higher_is_better else smoothed < best):
-            self.best, self.wait = smoothed, 0
-            if self.best_weights is not None:  # free the old copy first
-                self.best_weights.close()
-            self.best_weights = BestWeights(model)
-            result.best_epoch, result.best_value = result.epochs, value
-            return False
-        self.wait += 1
-        return bool(self.patience) and self.wait >= self.patience
-
-
-def _keep_final_weights(
-    model: Any,
-    optimizer: Any,
-    variables: list[Any],
-    best_weights: BestWeights | None,
-    result: FitResult,
-    config: KerasTrainConfig,
-) -> None:
-    """Restore the best epoch's weights, or when the last epoch is kept, its average."""
-    if best_weights is not None and result.best_epoch != result.epochs:
-        best_weights.restore(model)
-    elif config.ema > 0:  # the last epoch is kept: its average
-        optimizer.finalize_variable_values(variables)
-
-
-class _Progress:
-    """Progress reports to ``on_progress`` (with elapsed seconds) and the cancel check."""
-
-    def __init__(
-        self,
-        total: int,
-        on_progress: ProgressFn | None,
-        should_stop: StopFn | None,
-        clock: Callable[[], float] = time.perf_counter,
-    ):
-        self.total, self.on_progress, self.should_stop = total, on_progress, should_stop
-        self.clock = clock
-        self.t0 = clock()
-        self.last: float | None = None  # when on_progress was last called
-
-    def elapsed(self) -> float:
-        """Seconds since training started."""
-        return self.clock() - self.t0
-
-    def report(self, done: int, info: dict[str, Any], periodic: bool = False) -> None:
-        """Report ``done`` of ``total`` steps; raise ``FitCancelled`` when asked to stop.
-
-        A ``periodic`` (mid-epoch) report is passed on only when ``PROGRESS_INTERVAL``
-        seconds have gone by since the last one passed on; the cancel check always runs.
-        """
-        now = self.clock()
-        due = not periodic or self.last is None or now - self.last >= PROGRESS_INTERVAL
-        if self.on_progress is not None and due:
-            self.last = now
-            self.on_progress(done, self.total, {**info, "elapsed": now - self.t0})
-        if self.should_stop is not None and self.should_stop():
-            raise FitCancelled("training was cancelled")

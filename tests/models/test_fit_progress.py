@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from recsys_engine.errors import FitCancelled
-from recsys_engine.models.keras_fit import PROGRESS_INTERVAL, _Progress
+from recsys_engine.models.fit_progress import PROGRESS_INTERVAL, Progress
 
 
 class _Clock:
@@ -20,7 +20,7 @@ class _Clock:
 
 def test_mid_epoch_reports_are_thinned_to_the_interval_and_epoch_ends_always_pass():
     clock, seen = _Clock(), []
-    progress = _Progress(10, lambda d, t, info: seen.append((d, info["elapsed"])), None, clock)
+    progress = Progress(10, lambda d, t, info: seen.append((d, info["elapsed"])), None, clock)
     progress.report(0, {"epoch": 0})
     for done, gap in [(1, 0.4), (2, 0.4), (3, 0.4), (4, 0.1), (5, 0.9)]:
         clock.now += gap * PROGRESS_INTERVAL
@@ -34,7 +34,7 @@ def test_mid_epoch_reports_are_thinned_to_the_interval_and_epoch_ends_always_pas
 
 def test_the_cancel_check_runs_at_reports_that_are_not_passed_on():
     clock, stop = _Clock(), [False]
-    progress = _Progress(10, lambda d, t, info: None, lambda: stop[0], clock)
+    progress = Progress(10, lambda d, t, info: None, lambda: stop[0], clock)
     progress.report(0, {})
     progress.report(1, {}, periodic=True)  # not passed on: too soon
     stop[0] = True

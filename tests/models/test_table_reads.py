@@ -53,9 +53,7 @@ def _whole_reads(config: dict) -> tuple[list[str], int]:
     source = held["source"]
     n = source.new_epoch(np.random.default_rng(0))  # fit_keras draws before it builds
     model = held["build"]()
-    optimizer = build_optimizer(
-        keras, held["config"], model.trainable_variables, held["sparse_updates"]
-    )
+    optimizer = build_optimizer(keras, held["config"], model, held["sparse_updates"])
     step = compiled_step(model, optimizer, held["loss"], tf.distribute.get_strategy())
     x, y = source.batch(np.arange(min(16, n)))
     step(x, y, len(y))  # traces the step, builds the optimizer's slots
