@@ -15,18 +15,51 @@ from recsys_engine.models.weight_copies import BestWeights, swap_with_averages
 
 if TYPE_CHECKING:  # keras_fit imports this module
     from recsys_engine.models.keras_fit import FitResult
+    from recsys_engine.models.table_rows import RowReader
+
+
+def averaged_reader(optimizer: Any) -> RowReader:
+    """A reader (``table_rows.RowReader``) of the weights the model would hold inside
+    ``averaged_weights``, without putting them there: each trainable variable's weight
+    average, and any other variable as it is. The averages must be up to date
+    (``catch_up``).
+
+    Validation reads through it instead of swapping the averages in and out: at 186k
+    items × 512 the two swaps read and wrote four table-sized passes an epoch
+    (BENCHMARKS.md); the values read are the ones the swapped-in weights hold."""
+    from recsys_engine.models.table_rows import current_rows
+
+    averages = optimizer._model_variables_moving_average  # Keras' list, in variable order
+    indexes = optimizer._trainable_variables_indices
+
+    def read(table: Any, rows: Any) -> Any:
+        index = indexes.get(optimizer._var_key(table))
+        if index is None or averages[index] is None:  # not trained, or no average kept
+            return current_rows(table, rows)
+        return current_rows(averages[index], rows)
+
+    return read
+
+
+def catch_up(optimizer: Any) -> None:
+    """Bring every weight average to the current step (``LazyAdam`` leaves the rows no
+    step touched behind; Keras' own averages are always up to date)."""
+    if hasattr(optimizer, "catch_up_averages"):
+        optimizer.catch_up_averages()
 
 
 @contextlib.contextmanager
-def averaged_weights(optimizer: Any, variables: list[Any], active: bool) -> Iterator[None]:
+def averaged_weights(
+    optimizer: Any, variables: list[Any], active: bool, caught_up: bool = False
+) -> Iterator[None]:
     """While active, the model holds the optimizer's averaged (EMA) weights; the raw
     weights are put back afterwards so training goes on from them. The two are exchanged
     in place (``weight_copies.swap_with_averages``): no copy of the raw weights is kept."""
     if not active:
         yield
         return
-    if hasattr(optimizer, "catch_up_averages"):  # LazyAdam: bring lagging rows up to date
-        optimizer.catch_up_averages()
+    if not caught_up:  # ``catch_up`` was not called since the last step
+        catch_up(optimizer)
     swap_with_averages(optimizer, variables)
     try:
         yield
@@ -46,6 +79,18 @@ class EarlyStopping:
         self.wait = 0
         self.values: list[float] = []
 
+    def _smoothed(self, values: list[float]) -> float:
+        return float(np.mean(values[-self.smoothing :]))
+
+    def _better(self, smoothed: float) -> bool:
+        best = self.best
+        return best is None or (smoothed > best if self.higher_is_better else smoothed < best)
+
+    def improves(self, value: float | None) -> bool:
+        """Whether ``update(value, ...)`` would keep a copy of the model's weights (a new
+        best; nothing is recorded here)."""
+        return value is not None and self._better(self._smoothed([*self.values, value]))
+
     def update(self, value: float | None, model: Any, result: FitResult) -> bool:
         """Record the epoch ``result.epochs`` just validated (``value``; None without
         validation: the last epoch is the best); returns whether to stop."""
@@ -53,10 +98,8 @@ class EarlyStopping:
             result.best_epoch = result.epochs
             return False
         self.values.append(value)
-        window = self.values[-self.smoothing :]
-        smoothed = float(np.mean(window))
-        best = self.best
-        if best is None or (smoothed > best if self.higher_is_better else smoothed < best):
+        smoothed = self._smoothed(self.values)
+        if self._better(smoothed):
             self.best, self.wait = smoothed, 0
             if self.best_weights is not None:  # free the old copy first
                 self.best_weights.close()

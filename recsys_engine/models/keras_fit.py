@@ -27,7 +27,13 @@ import numpy as np
 from recsys_engine.errors import ConfigError
 from recsys_engine.models.base import ProgressFn, StopFn
 from recsys_engine.models.distribution import distribute_batch, make_strategy
-from recsys_engine.models.early_stopping import EarlyStopping, averaged_weights, keep_final_weights
+from recsys_engine.models.early_stopping import (
+    EarlyStopping,
+    averaged_reader,
+    averaged_weights,
+    catch_up,
+    keep_final_weights,
+)
 from recsys_engine.models.fit_progress import Progress
 from recsys_engine.models.keras_backend import keras_backend
 from recsys_engine.models.keras_config import KerasTrainConfig, epoch_learning_rate
@@ -76,7 +82,7 @@ def fit_keras(
     config: KerasTrainConfig,
     *,
     loss: Callable[[Any, Any], Any],
-    validate: Callable[[Any], float] | None = None,
+    validate: Callable[..., float] | None = None,
     higher_is_better: bool = True,
     on_progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -84,6 +90,7 @@ def fit_keras(
     metric_name: str = "val",
     sparse_updates: bool = False,
     any_width: bool = False,
+    validate_reads: bool = False,
 ) -> tuple[Any, FitResult]:
     """Build and train a Keras model with a compiled step over numpy batches.
 
@@ -112,6 +119,12 @@ def fit_keras(
         any_width: the batches' inputs vary in width (the pooled towers' history bags are
             padded to each batch's longest history): the step is traced once for any width
             (``compiled_step``).
+        validate_reads: ``validate`` takes a second argument, a reader of the weights
+            to validate (``table_rows.RowReader``): with a weight average it reads the
+            average (``early_stopping.averaged_reader``) and the model keeps its raw
+            weights; they are swapped only for an epoch whose weights early stopping
+            copies. Without it, the model holds the averaged weights while ``validate``
+            runs.
 
     Raises:
         FitCancelled: ``should_stop()`` returned True.
@@ -138,6 +151,13 @@ def fit_keras(
     stopping = EarlyStopping(config, higher_is_better)
     # validate the averaged weights, then train on from the raw ones
     swap = config.ema > 0 and validate is not None
+    # with ``validate_reads`` the averages are read where they are, and swapped in only
+    # for an epoch whose weights early stopping copies
+    read = None
+    if validate_reads:
+        from recsys_engine.models.table_rows import current_rows
+
+        read = averaged_reader(optimizer) if swap else current_rows
 
     progress.report(0, {"epoch": 0, "step": 0, "loss": None})
     for epoch in range(epochs):
@@ -150,8 +170,13 @@ def fit_keras(
         mean_loss = _train_epoch(
             step, source, rng.permutation(n), batch_size, epoch, progress, check_every
         )
-        with averaged_weights(optimizer, variables, swap):
-            value = float(validate(model)) if validate is not None else None
+        if swap and read is not None:
+            catch_up(optimizer)
+        with averaged_weights(optimizer, variables, swap and read is None):
+            if validate is None:
+                value = None
+            else:
+                value = float(validate(model) if read is None else validate(model, read))
             result.epochs, result.examples = epoch + 1, result.examples + n
             result.history.append(
                 {
@@ -161,7 +186,9 @@ def fit_keras(
                     "seconds": time.perf_counter() - e0,
                 }
             )
-            stop = stopping.update(value, model, result)
+            copies = swap and read is not None and stopping.improves(value)
+            with averaged_weights(optimizer, variables, copies, caught_up=True):
+                stop = stopping.update(value, model, result)
         info = {"epoch": epoch + 1, "step": steps, "loss": mean_loss}
         if value is not None:
             info[metric_name] = value
@@ -172,7 +199,7 @@ def fit_keras(
     result.seconds = progress.elapsed()
     if stopping.best_weights is not None:
         stopping.best_weights.close()
-    del step, optimizer, stopping  # the optimizer state and best weights go with them
+    del step, optimizer, stopping, read  # the optimizer state and best weights go with them
     release_training_graph(model)
     return model, result
 

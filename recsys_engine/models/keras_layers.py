@@ -40,7 +40,7 @@ from recsys_engine.models.sampled_softmax import (
     remove_accidental_hits,
 )
 from recsys_engine.models.sparse_product import sparse_dense_product
-from recsys_engine.models.table_rows import read_rows
+from recsys_engine.models.table_rows import RowReader, current_rows
 
 MODES = ("softmax", "sampled_softmax", "bpr")
 #: items ``catalogue_arrays`` computes at once (8 MB of vectors at width 512)
@@ -259,11 +259,16 @@ class PooledTowers(keras.layers.Layer):
         """Input vectors, output vectors and bias of every item (ID ⊕ content parts)."""
         return self.item_rows(None, None, training)
 
-    def item_rows(self, items_in, items_out, training=False, penalise=False):
+    def item_rows(self, items_in, items_out, training=False, penalise=False, read=None):
         """The ``catalogue`` rows ``items_in`` of the input vectors and ``items_out`` of the
         output vectors and bias (None = every item). The ID tables are read by row, so
         their gradients name the rows read; the content parts come from the named items'
         feature rows (``_features``, taken once for each list of items).
+
+        ``read(table, items)`` reads the rows ``items`` of one of the layer's weights (the
+        whole weight for None): by default the weight itself
+        (``table_rows.current_rows``); validation passes a reader of the weight average
+        instead (``early_stopping.averaged_reader``).
 
         ``penalise`` (distinct items, with ``l2`` > 0) adds the L2 penalty of the ID rows
         read, l2 · Σ s_i ‖row_i‖², computed on the rows already read. With
@@ -272,8 +277,7 @@ class PooledTowers(keras.layers.Layer):
         full-table l2 · Σ‖row‖²; without it (files saved before) s_i = 1. Once the penalty
         is handed to the optimizer (``hand_row_penalties``), it is not added here."""
 
-        def rows(table, items):  # by row: no copy of a table written in place
-            return table if items is None else read_rows(table, items)
+        rows = current_rows if read is None else read
 
         n_out = self.n_items if items_out is None else ops.shape(items_out)[0]
         ins, outs, bias = [], [], ops.zeros((n_out,))
@@ -295,10 +299,10 @@ class PooledTowers(keras.layers.Layer):
         if self.content_dim:  # only the rows named: a step does not pay for the catalogue
             f_in = self._features(items_in)
             f_out = f_in if items_out is items_in else self._features(items_out)
-            ins.append(sparse_dense_product(f_in, self.content_in))
-            outs.append(sparse_dense_product(f_out, self.content_out))
+            ins.append(sparse_dense_product(f_in, rows(self.content_in, None)))
+            outs.append(sparse_dense_product(f_out, rows(self.content_out, None)))
             if self.item_bias:
-                product = sparse_dense_product(f_out, self.content_bias[:, None])
+                product = sparse_dense_product(f_out, rows(self.content_bias, None)[:, None])
                 bias = bias + product[:, 0]
 
         def cat(parts):
@@ -400,7 +404,9 @@ def _kept(rows, keep):
 
 
 def catalogue_arrays(
-    layer: PooledTowers, into: dict[str, np.ndarray] | None = None
+    layer: PooledTowers,
+    into: dict[str, np.ndarray] | None = None,
+    read: RowReader | None = None,
 ) -> dict[str, np.ndarray]:
     """Numpy item vectors and biases (inference mode) plus the size of the ID part.
 
@@ -411,7 +417,8 @@ def catalogue_arrays(
     14). With ``into`` (the ``v_in``, ``v_out`` and ``bias`` an earlier call returned)
     the values are written into those arrays: at 186k items, allocating and first
     touching two fresh 0.38 GB arrays was most of each validation's rebuild on the
-    benchmark machine (BENCHMARKS.md)."""
+    benchmark machine (BENCHMARKS.md). ``read`` reads the layer's weights as in
+    ``PooledTowers.item_rows`` (validation reads the weight average through it)."""
     n, dim = int(layer.n_items), int(layer.id_dim + layer.content_dim)
 
     def array(name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -424,7 +431,7 @@ def catalogue_arrays(
     for start in range(0, n, CATALOGUE_ROWS):
         stop = min(start + CATALOGUE_ROWS, n)
         rows = tf.range(start, stop, dtype="int64")
-        block_in, block_out, block_bias = layer.item_rows(rows, rows, training=False)
+        block_in, block_out, block_bias = layer.item_rows(rows, rows, training=False, read=read)
         v_in[start:stop], v_out[start:stop] = block_in, block_out
         bias[start:stop] = block_bias
     return {
@@ -435,11 +442,15 @@ def catalogue_arrays(
         "log_q": np.asarray(layer.log_q, dtype=np.float32),
         # items with training interactions (only known where there is an ID part)
         "warm": np.asarray(layer.id_mask) > 0 if layer.id_dim else np.ones(0, dtype=bool),
-        **context_arrays(layer),
+        **context_arrays(layer, read),
     }
 
 
-def context_arrays(layer: PooledTowers) -> dict[str, np.ndarray]:
-    """The layer's context tables for numpy scoring (``stacked_context_tables``)."""
+def context_arrays(layer: PooledTowers, read: RowReader | None = None) -> dict[str, np.ndarray]:
+    """The layer's context tables for numpy scoring (``stacked_context_tables``), read
+    through ``read`` as in ``catalogue_arrays``."""
     dim = layer.id_dim + layer.content_dim
-    return stacked_context_tables(getattr(layer, "context_tables", []), layer.context_sizes, dim)
+    tables = getattr(layer, "context_tables", [])
+    if read is not None:
+        tables = [read(t, None) for t in tables]
+    return stacked_context_tables(tables, layer.context_sizes, dim)

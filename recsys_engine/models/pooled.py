@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,6 +51,9 @@ from recsys_engine.models.pooled_examples import (
 )
 from recsys_engine.models.score_block import ScoreBlock
 from recsys_engine.models.validation import REUSED_SCORE_BLOCK, ndcg_at_10
+
+if TYPE_CHECKING:  # table_rows imports TensorFlow
+    from recsys_engine.models.table_rows import RowReader
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,8 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
             codes = None if context is None else self._validation_codes(train)
             block = ScoreBlock()  # one block of scores for every validation of the fit
 
-            def validate(model):
-                self._set_from_keras(model)
+            def validate(model, read):
+                self._set_from_keras(model, read)
                 try:
                     with self.reusing_score_block(block):
                         return ndcg_at_10(
@@ -212,6 +216,7 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
                 # the sampled losses read the ID tables by row: update only the rows read
                 sparse_updates=loss_name != "softmax",
                 any_width=True,  # each batch's histories are padded to its longest
+                validate_reads=True,  # the catalogue is read from the weight average
             )
         finally:
             self._reused_arrays = None
@@ -236,11 +241,13 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         h.eliminate_zeros()
         return h
 
-    def _set_from_keras(self, model) -> None:
+    def _set_from_keras(self, model, read: RowReader | None = None) -> None:
+        """The scoring arrays from the Keras model's towers, their weights read through
+        ``read`` (``keras_layers.catalogue_arrays``; validation reads the average)."""
         from recsys_engine.models.keras_layers import catalogue_arrays
 
         reused = getattr(self, "_reused_arrays", None)
-        arrays = catalogue_arrays(model.get_layer("towers"), into=reused)
+        arrays = catalogue_arrays(model.get_layer("towers"), into=reused, read=read)
         if reused is not None:  # while fitting: written over by the next rebuild
             reused.update({k: arrays[k] for k in ("v_in", "v_out", "bias")})
         warm = arrays.pop("warm")

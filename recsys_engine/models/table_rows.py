@@ -10,10 +10,21 @@ uses TensorFlow's resource gather (``sparse_read``), which reads only the rows n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import tensorflow as tf
+
+#: ``read(table, rows)``: the rows ``rows`` of a layer's weight ``table`` as some source
+#: holds them (the whole weight for None) — the weight itself (``current_rows``) or the
+#: optimizer's average of it (``early_stopping.averaged_reader``)
+RowReader = Callable[[Any, Any], Any]
+
+
+def current_rows(table: Any, rows: Any) -> Any:
+    """The weight itself: ``table`` whole for None, else its rows read by row."""
+    return table if rows is None else read_rows(table, rows)
 
 
 def read_rows(table: Any, rows: Any) -> Any:

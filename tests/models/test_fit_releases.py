@@ -164,8 +164,8 @@ def test_validations_rebuild_the_catalogue_into_the_same_arrays_and_end_with_the
     seen: list[int] = []
     real = keras_layers.catalogue_arrays
 
-    def recorded(layer, into=None):
-        arrays = real(layer, into=into)
+    def recorded(layer, into=None, read=None):
+        arrays = real(layer, into=into, read=read)
         seen.append(id(arrays["v_in"]))
         return arrays
 

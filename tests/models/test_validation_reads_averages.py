@@ -1,0 +1,76 @@
+"""Validation reads the weight average where it is (issue 14's epoch at 186k items): the
+pooled models' catalogue is read from the optimizer's averages instead of swapping them
+into the model and back every epoch; they are swapped only for an epoch whose weights
+early stopping copies. Everything stays the same as with the swaps."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+pytest.importorskip("keras")
+
+from recsys_engine.models import create_model, early_stopping, keras_fit  # noqa: E402
+from recsys_engine.models.data import TrainData  # noqa: E402
+from recsys_engine.models.table_rows import current_rows  # noqa: E402
+
+
+def _train() -> TrainData:
+    m = sp.random(300, 800, density=0.03, random_state=1, format="csr", dtype=np.float32)
+    m.data[:] = 1.0
+    coo = m.tocoo()
+    held = np.arange(coo.nnz) % 6 == 0
+
+    def part(mask):
+        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=m.shape)
+
+    return TrainData(
+        matrix=part(~held),
+        validation=part(held),
+        user_ids=np.array([f"u{u}" for u in range(300)], dtype=object),
+        item_ids=np.array([f"i{i}" for i in range(800)], dtype=object),
+    )
+
+
+def _fit(name: str, config: dict, swapping: bool):
+    """The model fitted, and how many times the averages were swapped in or out."""
+    swaps: list[int] = []
+    real_swap, real_fit = early_stopping.swap_with_averages, keras_fit.fit_keras
+
+    def counted(optimizer, variables):
+        swaps.append(1)
+        real_swap(optimizer, variables)
+
+    def swapped_fit(*args, validate=None, validate_reads=False, **kwargs):
+        # the path before: the averages swapped into the model for every validation
+        assert validate_reads
+        return real_fit(*args, validate=lambda model: validate(model, current_rows), **kwargs)
+
+    with mock.patch.object(early_stopping, "swap_with_averages", counted):
+        if swapping:
+            with mock.patch.object(keras_fit, "fit_keras", swapped_fit):
+                model = create_model(name, config).fit(_train())
+        else:
+            model = create_model(name, config).fit(_train())
+    return model, len(swaps)
+
+
+@pytest.mark.parametrize(
+    "name,loss", [("two_tower", "sampled_softmax"), ("two_tower", "softmax"), ("hybrid", "bpr")]
+)
+def test_validation_reads_the_averages_in_place_with_the_values_the_swaps_gave(name, loss):
+    config = {"loss": loss, "epochs": 6, "patience": 0, "smoothing": 1, "dim": 16, "seed": 2}
+    read, read_swaps = _fit(name, config, swapping=False)
+    swapped, all_swaps = _fit(name, config, swapping=True)
+    values = [h["val_ndcg@10"] for h in read.fit_result.history]
+    assert values == [h["val_ndcg@10"] for h in swapped.fit_result.history]
+    assert read.fit_result.best_epoch == swapped.fit_result.best_epoch
+    for key in ("v_in", "v_out", "bias"):
+        np.testing.assert_array_equal(getattr(read, key), getattr(swapped, key))
+    assert all_swaps == 2 * 6  # in and out at every validation
+    # in and out only for the epochs whose weights were copied (a new best)
+    best = [i for i, v in enumerate(values) if v > max(values[:i], default=-1.0)]
+    assert read_swaps == 2 * len(best) < all_swaps
