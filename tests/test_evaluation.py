@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -342,6 +343,9 @@ class _FixedScores:
 
     def can_score(self, histories):
         return np.ones(histories.shape[0], dtype=bool)
+
+    def reusing_score_block(self):
+        return contextlib.nullcontext()  # fresh scores every call, as outside the block
 
 
 def test_new_arrivals_shelf_by_hand():
