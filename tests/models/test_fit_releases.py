@@ -15,25 +15,19 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
+
+from small_log_support import random_log, with_validation  # noqa: E402
 
 from recsys_engine.models import create_model, keras_fit  # noqa: E402
 from recsys_engine.models.data import TrainData  # noqa: E402
 
 
-def _train_data(users: int = 60, items: int = 400) -> TrainData:
+def _train_data() -> TrainData:
     """A small random implicit log (every entry 1)."""
-    m = sp.random(users, items, density=0.05, random_state=1, format="csr", dtype=np.float32)
-    m.data[:] = 1.0
-    m.sort_indices()
-    return TrainData(
-        matrix=m,
-        user_ids=np.array([f"u{u}" for u in range(users)], dtype=object),
-        item_ids=np.array([f"i{i}" for i in range(items)], dtype=object),
-    )
+    return random_log(60, 400, density=0.05, seed=1)
 
 
 def test_fit_frees_the_optimizer_tables_the_training_step_captured():
@@ -152,15 +146,7 @@ def test_validations_rebuild_the_catalogue_into_the_same_arrays_and_end_with_the
     from recsys_engine.models import keras_layers
     from recsys_engine.models.keras_layers import catalogue_arrays
 
-    data = _train_data()
-    m = data.matrix.tocoo()
-    held = np.arange(m.nnz) % 7 == 0
-    train = TrainData(
-        matrix=sp.csr_matrix((m.data[~held], (m.row[~held], m.col[~held])), shape=m.shape),
-        validation=sp.csr_matrix((m.data[held], (m.row[held], m.col[held])), shape=m.shape),
-        user_ids=data.user_ids,
-        item_ids=data.item_ids,
-    )
+    train = with_validation(_train_data(), every=7)
     seen: list[int] = []
     real = keras_layers.catalogue_arrays
 

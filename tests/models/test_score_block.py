@@ -7,7 +7,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from small_log_support import random_log, split_every, with_validation
 
 from recsys_engine.models.data import TrainData, finite_rows, mask_items, top_k
 from recsys_engine.models.score_block import ScoreBlock
@@ -35,15 +35,8 @@ def test_finite_rows_by_hand():
     assert finite_rows(scores).tolist() == [True, False, False, False, True]
 
 
-def _train(users: int = 40, items: int = 300) -> TrainData:
-    m = sp.random(users, items, density=0.06, random_state=2, format="csr", dtype=np.float32)
-    m.data[:] = 1.0
-    m.sort_indices()
-    return TrainData(
-        matrix=m,
-        user_ids=np.array([f"u{u}" for u in range(users)], dtype=object),
-        item_ids=np.array([f"i{i}" for i in range(items)], dtype=object),
-    )
+def _train() -> TrainData:
+    return random_log(40, 300, density=0.06, seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +74,7 @@ def test_evaluation_through_the_block_ranks_every_batch_as_fresh_scores_do(fitte
     from recsys_engine.split_data import SplitData
 
     model, data = fitted
-    m = data.matrix.tocoo()
-    held = np.arange(m.nnz) % 5 == 0
-    seen = sp.csr_matrix((m.data[~held], (m.row[~held], m.col[~held])), shape=m.shape)
-    test = sp.csr_matrix((m.data[held], (m.row[held], m.col[held])), shape=m.shape)
+    seen, test = split_every(data.matrix, every=5)
     split = SplitData(
         train=TrainData(matrix=seen, user_ids=data.user_ids, item_ids=data.item_ids),
         seen=seen,
@@ -104,15 +94,7 @@ def test_a_fit_validates_every_epoch_through_one_block():
     pytest.importorskip("keras")
     from recsys_engine.models import create_model, pooled
 
-    data = _train()
-    m = data.matrix.tocoo()
-    held = np.arange(m.nnz) % 7 == 0
-    train = TrainData(
-        matrix=sp.csr_matrix((m.data[~held], (m.row[~held], m.col[~held])), shape=m.shape),
-        validation=sp.csr_matrix((m.data[held], (m.row[held], m.col[held])), shape=m.shape),
-        user_ids=data.user_ids,
-        item_ids=data.item_ids,
-    )
+    train = with_validation(_train(), every=7)
     blocks: list[ScoreBlock] = []
     taken: list[int] = []
 

@@ -9,9 +9,10 @@ from unittest import mock
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 pytest.importorskip("keras")
+
+from small_log_support import random_log, with_validation  # noqa: E402
 
 from recsys_engine.models import create_model, early_stopping, keras_fit  # noqa: E402
 from recsys_engine.models.data import TrainData  # noqa: E402
@@ -19,20 +20,7 @@ from recsys_engine.models.table_rows import current_rows  # noqa: E402
 
 
 def _train() -> TrainData:
-    m = sp.random(300, 800, density=0.03, random_state=1, format="csr", dtype=np.float32)
-    m.data[:] = 1.0
-    coo = m.tocoo()
-    held = np.arange(coo.nnz) % 6 == 0
-
-    def part(mask):
-        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=m.shape)
-
-    return TrainData(
-        matrix=part(~held),
-        validation=part(held),
-        user_ids=np.array([f"u{u}" for u in range(300)], dtype=object),
-        item_ids=np.array([f"i{i}" for i in range(800)], dtype=object),
-    )
+    return with_validation(random_log(300, 800, density=0.03, seed=1), every=6)
 
 
 def _fit(name: str, config: dict, swapping: bool):
