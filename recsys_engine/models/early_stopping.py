@@ -5,7 +5,7 @@ weights, and the weights left in the model when training ends."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,25 +18,36 @@ if TYPE_CHECKING:  # keras_fit imports this module
     from recsys_engine.models.table_rows import RowReader
 
 
+def averaged_source(optimizer: Any) -> Callable[[Any], Any]:
+    """``source(variable)``: the variable holding what the model would hold inside
+    ``averaged_weights`` in place of ``variable`` — its weight average for a trainable
+    variable the optimizer averages, else the variable itself. The averages must be up to
+    date (``catch_up``)."""
+    averages = optimizer._model_variables_moving_average  # Keras' list, in variable order
+    indexes = optimizer._trainable_variables_indices
+
+    def source(variable: Any) -> Any:
+        index = indexes.get(optimizer._var_key(variable))
+        if index is None or averages[index] is None:  # not trained, or no average kept
+            return variable
+        return averages[index]
+
+    return source
+
+
 def averaged_reader(optimizer: Any) -> RowReader:
     """A reader (``table_rows.RowReader``) of the weights the model would hold inside
-    ``averaged_weights``, without putting them there: each trainable variable's weight
-    average, and any other variable as it is. The averages must be up to date
-    (``catch_up``).
+    ``averaged_weights``, without putting them there (``averaged_source``).
 
     Validation reads through it instead of swapping the averages in and out: at 186k
     items × 512 the two swaps read and wrote four table-sized passes an epoch
     (BENCHMARKS.md); the values read are the ones the swapped-in weights hold."""
     from recsys_engine.models.table_rows import current_rows
 
-    averages = optimizer._model_variables_moving_average  # Keras' list, in variable order
-    indexes = optimizer._trainable_variables_indices
+    source = averaged_source(optimizer)
 
     def read(table: Any, rows: Any) -> Any:
-        index = indexes.get(optimizer._var_key(table))
-        if index is None or averages[index] is None:  # not trained, or no average kept
-            return current_rows(table, rows)
-        return current_rows(averages[index], rows)
+        return current_rows(source(table), rows)
 
     return read
 
@@ -49,17 +60,14 @@ def catch_up(optimizer: Any) -> None:
 
 
 @contextlib.contextmanager
-def averaged_weights(
-    optimizer: Any, variables: list[Any], active: bool, caught_up: bool = False
-) -> Iterator[None]:
+def averaged_weights(optimizer: Any, variables: list[Any], active: bool) -> Iterator[None]:
     """While active, the model holds the optimizer's averaged (EMA) weights; the raw
     weights are put back afterwards so training goes on from them. The two are exchanged
     in place (``weight_copies.swap_with_averages``): no copy of the raw weights is kept."""
     if not active:
         yield
         return
-    if not caught_up:  # ``catch_up`` was not called since the last step
-        catch_up(optimizer)
+    catch_up(optimizer)
     swap_with_averages(optimizer, variables)
     try:
         yield
@@ -86,14 +94,17 @@ class EarlyStopping:
         best = self.best
         return best is None or (smoothed > best if self.higher_is_better else smoothed < best)
 
-    def improves(self, value: float | None) -> bool:
-        """Whether ``update(value, ...)`` would keep a copy of the model's weights (a new
-        best; nothing is recorded here)."""
-        return value is not None and self._better(self._smoothed([*self.values, value]))
-
-    def update(self, value: float | None, model: Any, result: FitResult) -> bool:
+    def update(
+        self,
+        value: float | None,
+        model: Any,
+        result: FitResult,
+        source: Callable[[Any], Any] | None = None,
+    ) -> bool:
         """Record the epoch ``result.epochs`` just validated (``value``; None without
-        validation: the last epoch is the best); returns whether to stop."""
+        validation: the last epoch is the best); returns whether to stop. A new best copies
+        the model's weights, each read from ``source(weight)`` when given
+        (``weight_copies.BestWeights``: e.g. ``averaged_source``'s averages, in place)."""
         if value is None:
             result.best_epoch = result.epochs
             return False
@@ -103,7 +114,7 @@ class EarlyStopping:
             self.best, self.wait = smoothed, 0
             if self.best_weights is not None:  # free the old copy first
                 self.best_weights.close()
-            self.best_weights = BestWeights(model)
+            self.best_weights = BestWeights(model, source)
             result.best_epoch, result.best_value = result.epochs, value
             return False
         self.wait += 1

@@ -30,6 +30,7 @@ from recsys_engine.models.distribution import distribute_batch, make_strategy
 from recsys_engine.models.early_stopping import (
     EarlyStopping,
     averaged_reader,
+    averaged_source,
     averaged_weights,
     catch_up,
     keep_final_weights,
@@ -122,9 +123,9 @@ def fit_keras(
         validate_reads: ``validate`` takes a second argument, a reader of the weights
             to validate (``table_rows.RowReader``): with a weight average it reads the
             average (``early_stopping.averaged_reader``) and the model keeps its raw
-            weights; they are swapped only for an epoch whose weights early stopping
-            copies. Without it, the model holds the averaged weights while ``validate``
-            runs.
+            weights; early stopping copies a new best from the averages too
+            (``averaged_source``), so they are never swapped in. Without it, the model
+            holds the averaged weights while ``validate`` runs.
 
     Raises:
         FitCancelled: ``should_stop()`` returned True.
@@ -151,13 +152,14 @@ def fit_keras(
     stopping = EarlyStopping(config, higher_is_better)
     # validate the averaged weights, then train on from the raw ones
     swap = config.ema > 0 and validate is not None
-    # with ``validate_reads`` the averages are read where they are, and swapped in only
-    # for an epoch whose weights early stopping copies
-    read = None
+    # with ``validate_reads`` the averages are read where they are, by validation and by
+    # early stopping's copy of a new best: never swapped in
+    read, best_from = None, None
     if validate_reads:
         from recsys_engine.models.table_rows import current_rows
 
         read = averaged_reader(optimizer) if swap else current_rows
+        best_from = averaged_source(optimizer) if swap else None
 
     progress.report(0, {"epoch": 0, "step": 0, "loss": None})
     for epoch in range(epochs):
@@ -186,9 +188,8 @@ def fit_keras(
                     "seconds": time.perf_counter() - e0,
                 }
             )
-            copies = swap and read is not None and stopping.improves(value)
-            with averaged_weights(optimizer, variables, copies, caught_up=True):
-                stop = stopping.update(value, model, result)
+            # a new best is copied from where the weights validated are (the averages)
+            stop = stopping.update(value, model, result, best_from)
         info = {"epoch": epoch + 1, "step": steps, "loss": mean_loss}
         if value is not None:
             info[metric_name] = value
@@ -199,7 +200,8 @@ def fit_keras(
     result.seconds = progress.elapsed()
     if stopping.best_weights is not None:
         stopping.best_weights.close()
-    del step, optimizer, stopping, read  # the optimizer state and best weights go with them
+    # the optimizer state and best weights go with them
+    del step, optimizer, stopping, read, best_from
     release_training_graph(model)
     return model, result
 

@@ -20,6 +20,7 @@ in place makes TensorFlow copy it.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +82,17 @@ def _put_averages(optimizer: Any, variables: list[Any], swap: bool) -> None:
 
 
 class BestWeights:
-    """A copy of a model's weights (all of ``model.weights``), to put back later.
+    """A copy of a model's weights (all of ``model.weights``), to put back later. With
+    ``source``, each weight's value is read from ``source(weight)`` instead (a variable of
+    the same shape: e.g. the optimizer's average of it, ``early_stopping.averaged_source``),
+    so the averages need not be swapped into the model to be kept.
 
     Up to ``SPILL_BYTES`` the copy is numpy arrays in memory; above, a temporary file
     written and read a block of rows at a time, so keeping it costs no table-sized memory
     (the file goes when ``close`` is called or the object is collected)."""
 
-    def __init__(self, model: Any):
-        weights = model.weights
+    def __init__(self, model: Any, source: Callable[[Any], Any] | None = None):
+        weights = [w if source is None else source(w) for w in model.weights]
         size = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in weights)
         self._arrays: list[np.ndarray] | None = None
         self._dir: tempfile.TemporaryDirectory | None = None

@@ -93,6 +93,34 @@ def test_best_weights_come_back_bit_for_bit_from_memory_or_from_their_file(
         assert not os.path.exists(folder)
 
 
+@pytest.mark.parametrize("spill", [False, True])
+def test_best_weights_read_from_the_averages_keep_the_averages_and_leave_the_model_alone(
+    small_blocks, monkeypatch, spill
+):
+    """Early stopping's copy of a new best read from the optimizer's averages where they
+    are (``early_stopping.averaged_source``): restoring it gives the model the averages
+    bit for bit, and taking it changed neither the model nor the averages."""
+    from recsys_engine.models.early_stopping import averaged_source
+
+    monkeypatch.setattr(weight_copies, "SPILL_BYTES", 0 if spill else 1 << 30)
+    model = _model()
+    optimizer = keras.optimizers.Adam(use_ema=True)
+    optimizer.build(model.trainable_variables)
+    rng = np.random.default_rng(3)
+    averages = [rng.normal(size=w.shape).astype(np.float32) for w in model.weights]
+    for w, a in zip(model.weights, averages, strict=True):
+        optimizer._model_variables_moving_average[optimizer._get_variable_index(w)].assign(a)
+    raw = [np.array(w) for w in model.weights]
+
+    best = weight_copies.BestWeights(model, averaged_source(optimizer))
+    assert best.spilled is spill
+    _assert_values(model.weights, raw)
+    _assert_values(optimizer._model_variables_moving_average, averages)
+    best.restore(model)
+    _assert_values(model.weights, averages)
+    best.close()
+
+
 def test_training_with_spilled_best_weights_is_the_same_as_in_memory(monkeypatch, small_blocks):
     """A sampled-softmax two-tower with the weight average and early stopping (the path of
     big catalogues) gives the same scores whether its best weights stay in memory or go
