@@ -11,6 +11,7 @@ import pandas as pd
 
 from recsys_engine import export
 from recsys_engine.models.ease import EASEConfig
+from recsys_engine.models.hybrid import HybridConfig
 from recsys_engine.models.neumf import NeuMFConfig
 from recsys_engine.models.pooled_config import TwoTowerConfig
 
@@ -66,4 +67,6 @@ def test_a_stored_config_keeps_how_an_older_run_was_trained():
     assert NeuMFConfig.from_stored({**old_neumf, "loss": "bpr"}).loss == "bpr"
     tower = TwoTowerConfig.from_stored({"dim": 256})
     assert (tower.ema, tower.lr_decay, tower.smoothing) == (0.0, 1.0, 1)
+    assert tower.min_improvement == 0.0 and TwoTowerConfig().min_improvement == 0.005
+    assert HybridConfig.from_stored({"dim": 256}).min_improvement == 0.0
     assert TwoTowerConfig.from_stored(TwoTowerConfig().to_dict()) == TwoTowerConfig()

@@ -25,6 +25,7 @@ LABELS = {
     "max_softmax_cells": "Max. users × items for the full softmax",
     "max_text_features": "Max. text features",
     "min_df": "Min. items per term",
+    "min_improvement": "Min. relative gain (early stopping)",
     "max_df": "Max. share of items per term",
     "stop_words": "Leave out stop-words",
     "mlp_layers": "MLP layers",

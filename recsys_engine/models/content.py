@@ -98,6 +98,7 @@ class ContentConfig(FeatureOptions, TwoTowerConfig):
     lr_decay: float = 1.0
     patience: int = 8
     smoothing: int = 1
+    min_improvement: float = 0.0
     ema: float = 0.0
     dim: int = 64
     dropout: float = 0.0

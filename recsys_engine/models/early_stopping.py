@@ -77,10 +77,12 @@ def averaged_weights(optimizer: Any, variables: list[Any], active: bool) -> Iter
 
 class EarlyStopping:
     """Keeps the best weights by the (smoothed) validation metric and counts the epochs
-    since, to stop after ``patience`` epochs without a better value."""
+    since, to stop after ``patience`` epochs without a better value (better by more than
+    ``min_improvement`` of the best, relative)."""
 
     def __init__(self, config: KerasTrainConfig, higher_is_better: bool):
         self.smoothing, self.patience = int(config.smoothing), config.patience
+        self.min_improvement = float(config.min_improvement)
         self.higher_is_better = higher_is_better
         self.best: float | None = None
         self.best_weights: BestWeights | None = None
@@ -91,8 +93,12 @@ class EarlyStopping:
         return float(np.mean(values[-self.smoothing :]))
 
     def _better(self, smoothed: float) -> bool:
+        """Whether ``smoothed`` beats the best by more than ``min_improvement`` of it."""
         best = self.best
-        return best is None or (smoothed > best if self.higher_is_better else smoothed < best)
+        if best is None:
+            return True
+        margin = self.min_improvement * abs(best)
+        return smoothed > best + margin if self.higher_is_better else smoothed < best - margin
 
     def update(
         self,

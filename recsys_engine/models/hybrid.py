@@ -79,6 +79,7 @@ class HybridConfig(ContentConfig):
     lr_decay: float = 0.96
     patience: int = 15
     smoothing: int = 5
+    min_improvement: float = 0.005
     ema: float = 0.99
     dim: int = 512
     dropout: float = 0.5

@@ -32,6 +32,10 @@ class KerasTrainConfig(ModelConfig):
         smoothing: early stopping compares the mean validation metric of the last
             ``smoothing`` epochs (1 = the raw value), so a lucky epoch on a noisy curve does
             not win; the weights kept are those of the window's last epoch.
+        min_improvement: the least relative gain that counts as better for early stopping
+            (0.005: the smoothed metric must beat the best by 0.5% of its value), so a
+            flat, noisy curve stops after ``patience`` epochs instead of training on for
+            gains it cannot tell from noise. 0 = any gain counts.
         ema: momentum of an exponential moving average of the weights, updated every step
             (Polyak averaging: w̄ ← ema · w̄ + (1 − ema) · w); validation and the final
             model use the averaged weights, which are less noisy than the last step's.
@@ -50,6 +54,7 @@ class KerasTrainConfig(ModelConfig):
         "weight_decay",
         "patience",
         "smoothing",
+        "min_improvement",
         "ema",
         "seed",
         "strategy",
@@ -84,6 +89,7 @@ class KerasTrainConfig(ModelConfig):
     weight_decay: float = 0.0
     patience: int = 3
     smoothing: int = 1
+    min_improvement: float = 0.0
     ema: float = 0.0
     seed: int = 42
     strategy: str = "default"
@@ -96,6 +102,7 @@ class KerasTrainConfig(ModelConfig):
         check_number("weight_decay", self.weight_decay, low=0, high=1)
         check_number("patience", self.patience, low=0, integer=True)
         check_number("smoothing", self.smoothing, low=1, high=100, integer=True)
+        check_number("min_improvement", self.min_improvement, low=0, high=1)
         check_number("ema", self.ema, low=0, high=1)
         if self.ema >= 1:
             raise ConfigError(f"ema must be < 1 (got {self.ema!r})")

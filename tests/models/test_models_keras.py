@@ -270,6 +270,36 @@ def test_early_stopping_restores_best_weights(data):
         np.testing.assert_array_equal(w, best)
 
 
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_early_stopping_counts_only_gains_above_min_improvement(higher_is_better):
+    """min_improvement 0.01: a gain counts only above 1% of the best. NDCG 0.1, 0.1009
+    (+0.9%: not better), 0.1011 (+1.1%: better), 0.1021 (+0.99% of 0.1011: not), 0.1015
+    (not) → best epoch 3, stop after epoch 5 (patience 2). RMSE mirrored: 1.0, 0.991,
+    0.989, 0.98 (−0.91% of 0.989: not), 0.985. Without the margin every gain counts."""
+    from types import SimpleNamespace
+
+    from recsys_engine.models.early_stopping import EarlyStopping
+    from recsys_engine.models.keras_config import KerasTrainConfig
+    from recsys_engine.models.keras_fit import FitResult
+
+    curve = [0.1, 0.1009, 0.1011, 0.1021, 0.1015]
+    if not higher_is_better:
+        curve = [1.0, 0.991, 0.989, 0.98, 0.985]
+    model = SimpleNamespace(weights=[])  # nothing to copy
+
+    def run(min_improvement: float) -> tuple[int, int]:
+        config = KerasTrainConfig(patience=2, min_improvement=min_improvement)
+        stopping, result = EarlyStopping(config, higher_is_better), FitResult()
+        for epoch, value in enumerate(curve, start=1):
+            result.epochs = epoch
+            if stopping.update(value, model, result):
+                break
+        return result.best_epoch, result.epochs
+
+    assert run(0.01) == (3, 5)
+    assert run(0.0) == (4, 5)  # 0.1021 / 0.98 was a new best; one epoch of patience used
+
+
 def test_weight_averaging_is_what_validation_sees_and_what_is_kept():
     """One weight w = 1, gradient 1 every step, Adam lr 0.1: each step lowers w by 0.1
     (Adam's step is lr · sign(g) for a constant g), so the raw weights after epochs 1..4
@@ -375,6 +405,7 @@ def test_cancel_raises_quickly_and_progress_is_reported(data):
         ("mf_explicit", {"holdout": 0.9}, "holdout"),
         ("two_tower", {"lr_decay": 0.0}, "lr_decay"),
         ("two_tower", {"smoothing": 0}, "smoothing"),
+        ("two_tower", {"min_improvement": -0.01}, "min_improvement"),
         ("neumf", {"weight_decay": -1.0}, "weight_decay"),
         ("two_tower", {"ema": 1.0}, "ema"),
         ("neumf", {"ema": -0.1}, "ema"),
