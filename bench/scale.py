@@ -11,7 +11,8 @@ one process, it times each stage and reports the process's peak RSS after it:
 2. split — ``create_split(store, dataset_id, SplitConfig(test_fraction=0.2, seed=42))``;
 3. two_tower — ``queue_run(..., "two_tower", {"epochs": 1, "patience": 0, ...})`` then
    ``execute_run``: one training epoch plus the full-ranking evaluation; fit and evaluation
-   are split using the run row's ``fit_seconds`` / ``eval_seconds``.
+   are split using the run row's ``fit_seconds`` / ``eval_seconds``, and the run's test
+   NDCG@10 (with its 95% CI) is printed, so a faster stop shows what it costs.
 
 With ``--model hybrid`` the generated ``movies.csv`` (titles and genres, no preference
 signal) is loaded with the ratings and Hybrid is trained instead.
@@ -236,6 +237,15 @@ def run_stages(
         results.append({"stage": stage, "seconds": seconds, "rss": None, "note": note})
         print(f"  {stage:<22} {seconds:9.1f} s   {note}", flush=True)
     record(f"3 {model} total", total, f"run {run_id}")
+    # the test fold's ranking quality of the model kept (what an early stop costs or saves)
+    metrics = store.run_metrics(run_id)
+    ndcg = metrics[(metrics["metric"] == "ndcg") & (metrics["k"] == 10)]
+    if len(ndcg):
+        row = ndcg.iloc[0]
+        print(
+            f"  test NDCG@10 {row['value']:.4f} [{row['ci_low']:.4f}, {row['ci_high']:.4f}]",
+            flush=True,
+        )
     store.close()
     if ends:
         times = [ends[e] - ends.get(e - 1, 0.0) for e in sorted(ends)]
