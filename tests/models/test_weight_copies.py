@@ -30,10 +30,10 @@ def _model(rows: int = 23, width: int = 3, seed: int = 0):
     return model
 
 
-def _with_averages(seed: int):
-    """``_model()``'s trainable variables, an Adam with a weight average built for them,
-    and the random averages it was given (in variable order)."""
-    variables = _model().trainable_variables
+def _with_averages(seed: int, model=None):
+    """``model``'s (default ``_model()``) trainable variables, an Adam with a weight average
+    built for them, and the random averages it was given (in variable order)."""
+    variables = (model or _model()).trainable_variables
     optimizer = keras.optimizers.Adam(use_ema=True)
     optimizer.build(variables)
     rng = np.random.default_rng(seed)
@@ -104,12 +104,8 @@ def test_best_weights_read_from_the_averages_keep_the_averages_and_leave_the_mod
 
     monkeypatch.setattr(weight_copies, "SPILL_BYTES", 0 if spill else 1 << 30)
     model = _model()
-    optimizer = keras.optimizers.Adam(use_ema=True)
-    optimizer.build(model.trainable_variables)
-    rng = np.random.default_rng(3)
-    averages = [rng.normal(size=w.shape).astype(np.float32) for w in model.weights]
-    for w, a in zip(model.weights, averages, strict=True):
-        optimizer._model_variables_moving_average[optimizer._get_variable_index(w)].assign(a)
+    assert len(model.weights) == len(model.trainable_variables)  # every weight is averaged
+    _, optimizer, averages = _with_averages(3, model)
     raw = [np.array(w) for w in model.weights]
 
     best = weight_copies.BestWeights(model, averaged_source(optimizer))
