@@ -232,14 +232,15 @@ class PooledHistoryModel(ContextScoring, KerasFiles, Recommender):
         return True
 
     def _weights(self, h: sp.csr_matrix) -> sp.csr_matrix:
-        h = sp.csr_matrix(h, dtype=np.float32, copy=True)
-        h.data = np.maximum(h.data, 0.0)
+        h = sp.csr_matrix(h, dtype=np.float32)
+        data = np.maximum(h.data, np.float32(0.0))  # a new array: ``h``'s stays as it was
         if self.config.weighting == "binary":
-            h.data[h.data > 0] = 1.0
+            data[data > 0] = 1.0
         elif self.config.weighting == "log":
-            h.data = np.where(h.data > 0, 1.0 + np.log1p(h.data), 0.0).astype(np.float32)
-        h.eliminate_zeros()
-        return h
+            data = np.where(data > 0, 1.0 + np.log1p(data), 0.0).astype(np.float32)
+        out = sp.csr_matrix((data, h.indices.copy(), h.indptr.copy()), shape=h.shape)
+        out.eliminate_zeros()
+        return out
 
     def _set_from_keras(self, model, read: RowReader | None = None) -> None:
         """The scoring arrays from the Keras model's towers, their weights read through

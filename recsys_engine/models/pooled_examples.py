@@ -14,6 +14,9 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
+#: uniform draws ``uniform_below`` holds at once (8 MB)
+DRAW_CHUNK = 1 << 20
+
 
 def choose_loss(loss: str, n_examples: int, n_items: int, max_items: int, max_cells: int) -> str:
     """The loss ``auto`` stands for: the full softmax while it is affordable, else the
@@ -45,12 +48,16 @@ class HalfSplitSource:
         input_fraction: float,
         targets: str = "rest",
     ):
-        counts = np.diff(x.indptr)
-        self.x = x[counts >= 2]
-        self.x.sort_indices()
+        kept = np.diff(x.indptr) >= 2
+        if kept.all() and x.has_sorted_indices:
+            self.x = x  # read only: no copy of a matrix that is already as needed
+        else:
+            self.x = x[kept]
+            self.x.sort_indices()
         self.mode, self.fraction = mode, input_fraction
         self.all_targets = targets == "all" and mode == "softmax"
-        self.rows = np.repeat(np.arange(self.x.shape[0]), np.diff(self.x.indptr))
+        # each stored entry's row (int32: half the memory a draw walks through)
+        self.rows = entry_rows(self.x)
         self.inputs = self.targets = None
         self.target = self.negative = None
         self.n_examples = 0
@@ -58,20 +65,21 @@ class HalfSplitSource:
     def new_epoch(self, rng: np.random.Generator) -> int:
         x, rows = self.x, self.rows
         n_rows, lengths = x.shape[0], np.diff(x.indptr)
-        is_input = rng.random(x.nnz) < self.fraction
-        n_in = np.bincount(rows, weights=is_input, minlength=n_rows)
+        is_input = uniform_below(rng, x.nnz, self.fraction)
+        n_in = np.bincount(rows[is_input], minlength=n_rows)
         pick = x.indptr[:-1] + np.floor(rng.random(n_rows) * lengths).astype(np.int64)
         is_input[pick[n_in == 0]] = True  # at least one input and one target per row
         is_input[pick[n_in == lengths]] = False
         self.inputs = _masked(x, is_input)
+        is_target = np.logical_not(is_input, out=is_input)  # is_input is not read again
         if self.mode == "softmax":  # the full softmax's target rows; the others draw one
-            self.targets = x if self.all_targets else _masked(x, ~is_input)
+            self.targets = x if self.all_targets else _masked(x, is_target)
         else:
-            t_items = x.indices[~is_input]
+            t_items = x.indices[is_target]
             # one random target per row: of the row's targets, the one a random
             # permutation of all targets puts first
             perm = rng.permutation(len(t_items))
-            self.target = t_items[_first_in_order(rows[~is_input], perm)].astype(np.int32)
+            self.target = t_items[_first_in_order(rows[is_target], perm)].astype(np.int32)
             self.negative = rng.integers(0, x.shape[1], n_rows).astype(np.int32)
         self.n_examples = n_rows
         return n_rows
@@ -153,8 +161,9 @@ def _first_in_order(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
     ``order`` of their positions: per group, the position that comes first in ``order`` —
     what ``np.unique(groups[order], return_index=True)`` picks, read as ``order[first]``,
     in one pass instead of a sort (at MovieLens-20M size ~8M targets: ~3 s a draw)."""
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
+    kind = _index_type(len(order))
+    rank = np.empty(len(order), dtype=kind)
+    rank[order] = np.arange(len(order), dtype=kind)
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     return order[np.minimum.reduceat(rank, starts)]
 
@@ -187,3 +196,26 @@ def _masked(x: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
     out = sp.csr_matrix((x.data * keep, x.indices.copy(), x.indptr.copy()), shape=x.shape)
     out.eliminate_zeros()
     return out
+
+
+def entry_rows(x: sp.csr_matrix) -> np.ndarray:
+    """The row of each stored entry of ``x``, in storage order."""
+    return np.repeat(np.arange(x.shape[0], dtype=_index_type(x.shape[0])), np.diff(x.indptr))
+
+
+def uniform_below(rng: np.random.Generator, n: int, fraction: float) -> np.ndarray:
+    """``rng.random(n) < fraction``, drawn ``DRAW_CHUNK`` values at a time: the same values
+    from the same stream, without n float64 draws in memory at once (128 MB at
+    MovieLens-20M size, most of a draw's time the first time the memory is touched)."""
+    out = np.empty(n, dtype=bool)
+    buffer = np.empty(min(n, DRAW_CHUNK))
+    for start in range(0, n, DRAW_CHUNK):
+        part = buffer[: min(DRAW_CHUNK, n - start)]
+        rng.random(out=part)
+        np.less(part, fraction, out=out[start : start + len(part)])
+    return out
+
+
+def _index_type(n: int) -> type:
+    """int32 when every index below ``n`` fits it, else int64."""
+    return np.int32 if n < np.iinfo(np.int32).max else np.int64

@@ -301,3 +301,37 @@ def test_the_target_draw_keeps_each_rows_first_target_in_a_random_order():
         order = rng.permutation(len(groups))
         _, first = np.unique(groups[order], return_index=True)
         np.testing.assert_array_equal(_first_in_order(groups, order), order[first])
+
+
+def test_the_input_draw_in_chunks_is_the_whole_draw(monkeypatch):
+    """``uniform_below`` draws a few values at a time (here 7) but gives exactly
+    ``rng.random(n) < fraction`` and leaves the generator where that whole draw would."""
+    from recsys_engine.models import pooled_examples
+
+    monkeypatch.setattr(pooled_examples, "DRAW_CHUNK", 7)
+    for n in (0, 5, 7, 30):
+        ours, theirs = np.random.default_rng(3), np.random.default_rng(3)
+        got = pooled_examples.uniform_below(ours, n, 0.4)
+        np.testing.assert_array_equal(got, theirs.random(n) < 0.4)
+        assert got.dtype == bool and ours.random() == theirs.random()
+
+
+def test_the_source_reads_a_ready_history_without_changing_it():
+    """A history whose rows all have two items and sorted indices is read as it is (no
+    copy); one with a short row or unsorted indices is copied, the short row dropped and
+    the indices sorted — the caller's matrix is left as it was either way."""
+    ready = sp.csr_matrix(
+        (np.ones(5, np.float32), [1, 3, 0, 2, 4], [0, 2, 5]), shape=(2, 6)
+    )
+    assert HalfSplitSource(ready, "softmax", 0.5).x is ready
+    unsorted = sp.csr_matrix(
+        (np.arange(1, 6, dtype=np.float32), [3, 1, 4, 0, 2], [0, 2, 5]), shape=(2, 6)
+    )
+    unsorted.has_sorted_indices = False
+    source = HalfSplitSource(unsorted, "softmax", 0.5)
+    assert source.x is not unsorted and unsorted.indices.tolist() == [3, 1, 4, 0, 2]
+    assert source.x.indices.tolist() == [1, 3, 0, 2, 4]
+    assert source.x.data.tolist() == [2, 1, 4, 5, 3]
+    short = sp.csr_matrix((np.ones(3, np.float32), [1, 0, 2], [0, 1, 3]), shape=(2, 6))
+    assert HalfSplitSource(short, "softmax", 0.5).x.shape == (1, 6)
+    assert source.rows.dtype == np.int32 and source.rows.tolist() == [0, 0, 1, 1, 1]
