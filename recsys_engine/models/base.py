@@ -63,6 +63,24 @@ class Explanation:
     contributions: np.ndarray
     exact: bool
 
+    @classmethod
+    def linear(
+        cls, item: int, history_items: np.ndarray, weights: np.ndarray, column: np.ndarray
+    ) -> Explanation:
+        """The exact explanation of a score linear in the history (EASE, Item-kNN,
+        transitions): history item j contributes ``weights[j] · column[j]``, its weight
+        times its coefficient for ``item``; no base. The score is their sum in float64 (the
+        ranking's own product is float32)."""
+        parts = np.asarray(weights, dtype=np.float64) * np.asarray(column, dtype=np.float64)
+        return cls(
+            item=int(item),
+            score=float(parts.sum()),
+            base=0.0,
+            history_items=np.array(history_items, copy=True),
+            contributions=parts,
+            exact=True,
+        )
+
 
 class Recommender(ABC):
     """Base class of every model. Subclasses set the class attributes and implement the

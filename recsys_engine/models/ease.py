@@ -182,16 +182,7 @@ class EASE(Recommender):
     def explain(self, history: sp.csr_matrix, item: int) -> Explanation:
         """Exact: contribution of history item j = h_j · B[j, item]."""
         h = self._prepare(as_csr(history, self.n_items)[:1])
-        parts = h.data.astype(np.float64) * self._column_b(int(item), h.indices)
-        return Explanation(
-            item=int(item),
-            # the same sum as ``score`` in float64 (ranking uses float32)
-            score=float(parts.sum()),
-            base=0.0,
-            history_items=h.indices.copy(),
-            contributions=parts,
-            exact=True,
-        )
+        return Explanation.linear(item, h.indices, h.data, self._column_b(int(item), h.indices))
 
     def _arrays(self) -> dict[str, np.ndarray]:
         if not self.dual:

@@ -145,17 +145,8 @@ class ItemKNN(Recommender):
     def explain(self, history: sp.csr_matrix, item: int) -> Explanation:
         """Exact: contribution of history item j = h_j · S[j, item]."""
         h = self._prepare(as_csr(history, self.n_items)[:1])
-        sims = self.similarity[h.indices][:, [int(item)]].toarray().ravel().astype(np.float64)
-        parts = h.data.astype(np.float64) * sims
-        return Explanation(
-            item=int(item),
-            # the same sum as ``score`` in float64 (ranking uses float32)
-            score=float(parts.sum()),
-            base=0.0,
-            history_items=h.indices.copy(),
-            contributions=parts,
-            exact=True,
-        )
+        sims = self.similarity[h.indices][:, [int(item)]].toarray().ravel()
+        return Explanation.linear(item, h.indices, h.data, sims)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         s = self.similarity

@@ -172,17 +172,9 @@ class Transitions(Recommender):
         h = as_csr(history, self.n_items)[:1]
         h.sort_indices()
         w = self.vote_weights(h, None if recency is None else as_csr(recency, self.n_items)[:1])
-        votes = np.asarray(w[0, h.indices].toarray()).ravel().astype(np.float64)
-        column = np.asarray(self.p[h.indices, int(item)].toarray()).ravel().astype(np.float64)
-        parts = votes * column
-        return Explanation(
-            item=int(item),
-            score=float(parts.sum()),
-            base=0.0,
-            history_items=h.indices.copy(),
-            contributions=parts,
-            exact=True,
-        )
+        votes = np.asarray(w[0, h.indices].toarray()).ravel()
+        column = np.asarray(self.p[h.indices, int(item)].toarray()).ravel()
+        return Explanation.linear(item, h.indices, votes, column)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
