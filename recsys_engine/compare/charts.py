@@ -133,6 +133,11 @@ def difference_histogram(comparison: Comparison) -> go.Figure:
     d = comparison.per_user[key].dropna().to_numpy(dtype=float)
     moved = d[d != 0]
     p = comparison.primary
+    if not len(moved):
+        return _empty(
+            f"{p.label} per user: B minus A",
+            f"every one of the {p.ties:,} users scores the same under both models",
+        )
     fig = go.Figure()
     fig.add_trace(
         go.Histogram(
@@ -176,14 +181,17 @@ def overlap_histogram(comparison: Comparison) -> go.Figure:
             x=ov["rbo"], name="Rank-biased overlap (p=0.9)", xbins=bins, marker_color=PALETTE[1]
         )
     )
-    fig.update_layout(barmode="overlay")
-    fig.update_traces(opacity=0.7)
-    return _layout(
+    # side by side, not overlaid: where both measures agree (e.g. identical lists, all at
+    # 1) one bar would hide the other
+    fig.update_layout(barmode="group")
+    fig = _layout(
         fig,
         f"How similar are the two top-{k} lists?",
         "Overlap per user (0 = nothing shared, 1 = identical)",
         "Users",
     )
+    fig.update_xaxes(range=[0, 1.05])  # the scale ends at 1 = identical, whatever the data
+    return fig
 
 
 def curves_figure(curves: pd.DataFrame, metric: str, depths: dict[int, int]) -> go.Figure:

@@ -11,7 +11,8 @@
   (users, share of the test users).
 - ``no_difference`` — *No meaningful difference*: the CI of the relative change lies inside
   ±threshold (verdict Neutral) and nothing else counts against B; choose on cost, judged on
-  what the runs record: training time, then whether a model is a simple reference model.
+  what the runs record: training time when one is clearly shorter (``clearly_cheaper``),
+  then whether a model is a simple reference model.
 - ``keep`` — *Keep A*: everything else. B is reliably worse, or B did not show the gain that
   matters (verdict Inconclusive: an offline test set is fixed, so keeping what works is the
   default), or B is no better and breaks a guardrail or loses a segment.
@@ -144,6 +145,12 @@ def _primary_sentence(comparison: Comparison, status: str) -> str:
 
 def _detectable(comparison: Comparison) -> str:
     p = comparison.primary
+    if p.ties == p.n:  # no spread at all: the detectable size would read 0
+        return (
+            f"Both runs give each of these {p.n:,} test users exactly the same "
+            f"{plain_label(p.metric)}: this test set shows no difference between them to "
+            "measure."
+        )
     size = pct(p.mde_rel, False) if np.isfinite(p.mde_rel) else f"{p.mde:.4f} (absolute)"
     return (
         f"With these {p.n:,} test users, this comparison reliably detects changes in "
@@ -161,8 +168,13 @@ def _cost(comparison: Comparison) -> tuple[str | None, str]:
     parts = []
     if known:
         parts.append(f"{a['label']} trained in {fa:.1f} s and {b['label']} in {fb:.1f} s")
-        if fa != fb:
+        if clearly_cheaper(fa, fb):
             cheaper = a if fa < fb else b
+        else:
+            parts[-1] += (
+                " (too close to call either cheaper: the same training varies that much "
+                "from run to run)"
+            )
     ref_a, ref_b = bool(a.get("reference")), bool(b.get("reference"))
     if ref_a != ref_b:
         simple = a if ref_a else b
@@ -180,6 +192,19 @@ def _cost(comparison: Comparison) -> tuple[str | None, str]:
     return cheaper["label"], (
         f"{'; '.join(parts)}, so {cheaper['label']} is cheaper to run (judged on {basis})."
     )
+
+
+#: a training time counts as cheaper only when the other takes this much longer, both
+#: relatively and in seconds: the same run timed twice on a shared machine differs by
+#: tenths of a second and by 10–30% (BENCHMARKS.md)
+CHEAPER_RATIO, CHEAPER_SECONDS = 1.5, 1.0
+
+
+def clearly_cheaper(seconds_a: float, seconds_b: float) -> bool:
+    """Whether one training time is clearly below the other: the longer one at least
+    ``CHEAPER_RATIO`` times the shorter and ``CHEAPER_SECONDS`` longer."""
+    low, high = sorted((float(seconds_a), float(seconds_b)))
+    return high - low >= CHEAPER_SECONDS and high >= CHEAPER_RATIO * low
 
 
 def decide(comparison: Comparison) -> Decision:

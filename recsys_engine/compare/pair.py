@@ -211,6 +211,18 @@ def guardrail_checks(store: Store, a: int, b: int, options: CompareOptions) -> l
     return out
 
 
+def _ties_note(primary: MetricComparison, va: np.ndarray, vb: np.ndarray) -> str:
+    """The note on users who score the same under both runs, saying how many of them
+    score 0 under both (users for whom neither list finds a held-out item)."""
+    both_zero = int(((va == 0) & (vb == 0)).sum())
+    if primary.ties == primary.n:
+        head = f"All {primary.n:,} users score the same under both models"
+    else:
+        head = f"{primary.ties:,} of {primary.n:,} users score the same under both models"
+    zero = f"{both_zero:,} of them score 0 under both" if both_zero else "none of them scores 0"
+    return f"{head} ({zero}); they count as ties."
+
+
 def compare_runs(
     store: Store, run_a: int, run_b: int, options: CompareOptions | None = None
 ) -> Comparison:
@@ -268,10 +280,7 @@ def compare_runs(
     if a["id"] == b["id"]:
         notes.append("A and B are the same run: every difference is zero by construction.")
     if primary.ties > 0.5 * primary.n:
-        notes.append(
-            f"{primary.ties:,} of {primary.n:,} users score the same under both models "
-            "(often 0 for both); they count as ties."
-        )
+        notes.append(_ties_note(primary, va[:, 0], vb[:, 0]))
     return Comparison(
         a,
         b,

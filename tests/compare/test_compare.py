@@ -60,6 +60,46 @@ def test_a_vs_a_is_zero_change_p_one_neutral(runs, test):
     assert (c.overlap["jaccard"] == 1).all() and np.allclose(c.overlap["rbo"], 1)
 
 
+def test_identical_results_say_so_instead_of_a_zero_detectable_change(runs):
+    """Two runs that score every user the same: the decision does not name a detectable
+    change of 0.0%, the tie note counts the users who score 0 under both, the per-user
+    histogram says why it is empty and the overlap chart's scale stops at 1."""
+    from recsys_engine.compare import charts
+
+    store, _, ids = runs
+    c = cmp.compare_runs(store, ids["ease"], ids["ease"], FAST)
+    p = c.primary
+    assert c.decision.detectable == (
+        f"Both runs give each of these {p.n:,} test users exactly the same ranking quality "
+        "(NDCG@10): this test set shows no difference between them to measure."
+    )
+    per_user = c.per_user
+    zeros = int((per_user[f"{p.metric} A"] == 0).sum())
+    assert f"All {p.n:,} users score the same under both models ({zeros:,} of them score 0 " in (
+        " ".join(c.notes)
+    )
+    hist = charts.difference_histogram(c)
+    assert not hist.data and f"every one of the {p.n:,} users" in hist.layout.annotations[0].text
+    overlap_fig = charts.overlap_histogram(c)
+    assert overlap_fig.layout.barmode == "group"
+    assert tuple(overlap_fig.layout.xaxis.range) == (0, 1.05)
+
+
+def test_the_tie_note_counts_zero_scores_of_both():
+    """By hand: 4 users, 3 ties of which 2 score 0 under both."""
+    primary = vd.MetricComparison(
+        metric="ndcg@10", label="NDCG@10", n=4, mean_a=0.3, mean_b=0.35, diff=0.05,
+        rel_change=0.1, ci_low=0.0, ci_high=0.1, rel_ci_low=0.0, rel_ci_high=0.2,
+        p_value=0.5, p_adjusted=None, wins=1, ties=3, losses=0, effect_size=0.1, mde=0.1,
+        mde_rel=0.3,
+    )  # fmt: skip
+    a, b = np.array([0.0, 0.0, 0.5, 0.2]), np.array([0.0, 0.0, 0.5, 0.4])
+    assert cmp._ties_note(primary, a, b) == (
+        "3 of 4 users score the same under both models (2 of them score 0 under both); "
+        "they count as ties."
+    )
+
+
 def test_a_vs_b_mirrors_b_vs_a(runs):
     store, _, ids = runs
     ab = cmp.compare_runs(store, ids["popularity"], ids["itemknn"], FAST)

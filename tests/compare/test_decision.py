@@ -222,3 +222,23 @@ def test_decision_is_in_the_json_document():
     assert doc["decision"]["sentence"] == c.decision.sentence
     assert doc["decision"]["reasons"] == list(c.decision.reasons)
     assert doc["decision"]["detectable"] == c.decision.detectable
+
+
+def test_a_timing_wobble_does_not_make_a_run_cheaper():
+    """Two trainings of the same model, 2.5 s and 2.4 s: neither is called cheaper (a
+    re-run differs by that much); 0.5 s against 30 s is, and so is 4 s against 10 s."""
+    from recsys_engine.compare.decision import clearly_cheaper
+
+    a = {**A, "label": "Two-tower (run 3)", "reference": False, "fit_seconds": 2.5}
+    b = {**B, "label": "Two-tower (run 4)", "reference": False, "fit_seconds": 2.4}
+    d = _comparison("Neutral", _primary(0.0, 0.0, 0.0, p=1.0), a=a, b=b).decision
+    assert d.kind == "no_difference"
+    assert d.headline == "No meaningful difference — choose on cost and simplicity"
+    assert d.reasons[1] == (
+        "Two-tower (run 3) trained in 2.5 s and Two-tower (run 4) in 2.4 s (too close to "
+        "call either cheaper: the same training varies that much from run to run): neither "
+        "is clearly cheaper (judged on training time and model type as recorded with each run)."
+    )
+    assert clearly_cheaper(0.5, 30.0) and clearly_cheaper(10.0, 4.0)
+    assert not clearly_cheaper(2.5, 2.4) and not clearly_cheaper(0.1, 0.9)
+    assert not clearly_cheaper(20.0, 26.0)  # 1.3×: inside a shared machine's drift
