@@ -170,11 +170,21 @@ def leaderboard_section(
         },
     )
     top = int((board["rank_group"] == 1).sum()) if "rank_group" in board else 0
+    if top > 1:
+        best = (
+            f"**{top} runs are tied for best** (highlighted): a paired test over the test "
+            "users, corrected for testing several runs (Holm), cannot tell them apart from the "
+            "top one, so the small differences between them may be luck. "
+        )
+    else:
+        best = (
+            "**The top run is best on its own** (highlighted): a paired test over the test "
+            "users, corrected for testing several runs (Holm), tells every other run apart "
+            "from it. "
+        )
     st.caption(
         f"Rows are sorted by {names.PLAIN.get(primary, primary).lower()} ({primary_col}), best "
-        f"first. **{top} run{'s are' if top != 1 else ' is'} tied for best** (highlighted): a "
-        "paired test over the test users, corrected for testing several runs (Holm), cannot "
-        "tell them apart from the top one, so the small differences between them may be luck. "
+        f"first. {best}"
         "± is the half-width of the 95% confidence range over test users; coverage and "
         "personalization describe all lists together, so they have none. "
         "★ marks reference models (simple, strong baselines)."

@@ -136,11 +136,13 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
         }
     )
     if "rank_group" in board:
+        # "tied" only when the first group holds more than one run
+        first = "1 · tied for best" if int((board["rank_group"] == 1).sum()) > 1 else "1 · best"
         table.insert(
             0,
             "Rank group",
             [
-                "–" if pd.isna(g) else ("1 · tied for best" if int(g) == 1 else str(int(g)))
+                "–" if pd.isna(g) else (first if int(g) == 1 else str(int(g)))
                 for g in board["rank_group"]
             ],
         )

@@ -392,7 +392,18 @@ def test_leaderboard_has_rank_groups(runs):
     from recsys_engine.compare.tables import leaderboard_frame
 
     frame = leaderboard_frame(board, 10)
-    assert frame.columns[0] == "Rank group" and frame.loc[0, "Rank group"] == "1 · tied for best"
+    assert frame.columns[0] == "Rank group"
+    # "tied" only when group 1 holds more than one run
+    tied, alone = board.copy(), board.copy()
+    n = len(board)
+    tied["rank_group"], alone["rank_group"] = [1, 1, *range(2, n)], list(range(1, n + 1))
+    later = [str(g) for g in range(2, n)]
+    assert leaderboard_frame(tied, 10)["Rank group"].tolist() == [
+        "1 · tied for best",
+        "1 · tied for best",
+        *later,
+    ]
+    assert leaderboard_frame(alone, 10)["Rank group"].tolist() == ["1 · best", *later, str(n)]
 
 
 def test_activity_labels_name_a_single_count_without_a_range():
