@@ -173,7 +173,18 @@ REASON_COLUMNS = {
         help="the item's score when the history is re-scored without this item",
     ),
     "similarity": st.column_config.NumberColumn("similarity", width=80, format="%.3f"),
+    "your items": st.column_config.NumberColumn(
+        "your items", width=75, help="items of the history in this category"
+    ),
     "share": st.column_config.TextColumn("share", width=60),
+}
+#: what a share is, per reason: the parts are not always a split of 100%
+SHARE_HELP = {
+    "history": "this item's part of the score the history adds; items that pull the score "
+    "down have a negative share, so the others can add up to more than 100%",
+    "taste": "the score's drop without the category's items, as a share of the score; an "
+    "item has several categories and a history item counts in each of its own, so the "
+    "shares overlap and can add up to more than 100%",
 }
 
 
@@ -189,7 +200,7 @@ def _reason_table(reason) -> pd.DataFrame | None:
         first = [c for c in ("recency", "title") if c in head]  # order first, then names
         return head[first + [c for c in head.columns if c not in first]]
     if reason.kind == "taste":
-        out = frame.rename(columns={"item_has_it": "in this item"})
+        out = frame.rename(columns={"item_has_it": "in this item", "history_items": "your items"})
         if "share" in out:
             out["share"] = out["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
         return out
@@ -215,6 +226,10 @@ def show_reasons(item, key: str) -> None:
         table = _reason_table(reason)
         if table is not None:
             config = {c: REASON_COLUMNS[c] for c in table.columns if c in REASON_COLUMNS}
+            if "share" in config and reason.kind in SHARE_HELP:
+                config["share"] = st.column_config.TextColumn(
+                    "share", width=60, help=SHARE_HELP[reason.kind]
+                )
             st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     sim = (
         f" {item.similar_users_chose:,} of {item.similar_users:,} users who share your top "

@@ -35,6 +35,8 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
     picked = st.multiselect(
         "History (search items by title; add or remove to see the list change)",
         labels["item_id"].tolist(),
+        help="The list is recommended for exactly this history: a removed item counts as "
+        "never seen, so it can come back among the recommendations.",
         format_func=lambda i: names.get(i, i),
         key=key,
         placeholder="Type a title…",

@@ -45,6 +45,10 @@ def test_user_cards_with_explanations_and_what_if(app):
     assert any("What would change it" in t and "re-scoring" in t for t in texts)
     assert any("Hit" in t or "held-out" in t for t in texts)
     assert at.dataframe  # the history table and reason tables
+    # the taste table names its columns in words, not the reason's own keys
+    columns = [set(d.value.columns) for d in at.dataframe]
+    assert any("your items" in c for c in columns)
+    assert not any("history_items" in c or "item_has_it" in c for c in columns)
 
     at.button(key="random_user_1").click().run()
     assert not at.exception
