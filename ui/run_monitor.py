@@ -113,6 +113,10 @@ def runs_monitor(dataset_id: int, split_id: int | None) -> None:
         st.caption("No runs on this split yet.")
         return
     active = runs[runs["status"].isin(ACTIVE)]
+    if finished_since_last_look(split_id, active["id"].astype(int).tolist()):
+        # the rest of the page (each model's "took … last time", the split's runs) was
+        # drawn before this run ended: draw it again, not just this fragment
+        st.rerun()
     recent = runs[~runs["status"].isin(ACTIVE)].head(8)
     counts = runs["status"].value_counts()
     parts = ", ".join(f"{int(n)} {status}" for status, n in counts.items())
@@ -120,6 +124,15 @@ def runs_monitor(dataset_id: int, split_id: int | None) -> None:
     st.caption(f"{len(runs)} run{'s' if len(runs) != 1 else ''} on this split: {parts}{shown}.")
     for _, run in pd.concat([active, recent]).iterrows():
         run_card(run, runs)
+
+
+def finished_since_last_look(split_id: int | None, active_ids: list[int]) -> bool:
+    """Whether a run that was queued or running at this session's last look at the
+    split's runs has ended since (the ids active now are remembered for the next look)."""
+    key = f"_monitor_active_{split_id}"
+    before = set(st.session_state.get(key, ()))
+    st.session_state[key] = sorted(active_ids)
+    return bool(before - set(active_ids))
 
 
 def config_json(config: str | dict) -> str:

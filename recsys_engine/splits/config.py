@@ -22,8 +22,9 @@ TRAIN, VALIDATION, TEST = 0, 1, 2
 
 RANDOM_ON_TIME_WARNING = (
     "random split on timestamped data: test interactions may be older than training "
-    f"ones (future leaks into training); consider a '{STRATEGY_LABELS['temporal']}' "
-    f"(strategy temporal) or '{STRATEGY_LABELS['leave-last']}' (strategy leave-last) split"
+    f"ones (future leaks into training); consider a '{STRATEGY_LABELS['temporal']}' or "
+    f"'{STRATEGY_LABELS['leave-last']}' split (on the command line: --strategy temporal or "
+    "leave-last)"
 )
 
 

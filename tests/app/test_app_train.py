@@ -226,7 +226,7 @@ def test_split_warning_uses_the_dropdown_names(app):
     warning = next(w.value for w in at.warning if "random split on timestamped data" in w.value)
     assert "'global time cut'" in warning and "'leave the last N per user'" in warning
     assert "global time cut" in labels and "leave the last N per user" in labels
-    assert "consider 'temporal'" not in warning
+    assert "consider 'temporal'" not in warning and "(strategy temporal)" not in warning
 
 
 def test_order_aware_models_are_greyed_out_on_a_random_split(app):

@@ -90,3 +90,19 @@ def test_run_labels_name_each_run_in_its_own_row():
         2: "Run 2 · EASE · split s1",
         1: "Run 1 · Popularity · split – · NDCG@10 0.123",
     }
+
+
+def test_the_run_monitor_notices_a_run_that_ended(monkeypatch):
+    """The monitor (a fragment refreshing itself) asks for a whole-page rerun once a run
+    it saw queued or running has ended, so the page's other parts (each model's "took …
+    last time") are drawn again; new runs, unchanged ones and other splits do not."""
+    from ui import run_monitor
+
+    monkeypatch.setattr(run_monitor.st, "session_state", {})
+    look = run_monitor.finished_since_last_look
+    assert not look(1, [5, 6])  # first look
+    assert not look(1, [5, 6, 7])  # one more queued
+    assert look(1, [6, 7])  # run 5 ended
+    assert not look(1, [6, 7])  # nothing changed since
+    assert not look(2, [])  # another split has its own memory
+    assert look(1, [])  # the last two ended
