@@ -266,3 +266,7 @@ def test_long_tail_marks_the_top_1_and_10_percent():
     assert note.text == (
         "top 1% of items take 50% of interactions<br>top 10% of items take 55% of interactions"
     )
+    # with log axes the curves cross where the note stands: it moves to the bottom right
+    (logged,) = charts.long_tail_figure(np.array([100, 100] + [1] * 198), True).layout.annotations
+    assert logged.text == "top 1%: 50% of interactions<br>top 10%: 55% of interactions"
+    assert (logged.x, logged.y, logged.yanchor) == (0.92, 0.03, "bottom")

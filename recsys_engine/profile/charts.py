@@ -111,14 +111,18 @@ def long_tail_figure(item_popularity: np.ndarray, log_axes: bool = False) -> go.
         )
     )
     # The top 1% / 10% points are marked on the curve; their shares are written once, in
-    # the empty area right of the head, below the curve and above the tail.
+    # an empty area: with linear axes right of the head, below the curve and above the
+    # tail; with log axes the two curves cross there, and the empty area is the bottom
+    # right, under the cumulative share and left of where the tail drops.
     marks, notes = [], []
     for fraction, label in ((0.01, "1%"), (0.10, "10%")):
         k = max(1, int(np.ceil(fraction * counts.size - 1e-9)))
         if k < counts.size:
             share = 100.0 * cumulative[k - 1]
             marks.append((k, share, label))
-            notes.append(f"top {label} of items take {share:.0f}% of interactions")
+            # shorter with log axes: its empty corner is narrower
+            what = f"top {label}:" if log_axes else f"top {label} of items take"
+            notes.append(f"{what} {share:.0f}% of interactions")
     if marks:
         fig.add_trace(
             go.Scatter(
@@ -134,11 +138,12 @@ def long_tail_figure(item_popularity: np.ndarray, log_axes: bool = False) -> go.
             )
         )
         fig.add_annotation(
-            x=0.98,
-            y=0.5,
+            x=0.92 if log_axes else 0.98,
+            y=0.03 if log_axes else 0.5,
             xref="paper",
             yref="paper",
             xanchor="right",
+            yanchor="bottom" if log_axes else "middle",
             showarrow=False,
             align="right",
             text="<br>".join(notes),
