@@ -32,9 +32,11 @@ else:
     view = datasets[
         ["id", "name", "feedback", "n_users", "n_items", "n_interactions", "created_at"]
     ]
+    count = st.column_config.NumberColumn(format="localized")  # 49,880 as in the tiles
     st.dataframe(
         view.rename(
             columns={
+                "id": "dataset id",
                 "n_users": "users",
                 "n_items": "items",
                 "n_interactions": "interactions",
@@ -43,6 +45,7 @@ else:
         ),
         hide_index=True,
         width="stretch",
+        column_config={"users": count, "items": count, "interactions": count},
     )
 
 st.subheader("Recent runs")

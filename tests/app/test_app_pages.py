@@ -151,6 +151,10 @@ def test_home_shows_demo_dataset_on_first_start() -> None:
     assert list(table["name"]) == [DEMO]
     assert int(table["interactions"].iloc[0]) > 0
     assert metric(at, "Interactions stored") == f"{int(table['interactions'].iloc[0]):,}"
+    # the counts are shown with thousands separators, as in the tiles above the table
+    shown = json.loads(at.dataframe[0].proto.columns)
+    counts = ("users", "items", "interactions")
+    assert all(shown[c]["type_config"]["format"] == "localized" for c in counts)
     assert "no model has been trained yet" in text_of(at)
     picker = widget(at.sidebar.selectbox, "Active dataset")
     assert len(picker.options) == 1 and picker.options[0].startswith(DEMO)
