@@ -243,8 +243,8 @@ def ab_result(done: pd.DataFrame, req: dict) -> None:
         st.error(md_escape(exc), icon="⛔")
         return
     st.markdown(
-        f"**Decision for {md_escape(result.run_b['label'])} (B) against "
-        f"{md_escape(result.run_a['label'])} (A)**"
+        f"**Decision for B = {md_escape(result.run_b['label'])} against "
+        f"A = {md_escape(result.run_a['label'])}**"
     )
     decision_block(result)
     if result.fairness:  # unequal tuning budgets: said next to the decision, in plain words

@@ -71,6 +71,8 @@ TERMS = {
     "Guardrail": "a metric that must not fall by more than the tolerated margin, whatever "
     "happens to the decision metric",
     "Segment": "a group of test users (by activity, taste for popular items, or newness)",
+    "Jaccard and rank-biased overlap (RBO)": "how alike two models' lists are for one user, "
+    "from 0 (nothing in common) to 1 (the same list); RBO weighs the top of the list most",
 }
 #: Deepest K of the metric@K curves (recommendation lists are stored 50 deep).
 MAX_CURVE_K = 50
@@ -114,6 +116,8 @@ def glossary(metrics: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
     """(term, meaning) pairs for the given metric names (``"ndcg"``) followed by the
     statistical terms: the page's always-visible glossary and the report's."""
     rows = [
-        (f"{PLAIN[m]} ({LABELS[m]})", MEANINGS[m]) for m in metrics if m in PLAIN and m in MEANINGS
+        (PLAIN[m] if PLAIN[m] == LABELS[m] else f"{PLAIN[m]} ({LABELS[m]})", MEANINGS[m])
+        for m in metrics
+        if m in PLAIN and m in MEANINGS
     ]
     return rows + list(TERMS.items())

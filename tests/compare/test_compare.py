@@ -485,3 +485,11 @@ def test_leaderboard_cells_read_value_plus_minus_half_the_ci_per_run():
     assert list(frame["Run"]) == [7, 3]
     assert list(frame["Training time"]) == ["0.5 s", "–"]
     assert list(frame["Note"]) == ["", "⚠ below Popularity"]
+
+
+def test_the_glossary_names_a_metric_once_when_its_plain_name_is_its_label():
+    from recsys_engine.compare.names import glossary
+
+    terms = [term for term, _ in glossary(["ndcg", "novelty", "personalization"])]
+    assert terms[:3] == ["Ranking quality (NDCG)", "Novelty", "Personalization"]
+    assert any("RBO" in term for term in terms)  # the A/B overlap chart's measures
