@@ -170,6 +170,15 @@ ORDER_NOTE = (
 )
 
 
+def order_note(titles: list[str]) -> str:
+    """One note for the order-aware models greyed out in one column (said once, not once
+    per model)."""
+    if len(titles) == 1:
+        return f"{titles[0]} needs a split that keeps time order. {ORDER_NOTE}"
+    plural = ORDER_NOTE.replace("It learns", "They learn", 1)
+    return f"{join_names(titles)} need a split that keeps time order. {plural}"
+
+
 def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[str, dict]]:
     """Model checkboxes grouped by family, a config form per chosen model; a note when a
     deep model is picked on a split without a validation fold (no early stopping)."""
@@ -190,6 +199,7 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
     unordered = strategy is not None and split_order_problem(strategy)
     for col, family in zip(cols, FAMILIES, strict=True):
         col.markdown(f"**{family.capitalize()}**")
+        need_order = []  # greyed out for the split's order: one note under the column
         for spec in list_models(family):
             title = spec.title or spec.name
             key = f"pick_{spec.name}"
@@ -201,7 +211,7 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
                     disabled=True,
                     help=f"{spec.description}. Not available on this split: {ORDER_NOTE}",
                 )
-                col.caption(f"{title} needs a split that keeps time order. {ORDER_NOTE}")
+                need_order.append(title)
                 continue
             runnable, why = content_check(dataset_id, spec.name)
             if not runnable:
@@ -218,6 +228,8 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
                 picked.append(spec)
             if why:
                 col.caption(f"{title}: {why}.")
+        if need_order:
+            col.caption(order_note(need_order))
     if has_review_content(get_store(), dataset_id):
         st.caption(f"Content-based and Hybrid: {REVIEW_CONTENT_NOTE}")
     deep = [s for s in picked if issubclass(s.config_class, KerasTrainConfig)]
@@ -234,7 +246,9 @@ def model_section(dataset_id: int, split_id: int | None = None) -> list[tuple[st
         cls = spec.config_class
         presets = getattr(cls, "presets", {}) or {}
         base = {**spec.default_config(strategy), **presets.get(preset.lower(), {})}
-        with st.expander(f"{spec.title or spec.name} — {spec.description}", expanded=False):
+        title = spec.title or spec.name
+        what = spec.description.removeprefix(f"{title}: ")  # not "Two-tower — Two-tower: …"
+        with st.expander(f"{title} — {what}", expanded=False):
             # a split with its own defaults for this model gets fresh widgets
             own = f"_{strategy}" if strategy in cls.split_defaults else ""
             values = config_widgets(cls, base, f"cfg_{spec.name}_{preset}{own}")

@@ -236,8 +236,11 @@ def test_order_aware_models_are_greyed_out_on_a_random_split(app):
     assert "**Sequence**" in [m.value for m in app.markdown]
     for name in ("transitions", "sasrec", "gru4rec"):
         assert app.checkbox(key=f"pick_{name}").disabled, name
-    notes = [c.value for c in app.caption if "needs a split that keeps time order" in c.value]
-    assert len(notes) == 3 and "'leave the last N per user'" in notes[0]
+    notes = [c.value for c in app.caption if "split that keeps time order" in c.value]
+    # said once for the column, naming the three
+    assert len(notes) == 1 and "'leave the last N per user'" in notes[0]
+    assert notes[0].startswith("Transitions, SASRec and GRU4Rec need a split that keeps time")
+    assert "They learn what comes next" in notes[0]
     assert not app.checkbox(key="pick_popularity").disabled
     # a leave-last split keeps time order: they can be picked
     app.selectbox(key="split_choice_1").set_value(-1).run()

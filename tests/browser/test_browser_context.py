@@ -121,7 +121,7 @@ def test_context_log_trains_compares_and_explains(server: str, page, tmp_path: P
         page.locator("[data-testid=stCheckbox]").filter(has_text=title).first.click()
         settle(page)
     form = page.locator("[data-testid=stExpander]").filter(
-        has=page.locator("summary", has_text="SASRec — SASRec:")
+        has=page.locator("summary", has_text="SASRec — causal self-attention")
     )
     form.locator("summary").first.click()
     settle(page)
