@@ -161,6 +161,7 @@ def difference_histogram(comparison: Comparison) -> go.Figure:
         showarrow=False,
         font={"size": 11, "color": "#666"},
         xanchor="left",
+        yanchor="bottom",  # above the plot area, under the title: never over the bars
     )
     return _layout(fig, f"{p.label} per user: B minus A", "Difference B − A", "Users")
 

@@ -493,3 +493,13 @@ def test_the_glossary_names_a_metric_once_when_its_plain_name_is_its_label():
     terms = [term for term, _ in glossary(["ndcg", "novelty", "personalization"])]
     assert terms[:3] == ["Ranking quality (NDCG)", "Novelty", "Personalization"]
     assert any("RBO" in term for term in terms)  # the A/B overlap chart's measures
+
+
+def test_the_per_user_histogram_notes_its_ties_above_the_bars(runs):
+    from recsys_engine.compare import charts
+
+    store, _, ids = runs
+    c = cmp.compare_runs(store, ids["popularity"], ids["ease"], FAST)
+    (note,) = charts.difference_histogram(c).layout.annotations
+    assert note.text == f"{c.primary.ties:,} users with no difference are not drawn"
+    assert (note.y, note.yanchor) == (1.0, "bottom")  # over the plot area, not the bars
