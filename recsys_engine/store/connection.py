@@ -105,6 +105,8 @@ class StoreConnection:
         # an idle open file is closed at this monotonic time by the store's closer thread
         self._linger_until: float | None = None
         self._closer: threading.Thread | None = None
+        # closer threads that took the file and are closing it (outside the lock)
+        self._closing: set[threading.Thread] = set()
         self._opener = FileOpener(self.path, read_only, self.lock_timeout)
         self._temp_artefacts: Path | None = None
         self._memory_opens = 0
@@ -283,12 +285,16 @@ class StoreConnection:
         the store stays usable (the next unit opens the file again)."""
         with self._lock:
             closer = self._closer
-            if closer is None:
+            # a closer that already took the file may still be inside DuckDB's close: it
+            # is waited for too (at exit, an abort if the interpreter finalised under it)
+            threads = [t for t in (closer, *self._closing) if t is not None]
+            if not threads:
                 return
-            if self._linger_until is not None:
+            if closer is not None and self._linger_until is not None:
                 self._linger_until = time.monotonic()
             self._lock.notify_all()
-        closer.join(EXIT_JOIN_S)
+        for thread in threads:
+            thread.join(EXIT_JOIN_S)
 
     def _close_when_idle(self) -> None:
         """The closer thread: close the file once it has been idle for the linger, or as
@@ -307,10 +313,15 @@ class StoreConnection:
                 if left <= 0 or self._someone_waiting():
                     db, self._db = self._db, None
                     self._linger_until = None
-                    self._closer = None
+                    self._closer = None  # a new linger may start a new closer now
+                    self._closing.add(threading.current_thread())
                     break
                 self._lock.wait(min(left, LINGER_POLL))
-        db.close()
+        try:
+            db.close()
+        finally:
+            with self._lock:
+                self._closing.discard(threading.current_thread())
 
     @property
     def opens(self) -> int:

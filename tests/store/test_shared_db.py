@@ -243,6 +243,35 @@ def test_exit_hook_closes_lingering_files_and_ends_their_closer_threads(tmp_path
         store.close()
 
 
+def test_exit_hook_waits_for_a_closer_already_inside_duckdbs_close(tmp_path):
+    """The closer takes the file and closes it outside the store's lock; the exit hook
+    must wait for that close to end too (it returned at once, and the interpreter
+    finalised under the thread: an abort at exit after every test had passed)."""
+    store = Store(tmp_path / "a.duckdb", linger=60)
+    try:
+        store.list_datasets()
+        real = store._db
+        entered, finished = threading.Event(), threading.Event()
+
+        class SlowClose:  # the open file, closing slowly
+            def close(self) -> None:
+                entered.set()
+                time.sleep(0.5)
+                real.close()
+                finished.set()
+
+        with store._lock:
+            store._db = SlowClose()
+            store._linger_until = time.monotonic()  # due now
+            store._lock.notify_all()
+        assert entered.wait(10), "the closer did not start closing"
+        close_lingering_files()
+        assert finished.is_set()  # the hook returned only once the close was over
+        assert not store._closing
+    finally:
+        store.close()
+
+
 # -- two processes: contention -----------------------------------------------------------
 def test_lock_held_too_long_gives_a_one_line_error_naming_the_process(tmp_path):
     db = tmp_path / "a.duckdb"
