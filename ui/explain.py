@@ -226,9 +226,9 @@ def show_reasons(item, key: str) -> None:
         table = _reason_table(reason)
         if table is not None:
             config = {c: REASON_COLUMNS[c] for c in table.columns if c in REASON_COLUMNS}
-            if "share" in config and reason.kind in SHARE_HELP:
+            if "share" in config:  # what a share means depends on the reason
                 config["share"] = st.column_config.TextColumn(
-                    "share", width=60, help=SHARE_HELP[reason.kind]
+                    "share", width=60, help=SHARE_HELP.get(reason.kind)
                 )
             st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     sim = (

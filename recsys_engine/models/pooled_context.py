@@ -26,7 +26,12 @@ import scipy.sparse as sp
 
 from recsys_engine.models.context_scoring import drop_context
 from recsys_engine.models.event_context import EventContext
-from recsys_engine.models.pooled_examples import _masked, output_reads, padded_history
+from recsys_engine.models.pooled_examples import (
+    _masked,
+    entry_rows,
+    output_reads,
+    padded_history,
+)
 
 
 class ContextEventSource:
@@ -41,7 +46,7 @@ class ContextEventSource:
         self.x.sort_indices()
         users = np.flatnonzero(counts >= 2)
         lengths = np.diff(self.x.indptr)
-        self.rows = np.repeat(np.arange(self.x.shape[0]), lengths)
+        self.rows = entry_rows(self.x)
         self.codes = context.lookup(users[self.rows], self.x.indices)
         # a fixed number of inputs per user keeps the number of target rows constant
         self.n_in = np.clip(np.round(input_fraction * lengths), 1, lengths - 1).astype(np.int64)

@@ -185,7 +185,7 @@ def padded_history(h: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     width = max(int(lengths.max(initial=0)), 1)
     items = np.zeros((h.shape[0], width), dtype=np.int32)
     weights = np.zeros((h.shape[0], width), dtype=np.float32)
-    rows = np.repeat(np.arange(h.shape[0]), lengths)
+    rows = entry_rows(h)
     cols = np.arange(h.nnz) - np.repeat(h.indptr[:-1], lengths)
     items[rows, cols] = h.indices
     weights[rows, cols] = h.data
