@@ -14,6 +14,7 @@ from recsys_engine.splits import (
     create_split,
     list_splits,
     preview_split,
+    suggested_config,
 )
 
 
@@ -189,6 +190,23 @@ def test_random_split_warns_on_timestamped_data(store, dataset):
     assert not any("timestamped" in w for w in stats["warnings"])
     temporal = preview_split(store, dataset, SplitConfig(strategy="temporal")).stats
     assert not any("timestamped" in w for w in temporal["warnings"])
+
+
+@pytest.mark.parametrize("with_time", [True, False])
+def test_the_suggested_split_has_a_validation_fold_and_no_warning_of_leaks(store, with_time):
+    """What the Train page proposes: on timestamped data every user with a history keeps
+    their last interaction for test and the one before it for validation; without
+    timestamps a random split with a validation fold. Neither warns of future leaks."""
+    did = store.create_dataset_from_frames("d", _frame(with_time=with_time))
+    has_time = bool(store.get_dataset(did)["has_timestamps"])
+    assert has_time == with_time
+    config = suggested_config(has_time)
+    assert config.strategy == ("leave-last" if with_time else "random")
+    stats = preview_split(store, did, config).stats
+    assert stats["validation_rows"] > 0
+    assert not any("timestamped" in w for w in stats["warnings"])
+    if with_time:  # 40 users, one with a single interaction (kept whole in train)
+        assert stats["test_rows"] == stats["validation_rows"] == stats["test_users"] == 39
 
 
 def test_time_strategies_need_timestamps(store):

@@ -3,6 +3,8 @@ run monitor is ``ui/run_monitor.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 import streamlit as st
@@ -20,6 +22,7 @@ from recsys_engine.splits import (
     SplitConfig,
     create_split,
     preview_split,
+    suggested_config,
 )
 from ui.config_form import config_widgets
 from ui.resources import get_runner, get_store
@@ -51,6 +54,22 @@ def split_stats_table(stats: dict) -> None:
         st.warning(w, icon="⚠️")
 
 
+#: Why the proposed split is proposed, by whether the dataset has timestamps.
+SUGGESTED_SPLIT_NOTE = {
+    True: (
+        "Suggested for this dataset: each user's last interaction is the test, the one "
+        "before it the validation. It keeps time order (nothing from the future in "
+        "training, and the sequence models can run), tests every user, and lets the deep "
+        "models stop early and the Tune panel search on the validation fold."
+    ),
+    False: (
+        "Suggested for this dataset (it has no timestamps, so there is no order to keep): "
+        "20% of each user's interactions for test and 10% of the rest for validation, "
+        "so the deep models can stop early and the Tune panel can search."
+    ),
+}
+
+
 def split_section(dataset_id: int) -> int | None:
     """Pick an existing split or create one (preview first); returns the chosen split id."""
     store = get_store()
@@ -80,16 +99,22 @@ def split_section(dataset_id: int) -> int | None:
         "A split marks every interaction train, validation or test. "
         "The same seed always gives the same split."
     )
+    timed = bool(store.get_dataset(dataset_id)["has_timestamps"])
+    suggested = suggested_config(timed)
     strategy = st.selectbox(
         "Strategy",
         list(STRATEGIES),
+        index=STRATEGIES.index(suggested.strategy),
         key=f"split_strategy_{dataset_id}",
         format_func=lambda s: STRATEGY_LABELS.get(s, s),
     )
+    if strategy == suggested.strategy:
+        st.caption(SUGGESTED_SPLIT_NOTE[timed])
     relevant = SPLIT_FIELDS[strategy]
     skip = tuple(f for f in SplitConfig.__dataclass_fields__ if f not in relevant)
+    start = dataclasses.asdict(suggested) if strategy == suggested.strategy else {}
     values = config_widgets(
-        SplitConfig, {"strategy": strategy}, f"split_{dataset_id}_{strategy}", skip=skip
+        SplitConfig, {**start, "strategy": strategy}, f"split_{dataset_id}_{strategy}", skip=skip
     )
     name = st.text_input(
         "Split name (optional)",

@@ -31,6 +31,7 @@ from recsys_engine.splits.config import (
     TRAIN,
     VALIDATION,
     SplitConfig,
+    suggested_config,
 )
 from recsys_engine.splits.folds import assign_folds, split_stats
 from recsys_engine.splits.stored import (
@@ -55,4 +56,5 @@ __all__ = [
     "list_splits",
     "preview_split",
     "split_stats",
+    "suggested_config",
 ]

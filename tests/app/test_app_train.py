@@ -35,9 +35,13 @@ def _wait_runs(at: AppTest, n: int, timeout: float = 60.0) -> None:
     raise AssertionError("runs did not finish")
 
 
-def _create_split(at: AppTest) -> None:
+def _create_split(at: AppTest, strategy: str | None = None) -> None:
+    """Create a split from the Train page's form: the suggested one, or ``strategy`` with
+    that strategy's plain defaults."""
     at.switch_page("pages/train.py").run()
     assert not at.exception
+    if strategy is not None:
+        at.selectbox(key="split_strategy_1").set_value(strategy).run()
     at.button(key="split_preview_1").click().run()
     assert "Test users" in [m.label for m in at.metric]
     at.button(key="split_create_1").click().run()
@@ -98,7 +102,7 @@ def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):
 
 
 def test_deep_models_on_a_split_without_validation_get_a_note(app):
-    _create_split(app)  # the default random split: no validation fold
+    _create_split(app, "random")  # a random split's plain defaults: no validation fold
     app.checkbox(key="pick_ease").check().run()
     assert not [i for i in app.info if "validation fold" in i.value]  # EASE has no epochs
     app.checkbox(key="pick_two_tower").check().run()
@@ -111,12 +115,33 @@ def test_deep_models_on_a_split_without_validation_get_a_note(app):
     ]
     # a split with a validation fold: no note
     app.selectbox(key="split_choice_1").set_value(-1).run()
+    app.selectbox(key="split_strategy_1").set_value("random").run()
     app.number_input(key="split_1_random_validation_fraction").set_value(0.1).run()
     app.button(key="split_create_1").click().run()
     assert not app.exception
     assert [m.value for m in app.metric if m.label == "Validation rows"] != ["0"]
     app.checkbox(key="pick_neumf").check().run()  # picks reset while "New split…" showed
     assert not [i for i in app.info if "validation fold" in i.value]
+
+
+def test_the_suggested_split_keeps_time_order_and_has_a_validation_fold(app):
+    """The demo has timestamps: the form proposes leave-last-1 with one validation event
+    per user, says why, and the split it makes lets every model run and stop early."""
+    at = app.switch_page("pages/train.py").run()
+    assert at.selectbox(key="split_strategy_1").value == "leave-last"
+    assert any("Suggested for this dataset" in c.value for c in at.caption)
+    assert at.number_input(key="split_1_leave-last_validation_last").value == 1
+    _create_split(at)
+    assert [m.value for m in at.metric if m.label == "Validation rows"] != ["0"]
+    assert not [w for w in at.warning if "random split" in w.value]
+    assert not at.checkbox(key="pick_transitions").disabled  # time order is kept
+    at.checkbox(key="pick_two_tower").check().run()
+    assert not [i for i in at.info if "validation fold" in i.value]  # it stops early
+    # another strategy starts from its own plain defaults, with no "suggested" note
+    at.selectbox(key="split_choice_1").set_value(-1).run()
+    at.selectbox(key="split_strategy_1").set_value("temporal").run()
+    assert not any("Suggested for this dataset" in c.value for c in at.caption)
+    assert at.number_input(key="split_1_temporal_validation_fraction").value == 0.0
 
 
 def test_bad_config_is_refused_before_anything_starts(app):
@@ -222,6 +247,7 @@ def test_split_warning_uses_the_dropdown_names(app):
     at = app.switch_page("pages/train.py").run()
     strategy = at.selectbox(key="split_strategy_1")
     labels = [strategy.format_func(o) for o in strategy.options]
+    strategy.set_value("random").run()
     at.button(key="split_preview_1").click().run()
     warning = next(w.value for w in at.warning if "random split on timestamped data" in w.value)
     assert "'global time cut'" in warning and "'leave the last N per user'" in warning
@@ -232,7 +258,7 @@ def test_split_warning_uses_the_dropdown_names(app):
 def test_order_aware_models_are_greyed_out_on_a_random_split(app):
     """Transitions, SASRec and GRU4Rec (the "Sequence" column) on a random split: not
     runnable, and the caption says why and which split to make instead."""
-    _create_split(app)
+    _create_split(app, "random")
     assert "**Sequence**" in [m.value for m in app.markdown]
     for name in ("transitions", "sasrec", "gru4rec"):
         assert app.checkbox(key=f"pick_{name}").disabled, name

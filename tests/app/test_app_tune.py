@@ -24,10 +24,14 @@ def app(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
-def _tune_mode(at: AppTest) -> None:
+def _tune_mode(at: AppTest, strategy: str | None = None) -> None:
+    """Tune mode on a new split: the suggested one, or ``strategy`` with its plain
+    defaults (a random split's have no validation fold)."""
     at.switch_page("pages/train.py").run()
     assert not at.exception
-    if at.selectbox(key="split_choice_1").value == -1:  # no split yet: create the default one
+    if at.selectbox(key="split_choice_1").value == -1:  # no split yet: create one
+        if strategy is not None:
+            at.selectbox(key="split_strategy_1").set_value(strategy).run()
         at.button(key="split_create_1").click().run()
     at.segmented_control(key="train_mode").set_value("Tune settings first").run()
     assert not at.exception
@@ -45,8 +49,14 @@ def _wait_study(timeout: float = 90.0):
     raise AssertionError("the study did not finish")
 
 
+def test_the_suggested_split_can_be_tuned_at_once(app):
+    _tune_mode(app)  # the demo has timestamps: leave-last with a validation event per user
+    assert not [w for w in app.warning if "no validation fold" in w.value]
+    assert [b for b in app.button if b.key == "tune_start"]
+
+
 def test_a_split_without_validation_fold_is_refused_and_one_is_offered(app):
-    _tune_mode(app)  # the default split has no validation fold
+    _tune_mode(app, "random")  # a random split's defaults have no validation fold
     warning = " ".join(w.value for w in app.warning)
     assert "has no validation fold, so it cannot be used for tuning" in warning
     assert not [b for b in app.button if b.key == "tune_start"]
@@ -63,7 +73,7 @@ def test_a_split_without_validation_fold_is_refused_and_one_is_offered(app):
 
 
 def test_tune_a_fast_model_in_the_background_then_browse_the_study(app):
-    _tune_mode(app)
+    _tune_mode(app, "random")
     app.number_input(key="tune_val_fraction").set_value(0.1).run()
     app.button(key="tune_make_split").click().run()
     app.multiselect(key="tune_models").set_value(["ease"]).run()

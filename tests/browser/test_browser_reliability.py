@@ -190,7 +190,7 @@ def test_two_sessions_upload_split_and_train_at_once(new_session, tmp_path: Path
         for pg in tabs.values():
             click_create_split(pg)
         for pg in tabs.values():
-            assert wait_split(pg).startswith("random"), "default split is random"
+            assert wait_split(pg).startswith("leave-last-1"), "the suggested split (timestamps)"
             choose_models(pg, "Default", [POPULARITY])
         for pg in tabs.values():
             pg.get_by_role("button", name="Train 1 model", exact=True).click()
@@ -303,7 +303,7 @@ def test_server_killed_mid_ingest_and_mid_training_restarts_clean(
         open_page(pg, "Train")
         pick = pg.get_by_role("combobox", name="Active dataset", exact=True)
         assert pick.input_value().startswith("small upload"), "new sessions start on the newest"
-        assert wait_split(pg).startswith("random"), "the earlier split is chosen"
+        assert wait_split(pg).startswith("leave-last-1"), "the earlier split is chosen"
         caption = pg.get_by_text("1 run on this split: 1 succeeded.", exact=True)
         caption.wait_for()  # and its run is listed under it
         # a long run: a thorough two-tower on the demo data (1,000 users)
