@@ -113,9 +113,13 @@ def bootstrap_columns(
     # and the relative interval is undefined
     bad = (~np.isfinite(rel)).mean(axis=0) > tail / 2
     rel = np.where(np.isfinite(rel), rel, np.nan)
-    with np.errstate(all="ignore"):
-        rlo, rhi = np.nanquantile(rel, q, axis=0)
-    rlo, rhi = np.where(bad, np.nan, rlo), np.where(bad, np.nan, rhi)
+    rlo = np.full(c, np.nan)
+    rhi = np.full(c, np.nan)
+    # a column whose mean(A) is 0 in every resample (A scores no user of a segment) has no
+    # relative interval at all: skipped, not handed to nanquantile (which warns on it)
+    some = ~bad & np.isfinite(rel).any(axis=0)
+    if some.any():
+        rlo[some], rhi[some] = np.nanquantile(rel[:, some], q, axis=0)
     return {"ci_low": lo, "ci_high": hi, "rel_ci_low": rlo, "rel_ci_high": rhi}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -198,6 +199,21 @@ def test_bootstrap_columns_equals_single_metric_bootstrap():
     assert many["ci_low"][1] == pytest.approx(one["ci_low"])
     assert many["rel_ci_high"][0] == pytest.approx(one["rel_ci_high"])
     assert one["ci_low"] < b.mean() - a.mean() < one["ci_high"]
+
+
+def test_a_column_where_a_scores_nothing_has_no_relative_interval_and_no_warning():
+    """A segment where A scores 0 for every user (e.g. Popularity on new items) has an
+    absolute interval but no relative one; it is skipped quietly, not handed to
+    nanquantile (which warned "All-NaN slice" into the app's log on every such A/B)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.random(40), rng.random(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ps.bootstrap_columns(np.c_[a, np.zeros(40)], np.c_[b, b], None, 500, seed=2)
+    assert np.isnan(out["rel_ci_low"][1]) and np.isnan(out["rel_ci_high"][1])
+    assert out["ci_low"][1] < b.mean() < out["ci_high"][1]
+    one = ps.paired_bootstrap(a, b, 500, seed=2)  # the other column is unchanged
+    assert out["rel_ci_low"][0] == pytest.approx(one["rel_ci_low"])
 
 
 # -- verdicts -----------------------------------------------------------------------------
