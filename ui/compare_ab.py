@@ -22,6 +22,7 @@ from recsys_engine.compare import (
 from recsys_engine.compare.report import html_report, per_user_csv
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
+from ui import state
 from ui.compare import cache_version
 from ui.resources import get_store
 from ui.text import md_escape
@@ -189,6 +190,17 @@ def decision_block(result: Comparison) -> None:
     reasons = "\n".join(f"- {md_escape(r)}" for r in d.reasons)
     box(f"### {md_escape(d.headline)}\n{reasons}", icon=icon)
     st.caption(md_escape(d.detectable))
+    # the run the decision says to use, one click from its explanations (Explain would
+    # otherwise open on the run explained last, or the newest)
+    chosen = {"switch": result.run_b, "keep": result.run_a}.get(d.kind)
+    if chosen is not None and st.button(
+        f"See why {chosen['label']} recommends what it does",
+        icon="🔍",
+        key="ab_explain",
+        help="Opens the Explain page on this run.",
+    ):
+        st.session_state[state.EXPLAIN_RUN] = int(chosen["id"])
+        st.switch_page("pages/explain.py")
 
 
 def _why(result: Comparison, threshold: float) -> None:

@@ -16,12 +16,13 @@ import streamlit as st
 from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations
 from recsys_engine.models import model_title
 from recsys_engine.paths import default_db_path
+from ui import state
 from ui.resources import get_store
 from ui.text import md_escape
 
 NO_CONTEXT = "(no context)"
 USER_KEY = "explain_user"  # the chosen user id (survives page changes)
-RUN_KEY = "explain_run"  # the chosen run id
+RUN_KEY = state.EXPLAIN_RUN  # the chosen run id
 WHY_KEY = "why_"  # + card key and position: whether that card's "Why this item?" is open
 FIDELITY_COLOURS = {EXACT: "green", RESCORED: "blue", POST_HOC: "orange"}
 FIDELITY_HELP = {

@@ -10,6 +10,7 @@ UPLOAD_PLAN = "upload_plan"  # UploadPlan being mapped (small: paths, names, pre
 UPLOAD_PROBLEMS = "upload_problems"  # problems of the last failed load
 UPLOAD_KEY = "upload_key"  # bumps to reset the uploader after a load
 LAST_LOADED = "last_loaded"  # id of the dataset loaded by this session, for a success note
+EXPLAIN_RUN = "explain_run"  # the run Explain shows (its picker, or Compare's decision)
 
 _DEFAULTS: dict[str, object] = {
     DATASET_ID: None,

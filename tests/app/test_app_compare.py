@@ -81,6 +81,31 @@ def test_each_decision_branch_opens_the_result(app, branches, branch):
         assert "this comparison reliably detects changes" in captions
 
 
+@pytest.mark.parametrize("branch", list(BRANCHES))
+def test_the_decided_run_is_one_click_from_its_explanations(app, branches, branch):
+    """Switch → B, keep → A: a button opens Explain on that run (Explain otherwise opens
+    on the run explained last, or the newest). A trade-off or no difference names no run
+    to use, so there is no button."""
+    pop, runs = branches
+    app.switch_page("pages/compare.py").run()
+    app.selectbox(key="ab_a").set_value(pop)
+    app.selectbox(key="ab_b").set_value(runs[branch])
+    app.select_slider(key="ab_resamples").set_value(1_000)
+    app.button(key="ab_go").click().run()
+    chosen = {"switch": runs["switch"], "keep": pop}.get(branch)
+    buttons = [b for b in app.button if b.key == "ab_explain"]
+    if chosen is None:
+        assert not buttons
+        return
+    (button,) = buttons
+    assert button.label.startswith("See why ") and f"(run {chosen})" in button.label
+    if branch == "keep":  # a real run (the synthetic ones have no model files to explain)
+        button.click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert app.title[0].value == "Explain"
+        assert app.selectbox(key="explain_run_pick").value == pop
+
+
 def test_changing_a_choice_hides_the_old_decision(app, branches):
     pop, runs = branches
     app.switch_page("pages/compare.py").run()

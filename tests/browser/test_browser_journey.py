@@ -131,7 +131,8 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     assert_no_exception(page)
     assert combobox(page, "Active dataset").input_value().startswith(DEMO)
 
-    # Train: the default split, then the three reference models in one click.
+    # Train: the suggested split (the demo has timestamps: leave the last one out), then
+    # the three reference models in one click.
     open_page(page, "Train")
     split = combobox(page, "Split")
     assert split.input_value() == "New split…"
@@ -139,7 +140,7 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     heading(page, "2 · Models").wait_for()
     settle(page)
     split_label = split.input_value()
-    assert split_label.startswith("random"), split_label
+    assert split_label.startswith("leave-last-1"), split_label
     page.get_by_role("button", name="Train all reference models", exact=True).click()
     note = page.locator("[data-testid=stAlertContentSuccess]").filter(has_text="Queued run")
     note.wait_for()
@@ -205,10 +206,12 @@ def test_new_user_trains_compares_and_explains(server: str, page) -> None:
     assert sentence in html.unescape(report), sentence
     timings["compare"] = time.monotonic() - t1
 
-    # Explain: the EASE run's cards, a "Why this item?" reason badged exact.
+    # Explain, reached from the decision: the EASE run's cards, a reason badged exact.
     t2 = time.monotonic()
-    open_page(page, "Explain")
-    choose(page, "Model run", re.compile(rf"^Run {models['EASE']} · EASE · "))
+    why = f"See why EASE (run {models['EASE']}) recommends what it does"
+    page.get_by_role("button", name=re.compile(re.escape(why) + "$")).click()
+    heading(page, "Explain").wait_for()
+    settle(page)
     assert re.match(rf"Run {models['EASE']} · EASE · ", combobox(page, "Model run").input_value())
     page.get_by_role("heading", name=re.compile(r"^Top \d+ for user ")).wait_for()
     settle(page)
