@@ -36,8 +36,10 @@ if board.empty:
 compare_fair.fair_budget_section(split_id, board)
 compare.glossary_section(board)
 compare.sweep_section(split_id, board, k, done)
-with st.expander("Charts: metric@K curves and accuracy vs coverage", expanded=True):
-    compare.charts_section(board, k, done)
+charts = compare.charts_expander()
+if charts.open:  # drawn only while open: the two Plotly charts are the page's dearest part
+    with charts:
+        compare.charts_section(board, k, done)
 
 st.subheader("A/B test: is the candidate really better?")
 if len(board) < 2:

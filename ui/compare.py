@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.mutable_expander_container import ExpanderContainer
 
 from recsys_engine.compare import charts, names, tables
 from recsys_engine.compare import leaderboard as lb
@@ -212,6 +213,31 @@ def glossary_section(board: pd.DataFrame) -> None:
         left, right = st.columns(2)
         for col, part in ((left, rows[:half]), (right, rows[half:])):
             col.markdown("\n".join(f"- **{term}**: {text}" for term, text in part))
+
+
+CHARTS_KEY = "compare_charts"  # the charts expander's open state (a widget key)
+CHARTS_OPEN = "compare_charts_open"  # the same, kept across page switches
+
+
+def charts_expander() -> ExpanderContainer:
+    """The collapsed "Charts" expander; it remembers being opened for the session.
+
+    Its content is drawn only while it is open (``on_change`` reruns the page and the page
+    checks ``.open``): the curves and the scatter are two Plotly charts, drawn on every
+    visit whether or not anyone looked at them. Closed, a Compare visit costs one browser
+    0.42 s of main-thread work instead of 0.61–0.68 s (BENCHMARKS.md, issue 17).
+    Streamlit forgets a widget's state when its page is left, so the state is copied into
+    ``CHARTS_OPEN`` at every run and given back as the default.
+    """
+
+    box = st.expander(
+        "Charts: metric@K curves and accuracy vs coverage",
+        expanded=bool(st.session_state.get(CHARTS_OPEN, False)),
+        key=CHARTS_KEY,
+        on_change="rerun",
+    )
+    st.session_state[CHARTS_OPEN] = bool(box.open)
+    return box
 
 
 def charts_section(board: pd.DataFrame, k: int, done: pd.DataFrame) -> None:
