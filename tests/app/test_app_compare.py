@@ -217,9 +217,8 @@ def test_cached_figures_and_ks_follow_runs_added_and_deleted(app):
     """The curves, the trade-off scatter and the K picker are cached across renders and
     sessions; a run trained or deleted on the split shows (or goes) at the next render."""
     from recsys_engine.runs import delete_run
-    from ui.resources import get_store
-
     from ui.compare import CHARTS_KEY
+    from ui.resources import get_store
 
     pop, ease = _train_two()
     at = app.switch_page("pages/compare.py").run()
