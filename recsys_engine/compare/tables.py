@@ -124,7 +124,8 @@ def _column(board: pd.DataFrame, name: str) -> list:
 def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
     """The leaderboard as people read it: rank group (runs in group 1 are statistically
     tied with the best), model, run, type, tuning budget, each metric@K as ``value ±
-    CI half-width``, training time and a note for runs below the Popularity baseline."""
+    CI half-width``, training time and, when a run scores below the Popularity baseline, a
+    note column that says so."""
     table = pd.DataFrame(
         {
             "Model": [
@@ -156,5 +157,6 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
         )
         table[metric_label(f"{mt}@{k}")] = [_cell(v, lo, hi, mt) for v, lo, hi in cells]
     table["Training time"] = ["–" if pd.isna(s) else f"{s:.1f} s" for s in board["fit_seconds"]]
-    table["Note"] = np.where(board["loses_to_popularity"], "⚠ below Popularity", "")
+    if board["loses_to_popularity"].any():  # an empty column only widens the table
+        table["Note"] = np.where(board["loses_to_popularity"], "⚠ below Popularity", "")
     return table

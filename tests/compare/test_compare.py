@@ -501,6 +501,8 @@ def test_leaderboard_cells_read_value_plus_minus_half_the_ci_per_run():
     assert list(frame["Run"]) == [7, 3]
     assert list(frame["Training time"]) == ["0.5 s", "–"]
     assert list(frame["Note"]) == ["", "⚠ below Popularity"]
+    # no run below Popularity: no empty "Note" column widening the table
+    assert "Note" not in leaderboard_frame(board.assign(loses_to_popularity=False), 10)
 
 
 def test_the_glossary_names_a_metric_once_when_its_plain_name_is_its_label():
