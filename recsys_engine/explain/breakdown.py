@@ -28,9 +28,8 @@ PART_LABELS = {
 
 #: What the towers' "base" part is, so it is not read as the item's popularity.
 ITEM_BIAS_NOTE = (
-    "The item bias is a per-item offset learned with the rest of the model (plus any fixed "
-    "popularity prior); it is not the item's popularity, and a popular item can have a "
-    "negative one when the other parts already explain its score."
+    "The item bias is a per-item offset learned with the rest of the model, not the "
+    "item's popularity: a popular item can have a negative one."
 )
 
 
