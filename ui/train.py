@@ -108,8 +108,7 @@ def split_section(dataset_id: int) -> int | None:
         key=f"split_strategy_{dataset_id}",
         format_func=lambda s: STRATEGY_LABELS.get(s, s),
     )
-    if strategy == suggested.strategy:
-        st.caption(SUGGESTED_SPLIT_NOTE[timed])
+    note = st.empty()  # the "suggested" note, while the form holds the suggested split
     relevant = SPLIT_FIELDS[strategy]
     skip = tuple(f for f in SplitConfig.__dataclass_fields__ if f not in relevant)
     start = dataclasses.asdict(suggested) if strategy == suggested.strategy else {}
@@ -126,6 +125,8 @@ def split_section(dataset_id: int) -> int | None:
     except ConfigError as exc:
         st.error(md_escape(exc))
         return None
+    if config == suggested:
+        note.caption(SUGGESTED_SPLIT_NOTE[timed])
     c1, c2 = st.columns(2)
     if c1.button("Preview counts", key=f"split_preview_{dataset_id}"):
         try:

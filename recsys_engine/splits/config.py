@@ -132,11 +132,11 @@ def suggested_config(has_timestamps: bool) -> SplitConfig:
 
     With timestamps: leave the last interaction of each user for test and the one before
     it for validation. It keeps time order (no future in training, so the sequence models
-    can run), tests every user with a history, and gives the deep models a validation
-    fold to stop early on and the Tune panel one to search on. A global time cut also
-    keeps order but leaves the users who arrive after the cut with nothing to be scored
-    from (118 of 409 test users on the demo). Without timestamps there is no order to
-    keep: a random 20% per user for test and 10% of the rest for validation.
+    can run), tests every user with at least two interactions, and gives the deep models
+    a validation fold to stop early on and the Tune panel one to search on. A global time
+    cut also keeps order but leaves the users who arrive after the cut with nothing to be
+    scored from (118 of 409 test users on the demo). Without timestamps there is no order
+    to keep: a random 20% per user for test and 10% of the rest for validation.
     """
     if has_timestamps:
         return SplitConfig(strategy="leave-last", n_last=1, validation_last=1)

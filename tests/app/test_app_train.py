@@ -131,6 +131,10 @@ def test_the_suggested_split_keeps_time_order_and_has_a_validation_fold(app):
     assert at.selectbox(key="split_strategy_1").value == "leave-last"
     assert any("Suggested for this dataset" in c.value for c in at.caption)
     assert at.number_input(key="split_1_leave-last_validation_last").value == 1
+    at.number_input(key="split_1_leave-last_n_last").set_value(2).run()
+    assert not any("Suggested for this dataset" in c.value for c in at.caption)  # changed
+    at.number_input(key="split_1_leave-last_n_last").set_value(1).run()
+    assert any("Suggested for this dataset" in c.value for c in at.caption)
     _create_split(at)
     assert [m.value for m in at.metric if m.label == "Validation rows"] != ["0"]
     assert not [w for w in at.warning if "random split" in w.value]
