@@ -12,8 +12,9 @@ from ui.widgets import page_link
 state.ensure_defaults()
 st.title("Recsys Workbench")
 st.write(
-    "Upload interaction data, train content-based, collaborative and hybrid recommenders, "
-    "compare them with honest statistics, and see why each item was recommended."
+    "Upload interaction data, train collaborative, content-based, hybrid, sequence-aware "
+    "and autoencoder recommenders next to simple reference models, compare them with "
+    "honest statistics, and see why each item was recommended."
 )
 
 datasets = datasets_frame()
@@ -59,7 +60,8 @@ st.markdown(
     "1. **Data** — the demo dataset *Demo: movie nights* is already loaded. Upload your own "
     "files (CSV, TSV, Parquet, MovieLens or Last.fm layouts), check the mapping, load, and "
     "read the profile.\n"
-    "2. **Train** — create a split and train reference and deep-learning models.\n"
+    "2. **Train** — create a split (the form suggests one for your data) and train "
+    "reference and deep-learning models.\n"
     "3. **Compare** — read the leaderboard and an A/B verdict between two runs.\n"
     "4. **Explain** — pick a user and see each recommendation with its reasons.\n"
     "5. **Models** — every run with its settings, metrics and training curve: download "
