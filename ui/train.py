@@ -52,6 +52,8 @@ def split_stats_table(stats: dict) -> None:
     c[4].metric("Test items unseen in train", f"{stats['test_items_unseen']:,}")
     for w in stats.get("warnings", []):
         st.warning(w, icon="⚠️")
+    for note in stats.get("notes", []):  # splits stored before notes existed have none
+        st.caption(f"ℹ️ {note}")
 
 
 #: Why the proposed split is proposed, by whether the dataset has timestamps.

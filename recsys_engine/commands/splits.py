@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from recsys_engine.commands.common import add_json_flag, emit, warn
+from recsys_engine.commands.common import add_json_flag, emit, terminal_safe, warn
 from recsys_engine.store import Store
 
 
@@ -55,6 +56,8 @@ def cmd_split(args: argparse.Namespace, store: Store) -> int:
     split = store.get_split(split_id)
     for w in split["stats"]["warnings"]:
         warn(w)
+    for note in split["stats"].get("notes", []):
+        print(terminal_safe(f"note: {note}"), file=sys.stderr)
     st = split["stats"]
     text = (
         f"split {split_id} '{split['name']}' ({config.strategy}, seed {config.seed}): "

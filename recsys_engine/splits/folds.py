@@ -89,7 +89,9 @@ def split_stats(
         ``test_users_unseen`` (test users without any training row),
         ``test_items_unseen`` (test items without any training row),
         ``test_rows_unseen_item``, ``users_kept_whole`` (per-user strategies: users below
-        the minimum), ``cut`` (temporal), and ``warnings`` (list of strings).
+        the minimum), ``cut`` (temporal), ``warnings`` (what may mislead a comparison:
+        future leaks, unscorable test users or items) and ``notes`` (facts worth knowing
+        that are not a problem, e.g. users too short to hold anything out).
     """
     user = np.asarray(arrays["user"])
     item = np.asarray(arrays["item"])
@@ -116,6 +118,7 @@ def split_stats(
         "test_rows_unseen_item": int((~train_item[item[te]]).sum()),
     }
     warnings: list[str] = []
+    notes: list[str] = []
     has_time = bool(np.isfinite(ts).any())
     if config.strategy == "random" and has_time:
         warnings.append(RANDOM_ON_TIME_WARNING)
@@ -127,8 +130,11 @@ def split_stats(
         whole = int(((counts > 0) & (counts < need)).sum())
         stats["users_kept_whole"] = whole
         if whole:
-            warnings.append(
-                f"{whole} users have fewer than {need} interactions and stay wholly in train"
+            notes.append(
+                f"{whole:,} user has fewer than {need} interactions and stays wholly in train"
+                if whole == 1
+                else f"{whole:,} users have fewer than {need} interactions and stay wholly "
+                "in train"
             )
     if config.strategy == "temporal":
         cut_ts = ts[te]
@@ -144,6 +150,7 @@ def split_stats(
             "collaborative models cannot recommend them"
         )
     stats["warnings"] = warnings
+    stats["notes"] = notes
     return stats
 
 
