@@ -82,7 +82,9 @@ def metrics_table(metrics: dict[str, float | None]) -> pd.DataFrame:
     cols = sorted(
         table.columns, key=lambda c: (c == "overall", int(c[1:]) if c != "overall" else 0)
     )
-    return table[cols].round(4)
+    # 4 decimals as Python prints them everywhere else (the run card, the A/B tiles):
+    # ``round(4)`` rounds 0.25875 half-up from 2587.5 and read 0.2588 next to their 0.2587
+    return table[cols].map(lambda v: float(f"{v:.4f}") if pd.notna(v) else v)
 
 
 def run_details(run_id: int) -> None:

@@ -19,6 +19,8 @@ def test_metrics_table_is_metric_by_cutoff_with_readable_names():
     assert table.loc["NDCG", "@10"] == 0.1235  # rounded to 4 places
     assert table.loc["RMSE", "overall"] == 0.86
     assert math.isnan(table.loc["NDCG", "@20"])
+    # the same 4 decimals as the run card's f"{v:.4f}" (pandas' round(4) read 0.2588 here)
+    assert metrics_table({"coverage@10": 0.25875}).loc["Coverage", "@10"] == 0.2587
 
 
 def _runs() -> pd.DataFrame:
