@@ -35,7 +35,7 @@ import scipy.sparse as sp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_keras import EASE_L2, Bench, fit_eval  # noqa: E402
+from quality_keras import Bench, best_ease_l2, fit_eval  # noqa: E402
 
 from recsys_engine.evaluation import EvalOptions, evaluate  # noqa: E402
 from recsys_engine.models import create_model  # noqa: E402
@@ -86,8 +86,7 @@ def main() -> None:
                           test=outer_test)  # fmt: skip
         inner_view = SplitData(train=TrainData(matrix=inner_matrix, **ids), seen=inner_matrix,
                                test=inner_val)  # fmt: skip
-        scores = {l2: fit_eval("ease", {"l2": l2}, inner_view)[1]["ndcg@10"] for l2 in EASE_L2}
-        l2 = max(scores, key=scores.get)
+        l2, _ = best_ease_l2(inner_view)
         ease = fit_eval("ease", {"l2": l2}, outer)[1]["ndcg@10"]
         print(f"EASE (l2={l2:g}, picked on the inner fold): {ease:.4f}", flush=True)
         for seed in [int(s) for s in args.seeds.split(",") if s]:

@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_keras import EASE_L2, Bench, fit_eval  # noqa: E402
+from quality_keras import Bench, best_ease_l2  # noqa: E402
 
 from recsys_engine.models import create_model  # noqa: E402
 from recsys_engine.store import Store  # noqa: E402
@@ -47,10 +47,8 @@ def main() -> None:
         bench = Bench(Store(":memory:"), args.dataset, cold=False)
         tune = bench.data(bench.tuning)
         if not args.no_ease:
-            view = tune.validation_view()
-            scores = {l2: fit_eval("ease", {"l2": l2}, view)[1]["ndcg@10"] for l2 in EASE_L2}
-            best = max(scores, key=scores.get)
-            print(f"EASE (l2={best:g}) val ndcg@10 = {scores[best]:.4f}", flush=True)
+            best, value = best_ease_l2(tune.validation_view())
+            print(f"EASE (l2={best:g}) val ndcg@10 = {value:.4f}", flush=True)
         for label, config in settings.items():
             model = create_model(args.model, config)
             t0 = time.perf_counter()

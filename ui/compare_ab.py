@@ -230,7 +230,7 @@ def _why(result: Comparison, threshold: float) -> None:
     c[2].metric("Users: B better / same / A better", f"{p.wins:,} / {p.ties:,} / {p.losses:,}")
     c[3].metric(
         "Smallest detectable change",
-        "–" if not np.isfinite(p.mde_rel) or p.ties == p.n else f"{p.mde_rel * 100:.1f}%",
+        "–" if not np.isfinite(p.mde_rel) or p.all_tied else f"{p.mde_rel * 100:.1f}%",
         help="With this many test users, smaller changes cannot be told apart from noise "
         "(80% power, 2.8 × sd / √n).",
     )

@@ -145,7 +145,7 @@ def _primary_sentence(comparison: Comparison, status: str) -> str:
 
 def _detectable(comparison: Comparison) -> str:
     p = comparison.primary
-    if p.ties == p.n:  # no spread at all: the detectable size would read 0
+    if p.all_tied:
         return (
             f"Both runs give each of these {p.n:,} test users exactly the same "
             f"{plain_label(p.metric)}: this test set shows no difference between them to "

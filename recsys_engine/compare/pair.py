@@ -215,7 +215,7 @@ def _ties_note(primary: MetricComparison, va: np.ndarray, vb: np.ndarray) -> str
     """The note on users who score the same under both runs, saying how many of them
     score 0 under both (users for whom neither list finds a held-out item)."""
     both_zero = int(((va == 0) & (vb == 0)).sum())
-    if primary.ties == primary.n:
+    if primary.all_tied:
         head = f"All {primary.n:,} users score the same under both models"
     else:
         head = f"{primary.ties:,} of {primary.n:,} users score the same under both models"

@@ -48,6 +48,12 @@ class MetricComparison:
     mde: float
     mde_rel: float
 
+    @property
+    def all_tied(self) -> bool:
+        """Whether every user scores the same under A and B: no spread, so no change is
+        measurable (a detectable size would read 0)."""
+        return self.ties == self.n
+
 
 @dataclass
 class Guardrail:

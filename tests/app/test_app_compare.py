@@ -54,14 +54,19 @@ def _decision_text(at) -> str:
     return text.replace("\\", "")  # markdown escapes of run names and numbers
 
 
+def _run_ab(at, a: int, b: int) -> None:
+    """On the Compare page, A/B test run ``a`` against run ``b`` (1,000 resamples)."""
+    at.switch_page("pages/compare.py").run()
+    at.selectbox(key="ab_a").set_value(a)
+    at.selectbox(key="ab_b").set_value(b)
+    at.select_slider(key="ab_resamples").set_value(1_000)
+    at.button(key="ab_go").click().run()
+
+
 @pytest.mark.parametrize("branch", list(BRANCHES))
 def test_each_decision_branch_opens_the_result(app, branches, branch):
     pop, runs = branches
-    app.switch_page("pages/compare.py").run()
-    app.selectbox(key="ab_a").set_value(pop)
-    app.selectbox(key="ab_b").set_value(runs[branch])
-    app.select_slider(key="ab_resamples").set_value(1_000)
-    app.button(key="ab_go").click().run()
+    _run_ab(app, pop, runs[branch])
     assert not app.exception
     text = _decision_text(app)
     assert HEADLINES[branch] in text, text
@@ -87,11 +92,7 @@ def test_the_decided_run_is_one_click_from_its_explanations(app, branches, branc
     on the run explained last, or the newest). A trade-off or no difference names no run
     to use, so there is no button."""
     pop, runs = branches
-    app.switch_page("pages/compare.py").run()
-    app.selectbox(key="ab_a").set_value(pop)
-    app.selectbox(key="ab_b").set_value(runs[branch])
-    app.select_slider(key="ab_resamples").set_value(1_000)
-    app.button(key="ab_go").click().run()
+    _run_ab(app, pop, runs[branch])
     chosen = {"switch": runs["switch"], "keep": pop}.get(branch)
     buttons = [b for b in app.button if b.key == "ab_explain"]
     if chosen is None:
