@@ -50,16 +50,20 @@ if split_id is not None:
         )
         if reference:
             chosen = [(s.name, s.default_config()) for s in list_models("reference")]
+        place = f"train_{split_id}"
         if train or reference:
             try:
                 ids = train_ui.queue_models(split_id, chosen)
             except RecsysError as exc:
+                state.flash(place, None)
                 st.error(md_escape(exc))
             else:
-                st.success(
+                state.flash(
+                    place,
                     f"Queued run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}. "
-                    "Training continues if you leave this page."
+                    "Training continues if you leave this page.",
                 )
+        state.show_flash(place)
 
     st.subheader("3 · Runs on this split")
 

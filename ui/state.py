@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 DATASET_ID = "dataset_id"  # the active dataset (sidebar picker)
@@ -24,6 +26,32 @@ _DEFAULTS: dict[str, object] = {
 
 FRAME = "_frame_ran"  # set by app.py: the navigation frame has run in this session
 DEEP_LINK = "_deep_link"  # page a first visit asked for before the frame existed
+PAGE = "_page"  # the page file this session's last script run drew
+FLASH = "_flash"  # (place, message): a button's confirmation, kept until the page is left
+
+
+def _enter_page(page: str) -> None:
+    """Remember the page being drawn; leaving it drops its confirmation (``flash``)."""
+    if st.session_state.get(PAGE) != page:
+        st.session_state[PAGE] = page
+        st.session_state.pop(FLASH, None)
+
+
+def flash(place: str, message: str | None) -> None:
+    """Keep a button's confirmation on screen across reruns of the page (a run finishing
+    redraws the whole Train page, which wiped a plain ``st.success`` at once); ``None``
+    drops it."""
+    if message is None:
+        st.session_state.pop(FLASH, None)
+    else:
+        st.session_state[FLASH] = (place, message)
+
+
+def show_flash(place: str) -> None:
+    """Draw the confirmation kept for ``place``, if any."""
+    kept = st.session_state.get(FLASH)
+    if kept is not None and kept[0] == place:
+        st.success(kept[1])
 
 
 def ensure_defaults() -> None:
@@ -36,14 +64,15 @@ def ensure_defaults() -> None:
     for key, value in _DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
+    caller = sys._getframe(1).f_code.co_filename.replace("\\", "/")
+    page = "pages/" + caller.rsplit("/", 1)[-1]
+    if "/pages/" in caller:
+        _enter_page(page)
     if not st.session_state.get(FRAME):
-        import inspect
-
         from streamlit.runtime.scriptrunner import get_script_run_ctx
 
         ctx = get_script_run_ctx()
         main = getattr(ctx, "main_script_path", "") or ""
         if main.endswith("app.py"):  # served by app.py, but the frame did not run
-            caller = inspect.stack()[1].filename.replace("\\", "/")
-            st.session_state[DEEP_LINK] = "pages/" + caller.rsplit("/", 1)[-1]
+            st.session_state[DEEP_LINK] = page
             st.switch_page("app.py")

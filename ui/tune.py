@@ -18,6 +18,7 @@ from recsys_engine.tuning.charts import best_so_far_figure
 from recsys_engine.tuning.space_table import COLUMNS, overrides_from_rows, space_rows
 from recsys_engine.tuning.study import duration_text
 from recsys_engine.tuning.trials import VALUE_COLUMN, study_trials, trials_table
+from ui import state
 from ui.resources import get_runner, get_store
 from ui.text import md_escape
 
@@ -171,7 +172,9 @@ def tune_panel(dataset_id: int, split_id: int) -> None:
                 problems.append(str(exc))
                 st.error(md_escape(exc))
     label = f"Tune {len(names)} model{'s' if len(names) != 1 else ''}"
+    place = f"tune_{split_id}"
     if st.button(label, type="primary", disabled=not names, key="tune_start"):
+        state.flash(place, None)
         if problems:
             st.error("Fix the search space first: " + md_escape("; ".join(problems)))
             return
@@ -180,11 +183,13 @@ def tune_panel(dataset_id: int, split_id: int) -> None:
         except RecsysError as exc:
             st.error(md_escape(exc))
             return
-        st.success(
+        state.flash(
+            place,
             f"Started {len(jobs)} stud{'ies' if len(jobs) != 1 else 'y'}. They run one after "
             "another in the background; follow them below (leaving the page does not stop "
-            "them)."
+            "them).",
         )
+    state.show_flash(place)
 
 
 def start_studies(

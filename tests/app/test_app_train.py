@@ -54,7 +54,8 @@ def test_train_reference_models_then_registry_and_delete(app):
     app.button[1].click().run()  # Train all reference models
     assert "Queued runs 1, 2, 3" in app.success[0].value
     _wait_runs(app, 3)
-    app.run()
+    app.run()  # a redraw (as when a run ends) keeps the confirmation
+    assert "Queued runs 1, 2, 3" in app.success[0].value
     cards = [m.value for m in app.markdown if "**Run" in m.value]
     assert len(cards) == 3 and all("succeeded" in c for c in cards)
     assert "3 runs on this split: 3 succeeded." in [c.value for c in app.caption]
@@ -71,6 +72,8 @@ def test_train_reference_models_then_registry_and_delete(app):
     assert not app.exception
     assert len(app.dataframe[0].value) == 2
     assert any(f"Deleted run {run_id}" in s.value for s in app.success)
+    app.switch_page("pages/train.py").run()  # leaving the page dropped the confirmation
+    assert not [a for a in app.success if "Queued" in a.value]
 
     app.switch_page("pages/home.py").run()  # Home's recent runs name their dataset
     recent = next(d.value for d in app.dataframe if "NDCG@10" in d.value.columns)

@@ -94,6 +94,7 @@ def test_tune_a_fast_model_in_the_background_then_browse_the_study(app):
     assert job.status == "succeeded", job.error
     app.run()
     assert not app.exception
+    assert any("Started 1 study" in a.value for a in app.success)  # kept on a redraw
     card = next(m.value for m in app.markdown if "Tuning EASE" in m.value)
     assert f"Study {job.study_id}" in card and "succeeded" in card and "2 of 2 trials" in card
     trials = next(d.value for d in app.dataframe if "Validation NDCG@10" in d.value.columns)
