@@ -200,8 +200,15 @@ def test_context_log_trains_compares_and_explains(server: str, page, tmp_path: P
     before = cards(page)
     other = "A" if first_device == "B" else "B"
     choose(page, "device", re.compile(rf"^{other}$"))
-    page.get_by_role("heading", name=re.compile(r"^Top \d+ for user ")).wait_for()
-    settle(page)
+    assert device.input_value() == other
+    # the choice starts a rerun that may begin after ``settle`` saw the page idle: wait
+    # (bounded) for the redrawn list rather than read the old one
+    after = before
+    deadline = time.monotonic() + 30
+    while after == before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        settle(page)
+        after = cards(page)
     assert_no_exception(page)
-    assert cards(page) != before
+    assert after != before
     snap(page, "context-explain-other-device")
