@@ -13,6 +13,9 @@ from recsys_engine.explain import Explainer, overlap
 from ui.explain import context_picker, explainer, item_cards, run_labels, run_picker
 from ui.text import md_escape
 
+#: History length from which the what-if box holds more chips than it shows at once.
+SCROLL_HINT_ITEMS = 16
+
 
 def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> None:
     """Build a history by title (or edit the user's) and see the list update at once."""
@@ -47,7 +50,9 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
         return
     context = context_picker(ex, f"wi_{run_id}", None)
     rec = ex.recommend_history(picked, k, context=context)
-    st.caption(f"{len(picked)} items · answered in {rec.seconds * 1000:.0f} ms")
+    # past about four rows of chips the box scrolls, and its last visible row is cut
+    scrolls = " (scroll the box to see them all)" if len(picked) > SCROLL_HINT_ITEMS else ""
+    st.caption(f"{len(picked)} items{scrolls} · answered in {rec.seconds * 1000:.0f} ms")
     item_cards(rec, key=f"wi_{run_id}")
 
 

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
+from ui.explain_panels import SCROLL_HINT_ITEMS
 
 
 @pytest.fixture
@@ -63,6 +64,13 @@ def test_user_cards_with_explanations_and_what_if(app):
     assert any("3 items · answered in" in t for t in texts)
     assert any(t.startswith("**#1 · ") for t in texts)
     assert any(":green-badge[exact]" in t for t in texts)
+    # a long history says the box scrolls (its last visible row of chips is cut)
+    many = [str(i) for i in range(1, SCROLL_HINT_ITEMS + 2)]
+    at.multiselect(key="whatif_items_1").set_value(many).run()
+    assert any(
+        f"{len(many)} items (scroll the box to see them all) · answered in" in t
+        for t in _texts(at)
+    )
 
     at.session_state["explain_view"] = "Similar items"
     at.run()
