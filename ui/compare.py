@@ -170,7 +170,7 @@ def leaderboard_section(
             },
         },
     )
-    top = int((board["rank_group"] == 1).sum()) if "rank_group" in board else 0
+    top = tables.runs_tied_for_best(board)
     if top > 1:
         best = (
             f"**{top} runs are tied for best** (highlighted): a paired test over the test "

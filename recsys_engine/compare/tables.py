@@ -121,6 +121,12 @@ def _column(board: pd.DataFrame, name: str) -> list:
     return board[name].tolist() if name in board else [None] * len(board)
 
 
+def runs_tied_for_best(board: pd.DataFrame) -> int:
+    """How many runs share the first rank group (the best and every run a paired test
+    cannot tell apart from it); 0 when the board has no rank groups."""
+    return int((board["rank_group"] == 1).sum()) if "rank_group" in board else 0
+
+
 def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
     """The leaderboard as people read it: rank group (runs in group 1 are statistically
     tied with the best), model, run, type, tuning budget, each metric@K as ``value ±
@@ -138,7 +144,7 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
     )
     if "rank_group" in board:
         # "tied" only when the first group holds more than one run
-        first = "1 · tied for best" if int((board["rank_group"] == 1).sum()) > 1 else "1 · best"
+        first = "1 · tied for best" if runs_tied_for_best(board) > 1 else "1 · best"
         table.insert(
             0,
             "Rank group",

@@ -420,6 +420,10 @@ def test_leaderboard_has_rank_groups(runs):
         *later,
     ]
     assert leaderboard_frame(alone, 10)["Rank group"].tolist() == ["1 · best", *later, str(n)]
+    from recsys_engine.compare.tables import runs_tied_for_best
+
+    assert (runs_tied_for_best(tied), runs_tied_for_best(alone)) == (2, 1)
+    assert runs_tied_for_best(board.drop(columns="rank_group")) == 0
 
 
 def test_activity_labels_name_a_single_count_without_a_range():
