@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
-from ui.models import runs_table
+from ui import home_tables, state
 from ui.resources import datasets_frame, get_store
 from ui.widgets import page_link
 
@@ -26,34 +25,19 @@ c[1].metric(
 )
 c[2].metric("Model runs", len(runs))
 
+# Static tables (st.table), not data grids: a handful of rows to read, not explore, and a
+# grid costs each reader's browser about a third of Home's drawing time (bench/load.py).
 st.subheader("Datasets")
 if datasets.empty:
     st.info("No dataset yet.")
 else:
-    view = datasets[
-        ["id", "name", "feedback", "n_users", "n_items", "n_interactions", "created_at"]
-    ]
-    count = st.column_config.NumberColumn(format="localized")  # 49,880 as in the tiles
-    st.dataframe(
-        view.rename(
-            columns={
-                "id": "dataset id",
-                "n_users": "users",
-                "n_items": "items",
-                "n_interactions": "interactions",
-                "created_at": "loaded",
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"users": count, "items": count, "interactions": count},
-    )
+    st.table(home_tables.datasets_table(datasets), hide_index=True)
 
 st.subheader("Recent runs")
 if runs.empty:
     st.caption("No model has been trained yet. Runs appear here with their status and metrics.")
 else:
-    st.dataframe(runs_table(runs.head(10), with_dataset=True), hide_index=True, width="stretch")
+    st.table(home_tables.recent_runs_table(runs.head(10)), hide_index=True)
 
 st.subheader("Getting started")
 st.markdown(

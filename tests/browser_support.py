@@ -165,6 +165,16 @@ def grid_rows(grid) -> list[dict[str, str]]:
     return rows
 
 
+def table_rows(table) -> list[dict[str, str]]:
+    """Rows of an st.table (a static HTML table), by column heading."""
+    table.locator("tbody tr").first.wait_for(state="attached")
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    return [
+        dict(zip(headers, [c.strip() for c in row.locator("td").all_inner_texts()], strict=True))
+        for row in table.locator("tbody tr").all()
+    ]
+
+
 def status_line(pg, run_id: int, status: str):
     """The markdown line ``Run <id> · <model> — <status>`` of a run's card."""
     return pg.locator("[data-testid=stMarkdownContainer]").filter(

@@ -76,8 +76,8 @@ def test_train_reference_models_then_registry_and_delete(app):
     assert not [a for a in app.success if "Queued" in a.value]
 
     app.switch_page("pages/home.py").run()  # Home's recent runs name their dataset
-    recent = next(d.value for d in app.dataframe if "NDCG@10" in d.value.columns)
-    assert set(recent["dataset"]) == {"Demo: movie nights"}
+    recent = next(t.value for t in app.table if "NDCG@10" in t.value.columns)
+    assert set(recent["dataset"]) == {r"Demo\: movie nights"}  # escaped: a table cell is markdown
 
 
 def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 
 from recsys_engine import export
-from ui.models import metrics_table, run_labels, runs_table
+from ui.home_tables import datasets_table, recent_runs_table
+from ui.models import NOT_YET, metrics_table, run_labels, runs_table
 
 
 def test_metrics_table_is_metric_by_cutoff_with_readable_names():
@@ -108,3 +109,36 @@ def test_the_run_monitor_notices_a_run_that_ended(monkeypatch):
     assert not look(1, [6, 7])  # nothing changed since
     assert not look(2, [])  # another split has its own memory
     assert look(1, [])  # the last two ended
+
+
+def test_home_tables_are_text_with_separators_minutes_and_escaped_names():
+    datasets = pd.DataFrame(
+        {
+            "id": [3],
+            "name": ["**bold** [link](x)"],
+            "feedback": ["implicit"],
+            "n_users": [1000],
+            "n_items": [776],
+            "n_interactions": [1234567],
+            "created_at": pd.to_datetime(["2026-01-02 10:11:12"]),
+        }
+    )
+    table = datasets_table(datasets)
+    row = table.iloc[0].to_dict()
+    assert row == {
+        "dataset id": "3",
+        "name": r"\*\*bold\*\* \[link\]\(x\)",  # st.table renders markdown: shown as typed
+        "feedback": "implicit",
+        "users": "1,000",
+        "items": "776",
+        "interactions": "1,234,567",
+        "loaded": "2026-01-02 10:11",
+    }
+    runs = recent_runs_table(_runs().assign(dataset=["Books_v2", "Films"]))
+    assert list(runs.columns) == [
+        "id", "dataset", "model", "split", "status", "NDCG@10", "fit s", "created"
+    ]  # fmt: skip
+    assert runs["id"].tolist() == ["2", "1"]
+    assert runs["dataset"].tolist() == [r"Books\_v2", "Films"]
+    assert runs["split"].tolist() == ["s1", NOT_YET]  # no split name: a dash, never "None"
+    assert runs["created"].tolist() == ["2026-01-02 00:00", "2026-01-01 00:00"]

@@ -25,6 +25,7 @@ from browser_support import (
     settle,
     shots_on_failure,
     snap,
+    table_rows,
 )
 
 pytestmark = pytest.mark.browser
@@ -96,9 +97,7 @@ def test_home_shows_demo_and_every_page_opens(server: str, page) -> None:
     settle(page)
     assert_no_exception(page)
     assert metric(page, "Datasets") == "1"
-    grid = page.locator("[data-testid=stDataFrame]").first
-    grid.locator("[role=gridcell]").first.wait_for(state="attached")
-    names = [r["name"] for r in grid_rows(grid)]
+    names = [r["name"] for r in table_rows(page.locator("[data-testid=stTable]").first)]
     assert names == [DEMO]
     assert selected(page, "Active dataset").startswith(DEMO)
     for name in [*PAGES[1:], "Home"]:

@@ -23,7 +23,6 @@ import pytest
 from browser_support import (
     DEMO,
     assert_no_exception,
-    grid_rows,
     open_page,
     serve,
     serve_process,
@@ -31,6 +30,7 @@ from browser_support import (
     shown_status,
     snap,
     status_line,
+    table_rows,
 )
 from crash_support import RESULT_TABLES, kill, orphan_rows, result_rows
 from test_browser_journey import choose
@@ -155,9 +155,9 @@ def home_tables(pg, server: str) -> tuple[list[dict], list[dict]]:
     """(datasets, recent runs) as the Home page lists them."""
     start(pg, server)
     assert_no_exception(pg)
-    grids = pg.locator("[data-testid=stDataFrame]")
-    grids.nth(1).locator("[role=gridcell]").first.wait_for(state="attached")
-    return grid_rows(grids.nth(0)), grid_rows(grids.nth(1))
+    tables = pg.locator("[data-testid=stTable]")
+    tables.nth(1).wait_for()
+    return table_rows(tables.nth(0)), table_rows(tables.nth(1))
 
 
 def db_size(db: Path) -> int:

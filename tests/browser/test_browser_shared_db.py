@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_support import REPO, assert_no_exception, grid_rows, open_page, serve, snap
+from browser_support import REPO, assert_no_exception, open_page, serve, snap, table_rows
 from test_browser_train import (  # noqa: F401  (fixtures used by name)
     browser,
     choose_models,
@@ -72,8 +72,7 @@ def clicks_csv(path: Path) -> Path:
 def home_rows(pg, heading: str) -> list[dict[str, str]]:
     """Rows of the table under a Home sub-heading."""
     block = pg.locator("[data-testid=stHeading]").filter(has_text=heading)
-    grid = block.locator("xpath=following::div[@data-testid='stDataFrame'][1]")
-    return grid_rows(grid)
+    return table_rows(block.locator("xpath=following::div[@data-testid='stTable'][1]"))
 
 
 def test_cli_ingests_splits_and_trains_while_the_server_runs(served, page, tmp_path) -> None:  # noqa: F811
