@@ -90,7 +90,7 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
             format_func=labels.get,
             key="ab_b",
         )
-        c1, c2 = st.columns(2)
+        c1, _ = st.columns(2)
         primary = c1.selectbox(
             "Decision metric",
             accuracy,
@@ -99,7 +99,9 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
             key="ab_primary",
             help="The one metric the decision is based on. Decide it before looking at results.",
         )
-        secondary = c2.multiselect(
+        # a row of its own: at half width the three default metrics' chips did not fit
+        # (the box shows one line of chips and cut the second, hiding the third)
+        secondary = st.multiselect(
             "Also check",
             accuracy,
             default=[m for m in ("recall", "hitrate", "mrr") if m in accuracy],

@@ -109,6 +109,15 @@ def test_each_decision_reads_top_down_and_fits_1400px(prepared, page, branch):
     pick(page, "Baseline A (what you have today)", f"Popularity (run {runs['popularity']})")
     candidate = f"{model_title(model)} (run {runs[branch]})"
     pick(page, "Candidate B (what you might switch to)", candidate)
+    # every metric the decision also checks is in view in its box (at half width the
+    # default three did not fit on the box's one line of chips)
+    also = page.locator("[data-testid=stMultiSelect]").filter(has_text="Also check")
+    edge = also.bounding_box()
+    chips = also.locator("[data-testid=stMultiSelectTagsContainer] [data-tag]:visible")
+    assert chips.count() == 3
+    for chip in chips.all():
+        box = chip.bounding_box()
+        assert box["x"] + box["width"] <= edge["x"] + edge["width"], chip.inner_text()
     page.get_by_role("button", name="Compare A and B").click()
     settle(page)
     headline = page.get_by_role("heading").filter(has_text=HEADLINES[branch])
