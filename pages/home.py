@@ -31,13 +31,18 @@ st.subheader("Datasets")
 if datasets.empty:
     st.info("No dataset yet.")
 else:
-    st.table(home_tables.datasets_table(datasets), hide_index=True)
+    st.table(home_tables.datasets_table(datasets.head(home_tables.ROWS)), hide_index=True)
+    if len(datasets) > home_tables.ROWS:
+        st.caption(
+            f"The {home_tables.ROWS} newest of {len(datasets)} datasets; every one is under "
+            "Data → Manage datasets."
+        )
 
 st.subheader("Recent runs")
 if runs.empty:
     st.caption("No model has been trained yet. Runs appear here with their status and metrics.")
 else:
-    st.table(home_tables.recent_runs_table(runs.head(10)), hide_index=True)
+    st.table(home_tables.recent_runs_table(runs.head(home_tables.ROWS)), hide_index=True)
 
 st.subheader("Getting started")
 st.markdown(

@@ -10,6 +10,8 @@ from ui.models import NOT_YET, runs_table
 from ui.text import md_escape
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+#: Rows each Home table shows at most (a static table shows all it is given).
+ROWS = 10
 
 
 def _minutes(values: pd.Series) -> pd.Series:

@@ -158,7 +158,7 @@ def test_home_shows_demo_dataset_on_first_start() -> None:
 
 
 # -- Data: upload, validate, load, profile --------------------------------------------------
-def test_data_upload_maps_validates_loads_and_profiles() -> None:
+def test_data_upload_maps_validates_loads_and_profiles(monkeypatch) -> None:
     at = open_app("data")
     assert [t.label for t in at.tabs] == ["Upload", "Profile", "Manage datasets"]
     at.get("file_uploader")[0].set_value(
@@ -200,6 +200,15 @@ def test_data_upload_maps_validates_loads_and_profiles() -> None:
     go(at, "home")
     assert metric(at, "Datasets") == "2"
     assert sorted(plain(n) for n in at.table[0].value["name"]) == sorted([DEMO, "Tiny movies"])
+    # a static table shows every row it is given: Home lists the newest few and says so
+    from ui import home_tables
+
+    monkeypatch.setattr(home_tables, "ROWS", 1)
+    at.run()
+    assert [plain(n) for n in at.table[0].value["name"]] == ["Tiny movies"]
+    assert "The 1 newest of 2 datasets; every one is under Data → Manage datasets." in [
+        plain(c.value) for c in at.caption
+    ]
 
 
 def test_data_form_reads_the_values_once_per_file_not_per_rerun(monkeypatch) -> None:
