@@ -13,7 +13,10 @@ from ui import data as data_ui
 from ui import state
 from ui.resources import datasets_frame, get_store
 from ui.text import md_escape
-from ui.widgets import DONE_KEY, active_dataset_id, problems_table, show_done, show_profile
+from ui.widgets import active_dataset_id, problems_table, show_profile
+
+#: Where the Manage tab shows the confirmation of a rename or delete (``state.flash``).
+MANAGE = "data_manage"
 
 state.ensure_defaults()
 st.title("Data")
@@ -96,7 +99,7 @@ with tab_profile:
         show_profile(dataset_id)
 
 with tab_manage:
-    show_done()
+    state.show_flash(MANAGE)
     df = datasets_frame()
     if df.empty:
         st.info("No datasets.")
@@ -115,7 +118,7 @@ with tab_manage:
                 except RecsysError as exc:
                     st.error(md_escape(exc))
                 else:
-                    st.session_state[DONE_KEY] = f"Renamed {row.name} to {new.strip()}."
+                    state.flash(MANAGE, f"Renamed {row.name} to {new.strip()}.")
                     st.rerun()
             sure = c2.checkbox(
                 "Delete this dataset with its splits, runs and models", key=f"confirm_{row.id}"
@@ -129,7 +132,7 @@ with tab_manage:
                 else:
                     if st.session_state[state.DATASET_ID] == int(row.id):
                         st.session_state[state.DATASET_ID] = None
-                    st.session_state[DONE_KEY] = (
-                        f"Deleted {row.name} with its splits, runs and model files."
+                    state.flash(
+                        MANAGE, f"Deleted {row.name} with its splits, runs and model files."
                     )
                     st.rerun()

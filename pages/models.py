@@ -9,7 +9,7 @@ from ui import models as models_ui
 from ui import state
 from ui.resources import get_store
 from ui.text import md_escape
-from ui.widgets import page_link, require_dataset, show_done
+from ui.widgets import page_link, require_dataset
 
 state.ensure_defaults()
 st.title("Models")
@@ -18,7 +18,7 @@ st.write(
     "Runs made from the command line appear here too."
 )
 dataset_id = require_dataset()
-show_done()
+state.show_flash(models_ui.DONE_PLACE)
 runs = get_store().list_runs(dataset_id)
 if runs.empty:
     st.info("No runs yet for this dataset. Train a model on the Train page.")

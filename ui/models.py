@@ -10,10 +10,10 @@ from recsys_engine.compare import names
 from recsys_engine.errors import RecsysError
 from recsys_engine.models import model_title
 from recsys_engine.runs import delete_run, run_metric_dict
+from ui import state
 from ui.resources import get_runner, get_store
 from ui.run_monitor import STATUS_ICON, config_json, loss_figure
 from ui.text import md_escape
-from ui.widgets import DONE_KEY
 
 
 def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -39,6 +39,8 @@ def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 #: What an empty cell shows: a run still training (or failed) has no NDCG or fit time yet.
 NOT_YET = "—"
+#: Where the Models page shows the confirmation of a deleted run (``state.flash``).
+DONE_PLACE = "models"
 
 
 def runs_table(runs: pd.DataFrame, with_dataset: bool = False) -> pd.DataFrame:
@@ -153,8 +155,9 @@ def run_details(run_id: int) -> None:
         except RecsysError as exc:  # it started meanwhile (another tab re-ran it)
             st.error(md_escape(exc))
         else:
-            st.session_state[DONE_KEY] = (
+            state.flash(
+                DONE_PLACE,
                 f"Deleted run {run_id} ({model_title(run['model'])}) with its results "
-                "and model files."
+                "and model files.",
             )
             st.rerun()

@@ -6,6 +6,8 @@ import sys
 
 import streamlit as st
 
+from ui.text import md_escape
+
 DATASET_ID = "dataset_id"  # the active dataset (sidebar picker)
 UPLOAD_DIR = "upload_dir"  # temp folder of the upload in progress
 UPLOAD_PLAN = "upload_plan"  # UploadPlan being mapped (small: paths, names, previews)
@@ -27,7 +29,7 @@ _DEFAULTS: dict[str, object] = {
 FRAME = "_frame_ran"  # set by app.py: the navigation frame has run in this session
 DEEP_LINK = "_deep_link"  # page a first visit asked for before the frame existed
 PAGE = "_page"  # the page file this session's last script run drew
-FLASH = "_flash"  # (place, message): a button's confirmation, kept until the page is left
+FLASH = "_flash"  # (place, message): an action's confirmation, kept until the page is left
 
 
 def _enter_page(page: str) -> None:
@@ -38,9 +40,9 @@ def _enter_page(page: str) -> None:
 
 
 def flash(place: str, message: str | None) -> None:
-    """Keep a button's confirmation on screen across reruns of the page (a run finishing
-    redraws the whole Train page, which wiped a plain ``st.success`` at once); ``None``
-    drops it."""
+    """Keep an action's confirmation on screen across reruns of the page until it is left:
+    a rename or delete reruns the page itself, and a run finishing redraws the whole Train
+    page, either of which wiped a plain ``st.success`` at once; ``None`` drops it."""
     if message is None:
         st.session_state.pop(FLASH, None)
     else:
@@ -48,10 +50,10 @@ def flash(place: str, message: str | None) -> None:
 
 
 def show_flash(place: str) -> None:
-    """Draw the confirmation kept for ``place``, if any."""
+    """Draw the confirmation kept for ``place``, if any (escaped: it may quote names)."""
     kept = st.session_state.get(FLASH)
     if kept is not None and kept[0] == place:
-        st.success(kept[1])
+        st.success(md_escape(kept[1]))
 
 
 def ensure_defaults() -> None:

@@ -139,14 +139,3 @@ def page_link(path: str, label: str, icon: str | None = None) -> None:
         st.page_link(path, label=label, icon=icon)
     except StreamlitAPIException:
         st.caption(f"{label}: use the navigation in the sidebar.")
-
-
-DONE_KEY = "done_message"  # confirmation of the last rename/delete, shown after the rerun
-
-
-def show_done() -> None:
-    """The confirmation of the last rename or delete, shown once on the page that did it
-    (the action reruns the page, so the message waits in session state)."""
-    message = st.session_state.pop(DONE_KEY, None)
-    if message:
-        st.success(md_escape(message))
