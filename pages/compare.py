@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import compare, compare_ab, compare_fair, state
+from ui import compare, compare_ab, compare_ab_form, compare_fair, state
 from ui.widgets import require_dataset
 
 state.ensure_defaults()
@@ -53,11 +53,11 @@ st.caption(
     "Pick the model you use today as A and the challenger as B, then press Compare: "
     "the answer starts with what to do."
 )
-request, changed = compare_ab.ab_form(board, k)
+request, changed = compare_ab_form.ab_form(board, k)
 if request is None:
     st.caption("Choose A and B above and press **Compare A and B**.")
 elif changed:
-    compare_ab.stale_notice(changed)
+    compare_ab_form.stale_notice(changed)
 else:
     if request["a"] == request["b"]:
         st.warning("A and B are the same run; pick two different runs to learn something.")

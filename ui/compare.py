@@ -1,6 +1,7 @@
 """Compare page widgets: split and K pickers, leaderboard and metric@K curves.
 
-The A/B panel of the same page is in ``ui.compare_ab``.
+The A/B panel of the same page is in ``ui.compare_ab_form`` (the request) and
+``ui.compare_ab`` (its result).
 """
 
 from __future__ import annotations
