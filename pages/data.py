@@ -17,12 +17,18 @@ from ui.widgets import active_dataset_id, problems_table, show_profile
 
 #: Where the Manage tab shows the confirmation of a rename or delete (``state.flash``).
 MANAGE = "data_manage"
+#: Session key of the open tab. Only the open tab's code runs: the Profile's charts are not
+#: drawn while files are mapped, nor every dataset's form while a profile is read. An upload
+#: in progress is the exception: its files and mapping are widgets, which Streamlit forgets
+#: when a run does not draw them, so a look at another tab must not lose them.
+TAB = "data_tab"
+#: The tab the next run opens (a widget's own key cannot be set once it is drawn): a load
+#: ends on the new dataset's profile.
+OPEN_NEXT = "data_open_next"
 
-state.ensure_defaults()
-st.title("Data")
-tab_load, tab_profile, tab_manage = st.tabs(["Upload", "Profile", "Manage datasets"])
 
-with tab_load:
+def upload_tab() -> None:
+    """Files in, mapped, validated and loaded as a new dataset."""
     st.write(
         "Upload one or more files: an interactions file (user, item, optional rating or "
         "weight and time) and optionally item and user files. CSV/TSV with any delimiter, "
@@ -75,30 +81,34 @@ with tab_load:
                 data_ui.discard_upload()
                 st.session_state[state.DATASET_ID] = result.dataset_id
                 st.session_state[state.LAST_LOADED] = result.as_dict()
+                st.session_state[OPEN_NEXT] = "Profile"
                 st.rerun()
             bar.empty()
         if problems:
             problems_table(problems)
+
+
+def profile_tab() -> None:
+    """The active dataset's profile."""
+    dataset_id = active_dataset_id()
     loaded = st.session_state[state.LAST_LOADED]
-    if loaded:
+    just_loaded = bool(loaded and loaded["dataset_id"] == dataset_id)
+    if just_loaded:
         st.success(
             f"Loaded **{md_escape(loaded['name'])}**: {loaded['n_interactions']:,} interactions, "
             f"{loaded['n_users']:,} users, {loaded['n_items']:,} items. It is now the active "
-            "dataset — see the Profile tab."
+            "dataset; its profile is below."
         )
-        for w in loaded["warnings"]:
-            st.warning(md_escape(w))
-
-dataset_id = active_dataset_id()
-with tab_profile:
     if dataset_id is None:
         st.info("Load a dataset first (Upload tab).")
     else:
         name = get_store().get_dataset(dataset_id)["name"]
         st.subheader(f"Profile of {md_escape(name)}")
-        show_profile(dataset_id)
+        show_profile(dataset_id, notes_open=just_loaded)
 
-with tab_manage:
+
+def manage_tab() -> None:
+    """Every dataset: rename or delete it (with its splits, runs and model files)."""
     state.show_flash(MANAGE)
     df = datasets_frame()
     if df.empty:
@@ -136,3 +146,15 @@ with tab_manage:
                         MANAGE, f"Deleted {row.name} with its splits, runs and model files."
                     )
                     st.rerun()
+
+
+state.ensure_defaults()
+st.title("Data")
+if OPEN_NEXT in st.session_state:
+    st.session_state[TAB] = st.session_state.pop(OPEN_NEXT)
+tabs = st.tabs(["Upload", "Profile", "Manage datasets"], key=TAB, on_change="rerun")
+uploading = st.session_state[state.UPLOAD_PLAN] is not None
+for tab, draw in zip(tabs, (upload_tab, profile_tab, manage_tab), strict=True):
+    if tab.open or (draw is upload_tab and uploading):
+        with tab:
+            draw()

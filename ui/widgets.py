@@ -87,8 +87,9 @@ def problems_table(problems: list[Problem]) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def show_profile(dataset_id: int) -> None:
-    """The data scientist's profile of one dataset: key figures, charts, warnings."""
+def show_profile(dataset_id: int, notes_open: bool = False) -> None:
+    """The data scientist's profile of one dataset: key figures, charts, warnings; the notes
+    from loading its files open when ``notes_open`` (right after the load)."""
     from recsys_engine.profile import profile_dataset
     from recsys_engine.profile.charts import profile_figures
 
@@ -121,7 +122,8 @@ def show_profile(dataset_id: int) -> None:
     for w in p.warnings:
         st.warning(md_escape(w), icon="⚠️")
     if p.load_warnings:
-        with st.expander(f"Notes from loading the files ({len(p.load_warnings)})"):
+        label = f"Notes from loading the files ({len(p.load_warnings)})"
+        with st.expander(label, expanded=notes_open):
             for w in p.load_warnings:
                 st.caption(md_escape(w))
     log = st.toggle("Logarithmic axes", value=False, key=f"profile_log_{dataset_id}")

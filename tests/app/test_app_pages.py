@@ -123,6 +123,12 @@ def widget(elements, label: str):
     return found[0]
 
 
+def open_tab(at: AppTest, label: str) -> None:
+    """Open one of the Data page's tabs (only the open tab's code runs)."""
+    at.session_state["data_tab"] = label
+    rerun(at)
+
+
 def managed_datasets(at: AppTest) -> list[str]:
     """Dataset names listed in the Manage tab (expanders titled '<name> — <n> interactions')."""
     pattern = re.compile(r"^(.+) — [\d,]+ interactions$")
@@ -161,6 +167,11 @@ def test_home_shows_demo_dataset_on_first_start() -> None:
 def test_data_upload_maps_validates_loads_and_profiles(monkeypatch) -> None:
     at = open_app("data")
     assert [t.label for t in at.tabs] == ["Upload", "Profile", "Manage datasets"]
+    # only the open tab runs: no profile charts or dataset forms behind the Upload tab
+    assert not at.get("plotly_chart") and not at.expander and not at.text_input
+    open_tab(at, "Profile")
+    assert len(at.get("plotly_chart")) == 4 and "profile of" in text_of(at)
+    open_tab(at, "Upload")
     at.get("file_uploader")[0].set_value(
         [("ratings.csv", RATINGS_CSV, "text/csv"), ("movies.csv", MOVIES_CSV, "text/csv")]
     )
@@ -174,9 +185,18 @@ def test_data_upload_maps_validates_loads_and_profiles(monkeypatch) -> None:
     assert widget(at.selectbox, "Timestamp column").value == "timestamp"
     assert widget(at.radio, "Feedback").value == "explicit"
     widget(at.text_input, "Dataset name").set_value("Tiny movies")
+    rerun(at)
+    # a look at another tab keeps the upload in progress: files, mapping and name
+    open_tab(at, "Manage datasets")
+    assert managed_datasets(at) == [DEMO]
+    open_tab(at, "Upload")
+    assert widget(at.text_input, "Dataset name").value == "Tiny movies"
+    assert widget(at.selectbox, "User id column").value == "userId"
 
     widget(at.button, "Validate and load").click()
     rerun(at)
+    # the load ends on the new dataset's profile, with the load's figures on top
+    assert at.session_state["data_tab"] == "Profile"
     success = " ".join(values(at.success))
     assert "Tiny movies" in success
     assert f"{len(PAIRS):,} interactions" in success
@@ -256,6 +276,7 @@ def test_data_broken_file_shows_problems_and_loads_nothing() -> None:
     assert "'abc'" in by_line[5] and "not a number" in by_line[5]
     assert dict(zip(problems["line"].astype(int), problems["column"], strict=True))[5] == "rating"
     # Nothing was written: still only the demo dataset.
+    open_tab(at, "Manage datasets")
     assert managed_datasets(at) == [DEMO]
     go(at, "home")
     assert metric(at, "Datasets") == "1"
@@ -292,6 +313,7 @@ def test_problems_of_an_earlier_mapping_are_cleared_when_it_changes() -> None:
 
 def test_manage_renames_and_deletes_with_confirmation() -> None:
     at = open_app("data")
+    open_tab(at, "Manage datasets")
     assert managed_datasets(at) == [DEMO]
 
     widget(at.text_input, "New name").set_value("")  # an empty name is refused
@@ -318,9 +340,9 @@ def test_manage_renames_and_deletes_with_confirmation() -> None:
     rerun(at)
     assert managed_datasets(at) == []
     assert any("Deleted Renamed demo" in plain(x) for x in values(at.success))
-    text = text_of(at)
-    assert "no datasets." in text
-    assert "load a dataset first" in text  # the Profile tab
+    assert "no datasets." in text_of(at)
+    open_tab(at, "Profile")
+    assert "load a dataset first" in text_of(at)
 
     # Without any dataset every page says what to do first.
     go(at, "home")
@@ -369,6 +391,39 @@ def test_page_runs_standalone(page: str) -> None:
     assert at.title[0].value == TITLES[page]
 
 
+def test_profile_after_a_load_opens_the_notes_from_loading(fresh_db: Path) -> None:
+    """Right after a load, the profile says what was loaded and opens the load's notes;
+    a later visit keeps them folded."""
+    import pandas as pd
+
+    from recsys_engine.store import Store
+
+    columns = ["user_id", "item_id", "rating"]
+    store = Store(fresh_db)
+    did = store.create_dataset_from_frames(
+        "Noted",
+        pd.DataFrame([("u1", "i1", 4.0), ("u2", "i2", 3.0)], columns=columns),
+        warnings=["2 rows dropped: rating out of range (line 7, line 9)"],
+    )
+    store.close()
+    at = open_app()
+    at.session_state["dataset_id"] = did
+    go(at, "data")
+    open_tab(at, "Profile")
+
+    def notes() -> list[bool]:
+        return [e.proto.expanded for e in at.expander if e.label.startswith("Notes from loading")]
+
+    assert notes() == [False] and not at.success
+    at.session_state["last_loaded"] = {
+        "dataset_id": did, "name": "Noted", "n_interactions": 2, "n_users": 2, "n_items": 2,
+        "warnings": ["2 rows dropped: rating out of range (line 7, line 9)"],
+    }  # fmt: skip
+    rerun(at)
+    assert notes() == [True]
+    assert "Loaded **Noted**: 2 interactions, 2 users, 2 items." in values(at.success)[0]
+
+
 HOSTILE = "![x](https://attacker.example/b.png) **bold** <img src=x> :smile:"
 
 
@@ -392,12 +447,15 @@ def test_names_and_warnings_from_uploads_show_as_literal_text(fresh_db: Path) ->
     at.sidebar.selectbox[0].select_index(0 if HOSTILE in at.sidebar.selectbox[0].options[0] else 1)
     rerun(at)
     go(at, "data")
-    shown = [
-        *values(at.subheader),
-        *values(at.warning),
-        *values(at.caption),
-        *[e.label for e in at.expander],
-    ]
+    shown = []
+    for tab in ("Profile", "Manage datasets"):
+        open_tab(at, tab)
+        shown += [
+            *values(at.subheader),
+            *values(at.warning),
+            *values(at.caption),
+            *[e.label for e in at.expander],
+        ]
     escaped = r"\!\[x\]\(https\://attacker\.example/b\.png\) \*\*bold\*\* \<img src\=x\> \:smile\:"
     assert any(escaped in s for s in shown if s.startswith("Profile of")), shown
     assert any(escaped in s and "is not in the item file" in s for s in shown), shown
