@@ -17,6 +17,9 @@ from ui.widgets import active_dataset_id, problems_table, show_profile
 
 #: Where the Manage tab shows the confirmation of a rename or delete (``state.flash``).
 MANAGE = "data_manage"
+#: Where the Profile tab confirms a load (``state.flash``, suffixed with the dataset's id):
+#: until the page is left, with the load's notes open.
+LOADED = "data_loaded"
 #: Session key of the open tab. Only the open tab's code runs: the Profile's charts are not
 #: drawn while files are mapped, nor every dataset's form while a profile is read. An upload
 #: in progress is the exception: its files and mapping are widgets, which Streamlit forgets
@@ -44,7 +47,7 @@ def upload_tab() -> None:
                 plan = data_ui.save_uploads(files)
             st.session_state[state.UPLOAD_PLAN] = plan
             st.session_state[state.UPLOAD_PROBLEMS] = None
-            st.session_state[state.LAST_LOADED] = None
+            state.flash(LOADED, None)
         # Widgets of a new set of files start from the new guesses, not the old choices.
         k = f"{k}_{Path(st.session_state[state.UPLOAD_DIR]).name}"
         for note in plan.notes:
@@ -80,7 +83,12 @@ def upload_tab() -> None:
             else:
                 data_ui.discard_upload()
                 st.session_state[state.DATASET_ID] = result.dataset_id
-                st.session_state[state.LAST_LOADED] = result.as_dict()
+                state.flash(
+                    f"{LOADED}_{result.dataset_id}",
+                    f"Loaded {result.name}: {result.n_interactions:,} interactions, "
+                    f"{result.n_users:,} users, {result.n_items:,} items. It is now the active "
+                    "dataset; its profile is below.",
+                )
                 st.session_state[OPEN_NEXT] = "Profile"
                 st.rerun()
             bar.empty()
@@ -91,14 +99,7 @@ def upload_tab() -> None:
 def profile_tab() -> None:
     """The active dataset's profile."""
     dataset_id = active_dataset_id()
-    loaded = st.session_state[state.LAST_LOADED]
-    just_loaded = bool(loaded and loaded["dataset_id"] == dataset_id)
-    if just_loaded:
-        st.success(
-            f"Loaded **{md_escape(loaded['name'])}**: {loaded['n_interactions']:,} interactions, "
-            f"{loaded['n_users']:,} users, {loaded['n_items']:,} items. It is now the active "
-            "dataset; its profile is below."
-        )
+    just_loaded = state.show_flash(f"{LOADED}_{dataset_id}")
     if dataset_id is None:
         st.info("Load a dataset first (Upload tab).")
     else:

@@ -13,7 +13,6 @@ UPLOAD_DIR = "upload_dir"  # temp folder of the upload in progress
 UPLOAD_PLAN = "upload_plan"  # UploadPlan being mapped (small: paths, names, previews)
 UPLOAD_PROBLEMS = "upload_problems"  # problems of the last failed load
 UPLOAD_KEY = "upload_key"  # bumps to reset the uploader after a load
-LAST_LOADED = "last_loaded"  # id of the dataset loaded by this session, for a success note
 EXPLAIN_RUN = "explain_run"  # the run Explain shows (its picker, or Compare's decision)
 
 _DEFAULTS: dict[str, object] = {
@@ -22,7 +21,6 @@ _DEFAULTS: dict[str, object] = {
     UPLOAD_PLAN: None,
     UPLOAD_PROBLEMS: None,
     UPLOAD_KEY: 0,
-    LAST_LOADED: None,
 }
 
 
@@ -49,11 +47,14 @@ def flash(place: str, message: str | None) -> None:
         st.session_state[FLASH] = (place, message)
 
 
-def show_flash(place: str) -> None:
-    """Draw the confirmation kept for ``place``, if any (escaped: it may quote names)."""
+def show_flash(place: str) -> bool:
+    """Draw the confirmation kept for ``place``, if any (escaped: it may quote names);
+    whether there was one."""
     kept = st.session_state.get(FLASH)
     if kept is not None and kept[0] == place:
         st.success(md_escape(kept[1]))
+        return True
+    return False
 
 
 def ensure_defaults() -> None:

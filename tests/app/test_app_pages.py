@@ -397,6 +397,7 @@ def test_profile_after_a_load_opens_the_notes_from_loading(fresh_db: Path) -> No
     import pandas as pd
 
     from recsys_engine.store import Store
+    from ui.state import FLASH
 
     columns = ["user_id", "item_id", "rating"]
     store = Store(fresh_db)
@@ -415,13 +416,15 @@ def test_profile_after_a_load_opens_the_notes_from_loading(fresh_db: Path) -> No
         return [e.proto.expanded for e in at.expander if e.label.startswith("Notes from loading")]
 
     assert notes() == [False] and not at.success
-    at.session_state["last_loaded"] = {
-        "dataset_id": did, "name": "Noted", "n_interactions": 2, "n_users": 2, "n_items": 2,
-        "warnings": ["2 rows dropped: rating out of range (line 7, line 9)"],
-    }  # fmt: skip
+    at.session_state[FLASH] = (f"data_loaded_{did}", "Loaded Noted: 2 interactions.")
     rerun(at)
     assert notes() == [True]
-    assert "Loaded **Noted**: 2 interactions, 2 users, 2 items." in values(at.success)[0]
+    assert [plain(v) for v in values(at.success)] == ["Loaded Noted: 2 interactions."]
+    # leaving the page drops the confirmation and folds the notes again
+    go(at, "home")
+    go(at, "data")
+    open_tab(at, "Profile")
+    assert notes() == [False] and not at.success
 
 
 HOSTILE = "![x](https://attacker.example/b.png) **bold** <img src=x> :smile:"
