@@ -47,7 +47,6 @@ def upload_tab() -> None:
                 plan = data_ui.save_uploads(files)
             st.session_state[state.UPLOAD_PLAN] = plan
             st.session_state[state.UPLOAD_PROBLEMS] = None
-            state.flash(LOADED, None)
         # Widgets of a new set of files start from the new guesses, not the old choices.
         k = f"{k}_{Path(st.session_state[state.UPLOAD_DIR]).name}"
         for note in plan.notes:

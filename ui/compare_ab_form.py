@@ -47,6 +47,10 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
     base = pop[0] if pop else ids[-1]
     cand = next(i for i in ids if i != base) if len(ids) > 1 else base
     accuracy = [m for m in names.ACCURACY if m in board]
+
+    def metric_name(m: str) -> str:
+        return f"{names.PLAIN.get(m, m)} ({names.metric_label(f'{m}@{k}')})"
+
     with st.container(border=True):
         c1, c2 = st.columns(2)
         a = c1.selectbox(
@@ -68,7 +72,7 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
             "Decision metric",
             accuracy,
             index=accuracy.index("ndcg") if "ndcg" in accuracy else 0,
-            format_func=lambda m: f"{names.PLAIN.get(m, m)} ({names.metric_label(f'{m}@{k}')})",
+            format_func=metric_name,
             key="ab_primary",
             help="The one metric the decision is based on. Decide it before looking at results.",
         )
@@ -78,7 +82,7 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
             "Also check",
             accuracy,
             default=[m for m in ("recall", "hitrate", "mrr") if m in accuracy],
-            format_func=lambda m: f"{names.PLAIN.get(m, m)} ({names.metric_label(f'{m}@{k}')})",
+            format_func=metric_name,
             key="ab_secondary",
             help="Supporting metrics; their p-values are Holm-adjusted for testing several.",
         )
