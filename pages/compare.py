@@ -59,6 +59,4 @@ if request is None:
 elif changed:
     compare_ab_form.stale_notice(changed)
 else:
-    if request["a"] == request["b"]:
-        st.warning("A and B are the same run; pick two different runs to learn something.")
     compare_ab.ab_result(done, request)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from recsys_engine.errors import RecsysError
+from recsys_engine.paths import DEFAULT_DB
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -85,11 +86,16 @@ def stored_config(run: dict[str, Any]) -> dict[str, Any]:
         return config
 
 
-def cli_command(run: dict[str, Any]) -> str:
+def cli_command(run: dict[str, Any], db: str | Path | None = None) -> str:
     """The shell command that trains the same model with the same config on the same split
-    (the stored config completed with the settings added since, as the run used them)."""
+    (the stored config completed with the settings added since, as the run used them), run
+    from the repository's root as the README's commands are. ``db`` is the database the run
+    lives in: named with ``--db`` unless it is the CLI's own default, because a shell without
+    the app's ``$RECSYS_DB`` would otherwise train in another database."""
     config = stored_config(run)
+    where = "" if db is None or Path(db) == DEFAULT_DB else f"--db {shlex.quote(str(db))} "
     return (
-        f"python -m recsys_engine train {run['dataset_id']} --split {run['split_id']} "
+        f".venv/bin/python -m recsys_engine {where}train {run['dataset_id']} "
+        f"--split {run['split_id']} "
         f"--model {shlex.quote(run['model'])} --config {shlex.quote(json.dumps(config))}"
     )

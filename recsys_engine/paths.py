@@ -12,9 +12,13 @@ from pathlib import Path
 MAX_UPLOAD_MB = 1024
 
 
+#: The database when ``$RECSYS_DB`` is not set, under the working directory.
+DEFAULT_DB = Path("data/recsys.duckdb")
+
+
 def default_db_path() -> Path:
     """The DuckDB file: ``$RECSYS_DB`` or ``data/recsys.duckdb`` under the working directory."""
-    return Path(os.environ.get("RECSYS_DB", "data/recsys.duckdb"))
+    return Path(os.environ.get("RECSYS_DB", str(DEFAULT_DB)))
 
 
 def artefact_root(db_path: Path | str) -> Path | None:

@@ -46,12 +46,21 @@ def test_cli_command_quotes_the_full_config():
     run = {"dataset_id": 1, "split_id": 2, "model": "ease", "config": {"l2": 100.0}}
     cmd = export.cli_command(run)
     words = shlex.split(cmd)
-    assert words[:8] == ["python", "-m", "recsys_engine", "train", "1", "--split", "2", "--model"]
-    assert words[8:10] == ["ease", "--config"]
+    assert words[:4] == [".venv/bin/python", "-m", "recsys_engine", "train"]
+    assert words[4:10] == ["1", "--split", "2", "--model", "ease", "--config"]
     config = json.loads(words[10])
     assert config == EASEConfig(l2=100.0).to_dict()  # every setting, as the run used it
     odd = {"dataset_id": 1, "split_id": 2, "model": "ease", "config": {"l2": "it's"}}
     assert json.loads(shlex.split(export.cli_command(odd))[10]) == {"l2": "it's"}  # as stored
+
+
+def test_cli_command_names_a_database_other_than_the_default():
+    """A run in the app's ``$RECSYS_DB`` database must be retrained there, not in the CLI's
+    default file; the default needs no flag."""
+    run = {"dataset_id": 1, "split_id": 2, "model": "ease", "config": {"l2": 100.0}}
+    words = shlex.split(export.cli_command(run, "/tmp/my shop/recsys.duckdb"))
+    assert words[3:6] == ["--db", "/tmp/my shop/recsys.duckdb", "train"]
+    assert "--db" not in shlex.split(export.cli_command(run, "data/recsys.duckdb"))
 
 
 def test_a_stored_config_keeps_how_an_older_run_was_trained():

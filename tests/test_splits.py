@@ -192,6 +192,28 @@ def test_random_split_warns_on_timestamped_data(store, dataset):
     assert not any("timestamped" in w for w in temporal["warnings"])
 
 
+def test_a_note_says_which_test_users_have_no_validation_item(store):
+    """Leave-last 1 + 1: a user with two interactions gives one to test and has one left,
+    too few to give another to validation (min 2), so validation has a user fewer than test
+    and a note says why. Users: a 2 interactions, b and c 4 each."""
+    rows = [
+        (u, f"i{j}", 1.0, pd.Timestamp("2020-01-01") + pd.Timedelta(days=j))
+        for u, n in (("a", 2), ("b", 4), ("c", 4))
+        for j in range(n)
+    ]
+    did = store.create_dataset_from_frames("short", pd.DataFrame(rows, columns=[
+        "user_id", "item_id", "rating", "ts"]))  # fmt: skip
+    config = SplitConfig(strategy="leave-last", n_last=1, validation_last=1)
+    stats = preview_split(store, did, config).stats
+    assert (stats["test_users"], stats["validation_users"]) == (3, 2)
+    assert stats["notes"] == [
+        "1 of the 3 test users has too few interactions left after the test to hold one out "
+        "for validation: they are tested, and early stopping and tuning read the others"
+    ]
+    no_validation = SplitConfig(strategy="leave-last", n_last=1, validation_last=0)
+    assert preview_split(store, did, no_validation).stats["notes"] == []
+
+
 @pytest.mark.parametrize("with_time", [True, False])
 def test_the_suggested_split_has_a_validation_fold_and_no_warning_of_leaks(store, with_time):
     """What the Train page proposes: on timestamped data every user with a history keeps

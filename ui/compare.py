@@ -162,10 +162,7 @@ def leaderboard_section(
             "Model": st.column_config.TextColumn(pinned=True),
             **{
                 names.metric_label(f"{m}@{k}"): st.column_config.TextColumn(
-                    f"{names.PLAIN[m]} · {names.metric_label(f'{m}@{k}')}"
-                    if m in names.PLAIN
-                    else None,
-                    help=HELP.get(m),
+                    names.column_title(m, k), help=HELP.get(m)
                 )
                 for m in metrics
             },
@@ -190,6 +187,12 @@ def leaderboard_section(
         "± is the half-width of the 95% confidence range over test users; coverage and "
         "personalization describe all lists together, so they have none. "
         "★ marks reference models (simple, strong baselines)."
+        + (
+            f" Recall@{k} and Hit rate@{k} read the same here: every test user has one "
+            "held-out item, so finding it is both all of it and a hit."
+            if tables.recall_is_hitrate(board)
+            else ""
+        )
     )
     losers = board[board["loses_to_popularity"]]
     for model, run_id in zip(losers["model"], losers["run_id"], strict=True):

@@ -181,7 +181,9 @@ def ab_result(done: pd.DataFrame, req: dict) -> None:
                     "95% CI high": pct,
                     "A": st.column_config.NumberColumn(format="%.4f"),
                     "B": st.column_config.NumberColumn(format="%.4f"),
+                    "Change": st.column_config.NumberColumn(format="%+.4f"),
                 },
+                placeholder="–",
             )
             st.caption(
                 "Light / medium / heavy users: thirds of the test users by training activity. "
@@ -189,6 +191,12 @@ def ab_result(done: pd.DataFrame, req: dict) -> None:
                 f"{options.head_fraction:.0%} most popular items. New users: at most "
                 f"{options.cold_max} training interactions. p-values are adjusted "
                 "(Benjamini–Hochberg) because several segments are tested."
+                + (
+                    " A dash: A scores 0 in that segment, so there is no base for a relative "
+                    "change; Change gives B − A."
+                    if seg["Relative change"].isna().any()
+                    else ""
+                )
             )
     st.markdown("**Charts**")
     left, right = st.columns(2)

@@ -33,7 +33,8 @@ def _describe(req: dict, labels: dict[int, str]) -> dict[str, str]:
 def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
     """Baseline/candidate pickers and options.
 
-    Returns the last submitted request (None when there is none for this K and these runs)
+    Returns the last submitted request (None when there is none for this K and these runs,
+    or while A and B are the same run)
     and what has changed in the pickers since it was submitted, e.g. ``["Candidate B: EASE
     (run 2) → Two-tower (run 4)"]``: a result for an older choice is never shown as current.
     The pickers are plain widgets, not a form, so a change reruns the page and is seen.
@@ -122,7 +123,14 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
                 key="ab_resamples",
             )
             seed = o2.number_input("Random seed", 0, 2**31 - 1, 0, key="ab_seed")
-        submitted = st.button("Compare A and B", type="primary", key="ab_go")
+        same = int(a) == int(b)
+        submitted = st.button("Compare A and B", type="primary", key="ab_go", disabled=same)
+        if same:
+            st.warning(
+                "A and B are the same run: there is nothing to compare. Pick two different "
+                "runs.",
+                icon="⚠️",
+            )
     current = {
         "a": int(a),
         "b": int(b),
@@ -134,6 +142,8 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
         "resamples": int(resamples),
         "seed": int(seed),
     }
+    if same:  # no decision, not even an older one, under a choice that cannot have one
+        return None, []
     if submitted:
         st.session_state[REQUEST] = current
     req = st.session_state.get(REQUEST)

@@ -103,7 +103,7 @@ def run_details(run_id: int) -> None:
         st.markdown("**Configuration**")
         st.code(config_json(run["config"]), language="json")
         st.markdown("**Repeat from the command line**")
-        st.code(export.cli_command(run), language="bash", wrap_lines=True)
+        st.code(export.cli_command(run, store.path), language="bash", wrap_lines=True)
         st.caption(f"Model files: `{run['artefact_path'] or 'none'}`")
     with right:
         if metrics:

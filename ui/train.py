@@ -99,7 +99,7 @@ def split_section(dataset_id: int) -> int | None:
         return choice
     st.caption(
         "A split marks every interaction train, validation or test. "
-        "The same seed always gives the same split."
+        "The same settings always give the same split."
     )
     timed = bool(store.get_dataset(dataset_id)["has_timestamps"])
     suggested = suggested_config(timed)
@@ -120,7 +120,7 @@ def split_section(dataset_id: int) -> int | None:
     name = st.text_input(
         "Split name (optional)",
         key=f"split_name_{dataset_id}",
-        placeholder="default: strategy, fraction and seed",
+        placeholder="default: named from the strategy and its settings",
     )
     try:
         config = SplitConfig.from_dict({**values, "strategy": strategy})

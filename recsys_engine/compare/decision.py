@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recsys_engine.compare.names import plain_label
+from recsys_engine.compare.names import plain_label, plain_title
 from recsys_engine.compare.verdict import pct
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _segment_sentence(row: dict[str, Any], comparison: Comparison, word: str) ->
 
 def _guardrail_sentence(g: Any, comparison: Comparison) -> str:
     return (
-        f"{plain_label(g.metric)[0].upper()}{plain_label(g.metric)[1:]} falls "
+        f"{plain_title(g.metric)} falls "
         f"{pct(g.rel_change, False)} with {comparison.run_b['label']} "
         f"({g.value_a:.4g} → {g.value_b:.4g}), more than the "
         f"{_bar(comparison.options.guardrail_margin)} drop allowed."

@@ -103,7 +103,25 @@ def plain_label(key: str) -> str:
     name, _ = parse_metric(key)
     plain = PLAIN.get(name)
     technical = metric_label(key)
-    return f"{plain[0].lower()}{plain[1:]} ({technical})" if plain else technical
+    if not plain or plain.lower() == LABELS.get(name, name).lower():  # "Novelty (Novelty@10)"
+        return technical
+    return f"{plain[0].lower()}{plain[1:]} ({technical})"
+
+
+def plain_title(key: str) -> str:
+    """``plain_label`` to start a line or a table cell: ``"Ranking quality (NDCG@10)"``."""
+    label = plain_label(key)
+    return f"{label[0].upper()}{label[1:]}"
+
+
+def column_title(name: str, k: int) -> str:
+    """A leaderboard header: ``"Ranking quality · NDCG@10"``, the technical label alone when
+    the plain name would only repeat it (``"Novelty@10"``)."""
+    technical = metric_label(metric_key(name, k))
+    plain = PLAIN.get(name)
+    if not plain or plain.lower() == LABELS.get(name, name).lower():
+        return technical
+    return f"{plain} · {technical}"
 
 
 def meaning(key: str) -> str:

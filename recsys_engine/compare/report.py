@@ -89,7 +89,7 @@ def svg_forest(rows: list[tuple[str, float, float, float]], threshold: float) ->
 
 
 def _table(frame: pd.DataFrame, kinds: dict[str, str]) -> str:
-    """An escaped HTML table of the given columns (kinds: num, pct, p, int, text)."""
+    """An escaped HTML table of the given columns (kinds: those of ``fmt``, and text)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in kinds)
     body = []
     for _, row in frame.iterrows():
@@ -158,6 +158,7 @@ def html_report(comparison: Comparison, title: str | None = None) -> str:
                 "Users": "int",
                 "A": "num",
                 "B": "num",
+                "Change": "signed",
                 "Relative change": "pct",
                 "95% CI low": "pct",
                 "95% CI high": "pct",

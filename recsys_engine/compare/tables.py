@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_engine.compare.fairness import budget_text
-from recsys_engine.compare.names import ACCURACY, BEYOND, SHELF, metric_label, plain_label
+from recsys_engine.compare.names import ACCURACY, BEYOND, SHELF, metric_label, plain_title
 from recsys_engine.compare.pair import Comparison
 from recsys_engine.models import model_title
 
@@ -20,11 +20,13 @@ FAMILY_LABEL = {
     "content": "Content",
     "hybrid": "Hybrid",
     "sequence": "Sequence",
+    "autoencoder": "Autoencoder",
 }
 
 
 def fmt(value: float | str | None, kind: str = "num") -> str:
-    """A number for people: ``num`` 4 decimals, ``pct`` signed %, ``p`` p-value, ``int``."""
+    """A number for people: ``num`` 4 decimals, ``signed`` the same with its sign, ``pct``
+    signed %, ``upct`` %, ``p`` p-value, ``int``; a missing value is a dash."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if kind == "pct":
@@ -37,6 +39,8 @@ def fmt(value: float | str | None, kind: str = "num") -> str:
         return value
     if kind == "int":
         return f"{int(value):,}"
+    if kind == "signed":
+        return f"{value:+.4f}"
     return f"{value:.4f}"
 
 
@@ -46,8 +50,7 @@ def metrics_frame(comparison: Comparison) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Metric": [
-                f"{plain_label(m)[0].upper()}{plain_label(m)[1:]}"
-                + (" · decision metric" if r == "primary" else "")
+                plain_title(m) + (" · decision metric" if r == "primary" else "")
                 for m, r in zip(t["metric"], t["role"], strict=True)
             ],
             "A": t["mean_a"],
@@ -68,7 +71,9 @@ def metrics_frame(comparison: Comparison) -> pd.DataFrame:
 
 
 def segments_frame(comparison: Comparison) -> pd.DataFrame:
-    """The segment table with readable column names (page and report)."""
+    """The segment table with readable column names (page and report). ``Change`` is B − A:
+    where A scores 0 in a segment a relative change has no base, and the table still says how
+    far B moved."""
     s = comparison.segments
     if s.empty:
         return pd.DataFrame()
@@ -79,6 +84,7 @@ def segments_frame(comparison: Comparison) -> pd.DataFrame:
             "Users": s["users"],
             "A": s["mean_a"],
             "B": s["mean_b"],
+            "Change": s["diff"],
             "Relative change": s["rel_change"],
             "95% CI low": s["rel_ci_low"],
             "95% CI high": s["rel_ci_high"],
@@ -92,13 +98,24 @@ def guardrails_frame(comparison: Comparison) -> pd.DataFrame:
     status = {"ok": "OK", "breached": "Dropped too much", "unavailable": "Not available"}
     return pd.DataFrame(
         {
-            "Guardrail": [g.label for g in comparison.guardrails],
+            "Guardrail": [plain_title(g.metric) for g in comparison.guardrails],
             "A": [g.value_a for g in comparison.guardrails],
             "B": [g.value_b for g in comparison.guardrails],
             "Relative change": [g.rel_change for g in comparison.guardrails],
             "Status": [status[g.status] for g in comparison.guardrails],
         }
     )
+
+
+def recall_is_hitrate(board: pd.DataFrame) -> bool:
+    """Whether Recall@K and Hit rate@K agree on every run (to 1e-9): they do when each test
+    user has one held-out item (a leave-last-1 split), and two equal columns look like a bug
+    unless the page says why."""
+    if not {"recall", "hitrate"} <= set(board_metrics(board)):
+        return False
+    r = board["recall"].to_numpy(dtype=float)
+    h = board["hitrate"].to_numpy(dtype=float)
+    return bool(np.allclose(r, h, rtol=0.0, atol=1e-9, equal_nan=True))
 
 
 def board_metrics(board: pd.DataFrame) -> list[str]:
@@ -139,7 +156,7 @@ def leaderboard_frame(board: pd.DataFrame, k: int) -> pd.DataFrame:
                 for m, ref in zip(board["model"], board["reference"], strict=True)
             ],
             "Run": board["run_id"].astype(int),
-            "Type": [FAMILY_LABEL.get(f, f) for f in board["family"]],
+            "Type": [FAMILY_LABEL.get(f, str(f).capitalize()) for f in board["family"]],
         }
     )
     if "rank_group" in board:

@@ -64,7 +64,8 @@ def profile_warnings(p: DatasetProfile) -> list[str]:
         out.append(
             f"{_n(p.cold_items, 'item')} in the item file "
             f"{_verb(p.cold_items, 'has', 'have')} no interactions (cold-start "
-            "items): only content and hybrid models can recommend them"
+            "items): only models that read item content can recommend them "
+            "(Content-based, Hybrid, and SASRec or GRU4Rec with 'Use content' on)"
         )
     if p.n_item_rows and p.items_without_metadata:
         out.append(

@@ -136,6 +136,21 @@ def split_stats(
                 else f"{whole:,} users have fewer than {need} interactions and stay wholly "
                 "in train"
             )
+    per_user_validation = (
+        config.validation_last > 0
+        if config.strategy == "leave-last"
+        else config.strategy == "random" and config.validation_fraction > 0
+    )
+    if per_user_validation and stats["validation_rows"]:
+        validated = np.bincount(user[va], minlength=n_users) > 0
+        short = int((~validated[test_users]).sum())
+        if short:  # why validation counts fewer users than test, said before anyone asks
+            notes.append(
+                f"{short:,} of the {len(test_users):,} test users "
+                + ("has" if short == 1 else "have")
+                + " too few interactions left after the test to hold one out for "
+                "validation: they are tested, and early stopping and tuning read the others"
+            )
     if config.strategy == "temporal":
         cut_ts = ts[te]
         stats["cut"] = iso_time(float(np.nanmin(cut_ts))) if len(cut_ts) else None

@@ -129,6 +129,24 @@ def test_changing_a_choice_hides_the_old_decision(app, branches):
     assert HEADLINES["keep"] in text and "has changed" not in text
 
 
+def test_the_same_run_as_a_and_b_gives_no_decision(app, branches):
+    """A run against itself has nothing to decide: the button is off, a warning says why,
+    and a decision shown before for two runs goes while A and B are one run."""
+    pop, runs = branches
+    _run_ab(app, pop, runs["switch"])
+    assert HEADLINES["switch"] in _decision_text(app)
+    app.selectbox(key="ab_b").set_value(pop).run()
+    assert not app.exception
+    assert app.button(key="ab_go").disabled
+    text = _decision_text(app)
+    assert "A and B are the same run: there is nothing to compare" in text
+    assert not any(h in text for h in HEADLINES.values()), text
+    assert "has changed since the last comparison" not in text
+    assert not app.get("download_button")
+    app.selectbox(key="ab_b").set_value(runs["switch"]).run()
+    assert not app.button(key="ab_go").disabled
+
+
 def test_glossary_is_always_visible(app, branches):
     app.switch_page("pages/compare.py").run()
     words = " ".join(m.value for m in app.markdown)

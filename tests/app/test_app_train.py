@@ -49,7 +49,7 @@ def _create_split(at: AppTest, strategy: str | None = None) -> None:
     assert at.selectbox(key="split_choice_1").value != -1
 
 
-def test_train_reference_models_then_registry_and_delete(app):
+def test_train_reference_models_then_registry_and_delete(app, tmp_path):
     _create_split(app)
     app.button[1].click().run()  # Train all reference models
     assert "Queued runs 1, 2, 3" in app.success[0].value
@@ -65,7 +65,9 @@ def test_train_reference_models_then_registry_and_delete(app):
     assert not app.exception
     table = app.dataframe[0].value
     assert sorted(table["model"]) == ["EASE", "Item-kNN", "Popularity"]
-    assert any("python -m recsys_engine train" in c.value for c in app.code)
+    # the command retrains in the app's database ($RECSYS_DB here), not the CLI's default
+    db = tmp_path / "db.duckdb"
+    assert any(f"python -m recsys_engine --db {db} train" in c.value for c in app.code)
     run_id = app.selectbox[-1].value
     app.checkbox(key=f"sure_{run_id}").check().run()
     app.button(key=f"delete_{run_id}").click().run()
@@ -92,7 +94,7 @@ def test_rerun_of_an_older_run_trains_it_the_way_it_was_trained(app):
     old_id = store.create_run(1, split_id, "neumf", old, status="failed")
     app.switch_page("pages/models.py").run()
     app.selectbox[-1].set_value(old_id).run()
-    code = [c.value for c in app.code if "recsys_engine train" in c.value]
+    code = [c.value for c in app.code if "recsys_engine --db" in c.value]
     assert code and '"loss": "bce"' in code[0] and '"ema": 0.0' in code[0]
     app.button(key=f"rerun_{old_id}").click().run()
     assert not app.exception

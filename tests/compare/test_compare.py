@@ -525,3 +525,39 @@ def test_the_per_user_histogram_notes_its_ties_above_the_bars(runs):
     (note,) = charts.difference_histogram(c).layout.annotations
     assert note.text == f"{c.primary.ties:,} users with no difference are not drawn"
     assert (note.y, note.yanchor) == (1.0, "bottom")  # over the plot area, not the bars
+
+
+def test_headers_and_labels_name_a_metric_once_when_its_plain_name_is_its_label():
+    from recsys_engine.compare.names import column_title, plain_label, plain_title
+
+    assert column_title("ndcg", 10) == "Ranking quality · NDCG@10"
+    assert column_title("novelty", 10) == "Novelty@10"  # not "Novelty · Novelty@10"
+    assert column_title("personalization", 5) == "Personalization@5"
+    assert plain_label("coverage@10") == "catalogue coverage (Coverage@10)"
+    assert plain_label("novelty@10") == "Novelty@10"
+    assert plain_title("ndcg@20") == "Ranking quality (NDCG@20)"
+
+
+def test_recall_and_hit_rate_are_said_to_agree_only_when_they_do():
+    from recsys_engine.compare.tables import recall_is_hitrate
+
+    one_item = pd.DataFrame({"recall": [0.3287, 0.4840], "hitrate": [0.3287, 0.4840]})
+    assert recall_is_hitrate(one_item)
+    assert not recall_is_hitrate(one_item.assign(recall=[0.2, 0.4840]))
+    assert not recall_is_hitrate(one_item.drop(columns="hitrate"))
+
+
+def test_the_segment_table_gives_the_change_where_a_relative_one_has_no_base(runs):
+    """A segment where A scores 0: the relative change is missing (no base), the absolute
+    change B − A is still there; the report prints a dash, not "nan"."""
+    from recsys_engine.compare.tables import segments_frame
+
+    store, _, ids = runs
+    c = cmp.compare_runs(store, ids["popularity"], ids["ease"], FAST)
+    frame = segments_frame(c)
+    assert np.allclose(frame["Change"], frame["B"] - frame["A"])
+    c.segments.loc[0, ["mean_a", "rel_change", "rel_ci_low", "rel_ci_high"]] = [
+        0.0, np.nan, np.nan, np.nan]  # fmt: skip
+    assert pd.isna(segments_frame(c).loc[0, "Relative change"])
+    doc = html_report(c)
+    assert "nan%" not in doc and "nan</td>" not in doc
