@@ -37,6 +37,14 @@ def upload_tab() -> None:
         "weight and time) and optionally item and user files. CSV/TSV with any delimiter, "
         "Parquet, and the MovieLens and Last.fm (HetRec) layouts are recognised."
     )
+    loaded = list(datasets_frame()["name"])
+    if loaded:  # a newcomer finds the demo already there, and where to read it
+        shown = ", ".join(f"**{md_escape(n)}**" for n in loaded[:3])
+        more = f" and {len(loaded) - 3:,} more" if len(loaded) > 3 else ""
+        st.caption(
+            f"Already loaded: {shown}{more} (read a dataset on the Profile tab). An upload "
+            "adds a new dataset beside them."
+        )
     k = f"up{st.session_state[state.UPLOAD_KEY]}"
     files = st.file_uploader("Files", accept_multiple_files=True, key=f"{k}_files")
     if files:

@@ -169,6 +169,8 @@ def test_data_upload_maps_validates_loads_and_profiles(monkeypatch) -> None:
     assert [t.label for t in at.tabs] == ["Upload", "Profile", "Manage datasets"]
     # only the open tab runs: no profile charts or dataset forms behind the Upload tab
     assert not at.get("plotly_chart") and not at.expander and not at.text_input
+    loaded = [c for c in values(at.caption) if c.startswith("Already loaded:")]
+    assert len(loaded) == 1 and DEMO in plain(loaded[0])  # the demo, before any upload
     open_tab(at, "Profile")
     assert len(at.get("plotly_chart")) == 4 and "profile of" in text_of(at)
     open_tab(at, "Upload")
