@@ -68,7 +68,8 @@ try:
             hits = sum(bool(it.hit) for it in rec.items)
             st.subheader(f"Top {len(rec.items)} for user {ui_explain.md_escape(user)}")
             st.caption(
-                f"{hits} of {len(rec.items)} are hits (the user did interact with them later). "
+                f"{hits} of {len(rec.items)} are hits (items the user chose that were hidden "
+                "from the model to test it). "
                 f"Computed with all explanations in {rec.seconds * 1000:.0f} ms."
             )
             ui_explain.item_cards(rec, key=f"user_{run_id}")

@@ -21,6 +21,7 @@ from recsys_engine.store import Store
 from recsys_engine.tuning import objective as objective_module
 from recsys_engine.tuning import tune, tuning_data, tuning_label
 from recsys_engine.tuning.storage import default_storage, open_storage
+from recsys_engine.tuning.study import duration_text
 
 MODEL_NAMES = [spec.name for spec in list_models()]
 
@@ -181,7 +182,9 @@ def test_best_trial_is_trained_as_a_run_with_its_budget(store):
     assert tuning["study"] == result.study_name and tuning["study_id"] == result.study_id
     assert tuning["budget"] == {"trials": 4, "minutes": None, "workers": 1}
     assert tuning_label(tuning).startswith("tuned: 4 trials, ")
-    assert tuning_label(tuning).endswith(f" seconds, study {result.study_name}")  # < 1 min
+    took = duration_text(tuning["minutes"])  # under a minute: seconds, never "0.0 minutes"
+    assert took.endswith(("second", "seconds")) and "minute" not in took
+    assert tuning_label(tuning).endswith(f", {took}, study {result.study_name}")
     assert tuning_label({**tuning, "minutes": 3.14}) == (
         f"tuned: 4 trials, 3.1 minutes, study {result.study_name}"
     )
@@ -311,3 +314,19 @@ def test_the_first_trial_is_the_default_config(store):
     point = default_point(knn, space_of(knn))
     defaults = knn.from_dict({})
     assert point == {k: getattr(defaults, k) for k in point} and point
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"),
+    [
+        (0.005, "under a second"),  # 0.3 s
+        (0.01, "1 second"),  # the 6-trial EASE study of a newcomer's walk-through (0.6 s)
+        (0.2, "12 seconds"),
+        (59 / 60, "59 seconds"),
+        (59.6 / 60, "1 minute"),  # not "60 seconds"
+        (1.0, "1 minute"),
+        (3.14, "3.1 minutes"),
+    ],
+)
+def test_duration_text_reads_as_people_say_it(minutes, text):
+    assert duration_text(minutes) == text

@@ -7,7 +7,9 @@ markdown or HTML from user text) or in dataframes.
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -177,16 +179,33 @@ REASON_COLUMNS = {
     "your items": st.column_config.NumberColumn(
         "your items", width=75, help="items of the history in this category"
     ),
-    "share": st.column_config.TextColumn("share", width=60),
+    # what each percentage is a share of is in its name: the parts are not always a split
+    # of 100% (a reader added up "Action 64%, Comedy 39%, Drama 26%" to 129%)
+    "share": st.column_config.TextColumn(
+        "share",
+        width=60,
+        help="this item's part of the score the history adds; items that pull the score "
+        "down have a negative share, so the others can add up to more than 100%",
+    ),
+    "score lost": st.column_config.TextColumn(
+        "score lost",
+        width=75,
+        help="how much of the item's score is lost when your items of this category are "
+        "removed; a history item counts in each of its categories, so the rows overlap and "
+        "are not a split of 100%",
+    ),
+    "share of lift": st.column_config.TextColumn(
+        "share of lift",
+        width=85,
+        help="this feature's part of the lift your profile gives over a catalogue-average "
+        "one; features that lower it are not listed, so the rows can add up to more than 100%",
+    ),
 }
-#: what a share is, per reason: the parts are not always a split of 100%
-SHARE_HELP = {
-    "history": "this item's part of the score the history adds; items that pull the score "
-    "down have a negative share, so the others can add up to more than 100%",
-    "taste": "the score's drop without the category's items, as a share of the score; an "
-    "item has several categories and a history item counts in each of its own, so the "
-    "shares overlap and can add up to more than 100%",
-}
+#: under a category-toggle table of two rows or more: its percentages are not a split
+OVERLAP_NOTE = (
+    "Each row removes one category's items from your history on its own; a history item "
+    "counts in each of its categories, so the rows overlap and are not a split of 100%."
+)
 
 
 def _reason_table(reason) -> pd.DataFrame | None:
@@ -201,9 +220,19 @@ def _reason_table(reason) -> pd.DataFrame | None:
         first = [c for c in ("recency", "title") if c in head]  # order first, then names
         return head[first + [c for c in head.columns if c not in first]]
     if reason.kind == "taste":
-        out = frame.rename(columns={"item_has_it": "in this item", "history_items": "your items"})
-        if "share" in out:
-            out["share"] = out["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+        # category toggles count "your items": each row is the score lost without them;
+        # content-tower rows split the lift over a catalogue-average profile
+        toggles = "history_items" in frame
+        out = frame.rename(
+            columns={
+                "item_has_it": "in this item",
+                "history_items": "your items",
+                "share": "score lost" if toggles else "share of lift",
+            }
+        )
+        for col in ("score lost", "share of lift"):
+            if col in out:
+                out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
         return out
     if reason.kind == "context":
         return frame.rename(columns={"context": "ranked with"})
@@ -227,11 +256,9 @@ def show_reasons(item, key: str) -> None:
         table = _reason_table(reason)
         if table is not None:
             config = {c: REASON_COLUMNS[c] for c in table.columns if c in REASON_COLUMNS}
-            if "share" in config:  # what a share means depends on the reason
-                config["share"] = st.column_config.TextColumn(
-                    "share", width=60, help=SHARE_HELP.get(reason.kind)
-                )
             st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+            if "score lost" in table and len(table) > 1:
+                st.caption(OVERLAP_NOTE)
     sim = (
         f" {item.similar_users_chose:,} of {item.similar_users:,} users who share your top "
         f"history items chose it ({item.similar_users_chose / item.similar_users:.0%})."
@@ -239,9 +266,34 @@ def show_reasons(item, key: str) -> None:
         else ""
     )
     st.caption(
-        f"Context: more popular than {item.popularity_percentile:g}% of the catalogue "
-        f"({item.popularity:,} training users).{sim}"
+        f"Context: {popularity_words(item.more_popular_than)}, chosen by "
+        f"{item.popularity:,} training users.{sim}"
     )
+
+
+def popularity_words(more_popular_than: float) -> str:
+    """How an item's training popularity compares with the other items, in words.
+
+    ``more_popular_than`` is the percent of the *other* items strictly less popular,
+    rounded down, so the sentence never claims more than is true; 100 means no other item
+    is as popular, which is said as such.
+    """
+    if more_popular_than >= 100:
+        return "the most popular item in training"
+    return f"more popular than {more_popular_than:g}% of the other items"
+
+
+def score_decimals(scores: Iterable[float]) -> int:
+    """Decimals shared by every score of one view (a card grid, a table).
+
+    Enough fixed decimals for four significant digits of the largest score: "-0.019" never
+    stands next to "-0.0199" (as three significant digits each gave), and neighbouring
+    scores of different ranks do not read as equal.
+    """
+    top = max((abs(float(s)) for s in scores if math.isfinite(s)), default=0.0)
+    if top == 0:
+        return 3
+    return min(6, max(0, 3 - math.floor(math.log10(top))))
 
 
 def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
@@ -252,31 +304,45 @@ def item_cards(rec: Recommendations, key: str, columns: int = 2) -> None:
     reasons of all ten closed cards cost a page load 0.73 s of browser CPU instead of 0.33 s
     and 0.14 s of server CPU instead of 0.08 s (one reader, EASE; ten readers share two
     cores in ``bench/load.py``). Its open state lives in session state under
-    ``f"{WHY_KEY}{key}_{position}"``.
+    ``f"{WHY_KEY}{key}_{position}"``. A row holding an open card is drawn one card under the
+    other at full width: beside a card's tall reasons its neighbour left a tall empty gap.
     """
     if not rec.items:
         st.info("No items left to recommend for this history.")
         return
     for note in rec.notes:
         st.caption(f"ℹ️ {md_escape(note)}")
+    fmt = f"{{:.{score_decimals(it.score for it in rec.items)}f}}"  # one format per list
     for start in range(0, len(rec.items), columns):
-        grid = st.columns(columns)  # one row per `columns` items keeps the ranks in order
-        for pos in range(start, min(start + columns, len(rec.items))):
+        row = range(start, min(start + columns, len(rec.items)))
+        # one row per `columns` items keeps the ranks in reading order
+        opened = any(st.session_state.get(f"{WHY_KEY}{key}_{pos}") for pos in row)
+        grid = [st] * len(row) if opened else st.columns(columns)
+        for pos in row:
             item = rec.items[pos]
             with grid[pos - start].container(border=True):
                 st.markdown(f"**#{item.rank} · {md_escape(item.title)}**")
                 cats = ", ".join(item.categories) or "no categories"
-                if item.hit is None:
-                    badge = ""
-                elif item.hit:
-                    badge = ":green-badge[✅ Hit: chosen later]"
-                else:
-                    badge = ":gray-badge[not in held-out data]"
-                st.markdown(f"{badge} score **{item.score:.3g}** · {md_escape(cats)}")
+                st.markdown(
+                    f"{hit_badge(item.hit)} score **{fmt.format(item.score)}** · {md_escape(cats)}"
+                )
                 why = st.expander("Why this item?", key=f"{WHY_KEY}{key}_{pos}", on_change="rerun")
                 if why.open:
                     with why:
                         show_reasons(item, f"{key}_{pos}")
+
+
+def hit_badge(hit: bool | None) -> str:
+    """The card's badge: whether the item is one of the user's held-out test items.
+
+    Worded as the page's caption words a hit (an item the user chose that was hidden from
+    the model to test it); a list for a new history has no test items, so no badge.
+    """
+    if hit is None:
+        return ""
+    if hit:
+        return ":green-badge[✅ hit: the user chose it]"
+    return ":gray-badge[not a hit]"
 
 
 def context_picker(

@@ -10,7 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from recsys_engine.explain import Explainer, overlap
-from ui.explain import context_picker, explainer, item_cards, run_labels, run_picker
+from ui.explain import (
+    context_picker,
+    explainer,
+    item_cards,
+    run_labels,
+    run_picker,
+    score_decimals,
+)
 from ui.text import md_escape
 
 #: History length from which the what-if box holds more chips than it shows at once.
@@ -29,11 +36,14 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
     labels = ex.item_labels()
     names = dict(zip(labels["item_id"], labels["label"], strict=True))
     key = f"whatif_items_{run_id}"
-    b1, b2, _ = st.columns([1, 1, 2])
-    if user_id is not None and b1.button("Start from this user's history", key=f"wi_load_{run_id}"):
+    buttons = st.container(horizontal=True)  # each button as wide as its label
+    # the user is picked on another view, so the button names them
+    if user_id is not None and buttons.button(
+        f"Start from user {md_escape(user_id)}'s history", key=f"wi_load_{run_id}"
+    ):
         hist = ex.user_history(user_id)
         st.session_state[key] = hist.loc[hist["fold"] != "test", "item_id"].tolist()
-    if b2.button("Clear", key=f"wi_clear_{run_id}"):
+    if buttons.button("Clear", key=f"wi_clear_{run_id}"):
         st.session_state[key] = []
     picked = st.multiselect(
         "History (search items by title; add or remove to see the list change)",
@@ -68,7 +78,15 @@ def similar_panel(ex: Explainer, run_id: int) -> None:
     )
     n = st.slider("How many", 5, 30, 10, key=f"similar_n_{run_id}")
     frame = ex.similar_items(item, n)
-    st.dataframe(frame.drop(columns=["item_id"]), hide_index=True, width="stretch")
+    # one number of decimals for the whole score column (the grid's default drops
+    # trailing zeros: "0.123" above "0.1194")
+    score = st.column_config.NumberColumn("score", format=f"%.{score_decimals(frame['score'])}f")
+    st.dataframe(
+        frame.drop(columns=["item_id"]),
+        hide_index=True,
+        width="stretch",
+        column_config={"score": score},
+    )
     st.caption(
         "Per-user-embedding models: cosine of item embeddings. Other models: the items a "
         "one-item history of this item scores highest."

@@ -54,7 +54,10 @@ def runs_table(runs: pd.DataFrame, with_dataset: bool = False) -> pd.DataFrame:
     table["model"] = table["model"].map(model_title)
     table["split"] = table["split"].map(lambda v: NOT_YET if pd.isna(v) else str(v))
     table["ndcg_10"] = table["ndcg_10"].map(lambda v: NOT_YET if pd.isna(v) else f"{v:.4f}")
-    table["fit_seconds"] = table["fit_seconds"].map(lambda v: NOT_YET if pd.isna(v) else f"{v:.1f}")
+    # two decimals under a tenth of a second: a 0.049 s fit is not "0.0" (not measured)
+    table["fit_seconds"] = table["fit_seconds"].map(
+        lambda v: NOT_YET if pd.isna(v) else f"{v:.2f}" if v < 0.1 else f"{v:.1f}"
+    )
     return table.rename(
         columns={"ndcg_10": "NDCG@10", "fit_seconds": "fit s", "created_at": "created"}
     )
@@ -109,7 +112,7 @@ def run_details(run_id: int) -> None:
         if metrics:
             st.markdown("**Metrics**")
             st.dataframe(metrics_table(metrics), width="stretch")
-        fig = loss_figure(store.run_progress(run_id))
+        fig = loss_figure(store.run_progress(run_id), str(run["model"]))
         if fig is not None:
             st.plotly_chart(fig, width="stretch")
     if run["status"] == "succeeded":

@@ -10,10 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from recsys_engine.compare.names import metric_label
-from recsys_engine.models import model_title
+from recsys_engine.errors import RecsysError
+from recsys_engine.models import get_model, model_title
 from recsys_engine.run_eta import run_eta, typical_eval_seconds
 from ui.resources import get_runner, get_store
-from ui.text import md_escape
+from ui.text import md_escape, short_seconds
 from ui.tune import tuned_text
 
 ACTIVE = ("queued", "running")
@@ -27,11 +28,30 @@ STATUS_ICON = {
 }
 
 
-def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
-    """Loss and validation metric per epoch, when the model reports them."""
+def validation_label(model: str | None) -> str:
+    """What the training curve's validation line measures, for people: ``"validation
+    RMSE"`` for rating models, ``"validation NDCG@10"`` for the others.
+
+    Why from the model class: the progress rows keep the value, not its name; the Keras
+    models report ``val_rmse`` exactly when they predict ratings (``predicts_ratings``)
+    and ``val_ndcg@10`` otherwise. An unknown model gets the plain ``"validation score"``.
+    """
+    if not model:
+        return "validation score"
+    try:
+        ratings = bool(get_model(str(model)).cls.predicts_ratings)
+    except RecsysError:
+        return "validation score"
+    return "validation RMSE" if ratings else f"validation {metric_label('ndcg@10')}"
+
+
+def loss_figure(progress: pd.DataFrame, model: str | None = None) -> go.Figure | None:
+    """Loss and validation metric per epoch, when the model reports them; ``model`` (the
+    run's registry name) names the validation metric on its line and axis."""
     if progress.empty or progress["loss"].isna().all():
         return None
     per_epoch = progress.dropna(subset=["loss"]).groupby("epoch", as_index=False).last()
+    label = validation_label(model)
     fig = go.Figure()
     fig.add_scatter(
         x=per_epoch["epoch"], y=per_epoch["loss"], name="training loss", mode="lines+markers"
@@ -40,7 +60,7 @@ def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
         fig.add_scatter(
             x=per_epoch["epoch"],
             y=per_epoch["val_metric"],
-            name="validation",
+            name=label,
             mode="lines+markers",
             yaxis="y2",
         )
@@ -51,7 +71,7 @@ def loss_figure(progress: pd.DataFrame) -> go.Figure | None:
         title="Training curve",
         xaxis_title="epoch",
         yaxis=dict(title="loss"),
-        yaxis2=dict(title="validation", overlaying="y", side="right", showgrid=False),
+        yaxis2=dict(title=label, overlaying="y", side="right", showgrid=False),
         # above the plot: at the right it covered the validation axis's tick labels
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
     )
@@ -79,7 +99,7 @@ def run_card(run: pd.Series, runs: pd.DataFrame | None = None) -> None:
             eval_seconds = typical_eval_seconds(runs, int(run["split_id"]), str(run["model"]))
             eta = run_eta(progress, eval_seconds)
             st.progress(eta.fraction, text=eta.text)
-            fig = loss_figure(progress)
+            fig = loss_figure(progress, str(run["model"]))
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
         elif status == "succeeded":
@@ -94,8 +114,9 @@ def run_card(run: pd.Series, runs: pd.DataFrame | None = None) -> None:
             c = st.columns(len(keys) + 1)
             for col, k in zip(c, keys, strict=False):
                 col.metric(metric_label(k) if "@" in k else k.upper(), f"{m[k]:.4f}")
-            c[-1].metric("Fit time", f"{run['fit_seconds'] or 0:.1f}s")
-            fig = loss_figure(store.run_progress(rid))  # the curve stays after the run ends
+            c[-1].metric("Fit time", short_seconds(run["fit_seconds"]))
+            # the curve stays after the run ends
+            fig = loss_figure(store.run_progress(rid), str(run["model"]))
             if fig is not None:
                 st.plotly_chart(fig, width="stretch", key=f"curve_{rid}")
         elif status == "cancelled":

@@ -9,10 +9,25 @@ import streamlit as st
 from recsys_engine.errors import RecsysError
 from recsys_engine.jobs import StudyJob
 from recsys_engine.tuning.charts import best_so_far_figure, importance_figure, slice_figure
+from recsys_engine.tuning.study import duration_text
 from recsys_engine.tuning.trials import VALUE_COLUMN, load_study, study_trials, trials_table
 from ui.resources import get_store
 from ui.text import md_escape
 from ui.tune import budget_text, tuned_run_note
+
+
+def outcome_facts(summary: dict) -> list[str]:
+    """How a finished study went, for its summary line: ``["6 complete", "took 1 second"]``.
+
+    Pruned and failed counts are named only when there are any ("0 pruned, 0 failed" is
+    noise to a reader), and the time reads in seconds under a minute (not "0.0 min").
+    """
+    counts = [f"{int(summary.get('complete') or 0)} complete"]
+    counts += [f"{int(summary[key])} {key}" for key in ("pruned", "failed") if summary.get(key)]
+    facts = [", ".join(counts)]
+    if summary.get("minutes") is not None:
+        facts.append(f"took {duration_text(float(summary['minutes']))}")
+    return facts
 
 
 def study_browser(dataset_id: int) -> None:
@@ -43,10 +58,7 @@ def study_browser(dataset_id: int) -> None:
     if row["fixed"]:
         facts.append("fixed: " + ", ".join(f"{k} = {v}" for k, v in row["fixed"].items()))
     if summary:
-        facts.append(
-            f"{summary.get('complete', 0)} complete, {summary.get('pruned', 0)} pruned, "
-            f"{summary.get('failed', 0)} failed in {summary.get('minutes', 0):.1f} min"
-        )
+        facts.extend(outcome_facts(summary))
     st.caption(md_escape(" · ".join(facts)))
     if row["best_run_id"] is not None and not pd.isna(row["best_run_id"]):
         tuned_run_note(int(row["best_run_id"]))

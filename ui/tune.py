@@ -285,10 +285,12 @@ def study_card(job: StudyJob) -> None:
 
 
 def tuned_text(tuning: dict) -> str:
-    """How a run was tuned, for people: trials, time and the study's id."""
+    """How a run was tuned, for people: trials, the study's id and how long it took
+    (``"Tuned: best of 6 trials on the validation fold (study 1, which took 1 second)"``)."""
+    took = duration_text(float(tuning["minutes"]))
     return (
-        f"Tuned: best of {tuning['trials']} trials on the validation fold, found in "
-        f"{duration_text(float(tuning['minutes']))} (study {tuning['study_id']})"
+        f"Tuned: best of {tuning['trials']} trials on the validation fold "
+        f"(study {tuning['study_id']}, which took {took})"
     )
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys_engine.errors import ConfigError
-from recsys_engine.explain.context import popularity_percentile
+from recsys_engine.explain.context import more_popular_than, popularity_percentile
 from recsys_engine.explain.wording import item_label
 from recsys_engine.split_data import SplitData
 
@@ -53,6 +53,8 @@ class Catalogue:
         self.popularity = np.diff(self._train_csc.indptr).astype(np.int64)
         # share of catalogue items at most as popular (0–100)
         self.percentile = popularity_percentile(self.popularity)
+        # percent of the other items strictly less popular (what the page says in words)
+        self.more_popular = more_popular_than(self.popularity)
         self.interactions = interactions
 
     def test_users(self) -> np.ndarray:

@@ -16,6 +16,20 @@ def popularity_percentile(popularity: np.ndarray) -> np.ndarray:
     return 100.0 * np.searchsorted(order, popularity, side="right") / max(1, len(order))
 
 
+def more_popular_than(popularity: np.ndarray) -> np.ndarray:
+    """Percent of the *other* catalogue items strictly less popular than each item (0–100),
+    rounded down to 0.1.
+
+    ``popularity_percentile`` counts the item itself and its ties, so the most popular item
+    has 100 and "more popular than 100% of the catalogue" would be false. This one is what
+    "more popular than X% of the other items" says: rounding down never overstates it, and
+    100 means that no other item is as popular.
+    """
+    order = np.sort(popularity)
+    less = np.searchsorted(order, popularity, side="left").astype(np.int64)
+    return (1000 * less // max(1, len(order) - 1)) / 10.0
+
+
 def similar_users(
     train_csc: sp.csc_matrix, anchors: np.ndarray, item: int, row: int | None
 ) -> tuple[int, int]:

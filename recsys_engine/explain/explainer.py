@@ -285,6 +285,7 @@ class Explainer(Catalogue):
                     hit=None if test is None else bool(int(i) in test),
                     popularity=int(self.popularity[i]),
                     popularity_percentile=round(float(self.percentile[i]), 1),
+                    more_popular_than=float(self.more_popular[i]),
                     similar_users=n_sim,
                     similar_users_chose=n_chose,
                     reasons=reasons[r],

@@ -107,7 +107,8 @@ class ItemExplanation:
     score: float
     hit: bool | None
     popularity: int
-    popularity_percentile: float
+    popularity_percentile: float  # % of catalogue items at most as popular (itself too)
+    more_popular_than: float  # % of the other items strictly less popular, rounded down
     similar_users: int
     similar_users_chose: int
     reasons: list[Reason] = field(default_factory=list)

@@ -114,11 +114,18 @@ def category_toggles(
         liked = [e for e in entries if (e["contribution"] or 0) > 0]
         if liked:
             e = liked[0]
+            # the drop as a share of the item's own score, so the table's percentages read
+            # as "score lost", not as a split of 100% (a negative score has no such share)
+            of_score = (
+                f" ({e['share']:.0%} of its score)"
+                if e["share"] is not None and top_scores[r] > 0
+                else ""
+            )
             summary = (
                 f"Matches your taste for {join_names([x['feature'] for x in liked[:3]])}: "
                 f"without your {e['history_items']} {e['feature']} item"
                 f"{'s' if e['history_items'] != 1 else ''} its score would drop by "
-                f"{e['contribution']:.3g}."
+                f"{e['contribution']:.3g}{of_score}."
             )
         elif entries:
             summary = "It shares categories with your history, but they do not raise it."

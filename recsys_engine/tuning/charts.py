@@ -4,6 +4,7 @@ and the metric against each searched setting (the last two from ``optuna.visuali
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # optuna is imported where a study runs
 #: PED-ANOVA compares the best tenth of the trials with the rest); the page says so instead.
 MIN_IMPORTANCE_TRIALS = 8
 STATE_COLOURS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "failed": "#d62728"}
+#: Most labelled ticks on one log axis: a slice panel is a third of the page wide.
+MAX_LOG_TICKS = 6
 
 
 def best_so_far_figure(table: pd.DataFrame) -> go.Figure:
@@ -102,4 +105,76 @@ def slice_figure(study: optuna.Study) -> go.Figure | None:
     fig.update_layout(
         template="plotly_white", height=320, margin=dict(l=10, r=10, t=10, b=10), title=None
     )
+    readable_log_axes(fig)
     return fig
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Round tick values for a log axis over ``[low, high]`` (both > 0), and their labels.
+
+    Why: plotly labels a log axis spanning less than a decade or two with bare leading
+    digits ("8 9 100 2 3 4 5"), which reads as nonsense to anyone who does not know the
+    convention. Ticks go at 1-2-5 steps (1-3 or decades when that makes more than
+    ``MAX_LOG_TICKS``; every n-th decade over very wide ranges); when no such value falls
+    inside the range, the nearest below ``low`` and above ``high`` are given (the axis
+    range should then include them). Labels are plain numbers (``"50"``, ``"1,000"``,
+    ``"0.005"``), or ``"1e-4"`` style on an axis that reaches below 0.001 or to a million.
+
+    Raises:
+        ValueError: ``low`` or ``high`` not a positive finite number, or ``low > high``.
+    """
+    if not (0 < low <= high < math.inf):
+        raise ValueError(f"log_ticks needs 0 < low <= high (got low={low!r}, high={high!r})")
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+
+    def candidates(mantissas: tuple[int, ...], every: int = 1) -> list[tuple[int, int]]:
+        return [(m, e) for e in range(first, last + 1, every) for m in mantissas]
+
+    def value(pair: tuple[int, int]) -> float:
+        return float(f"{pair[0]}e{pair[1]}")  # exact decimal: 3e-05, not 3.0000000000000004e-05
+
+    # a hair of slack so a range ending on a round value (1 to 100000) keeps that tick
+    lo, hi = low * (1 - 1e-9), high * (1 + 1e-9)
+    inside: list[tuple[int, int]] = []
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        inside = [p for p in candidates(mantissas) if lo <= value(p) <= hi]
+        if len(inside) <= MAX_LOG_TICKS:
+            break
+    else:  # decades alone are too many: every n-th decade
+        every = math.ceil(len(inside) / MAX_LOG_TICKS)
+        inside = [p for p in candidates((1,), every) if lo <= value(p) <= hi]
+    if len(inside) < 2:  # a narrow range: bracket it with the round values around it
+        steps = candidates((1, 2, 5))  # from 10**first <= low to 10**last >= high
+        below = [p for p in steps if value(p) <= low * (1 + 1e-9)][-1:]
+        above = [p for p in steps if value(p) >= high * (1 - 1e-9)][:1]
+        inside = sorted(set(below + inside + above), key=value)
+    values = [value(p) for p in inside]
+    scientific = values[0] < 1e-3 or values[-1] >= 1e6
+    texts = [
+        f"{m}e{e}" if scientific else (f"{v:,.0f}" if v >= 1 else f"{v:g}")
+        for (m, e), v in zip(inside, values, strict=True)
+    ]
+    return values, texts
+
+
+def readable_log_axes(fig: go.Figure) -> None:
+    """Give each log-scale x axis of ``fig`` round, labelled ticks (``log_ticks``) over the
+    x values drawn on it; the scale stays logarithmic. Axes without data are left alone."""
+    for key in [k for k in fig.layout if k.startswith("xaxis")]:
+        axis = fig.layout[key]
+        if axis.type != "log":
+            continue
+        ref = "x" + key[len("xaxis") :]
+        xs = [
+            float(x)
+            for trace in fig.data
+            if (getattr(trace, "xaxis", None) or "x") == ref and trace.x is not None
+            for x in trace.x
+            if x is not None and float(x) > 0
+        ]
+        if not xs:
+            continue
+        values, texts = log_ticks(min(xs), max(xs))
+        lo, hi = math.log10(min(min(xs), values[0])), math.log10(max(max(xs), values[-1]))
+        pad = max(0.05 * (hi - lo), 0.1)  # room for the end dots (log10 units)
+        axis.update(tickmode="array", tickvals=values, ticktext=texts, range=[lo - pad, hi + pad])

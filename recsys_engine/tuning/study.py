@@ -95,8 +95,14 @@ def tuning_label(tuning: dict[str, Any] | None) -> str:
 
 
 def duration_text(minutes: float) -> str:
-    """``"3.1 minutes"``, or ``"14 seconds"`` under a minute (not "0.0 minutes")."""
-    return f"{minutes:.1f} minutes" if minutes >= 1 else f"{minutes * 60:.0f} seconds"
+    """``"3.1 minutes"``; under a minute ``"14 seconds"``, ``"1 second"`` or ``"under a
+    second"`` (not "0.0 minutes" or "1 seconds", which make a short study look broken)."""
+    seconds = round(minutes * 60)
+    if minutes * 60 < 0.5:
+        return "under a second"
+    if seconds < 60:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    return "1 minute" if round(minutes, 1) == 1 else f"{minutes:.1f} minutes"
 
 
 def tune(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
+
 import pytest
 import streamlit as st
 from explain_support import open_reasons
@@ -9,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
+from ui.explain import OVERLAP_NOTE
 from ui.explain_panels import SCROLL_HINT_ITEMS
 
 
@@ -44,19 +49,45 @@ def test_user_cards_with_explanations_and_what_if(app):
     assert any("Why this item?" == e.label for e in at.expander)
     assert any("Because you interacted with" in t and ":green-badge[exact]" in t for t in texts)
     assert any("What would change it" in t and "re-scoring" in t for t in texts)
-    assert any("Hit" in t or "held-out" in t for t in texts)
+    # a card says in plain words whether the user chose the item (a held-out test item)
+    assert any("hit: the user chose it" in t or "not a hit" in t for t in texts)
+    assert not any("held-out data" in t for t in texts)
+    assert any("are hits (items the user chose that were hidden from the model" in t for t in texts)
     assert at.dataframe  # the history table and reason tables
-    # the taste table names its columns in words, not the reason's own keys
+    # the taste table names its columns in words, not the reason's own keys; its
+    # percentage says what it is a share of (the score lost), never a bare "share"
+    tastes = [d.value for d in at.dataframe if "your items" in d.value.columns]
+    assert tastes
+    assert all("score lost" in t.columns and "share" not in t.columns for t in tastes)
     columns = [set(d.value.columns) for d in at.dataframe]
-    assert any("your items" in c for c in columns)
     assert not any("history_items" in c or "item_has_it" in c for c in columns)
+    if any(len(t) > 1 for t in tastes):  # overlapping rows say they are not a split of 100%
+        assert OVERLAP_NOTE in texts
+    # popularity in words that cannot overstate: of the *other* items, or "the most popular"
+    context = [t for t in texts if t.startswith("Context: ")]
+    assert context and not any("of the catalogue" in t for t in context)
+    assert all(
+        re.match(
+            r"Context: (more popular than [\d.]+% of the other items|the most popular "
+            r"item in training), chosen by [\d,]+ training users\.",
+            t,
+        )
+        for t in context
+    ), context
+    # every score of the list has the same number of decimals
+    scores = [m.group(1) for t in texts if (m := re.search(r" score \*\*(-?[\d.]+)\*\*", t))]
+    assert len(scores) == 10
+    assert len({len(s.partition(".")[2]) for s in scores}) == 1, scores
 
     at.button(key="random_user_1").click().run()
     assert not at.exception
 
+    user = at.session_state["explain_user"]
     at.session_state["explain_view"] = "What-if / new user"
     at.run()
     assert any("Pick a few items" in i.value for i in at.info)
+    # the user was picked on the other view, so the button names them
+    assert at.button(key="wi_load_1").label == f"Start from user {user}'s history"
     at.multiselect(key="whatif_items_1").set_value(["1", "2", "3"]).run()
     assert not at.exception
     open_reasons(at, "wi_1")
@@ -75,6 +106,13 @@ def test_user_cards_with_explanations_and_what_if(app):
     at.session_state["explain_view"] = "Similar items"
     at.run()
     assert not at.exception and at.dataframe
+    # one number of decimals for the whole score column: four significant digits of the
+    # largest score (the grid's default dropped trailing zeros: "0.123" above "0.1194")
+    table = at.dataframe[0]
+    top = table.value["score"].abs().max()
+    decimals = max(0, 3 - math.floor(math.log10(top)))
+    config = json.loads(table.proto.columns)["score"]
+    assert config["type_config"]["format"] == f"%.{decimals}f", config
 
 
 def test_page_runs_standalone(app, monkeypatch):
@@ -133,3 +171,20 @@ def test_reasons_are_drawn_only_for_an_open_card(app):
     assert all(not texts for texts in inside[1:])
     at.run()
     assert sum(t.startswith("**Because you interacted with") for t in _texts(at)) == 1
+
+
+def test_an_open_card_takes_its_whole_row(app):
+    """Beside an open card's tall reasons its neighbour left a tall empty gap: the row of
+    an open card is drawn one card under the other at full width (the other rows keep two
+    columns), the card stays open, and closing it brings the two columns back."""
+    at = app.switch_page("pages/explain.py").run()
+    closed = len(at.columns)
+    open_reasons(at, "user_1", n=1)
+    assert not at.exception
+    assert len(at.columns) == closed - 2  # the first row's two columns are gone
+    assert at.session_state["why_user_1_0"]
+    first = [e for e in at.expander if e.label == "Why this item?"][0]
+    assert any(m.value.startswith("**Because you interacted with") for m in first.markdown)
+    at.session_state["why_user_1_0"] = False
+    at.run()
+    assert len(at.columns) == closed

@@ -102,12 +102,15 @@ def test_tune_a_fast_model_in_the_background_then_browse_the_study(app):
     done = " ".join(s.value for s in app.success)
     assert f"**Run {job.run_id}** was trained with the best settings" in done
     assert "Tuned\\: best of 2 trials on the validation fold" in done
+    assert f"study {job.study_id}, which took " in done  # "1 second", not "1 seconds"
     # the run card below says how it was tuned
     assert any(c.value.startswith("🎯 Tuned: best of 2 trials") for c in app.caption)
     # the browser shows the finished study; too few trials for importance, and why
     assert app.selectbox(key="browse_study_1").value == job.study_id
     notes = " ".join(c.value for c in app.caption)
     assert "Parameter importance needs at least 8 completed trials; this study has 2" in notes
+    # the summary line names only what happened, and the time in words (not "0.0 min")
+    assert "2 complete · took " in notes and "0 pruned" not in notes
     figures = [c.proto.spec for c in app.get("plotly_chart")]
     assert any("best so far" in f for f in figures)
     assert any("validation NDCG@10" in f and "l2" in f for f in figures)  # slice plot

@@ -46,6 +46,8 @@ def test_runs_table_shows_a_dash_not_none_for_missing_values():
     assert list(table["split"]) == ["s1", "—"]
     assert "None" not in table.astype(str).to_string()
     assert "dataset" not in table.columns
+    quick = runs_table(_runs().assign(fit_seconds=[0.049, 12.34]))
+    assert list(quick["fit s"]) == ["0.05", "12.3"]  # a quick fit is not shown as 0.0
 
 
 def test_runs_table_names_the_dataset_when_lists_mix_datasets():

@@ -377,6 +377,12 @@ def test_user_view_matches_evaluation_and_has_context(data):
     assert [it.hit for it in rec.items] == [it.item_id in test_items for it in rec.items]
     top = rec.items[0]
     assert 0 <= top.popularity_percentile <= 100
+    # the page's "more popular than X% of the other items": strictly less popular others
+    pop = ex.popularity
+    others = len(pop) - 1
+    for it in rec.items:
+        less = int((pop < pop[ex.item_index(it.item_id)[0]]).sum())
+        assert it.more_popular_than == (1000 * less // others) / 10
     assert 0 <= top.similar_users_chose <= top.similar_users
     assert top.title.startswith("Title") and "genre" in top.categories[0]
     hist = ex.user_history(user)
@@ -552,3 +558,40 @@ def test_median_prior_treats_new_items_as_typical():
     assert np.allclose(median[3:], np.median(log_q[:3]))  # log 0.3
     observed = Hybrid(HybridConfig(new_item_prior="observed"))._prior_log_q(log_q, warm)
     assert np.array_equal(observed, log_q)
+
+
+def test_more_popular_than_counts_only_the_strictly_less_popular_others():
+    """By hand: popularity [5, 3, 5, 0, 9]; the four *other* items of each, strictly less
+    popular: 5 → {3, 0} = 2 of 4, 3 → {0} = 1, 0 → none, 9 → all 4. The top item's
+    ``popularity_percentile`` is 100 (itself included); "more popular than 100% of the
+    other items" is said only of an item no other item ties."""
+    from recsys_engine.explain.context import more_popular_than, popularity_percentile
+
+    pop = np.array([5, 3, 5, 0, 9])
+    assert more_popular_than(pop).tolist() == [50.0, 25.0, 50.0, 0.0, 100.0]
+    assert more_popular_than(np.array([9, 9, 1])).tolist() == [50.0, 50.0, 0.0]  # a tie
+    # rounded down, never up: 998 of 999 others is 99.8998…% → 99.8, not 99.9
+    many = more_popular_than(np.arange(1000))
+    assert many[-1] == 100.0 and many[-2] == 99.8 and many[0] == 0.0
+    assert popularity_percentile(np.arange(1000))[-1] == 100.0  # why it is not the wording
+
+
+def test_category_taste_says_the_drop_as_a_share_of_the_score(data):
+    """Category toggles (EASE has no content tower): the summary gives the largest drop
+    and, in brackets, that drop as a share of the item's own score — the table's
+    percentage — so it reads as score lost, not as a split of 100%."""
+    ex = explainer_for("ease", data)
+    seen = 0
+    for user in ex.test_users()[:10]:
+        for it in ex.recommend_user(user, K).items:
+            taste = it.reason("taste")
+            if taste is None or not taste.rows or it.score <= 0:
+                continue
+            top = taste.rows[0]  # the largest drop
+            if top["contribution"] is None or top["contribution"] <= 0:
+                continue
+            assert top["share"] == pytest.approx(top["contribution"] / it.score)
+            said = f"would drop by {top['contribution']:.3g} ({top['share']:.0%} of its score)."
+            assert said in taste.summary
+            seen += 1
+    assert seen
