@@ -121,7 +121,8 @@ def show_history(ex: Explainer, user_id: str) -> None:
     used = frame[frame["fold"] != "test"]
     held = frame[frame["fold"] == "test"]
     st.caption(
-        f"{len(used)} items in the history the model used · {len(held)} held-out test items "
+        f"{len(used)} item{'' if len(used) == 1 else 's'} in the history the model used · "
+        f"{len(held)} held-out test item{'' if len(held) == 1 else 's'} "
         "(the ones a good model should find — they appear as **hits** below)."
     )
     cols = ["title", "categories", "rating", "date", "fold"]

@@ -111,7 +111,14 @@ def run_details(run_id: int) -> None:
     with right:
         if metrics:
             st.markdown("**Metrics**")
-            st.dataframe(metrics_table(metrics), width="stretch")
+            table = metrics_table(metrics)
+            four = st.column_config.NumberColumn(format="%.4f")  # "0.4870", not "0.487"
+            st.dataframe(
+                table,
+                width="stretch",
+                column_config={c: four for c in table.columns},
+                placeholder="–",
+            )
         fig = loss_figure(store.run_progress(run_id), str(run["model"]))
         if fig is not None:
             st.plotly_chart(fig, width="stretch")

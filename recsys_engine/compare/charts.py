@@ -110,11 +110,17 @@ def segment_forest(comparison: Comparison) -> go.Figure:
     seg = comparison.segments
     if seg.empty:
         return _empty("Change by user segment", "no segment has enough users")
-    labels = [f"{s} · {n:,} users" for s, n in zip(seg["segment"], seg["users"], strict=True)]
+    # where A scores 0 a relative change has no base: no dot, and the label says why
+    no_base = seg["rel_change"].isna().to_numpy()
+    labels = [
+        f"{s} · {n:,} users" + (" · A scores 0: no % change" if blank else "")
+        for s, n, blank in zip(seg["segment"], seg["users"], no_base, strict=True)
+    ]
     hover = [
         f"{r.segment}<br>A {r.mean_a:.4f} → B {r.mean_b:.4f}<br>"
-        f"change {r.rel_change * 100:+.1f}%<br>p (BH-adjusted) = {r.p_bh:.3g}"
-        for r in seg.itertuples()
+        + ("no relative change (A scores 0)" if blank else f"change {r.rel_change * 100:+.1f}%")
+        + f"<br>p (BH-adjusted) = {r.p_bh:.3g}"
+        for r, blank in zip(seg.itertuples(), no_base, strict=True)
     ]
     return _forest(
         labels,

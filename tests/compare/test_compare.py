@@ -559,5 +559,10 @@ def test_the_segment_table_gives_the_change_where_a_relative_one_has_no_base(run
     c.segments.loc[0, ["mean_a", "rel_change", "rel_ci_low", "rel_ci_high"]] = [
         0.0, np.nan, np.nan, np.nan]  # fmt: skip
     assert pd.isna(segments_frame(c).loc[0, "Relative change"])
+    from recsys_engine.compare import charts
+
+    labels = [trace.y[0] for trace in charts.segment_forest(c).data]  # a trace per row
+    assert labels[0].endswith(" · A scores 0: no % change")
+    assert not any("no % change" in label for label in labels[1:])
     doc = html_report(c)
     assert "nan%" not in doc and "nan</td>" not in doc
