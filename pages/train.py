@@ -37,13 +37,13 @@ if split_id is not None:
         studies()
     else:
         chosen = train_ui.model_section(dataset_id, split_id)
-        c1, c2 = st.columns(2)
-        train = c1.button(
+        row = st.container(horizontal=True)  # the two buttons side by side, at the left
+        train = row.button(
             f"Train {len(chosen)} model{'s' if len(chosen) != 1 else ''}",
             type="primary",
             disabled=not chosen,
         )
-        reference = c2.button(
+        reference = row.button(
             "Train all reference models",
             help="Popularity, Item-kNN and EASE with default settings: the "
             "baselines every deep model must beat.",

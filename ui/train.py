@@ -129,8 +129,8 @@ def split_section(dataset_id: int) -> int | None:
         return None
     if config == suggested:
         note.caption(SUGGESTED_SPLIT_NOTE[timed])
-    c1, c2 = st.columns(2)
-    if c1.button("Preview counts", key=f"split_preview_{dataset_id}"):
+    row = st.container(horizontal=True)  # the two buttons side by side, at the left
+    if row.button("Preview counts", key=f"split_preview_{dataset_id}"):
         try:
             st.session_state[f"split_preview_stats_{dataset_id}"] = (
                 config,
@@ -141,7 +141,7 @@ def split_section(dataset_id: int) -> int | None:
     shown = st.session_state.get(f"split_preview_stats_{dataset_id}")
     if shown and shown[0] == config:
         split_stats_table(shown[1])
-    if c2.button("Create split", type="primary", key=f"split_create_{dataset_id}"):
+    if row.button("Create split", type="primary", key=f"split_create_{dataset_id}"):
         try:
             sid = create_split(store, dataset_id, config, name=name.strip() or None)
         except RecsysError as exc:
