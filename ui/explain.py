@@ -74,12 +74,22 @@ def run_labels(runs: pd.DataFrame) -> dict[int, str]:
     }
 
 
+def best_recent_run(runs: pd.DataFrame) -> int:
+    """The run the page opens on when none was picked: the best NDCG@10 among the runs on
+    the newest run's split (the newest of equals). A stakeholder asks why the best model
+    recommends what it does; scores on different splits are not comparable, so the newest
+    split decides. ``runs`` are newest first, as ``succeeded_runs`` gives them."""
+    split = runs["split"].iloc[0]
+    same = runs[runs["split"] == split] if pd.notna(split) else runs.iloc[:1]
+    scores = same["ndcg_10"].astype(float).fillna(-1.0).to_numpy()
+    return int(same["id"].iloc[int(scores.argmax())])  # argmax: the first (newest) of ties
+
+
 def run_picker(runs: pd.DataFrame, label: str, key: str, default: int | None = None) -> int:
     """Select box of runs (ids), labelled with model, split and NDCG@10."""
     ids = [int(i) for i in runs["id"]]
-    if default not in ids:  # the stakeholder default: the newest hybrid run, else the newest
-        hybrid = runs.loc[runs["model"] == "hybrid", "id"]
-        default = int(hybrid.iloc[0]) if len(hybrid) else ids[0]
+    if default not in ids:
+        default = best_recent_run(runs)
     index = ids.index(default)
     labels = run_labels(runs)
     return st.selectbox(label, ids, index=index, format_func=labels.__getitem__, key=key)

@@ -144,3 +144,19 @@ def test_home_tables_are_text_with_separators_minutes_and_escaped_names():
     assert runs["dataset"].tolist() == [r"Books\_v2", "Films"]
     assert runs["split"].tolist() == ["s1", NOT_YET]  # no split name: a dash, never "None"
     assert runs["created"].tolist() == ["2026-01-02 00:00", "2026-01-01 00:00"]
+
+
+def test_explain_opens_on_the_best_run_of_the_newest_split():
+    """Newest first: runs 9 and 8 on split b (8 scores higher), 7 on split a (higher still,
+    but another split's score is not comparable); 6 on b ties with 8 and is older."""
+    from ui.explain import best_recent_run
+
+    runs = pd.DataFrame(
+        {
+            "id": [9, 8, 7, 6],
+            "split": ["b", "b", "a", "b"],
+            "ndcg_10": [0.20, 0.31, 0.50, 0.31],
+        }
+    )
+    assert best_recent_run(runs) == 8
+    assert best_recent_run(runs.assign(ndcg_10=[0.2, None, 0.5, None])) == 9
