@@ -84,7 +84,7 @@ def run_eta(progress: pd.DataFrame, eval_seconds: float | None = None) -> RunEta
                 f" (training {format_seconds(fit_left)}, "
                 f"then evaluation {format_seconds(eval_left)})"
             )
-    elif fit_left is not None:
+    elif stage == "fit" and fit_left is not None:  # evaluating: the training is over
         text += f" · training about {format_seconds(fit_left)} left, then the evaluation"
     return RunEta(stage, fraction, elapsed, fit_left, eval_left, text)
 

@@ -54,6 +54,14 @@ def test_evaluation_eta_is_paced_from_its_start():
     assert eta.text == "evaluate: 256/1,024 users · 1 min 48 s elapsed · about 24 s left"
 
 
+def test_an_evaluation_just_started_does_not_speak_of_training_left():
+    """At the evaluation's first row its pace is unknown: the text says how far it is,
+    never "training about 0 s left, then the evaluation" (the training is over)."""
+    progress = _rows(("fit", 10, 100, 12.0), ("fit", 100, 100, 102.0), ("evaluate", 0, 610, 0.0))
+    eta = run_eta(progress)
+    assert eta.text == "evaluate: 0/610 users · 0 s elapsed"
+
+
 def test_too_little_progress_gives_no_estimate():
     assert run_eta(pd.DataFrame()).text == "starting…"
     one = run_eta(_rows(("fit", 0, 100, 3.0), ("fit", 5, 100, 9.0)), eval_seconds=10.0)

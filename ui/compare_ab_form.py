@@ -44,8 +44,11 @@ def ab_form(board: pd.DataFrame, k: int) -> tuple[dict | None, list[str]]:
         int(r): f"{model_title(m)} (run {r})"
         for r, m in zip(board["run_id"], board["model"], strict=True)
     }
+    # A, "what you have today", starts at a simple baseline: Popularity, else the best
+    # reference model (the board is sorted best first), never the worst run by default
     pop = [int(r) for r in board.loc[board["model"] == "popularity", "run_id"]]
-    base = pop[0] if pop else ids[-1]
+    ref = [int(r) for r in board.loc[board["reference"].astype(bool), "run_id"]]
+    base = (pop or ref or ids[-1:])[0]
     cand = next(i for i in ids if i != base) if len(ids) > 1 else base
     accuracy = [m for m in names.ACCURACY if m in board]
 

@@ -22,7 +22,7 @@ def tuned_only_toggle(done: pd.DataFrame) -> bool:
     return st.toggle(
         "Only tuned runs (a fair leaderboard)",
         key="compare_tuned_only",
-        help="Hide runs trained with default settings, so every model on the leaderboard "
+        help="Hide runs trained with settings picked by hand, so every model on the leaderboard "
         "had its settings searched on the validation fold. Check the Tuning budget column: "
         "the fairest comparison gives every model the same budget.",
     )

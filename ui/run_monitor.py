@@ -71,7 +71,10 @@ def loss_figure(progress: pd.DataFrame, model: str | None = None) -> go.Figure |
         title="Training curve",
         xaxis_title="epoch",
         yaxis=dict(title="loss"),
-        yaxis2=dict(title=label, overlaying="y", side="right", showgrid=False),
+        # four decimals on every tick ("0.0183, 0.0192", not "0.0183, 0.01923")
+        yaxis2=dict(
+            title=label, overlaying="y", side="right", showgrid=False, tickformat=".4f"
+        ),
         # above the plot: at the right it covered the validation axis's tick labels
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
     )

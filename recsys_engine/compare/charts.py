@@ -112,8 +112,10 @@ def segment_forest(comparison: Comparison) -> go.Figure:
         return _empty("Change by user segment", "no segment has enough users")
     # where A scores 0 a relative change has no base: no dot, and the label says why
     no_base = seg["rel_change"].isna().to_numpy()
+    # the user count on a line of its own: one-line labels squeezed the plot in a half-page
+    # column and cut its axis title
     labels = [
-        f"{s} · {n:,} users" + (" · A scores 0: no % change" if blank else "")
+        f"{s}<br>{n:,} users" + (" · A scores 0: no % change" if blank else "")
         for s, n, blank in zip(seg["segment"], seg["users"], no_base, strict=True)
     ]
     hover = [

@@ -41,7 +41,7 @@ def unequal_budgets(trials_a: int, trials_b: int) -> bool:
 
 def _budget_words(label: str, trials: int) -> str:
     if trials == 0:
-        return f"{label} was not tuned (its default settings)"
+        return f"{label} was not tuned (settings picked by hand)"
     return f"{label} was tuned with {trials} trials on the validation fold"
 
 
@@ -78,7 +78,7 @@ def budget_note(
 
 def budgets_summary(tunings: list[dict[str, Any] | None]) -> str:
     """One sentence on the budgets of a leaderboard's runs, e.g. "Tuning budgets differ: 3
-    runs use default settings, 1 was tuned with 40 trials." """
+    runs use settings picked by hand, 1 was tuned with 40 trials." """
     counts: dict[int, int] = {}
     for t in tunings:
         counts[budget_trials(t)] = counts.get(budget_trials(t), 0) + 1
@@ -87,13 +87,13 @@ def budgets_summary(tunings: list[dict[str, Any] | None]) -> str:
     def part(trials: int, runs: int) -> str:
         were = "run uses" if runs == 1 else "runs use"
         if trials == 0:
-            return f"{runs} {were} default settings"
+            return f"{runs} {were} settings picked by hand"
         return f"{runs} {'was' if runs == 1 else 'were'} tuned with {trials} trials"
 
     if list(counts) == [0]:
         return (
-            f"No run here was tuned: all {n} use default settings, which suit some models "
-            "better than others."
+            f"No run here was tuned: all {n} use settings picked by hand (the defaults or a "
+            "preset), which suit some models better than others."
         )
     if len(counts) == 1:
         (trials,) = counts

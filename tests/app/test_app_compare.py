@@ -147,6 +147,21 @@ def test_the_same_run_as_a_and_b_gives_no_decision(app, branches):
     assert not app.button(key="ab_go").disabled
 
 
+def test_without_popularity_a_starts_at_the_best_reference_model(app, branches):
+    """"What you have today" starts at a simple baseline: with no Popularity run, the best
+    reference model (EASE or Item-kNN here, both +0.05), never the worst run (Two-tower,
+    −0.05), which would flatter any candidate."""
+    from recsys_engine.runs import delete_run
+    from ui.resources import get_store
+
+    pop, runs = branches
+    delete_run(get_store(), pop)
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    assert app.selectbox(key="ab_a").value in (runs["switch"], runs["trade_off"])
+    assert app.selectbox(key="ab_b").value != app.selectbox(key="ab_a").value
+
+
 def test_glossary_is_always_visible(app, branches):
     app.switch_page("pages/compare.py").run()
     words = " ".join(m.value for m in app.markdown)

@@ -59,7 +59,7 @@ def test_unequal_budgets_are_called_out_next_to_the_decision(app):
         ease: "40 trials, 2.0 min",
     }
     text = _text(app)
-    assert "Tuning budgets differ a lot: 1 run uses default settings and 1 was tuned" in text
+    assert "Tuning budgets differ a lot: 1 run uses settings picked by hand and 1 was tuned" in text
     # no validation fold on this split: the action says what to do instead of a button
     assert "Tuning needs a split with a validation fold" in text
     assert not [b for b in app.button if b.key == "fair_tune"]
@@ -69,7 +69,7 @@ def test_unequal_budgets_are_called_out_next_to_the_decision(app):
     app.button(key="ab_go").click().run()
     assert not app.exception
     (note,) = [w.value.replace("\\", "") for w in app.warning if "Unequal tuning" in w.value]
-    assert f"A, Popularity (run {pop}), was not tuned (its default settings)" in note
+    assert f"A, Popularity (run {pop}), was not tuned (settings picked by hand)" in note
     assert f"B, EASE (run {ease}), was tuned with 40 trials" in note
     assert note.endswith("For a fair test, tune both with the same budget.")
     # the note sits with the decision, before the statistical "why"

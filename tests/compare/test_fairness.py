@@ -48,7 +48,7 @@ def test_the_note_says_who_was_tuned_and_what_it_may_mean():
     b = {"label": "EASE (run 2)", "tuning": _tuned(40)}
     note = budget_note(a, b, "Better")
     assert note == (
-        "Unequal tuning: A, Popularity (run 1), was not tuned (its default settings), while "
+        "Unequal tuning: A, Popularity (run 1), was not tuned (settings picked by hand), while "
         "B, EASE (run 2), was tuned with 40 trials on the validation fold. Part of B's lead "
         "may come from that extra tuning rather than from the model itself. For a fair test, "
         "tune both with the same budget."
@@ -104,18 +104,19 @@ def test_budgets_summary():
     from recsys_engine.compare.fairness import budgets_summary
 
     assert budgets_summary([None, None]) == (
-        "No run here was tuned: all 2 use default settings, which suit some models better "
-        "than others."
+        "No run here was tuned: all 2 use settings picked by hand (the defaults or a preset), "
+        "which suit some models better than others."
     )
     assert budgets_summary([_tuned(20), _tuned(20)]) == (
         "Every run here was tuned with 20 trials: the budgets are equal."
     )
     assert budgets_summary([None, None, None, _tuned(40)]) == (
-        "Tuning budgets differ a lot: 3 runs use default settings and 1 was tuned with 40 trials."
+        "Tuning budgets differ a lot: 3 runs use settings picked by hand and 1 was tuned with "
+        "40 trials."
     )
     assert budgets_summary([_tuned(20), _tuned(25), None]) == (
-        "Tuning budgets differ a lot: 1 run uses default settings, 1 was tuned with 20 trials "
-        "and 1 was tuned with 25 trials."
+        "Tuning budgets differ a lot: 1 run uses settings picked by hand, 1 was tuned with "
+        "20 trials and 1 was tuned with 25 trials."
     )
     assert budgets_summary([_tuned(20), _tuned(25)]) == (
         "Tuning budgets differ: 1 was tuned with 20 trials and 1 was tuned with 25 trials."
