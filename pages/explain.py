@@ -70,6 +70,7 @@ try:
             st.caption(
                 f"{hits} of {len(rec.items)} are hits (items the user chose that were hidden "
                 "from the model to test it). "
+                f"{ui_explain.score_note(ex)} "
                 f"Computed with all explanations in {rec.seconds * 1000:.0f} ms."
             )
             ui_explain.item_cards(rec, key=f"user_{run_id}")

@@ -15,8 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from recsys_engine.errors import ConfigError
 from recsys_engine.explain import EXACT, POST_HOC, RESCORED, Explainer, Recommendations
-from recsys_engine.models import model_title
+from recsys_engine.models import get_model, model_title
 from recsys_engine.paths import default_db_path
 from ui import state
 from ui.resources import get_store
@@ -118,6 +119,26 @@ def user_picker(ex: Explainer, run_id: int) -> str | None:
     return user
 
 
+#: What a listed score is, for a model that ranks (most) and one that predicts ratings:
+#: a 0.5–5 star dataset made a ranking score of 4.4 read as a predicted 4.4 stars.
+RANKING_SCORE_NOTE = (
+    "A score is the model's own ranking score, comparable only within one model's list; "
+    "it is not a predicted rating."
+)
+RATING_SCORE_NOTE = "A score is the model's predicted rating of the item for this user."
+
+
+def score_note(ex: Explainer) -> str:
+    """The sentence saying what the cards' scores are: a predicted rating when the run's
+    model predicts ratings (``predicts_ratings``), otherwise a ranking score that means
+    nothing outside its own list (readers took SASRec's 4.4 for stars)."""
+    try:
+        rates = get_model(ex.model.name).cls.predicts_ratings
+    except ConfigError:  # a model no longer registered: what the loaded one says
+        rates = getattr(ex.model, "predicts_ratings", False)
+    return RATING_SCORE_NOTE if rates else RANKING_SCORE_NOTE
+
+
 def badge_markdown(fidelity: str | None) -> str:
     """A coloured inline badge for a fidelity label (markdown directive)."""
     if fidelity is None:
@@ -172,12 +193,19 @@ def breakdown_figure(rows: list[dict], score: float) -> go.Figure:
 
 #: Column widths (px) and formats of the reason tables. They sit in half-width item cards
 #: (about 390 px of table on a 1400 px window), so the title gets a fixed width and the
-#: numbers a short format: every column — a sequence model's recency too — stays inside
+#: numbers a short format: every column — a sequence model's "steps ago" too — stays inside
 #: the card instead of behind a scroll bar; wider cards share out the rest.
 REASON_COLUMNS = {
-    "title": st.column_config.TextColumn("title", width=140),
-    "recency": st.column_config.NumberColumn(
-        "recency", width=70, help="1 = the most recent item of the history"
+    # title + steps ago + contribution + without it = 385 px, as before "steps ago"
+    # (wider than "recency") took 8 px from the title
+    "title": st.column_config.TextColumn("title", width=132),
+    # the reason's ``recency`` rank (1 = most recent), named by what it counts
+    "steps ago": st.column_config.NumberColumn(
+        "steps ago",
+        width=78,
+        help="1 = the most recent item of the history (the step just before this "
+        "recommendation), 2 = the one before it, …; an item seen twice counts at its "
+        "latest time",
     ),
     "contribution": st.column_config.NumberColumn("contribution", width=95, format="%.3f"),
     "without it": st.column_config.NumberColumn(
@@ -227,8 +255,10 @@ def _reason_table(reason) -> pd.DataFrame | None:
         head = frame.head(8).copy()
         if "share" in head:
             head["share"] = head["share"].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
-        head = head.drop(columns=["item_id"]).rename(columns={"score_without": "without it"})
-        first = [c for c in ("recency", "title") if c in head]  # order first, then names
+        head = head.drop(columns=["item_id"]).rename(
+            columns={"score_without": "without it", "recency": "steps ago"}
+        )
+        first = [c for c in ("steps ago", "title") if c in head]  # order first, then names
         return head[first + [c for c in head.columns if c not in first]]
     if reason.kind == "taste":
         # category toggles count "your items": each row is the score lost without them;

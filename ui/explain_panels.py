@@ -22,10 +22,19 @@ from ui.text import md_escape
 
 #: History length from which the what-if box holds more chips than it shows at once.
 SCROLL_HINT_ITEMS = 16
+#: Under the what-if box of an order-aware model, which reads the history as a sequence.
+ORDER_NOTE = (
+    "This model reads the history in the order shown, oldest first and newest last; "
+    "items you add go at the end, as the most recent."
+)
 
 
 def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> None:
-    """Build a history by title (or edit the user's) and see the list update at once."""
+    """Build a history by title (or edit the user's) and see the list update at once.
+
+    The box keeps the order items were picked in, and an order-aware model reads it as the
+    time order (``Explainer.recommend_history``), so the user's history is loaded oldest
+    first and a new pick is the most recent event."""
     if not ex.can_edit_history:
         st.warning(
             f"{ex.model.name} learns one embedding per training user, so it cannot score a "
@@ -41,8 +50,9 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
     if user_id is not None and buttons.button(
         f"Start from user {md_escape(user_id)}'s history", key=f"wi_load_{run_id}"
     ):
-        hist = ex.user_history(user_id)
-        st.session_state[key] = hist.loc[hist["fold"] != "test", "item_id"].tolist()
+        # in time order (oldest first): an order-aware model then ranks exactly as it
+        # ranks the user on the other view
+        st.session_state[key] = ex.history_in_order(user_id)
     if buttons.button("Clear", key=f"wi_clear_{run_id}"):
         st.session_state[key] = []
     picked = st.multiselect(
@@ -55,6 +65,8 @@ def what_if_panel(ex: Explainer, run_id: int, user_id: str | None, k: int) -> No
         placeholder="Type a title…",
         select_all=False,  # one click must add one item, never every match
     )
+    if ex.reads_order:
+        st.caption(ORDER_NOTE)
     if not picked:
         st.info("Pick a few items to see recommendations for a new user.")
         return

@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", default=None, help="a user id of the run's dataset")
     who.add_argument(
-        "--history", default=None, help="comma-separated item ids (a new user / what-if)"
+        "--history",
+        default=None,
+        help="comma-separated item ids (a new user / what-if), oldest first: order-aware "
+        "models (sasrec, gru4rec, transitions) read the last as the most recent",
     )
     p.add_argument("--k", type=int, default=10, help="list length (default 10)")
     p.add_argument("--explain", action="store_true", help="add the reasons for every item")

@@ -102,7 +102,9 @@ class Catalogue:
         """A user's interactions: item_id, title, categories, rating, date, fold.
 
         ``fold`` is ``train`` (what the model sees), ``validation`` or ``test`` (held out:
-        the items we hope to recommend). Newest first when dates exist.
+        the items we hope to recommend). Newest first when dates exist; events at the same
+        time in the reverse of the order an order-aware model reads them (the higher item
+        index first, ``models.data.ordered_histories``), so the table shows that order.
         """
         row = self.user_row(user_id)
         a = self.interactions
@@ -122,6 +124,7 @@ class Catalogue:
             ts = np.full(len(items), np.nan)
         frame = pd.DataFrame(
             {
+                "index": items,
                 "item_id": self.item_ids[items].astype(str),
                 "title": self.titles[items],
                 "categories": [", ".join(self.categories[i]) for i in items],
@@ -130,7 +133,8 @@ class Catalogue:
                 "fold": folds,
             }
         )
-        return frame.sort_values(["date", "title"], ascending=[False, True], na_position="last")
+        frame = frame.sort_values(["date", "index"], ascending=False, na_position="last")
+        return frame.drop(columns="index")
 
 
 def item_metadata(items: pd.DataFrame | None, item_ids: np.ndarray) -> tuple[np.ndarray, list]:

@@ -33,7 +33,7 @@ from recsys_engine.explain.results import (
 from recsys_engine.explain.taste import taste_reasons
 from recsys_engine.models import model_title
 from recsys_engine.models.base import Recommender
-from recsys_engine.models.data import top_k
+from recsys_engine.models.data import recency_matrix, top_k
 from recsys_engine.split_data import SplitData
 from recsys_engine.store import Store
 
@@ -47,6 +47,11 @@ class Explainer(Catalogue):
         run_id: the run (for labels only).
         interactions: ``Store.coded_interactions(dataset, split)`` arrays (for ratings and
             dates of the history table), or None.
+
+    Attributes:
+        reads_order: whether the model ranks a history by its time order (an order-aware
+            model on a split that keeps it); ad-hoc histories are then read in the order
+            given, oldest first.
     """
 
     def __init__(
@@ -67,9 +72,10 @@ class Explainer(Catalogue):
         self.per_user = model.knows_users_by_training_history
         self._content = ContentTower.from_model(model, data.train.items, self.item_ids)
         self._vectors = item_vectors(model) if self.per_user else None
-        # order-aware models rank a stored user with their time order, as evaluation does
-        ordered = model.needs_order and data.train.has_order
-        self._recency = data.input_recency() if ordered else None
+        # order-aware models rank a stored user with their time order, as evaluation does,
+        # and an ad-hoc history in the order it is given (``recommend_history``)
+        self.reads_order = bool(model.needs_order and data.train.has_order)
+        self._recency = data.input_recency() if self.reads_order else None
         # context-aware models rank a stored user in their test event's context, as
         # evaluation does (None: the model takes no context)
         self.context_vocab = getattr(model, "context_vocab", None) if model.uses_context else None
@@ -95,6 +101,27 @@ class Explainer(Catalogue):
     def can_edit_history(self) -> bool:
         """Whether the model scores histories it never saw (what-if, new users)."""
         return not self.per_user
+
+    def history_in_order(self, user_id: str) -> list[str]:
+        """The item ids a stored user is ranked from, oldest first, newest last.
+
+        This is the order ``recommend_history`` reads its ``item_ids`` in, so for an
+        order-aware model ``recommend_history(history_in_order(u))`` ranks exactly as
+        ``recommend_user(u)``: the order is the one the model ranks the user with (the
+        reverse of ``InOrder``'s recency ranks, ties included). Other models ignore the
+        order; theirs follows the dates of ``user_history`` for the reader.
+        """
+        row = self.user_row(user_id)
+        view = self._in_order(None if self._recency is None else self._recency[row])
+        if view is not None:
+            ranks = view.recency(self.inputs[row])  # 1..n from the most recent, as ranked
+            oldest_first = ranks.indices[np.argsort(-ranks.data, kind="stable")]
+            return self.item_ids[oldest_first].astype(str).tolist()
+        items = self.inputs.indices[self.inputs.indptr[row] : self.inputs.indptr[row + 1]]
+        frame = self.user_history(user_id)  # newest first
+        used = set(self.item_ids[items].astype(str))
+        newest_first = pd.unique(frame["item_id"][frame["item_id"].isin(used)].to_numpy())
+        return [str(i) for i in newest_first[::-1]]
 
     # -- recommendations ---------------------------------------------------------------------
     def user_context(self, user_id: str) -> dict[str, str | None] | None:
@@ -123,7 +150,7 @@ class Explainer(Catalogue):
         history = self.inputs[row]
         exclude = self.seen[row]
         test = set(self.test.indices[self.test.indptr[row] : self.test.indptr[row + 1]])
-        model = None if self._recency is None else InOrder(self.model, self._recency[row])
+        model = self._in_order(None if self._recency is None else self._recency[row])
         if context is None:
             context = self.user_context(user_id)
         return self._recommend(
@@ -149,8 +176,13 @@ class Explainer(Catalogue):
         """Top-``k`` for an ad-hoc history (a new user or an edited one), explained; a
         context-aware model ranks in ``context`` (None = the neutral context).
 
+        An order-aware model (``reads_order``) reads ``item_ids`` as the history's time
+        order, exactly as a stored user's (``recommend_user``): the order decides what it
+        recommends, so sorting the items would change the list.
+
         Args:
-            item_ids: the history (each item weight 1).
+            item_ids: the history (each item weight 1), oldest first and most recent last;
+                an item given twice counts at its last place.
             k: list length.
             explain: compute the reasons.
             user_id: when the history is an edited stored user, hits come from their test
@@ -166,9 +198,15 @@ class Explainer(Catalogue):
                 "cannot score a new or edited history without retraining; use a "
                 "history-based model (ease, itemknn, two_tower, content, hybrid, popularity)"
             )
-        idx = np.unique(self.item_index(item_ids)) if len(item_ids) else np.array([], int)
-        if len(idx) == 0 and self.model.name != "popularity":
+        run = self.item_index(item_ids) if len(item_ids) else np.array([], int)
+        if len(run) == 0 and self.model.name != "popularity":
             raise ConfigError("the history is empty: pick at least one item")
+        model = None
+        if self.reads_order:
+            # the recency ranks a stored user's time order gets (an item's last place counts)
+            order = recency_matrix(np.array([0, len(run)]), run, len(self.item_ids))
+            model = self._in_order(order)
+        idx = np.unique(run)
         history = sp.csr_matrix(
             (np.ones(len(idx), dtype=np.float32), (np.zeros(len(idx), int), idx)),
             shape=(1, len(self.item_ids)),
@@ -189,6 +227,7 @@ class Explainer(Catalogue):
             user_id=user_id,
             row=row,
             adhoc=True,
+            model=model,
             context=context,
         )
 
@@ -222,6 +261,14 @@ class Explainer(Catalogue):
         )
 
     # -- core ----------------------------------------------------------------------------------
+    def _in_order(self, recency: sp.csr_matrix | None) -> InOrder | None:
+        """The model seen through one history's recency ranks (a 1-row ``recency_matrix``),
+        so ranking and every re-scoring of the reasons keep that order; None when the model
+        ignores order (the model itself is then used)."""
+        if not self.reads_order or recency is None:
+            return None
+        return InOrder(self.model, recency)
+
     def _recommend(
         self,
         history: sp.csr_matrix,

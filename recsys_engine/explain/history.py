@@ -65,6 +65,11 @@ def history_reason(
     total = float(ex.base) + float(contrib.sum())
     personal = total - float(ex.base)
     idx = np.argsort(-contrib, kind="stable")
+    if model.needs_order:
+        # an order-aware model's vote is 0 for every item older than its last few: those
+        # rows say nothing, so only the items that move the score are listed (the sum of
+        # the parts, checked below, is the same with or without zeros)
+        idx = idx[contrib[idx] != 0]
     rows = [
         {
             "item_id": str(item_ids[hist[j]]),
@@ -76,21 +81,20 @@ def history_reason(
     ]
     positive = [r for r in rows if r["contribution"] > 0]
     if positive:
+        shown = positive[:3]
         names = join_names(
-            [
-                r["title"] + ("" if r["share"] is None else f" ({r['share']:.0%})")
-                for r in positive[:3]
-            ]
+            [r["title"] + ("" if r["share"] is None else f" ({r['share']:.0%})") for r in shown]
         )
+        them = "it" if len(shown) == 1 else "them"
         summary = f"Mostly because of {names} (share of the history-driven score)."
         if isinstance(model, InOrder):
             summary = (
                 f"Because you just interacted with {names}: this item often came next "
-                "after them (share of the score)."
+                f"after {them} (share of the score)."
             )
         elif model.needs_order:
             summary = (
-                f"Because of {names}: this item often came after them (share of the "
+                f"Because of {names}: this item often came after {them} (share of the "
                 "score; this history has no time order, so every item counts as recent)."
             )
     else:
@@ -164,11 +168,14 @@ def rescored_history(
         )
     positive = [r for r in rows if r["contribution"] > 0]
     if positive:
-        names = join_names([f"{r['title']} (−{r['contribution']:.3g})" for r in positive[:3]])
+        # the sign of the table's contribution column: + raises the score
+        shown = positive[:3]
+        names = join_names([f"{r['title']} (+{r['contribution']:.3g})" for r in shown])
+        each = "its" if len(shown) == 1 else "each one's"
         summary = (
-            f"Mostly because of {names}: without each of them the score would drop by that "
-            "much (re-scored; the network is not additive, so the drops need not add up "
-            "to the score)."
+            f"Mostly because of {names}: the score drops by {each} number when that "
+            "item is left out (re-scored; the network is not additive, so the contributions "
+            "need not add up to the score)."
         )
     else:
         summary = "No history item pushes this item up: removing any one of them keeps or "

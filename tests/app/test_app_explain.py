@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
-from ui.explain import OVERLAP_NOTE
-from ui.explain_panels import SCROLL_HINT_ITEMS
+from ui.explain import OVERLAP_NOTE, RANKING_SCORE_NOTE, RATING_SCORE_NOTE, score_note
+from ui.explain_panels import ORDER_NOTE, SCROLL_HINT_ITEMS
 
 
 @pytest.fixture
@@ -53,6 +53,8 @@ def test_user_cards_with_explanations_and_what_if(app):
     assert any("hit: the user chose it" in t or "not a hit" in t for t in texts)
     assert not any("held-out data" in t for t in texts)
     assert any("are hits (items the user chose that were hidden from the model" in t for t in texts)
+    # a ranking model's score is not a predicted rating, and the caption says so
+    assert any(RANKING_SCORE_NOTE in t for t in texts)
     assert at.dataframe  # the history table and reason tables
     # the taste table names its columns in words, not the reason's own keys; its
     # percentage says what it is a share of (the score lost), never a bare "share"
@@ -86,6 +88,7 @@ def test_user_cards_with_explanations_and_what_if(app):
     at.session_state["explain_view"] = "What-if / new user"
     at.run()
     assert any("Pick a few items" in i.value for i in at.info)
+    assert ORDER_NOTE not in _texts(at)  # EASE ignores the order of the history
     # the user was picked on the other view, so the button names them
     assert at.button(key="wi_load_1").label == f"Start from user {user}'s history"
     at.multiselect(key="whatif_items_1").set_value(["1", "2", "3"]).run()
@@ -99,8 +102,7 @@ def test_user_cards_with_explanations_and_what_if(app):
     many = [str(i) for i in range(1, SCROLL_HINT_ITEMS + 2)]
     at.multiselect(key="whatif_items_1").set_value(many).run()
     assert any(
-        f"{len(many)} items (scroll the box to see them all) · answered in" in t
-        for t in _texts(at)
+        f"{len(many)} items (scroll the box to see them all) · answered in" in t for t in _texts(at)
     )
 
     at.session_state["explain_view"] = "Similar items"
@@ -188,3 +190,57 @@ def test_an_open_card_takes_its_whole_row(app):
     at.session_state["why_user_1_0"] = False
     at.run()
     assert len(at.columns) == closed
+
+
+#: a card's score line (after its hit badge, if any)
+SCORE = r"(?:^|\s)score \*\*(-?[\d.]+)\*\*"
+
+
+def _cards(at: AppTest) -> list[tuple[str, str]]:
+    """(rank · title, score) of every item card on the page."""
+    titles = [m.value for m in at.markdown if m.value.startswith("**#")]
+    scores = [m.group(1) for t in _texts(at) if (m := re.search(SCORE, t))]
+    return list(zip(titles, scores, strict=True))
+
+
+def test_what_if_of_an_order_aware_model_starts_from_the_users_own_list(app):
+    """Transitions reads the what-if history as a time order: the user's history, loaded
+    oldest first, gives the user's own list (same items, order and scores)."""
+    from ui.resources import get_store
+
+    store = get_store()
+    split_id = create_split(
+        store, 1, SplitConfig(strategy="leave-last", n_last=1, validation_last=1)
+    )
+    run_id = run_model(store, split_id, "transitions")
+    at = app.switch_page("pages/explain.py").run()
+    at.selectbox(key="explain_run_pick").set_value(run_id).run()
+    assert not at.exception
+    user = at.session_state["explain_user"]
+    own = _cards(at)
+    assert len(own) == 10
+    at.session_state["explain_view"] = "What-if / new user"
+    at.run()
+    assert ORDER_NOTE in _texts(at)
+    at.button(key=f"wi_load_{run_id}").click().run()
+    assert not at.exception
+    assert at.button(key=f"wi_load_{run_id}").label == f"Start from user {user}'s history"
+    assert _cards(at) == own
+
+
+@pytest.mark.parametrize(
+    ("name", "note"),
+    [
+        ("mf_explicit", RATING_SCORE_NOTE),
+        ("sasrec", RANKING_SCORE_NOTE),
+        ("ease", RANKING_SCORE_NOTE),
+    ],
+)
+def test_the_score_note_says_a_rating_only_for_a_rating_model(name, note):
+    """SASRec's 4.4 on a 0.5–5 star dataset read as stars: only a model that predicts
+    ratings (``predicts_ratings``) says its score is one."""
+
+    class Run:
+        model = type("Model", (), {"name": name})()
+
+    assert score_note(Run()) == note

@@ -5,7 +5,7 @@ mapped as context → Train: a leave-last split (with a validation event per use
 SASRec with ``use_context`` (tiny settings from the Quick preset) and EASE → Compare:
 EASE (A) against SASRec (B) → Explain: the SASRec run's items show "The context of this
 moment", verified by re-scoring with the neutral context, and the "Because you interacted
-with" table keeps its recency column inside the card. Changing the device re-ranks.
+with" table keeps its "steps ago" column inside the card. Changing the device re-ranks.
 
 The log is planted: users come in 4 groups; on device A an event picks one of the group's
 items 0–19, on B one of 20–39 (devices in random order), so the device of the event to
@@ -184,11 +184,12 @@ def test_context_log_trains_compares_and_explains(server: str, page, tmp_path: P
         has_text=re.compile(r"^Because you interacted with")
     )
     assert because.count() == 1
-    # the history table shows each item's recency first, and every column fits the card
+    # the history table shows each item's recency ("steps ago") first, and every column
+    # fits the card
     table = why.first.locator("[data-testid=stDataFrame]").first
     rows = grid_rows(table)
-    assert list(rows[0]) == ["recency", "title", "contribution", "without it"], rows[0]
-    assert sorted(int(r["recency"]) for r in rows) == list(range(1, len(rows) + 1)), rows
+    assert list(rows[0]) == ["steps ago", "title", "contribution", "without it"], rows[0]
+    assert sorted(int(r["steps ago"]) for r in rows) == list(range(1, len(rows) + 1)), rows
     hidden = table.evaluate(
         "el => { const s = el.querySelector('.dvn-scroller');"
         " return s ? s.scrollWidth - s.clientWidth : null; }"

@@ -29,6 +29,11 @@ def test_because_reason_is_verified_by_rescoring_with_recency(name: str) -> None
     assert reason.fidelity == RESCORED and reason.check["rescored"]
     # u0 ran a → b → c: c is the most recent (1), a the oldest (3)
     assert {row["item_id"]: row["recency"] for row in reason.rows} == {"c": 1, "b": 2, "a": 3}
+    # the sentence gives each raising item's contribution with the table's sign (+)
+    for row in reason.rows[:3]:
+        if row["contribution"] > 0:
+            assert f"{row['title']} (+{row['contribution']:.3g})" in reason.summary
+    assert "(−" not in reason.summary
     view = InOrder(model, data.train.recency()[0])
     history = data.train.matrix[0]
     target = int(np.flatnonzero(data.train.item_ids == item.item_id)[0])
