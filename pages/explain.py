@@ -6,7 +6,7 @@ import streamlit as st
 
 from recsys_engine.errors import RecsysError
 from ui import explain as ui_explain
-from ui import explain_panels, state
+from ui import explain_cards, explain_panels, state
 from ui.text import md_escape
 from ui.widgets import page_link, require_dataset
 
@@ -66,13 +66,13 @@ try:
             context = ui_explain.context_picker(ex, f"{run_id}_{user}", ex.user_context(user))
             rec = ex.recommend_user(user, int(k), context=context)
             hits = sum(bool(it.hit) for it in rec.items)
-            st.subheader(f"Top {len(rec.items)} for user {ui_explain.md_escape(user)}")
+            st.subheader(f"Top {len(rec.items)} for user {md_escape(user)}")
             st.caption(
                 f"{hits} of {len(rec.items)} are hits (items the user chose that were hidden "
                 "from the model to test it). "
-                f"{ui_explain.score_note(ex)} "
+                f"{explain_cards.score_note(ex)} "
                 f"Computed with all explanations in {rec.seconds * 1000:.0f} ms."
             )
-            ui_explain.item_cards(rec, key=f"user_{run_id}")
+            explain_cards.item_cards(rec, key=f"user_{run_id}")
 except RecsysError as exc:
     st.error(md_escape(exc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from ui.explain import WHY_KEY
+from ui.explain_cards import WHY_KEY
 
 
 def open_reasons(at: AppTest, cards: str, n: int = 10) -> AppTest:

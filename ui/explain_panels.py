@@ -1,7 +1,8 @@
 """Explain page panels other than a user's own list: the what-if history, similar items,
 and the same user's lists from two runs side by side.
 
-The pickers, the recommendation cards and their reasons they reuse are in ``ui.explain``.
+The pickers they reuse are in ``ui.explain``, the recommendation cards and their reasons in
+``ui.explain_cards``.
 """
 
 from __future__ import annotations
@@ -10,14 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from recsys_engine.explain import Explainer, overlap
-from ui.explain import (
-    context_picker,
-    explainer,
-    item_cards,
-    run_labels,
-    run_picker,
-    score_decimals,
-)
+from ui.explain import context_picker, explainer, run_labels, run_picker
+from ui.explain_cards import item_cards, score_decimals
 from ui.text import md_escape
 
 #: History length from which the what-if box holds more chips than it shows at once.

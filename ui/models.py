@@ -13,7 +13,7 @@ from recsys_engine.runs import delete_run, run_metric_dict
 from ui import state
 from ui.resources import get_runner, get_store
 from ui.run_monitor import STATUS_ICON, config_json, loss_figure
-from ui.text import md_escape
+from ui.text import md_escape, seconds_figure
 
 
 def filtered_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -54,9 +54,8 @@ def runs_table(runs: pd.DataFrame, with_dataset: bool = False) -> pd.DataFrame:
     table["model"] = table["model"].map(model_title)
     table["split"] = table["split"].map(lambda v: NOT_YET if pd.isna(v) else str(v))
     table["ndcg_10"] = table["ndcg_10"].map(lambda v: NOT_YET if pd.isna(v) else f"{v:.4f}")
-    # two decimals under a tenth of a second: a 0.049 s fit is not "0.0" (not measured)
     table["fit_seconds"] = table["fit_seconds"].map(
-        lambda v: NOT_YET if pd.isna(v) else f"{v:.2f}" if v < 0.1 else f"{v:.1f}"
+        lambda v: NOT_YET if pd.isna(v) else seconds_figure(v)
     )
     return table.rename(
         columns={"ndcg_10": "NDCG@10", "fit_seconds": "fit s", "created_at": "created"}

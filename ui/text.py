@@ -22,6 +22,12 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", _BREAKS.sub(" ", str(text)))
 
 
+def seconds_figure(seconds: float) -> str:
+    """Seconds as a bare number: two decimals under a tenth of a second (a 0.049 s fit is
+    not "0.0", which reads as "not measured"), one above (``"0.05"``, ``"12.3"``)."""
+    return f"{seconds:.2f}" if seconds < 0.1 else f"{seconds:.1f}"
+
+
 def short_seconds(seconds: float | None) -> str:
     """A short duration for a metric tile: ``"0.05s"``, ``"1.5s"``, ``"3.4 min"``.
 
@@ -32,8 +38,6 @@ def short_seconds(seconds: float | None) -> str:
         return "–"
     if seconds < 0.005:
         return "<0.01s"
-    if seconds < 0.1:
-        return f"{seconds:.2f}s"
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{seconds_figure(seconds)}s"
     return f"{seconds / 60.0:.1f} min"

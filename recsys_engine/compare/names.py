@@ -97,15 +97,19 @@ def metric_label(key: str) -> str:
     return f"{LABELS.get(name, name)}@{k}"
 
 
+def _plain_name(name: str) -> str | None:
+    """The business name of a metric, None when it has none or it would only repeat the
+    technical label ("Novelty", not "Novelty (Novelty@10)")."""
+    plain = PLAIN.get(name)
+    return None if not plain or plain.lower() == LABELS.get(name, name).lower() else plain
+
+
 def plain_label(key: str) -> str:
     """``"ndcg@10"`` → ``"ranking quality (NDCG@10)"``: the business name first, the
     technical one beside it (lower case, to sit inside a sentence)."""
-    name, _ = parse_metric(key)
-    plain = PLAIN.get(name)
+    plain = _plain_name(parse_metric(key)[0])
     technical = metric_label(key)
-    if not plain or plain.lower() == LABELS.get(name, name).lower():  # "Novelty (Novelty@10)"
-        return technical
-    return f"{plain[0].lower()}{plain[1:]} ({technical})"
+    return f"{plain[0].lower()}{plain[1:]} ({technical})" if plain else technical
 
 
 def plain_title(key: str) -> str:
@@ -118,10 +122,8 @@ def column_title(name: str, k: int) -> str:
     """A leaderboard header: ``"Ranking quality · NDCG@10"``, the technical label alone when
     the plain name would only repeat it (``"Novelty@10"``)."""
     technical = metric_label(metric_key(name, k))
-    plain = PLAIN.get(name)
-    if not plain or plain.lower() == LABELS.get(name, name).lower():
-        return technical
-    return f"{plain} · {technical}"
+    plain = _plain_name(name)
+    return f"{plain} · {technical}" if plain else technical
 
 
 def meaning(key: str) -> str:
@@ -134,7 +136,7 @@ def glossary(metrics: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
     """(term, meaning) pairs for the given metric names (``"ndcg"``) followed by the
     statistical terms: the page's always-visible glossary and the report's."""
     rows = [
-        (PLAIN[m] if PLAIN[m] == LABELS[m] else f"{PLAIN[m]} ({LABELS[m]})", MEANINGS[m])
+        (f"{PLAIN[m]} ({LABELS[m]})" if _plain_name(m) else PLAIN[m], MEANINGS[m])
         for m in metrics
         if m in PLAIN and m in MEANINGS
     ]

@@ -11,9 +11,10 @@ import streamlit as st
 from explain_support import open_reasons
 from streamlit.testing.v1 import AppTest
 
+from recsys_engine.models import get_model
 from recsys_engine.runs import run_model
 from recsys_engine.splits import SplitConfig, create_split
-from ui.explain import OVERLAP_NOTE, RANKING_SCORE_NOTE, RATING_SCORE_NOTE, score_note
+from ui.explain_cards import OVERLAP_NOTE, RANKING_SCORE_NOTE, RATING_SCORE_NOTE, score_note
 from ui.explain_panels import ORDER_NOTE, SCROLL_HINT_ITEMS
 
 
@@ -240,7 +241,7 @@ def test_the_score_note_says_a_rating_only_for_a_rating_model(name, note):
     """SASRec's 4.4 on a 0.5–5 star dataset read as stars: only a model that predicts
     ratings (``predicts_ratings``) says its score is one."""
 
-    class Run:
-        model = type("Model", (), {"name": name})()
+    class Run:  # what score_note reads of an explainer: its model
+        model = get_model(name).cls
 
     assert score_note(Run()) == note
